@@ -1,0 +1,92 @@
+"""Camera geometry: the seed's coordinate normalization, distorted projection and root estimation.
+
+Normalized image coordinates divide both axes by the width w (aspect ratio kept):
+``u' = u / w * 2 - 1`` and ``v' = v / w * 2 - h / w``. Intrinsics are normalized the same way into
+``[fx, fy, cx, cy, k1, k2, k3, p1, p2]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+CAM_DIM = 9
+
+
+def normalize_screen_coordinates(pixels: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Pixels (..., 2) -> normalized coordinates (..., 2)."""
+    pixels = np.asarray(pixels, dtype=np.float32)
+    return (pixels / width * 2 - np.array([1.0, height / width], dtype=np.float32)).astype(np.float32)
+
+
+def image_coordinates(normalized: np.ndarray, width: float, height: float) -> np.ndarray:
+    """Inverse of :func:`normalize_screen_coordinates`."""
+    normalized = np.asarray(normalized, dtype=np.float32)
+    return ((normalized + np.array([1.0, height / width], dtype=np.float32)) * width / 2).astype(np.float32)
+
+
+def normalized_intrinsics(focal, center, width: float, height: float, radial=(0.0, 0.0, 0.0),
+                          tangential=(0.0, 0.0)) -> np.ndarray:
+    """Pixel intrinsics -> the 9-vector ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` in normalized units."""
+    focal = np.asarray(focal, dtype=np.float64) / width * 2
+    center = normalize_screen_coordinates(np.asarray(center, dtype=np.float64), width, height)
+    return np.concatenate([focal, center, radial, tangential]).astype(np.float32)
+
+
+def default_intrinsics(width: float, height: float, focal: float | None = None) -> np.ndarray:
+    """Intrinsics for an unknown camera: principal point at the image centre, no distortion.
+
+    Without ``focal`` (pixels) the focal length is the image width, i.e. a horizontal field of view
+    of about 53 degrees, typical of phone and webcam footage.
+    """
+    focal = float(width) if focal is None else float(focal)
+    return normalized_intrinsics((focal, focal), (width / 2, height / 2), width, height)
+
+
+def project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+    """Distorted pinhole projection of camera-frame points (B, J, 3) with intrinsics (B, 9) -> (B, J, 2).
+
+    x/z and y/z are clamped to [-1, 1] as in the seed, which keeps the projection finite for points
+    far outside the field of view.
+    """
+    cam = cam[:, None, :]
+    focal, center = cam[..., 0:2], cam[..., 2:4]
+    radial_k, tangential_p = cam[..., 4:7], cam[..., 7:9]
+    xy = torch.clamp(points[..., :2] / points[..., 2:3], min=-1.0, max=1.0)
+    r2 = (xy * xy).sum(dim=-1, keepdim=True)
+    radial = 1 + (radial_k * torch.cat([r2, r2 * r2, r2 * r2 * r2], dim=-1)).sum(dim=-1, keepdim=True)
+    tangential = (tangential_p * xy).sum(dim=-1, keepdim=True)
+    distorted = xy * (radial + tangential) + tangential_p * r2
+    return focal * distorted + center
+
+
+def estimate_root(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray,
+                  weights: np.ndarray | None = None) -> np.ndarray:
+    """Camera-frame root position (B, 3) that best reprojects a root-relative pose onto 2D keypoints.
+
+    For each frame solve, in the least-squares sense over joints j,
+    ``fx (X_j + t_x) = (u_j - c_x)(Z_j + t_z)`` and the same for y: two equations linear in the
+    translation t per joint, optionally weighted (e.g. by detector confidence). Lens distortion is
+    ignored here; TTO's projection term accounts for it.
+
+    pose (B, J, 3) metres, keypoints (B, J, 2) and cam (B, 9) normalized, weights (B, J) >= 0.
+    """
+    pose = np.asarray(pose, dtype=np.float64)
+    keypoints = np.asarray(keypoints, dtype=np.float64)
+    cam = np.asarray(cam, dtype=np.float64)
+    if weights is None:
+        weights = np.ones(pose.shape[:2])
+    weights = np.sqrt(np.asarray(weights, dtype=np.float64))
+
+    rows, rhs = [], []
+    for axis in (0, 1):
+        focal, centre = cam[:, None, axis], cam[:, None, 2 + axis]
+        offset = keypoints[..., axis] - centre  # (B, J)
+        coeffs = np.zeros(pose.shape[:2] + (3,))
+        coeffs[..., axis] = focal
+        coeffs[..., 2] = -offset
+        rows.append(coeffs * weights[..., None])
+        rhs.append((offset * pose[..., 2] - focal * pose[..., axis]) * weights)
+    design = np.concatenate(rows, axis=1)  # (B, 2J, 3)
+    target = np.concatenate(rhs, axis=1)  # (B, 2J)
+    normal = np.einsum("bji,bjk->bik", design, design) + 1e-12 * np.eye(3)
+    return np.linalg.solve(normal, np.einsum("bji,bj->bi", design, target)[..., None])[..., 0].astype(np.float32)

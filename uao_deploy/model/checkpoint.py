@@ -1,0 +1,117 @@
+"""Loading and saving GUMLP checkpoints in the seed's format (a plain state dict) plus a JSON sidecar."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ..errors import UaoError
+from .gumlp import GUMLP, GUMLPConfig
+
+_ASSETS = Path(__file__).resolve().parent.parent / "assets"
+DEFAULT_CHECKPOINT_NAME = "gumlp_default.pth"
+
+
+def default_checkpoint() -> Path:
+    """Path of the default model that ships inside the package."""
+    return _ASSETS / DEFAULT_CHECKPOINT_NAME
+
+
+def sidecar_path(path: str | os.PathLike) -> Path:
+    return Path(str(path) + ".json")
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """Read a state dict with ``weights_only=True`` (no code runs), or raise a clear UaoError."""
+    path = Path(path)
+    if not path.is_file():
+        raise UaoError(f"checkpoint not found: {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UaoError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UaoError(f"{path} does not hold a GUMLP state dict (a mapping of parameter names to tensors)")
+    return state
+
+
+def config_from_state_dict(state: dict[str, torch.Tensor]) -> GUMLPConfig:
+    """Recover channels, layers and the channel-MLP width from parameter shapes."""
+    try:
+        channels = state["encoder.fc5.weight"].shape[0]
+        hidden = state["GCN_MLP.blocks.0.channel_mlp.linear_down.linear.0.weight"].shape[0]
+    except KeyError as exc:
+        raise UaoError(f"checkpoint is not a GUMLP state dict: missing key {exc.args[0]!r}") from None
+    layers = 1 + max(int(m.group(1)) for key in state if (m := re.match(r"GCN_MLP\.blocks\.(\d+)\.", key)))
+    return GUMLPConfig(channels=channels, layers=layers, channel_hidden=hidden)
+
+
+def load_state_dict_strict(model: GUMLP, state: dict[str, torch.Tensor], source: str) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = [f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})"
+                   for k in expected if k in state and state[k].shape != expected[k].shape]
+    problems = []
+    for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shape)):
+        if items:
+            shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
+            problems.append(f"{label}: {shown}")
+    if problems:
+        raise UaoError(f"{source} does not match GUMLP{model.config.channels}x{model.config.layers}: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
+
+
+def load_checkpoint(path: str | os.PathLike | None = None) -> GUMLP:
+    """GUMLP in eval mode from the seed's checkpoint format or this project's (default: embedded model)."""
+    path = default_checkpoint() if path is None else Path(path)
+    state = read_state_dict(path)
+    model = GUMLP(config_from_state_dict(state))
+    load_state_dict_strict(model, state, str(path))
+    return model.eval()
+
+
+def read_sidecar(path: str | os.PathLike) -> dict:
+    """The JSON metadata next to a checkpoint, or {} for a bare seed checkpoint."""
+    side = sidecar_path(path)
+    return json.loads(side.read_text()) if side.is_file() else {}
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Write through a temporary file in the same folder and rename, so no half-written file remains."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_checkpoint(model: GUMLP, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Save the weights in the seed's format (plain state dict) and a sidecar with config and sha256."""
+    path = Path(path)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+    sidecar = {"format": "gumlp-state-dict", "config": model.config.to_dict(), "sha256": file_sha256(path)}
+    sidecar.update(metadata or {})
+    atomic_write_bytes(sidecar_path(path), lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2) + "\n"))
+    return path

@@ -1,0 +1,96 @@
+"""The UAO test-time objective, written once.
+
+The PyTorch reference loop, the ONNX exporter (which traces :func:`value_and_grad`) and every
+engine compute exactly this function. It is *per sample*: the loss of frame b depends on frame b
+alone, so results never depend on batch neighbours (the seed's batch mean is this divided by B).
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+
+from .. import skeleton
+from ..camera import project
+
+# ||d|| is computed as sqrt(max(|d|^2, NORM_FLOOR)): finite everywhere and with gradient exactly 0
+# for |d| < 1e-5 m. At TTO iteration 0 the prediction equals its own pseudo-target, so the distance
+# is 0 (or float noise of ~1e-7 m when two graphs compute it); PyTorch's norm has gradient 0 there,
+# a naive x/||x|| gives NaN and noise would give a random unit vector that Adam would amplify.
+NORM_FLOOR = 1e-10
+
+
+@dataclass(frozen=True)
+class TTOConfig:
+    """Hyper-parameters of UAO (the paper's defaults)."""
+
+    iters: int = 4
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    w_gauss: float = 0.005
+    w_proj: float = 1.0
+    flip: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def safe_norm(vectors: torch.Tensor) -> torch.Tensor:
+    """Euclidean norm over the last axis whose gradient is 0, not NaN, at (and near) 0."""
+    return torch.sqrt(torch.clamp((vectors * vectors).sum(dim=-1), min=NORM_FLOOR))
+
+
+def place_in_camera(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
+    """Root-relative pose (B, 17, 3) -> camera frame: joint 0 becomes ``root`` (B, 3), others shift."""
+    root = root[:, None, :]
+    return torch.cat([root, pose[:, 1:] + root], dim=1)
+
+
+def gaussian_term(mu: torch.Tensor, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean over joints of ||mu - target|| * exp(-s) + s, with s held constant."""
+    s = s.detach()[..., 0]
+    return (safe_norm(mu - target) * torch.exp(-s) + s).mean(dim=-1)
+
+
+def projection_term(mu: torch.Tensor, root: torch.Tensor, cam: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Per-sample mean over joints of the reprojection distance of the placed pose to the input x."""
+    return safe_norm(project(place_in_camera(mu, root), cam) - x).mean(dim=-1)
+
+
+def tto_objective(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConfig = TTOConfig()):
+    """Per-sample UAO loss (B,) of the optimized inputs z (and z_flip when ``config.flip``).
+
+    Shapes: z, z_flip, x (B, 17, 2) normalized; mu0, mu0_flip (B, 17, 3), the pseudo-targets, with
+    mu0_flip already un-flipped; cam (B, 9); root (B, 3) camera frame, metres.
+    """
+    if config.flip:
+        mu, s = model(torch.cat([z, z_flip]))
+        mu, mu_flip = mu.chunk(2)
+        s, s_flip = s.chunk(2)
+        mu_flip, s_flip = skeleton.flip_pose(mu_flip), skeleton.swap_lr(s_flip)
+    else:
+        mu, s = model(z)
+    gauss = gaussian_term(mu, s, mu0)
+    proj = projection_term(mu, root, cam, x)
+    if config.flip:
+        gauss = gauss + gaussian_term(mu_flip, s_flip, mu0_flip)
+        proj = proj + projection_term(mu_flip, root, cam, x)
+    return config.w_gauss * gauss + config.w_proj * proj
+
+
+def value_and_grad(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConfig = TTOConfig()):
+    """(loss (B,), d loss_b / d z_b, d loss_b / d z_flip_b): the TTO step the exporter traces.
+
+    Only input gradients are formed; the model's weights get none. Without flip, the z_flip
+    gradient is returned as zeros so that every backend has one signature.
+    """
+    with torch.enable_grad():
+        z = z.detach().requires_grad_(True)
+        z_flip = z_flip.detach().requires_grad_(True)
+        loss = tto_objective(model, z, z_flip, x, mu0, mu0_flip, cam, root, config)
+        inputs = [z, z_flip] if config.flip else [z]
+        grads = torch.autograd.grad(loss.sum(), inputs)
+    grad_z_flip = grads[1] if config.flip else torch.zeros_like(z_flip)
+    return loss.detach(), grads[0], grad_z_flip

@@ -1,0 +1,126 @@
+"""The UAO loop: pseudo-targets, K Adam steps on the inputs, a final flip-averaged forward.
+
+:func:`refine` is written over plain callables and works on numpy arrays and torch tensors alike:
+the PyTorch reference, the exporter's fused graph (traced through it) and the host-side loop of
+the ONNX Runtime engine all run this one loop.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import torch
+
+from .. import skeleton
+from ..camera import CAM_DIM
+from ..shapes import as_joint_batch, as_vector_batch
+from .objective import TTOConfig, value_and_grad
+
+
+def _concat(first, second):
+    return torch.cat([first, second]) if isinstance(first, torch.Tensor) else np.concatenate([first, second])
+
+
+def adam_update(param, grad, avg, avg_sq, step: int, config: TTOConfig):
+    """One Adam step (torch.optim.Adam's formula, no weight decay); returns (param, avg, avg_sq)."""
+    avg = config.beta1 * avg + (1 - config.beta1) * grad
+    avg_sq = config.beta2 * avg_sq + (1 - config.beta2) * grad * grad
+    bias1 = 1 - config.beta1 ** step
+    bias2_sqrt = (1 - config.beta2 ** step) ** 0.5
+    denom = avg_sq ** 0.5 / bias2_sqrt + config.eps
+    return param - (config.lr / bias1) * avg / denom, avg, avg_sq
+
+
+def flip_average(forward, x, x_flip, flip: bool = True):
+    """Root-zeroed prediction, averaged with the un-flipped prediction of the flipped input."""
+    if not flip:
+        return skeleton.zero_root(forward(x))
+    mu, mu_flip = _split(forward(_concat(x, x_flip)))
+    return skeleton.zero_root((mu + skeleton.flip_pose(mu_flip)) / 2)
+
+
+def _split(batch):
+    half = batch.shape[0] // 2
+    return batch[:half], batch[half:]
+
+
+def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig()):
+    """Run UAO; returns (pose (B, 17, 3), per-iteration per-sample losses [(B,)] * iters).
+
+    forward(x) -> mu (N, 17, 3); step(z, z_flip, x, mu0, mu0_flip, cam, root) -> (loss, grad_z,
+    grad_z_flip), e.g. :func:`value_and_grad` bound to a model.
+    """
+    x_flip = skeleton.flip_pose(x)
+    if config.flip:
+        mu0, mu0_flip = _split(forward(_concat(x, x_flip)))
+        mu0_flip = skeleton.flip_pose(mu0_flip)
+    else:
+        mu0 = forward(x)
+        mu0_flip = mu0
+    z, z_flip = x, x_flip
+    moments = [x * 0, x * 0, x * 0, x * 0]
+    losses = []
+    for iteration in range(1, config.iters + 1):
+        loss, grad_z, grad_z_flip = step(z, z_flip, x, mu0, mu0_flip, cam, root)
+        z, moments[0], moments[1] = adam_update(z, grad_z, moments[0], moments[1], iteration, config)
+        if config.flip:
+            z_flip, moments[2], moments[3] = adam_update(z_flip, grad_z_flip, moments[2], moments[3], iteration, config)
+        losses.append(loss)
+    return flip_average(forward, z, z_flip, config.flip), losses
+
+
+@contextlib.contextmanager
+def frozen(model: torch.nn.Module):
+    """Eval mode with weights excluded from autograd; restores the model's previous state."""
+    was_training = model.training
+    flags = [p.requires_grad for p in model.parameters()]
+    model.eval().requires_grad_(False)
+    try:
+        yield model
+    finally:
+        for param, flag in zip(model.parameters(), flags):
+            param.requires_grad_(flag)
+        model.train(was_training)
+
+
+def _model_callables(model, config: TTOConfig):
+    def forward(x):
+        with torch.no_grad():
+            return model(x)[0]
+
+    def step(*args):
+        return value_and_grad(model, *args, config=config)
+
+    return forward, step
+
+
+def _restore_shape(pose: torch.Tensor, like) -> torch.Tensor:
+    return pose[:, None] if like.ndim == 4 else pose
+
+
+def predict(model: torch.nn.Module, x: torch.Tensor, flip: bool = True) -> torch.Tensor:
+    """Flip-averaged, root-zeroed prediction for x (B, 17, 2) or (B, 1, 17, 2); same leading shape."""
+    joints = as_joint_batch(x, 2, "x")
+    with frozen(model):
+        forward, _ = _model_callables(model, TTOConfig(flip=flip))
+        pose = flip_average(forward, joints, skeleton.flip_pose(joints), flip)
+    return _restore_shape(pose, x)
+
+
+def optimize(model: torch.nn.Module, x: torch.Tensor, cam: torch.Tensor, root: torch.Tensor, iters: int = 4,
+             lr: float = 1e-3, w_gauss: float = 0.005, w_proj: float = 1.0, flip: bool = True,
+             return_losses: bool = False, **adam):
+    """UAO in PyTorch with frozen weights: x (B, [1,] 17, 2), cam (B, 9), root (B, [1, 1,] 3).
+
+    Returns the refined root-zeroed pose with x's leading shape (and the per-iteration batch-mean
+    losses when ``return_losses``).
+    """
+    config = TTOConfig(iters=iters, lr=lr, w_gauss=w_gauss, w_proj=w_proj, flip=flip, **adam)
+    joints = as_joint_batch(x, 2, "x")
+    cam = as_vector_batch(cam, CAM_DIM, "cam", len(joints))
+    root = as_vector_batch(root, 3, "root", len(joints))
+    with frozen(model):
+        forward, step = _model_callables(model, config)
+        pose, losses = refine(forward, step, joints, cam, root, config)
+    pose = _restore_shape(pose, x)
+    return (pose, [float(loss.mean()) for loss in losses]) if return_losses else pose
