@@ -66,9 +66,11 @@ def tto_objective(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConf
     mu0_flip already un-flipped; cam (B, 9); root (B, 3) camera frame, metres.
     """
     if config.flip:
+        # Slice at z.shape[0], not chunk(2) or len(z): those make a traced graph fix its batch size.
         mu, s = model(torch.cat([z, z_flip]))
-        mu, mu_flip = mu.chunk(2)
-        s, s_flip = s.chunk(2)
+        batch = z.shape[0]
+        mu, mu_flip = mu[:batch], mu[batch:]
+        s, s_flip = s[:batch], s[batch:]
         mu_flip, s_flip = skeleton.flip_pose(mu_flip), skeleton.swap_lr(s_flip)
     else:
         mu, s = model(z)

@@ -1,0 +1,48 @@
+"""Shared fixtures: the reference material in ../shared (skipped cleanly when it is absent)."""
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    shared = Path(__file__).resolve().parents[1].parent / "shared"
+    if not shared.is_dir():
+        pytest.skip("../shared is absent: the reference checkpoint and golden files live there")
+    return shared
+
+
+@pytest.fixture(scope="session")
+def golden(shared_dir):
+    return dict(np.load(shared_dir / "reference" / "golden.npz"))
+
+
+# A standing person (17 joints, Z-up world metres, pelvis 0.95 m above the floor), facing -y.
+STANDING_POSE = np.array([
+    [0.0, 0.0, 0.95],
+    [-0.12, 0.0, 0.93], [-0.13, 0.02, 0.50], [-0.13, 0.0, 0.08],
+    [0.12, 0.0, 0.93], [0.13, 0.02, 0.50], [0.13, 0.0, 0.08],
+    [0.0, 0.01, 1.18], [0.0, 0.0, 1.45], [0.0, -0.03, 1.55], [0.0, 0.0, 1.68],
+    [0.18, 0.0, 1.43], [0.22, -0.10, 1.17], [0.24, -0.20, 0.95],
+    [-0.18, 0.0, 1.43], [-0.22, -0.10, 1.17], [-0.24, -0.25, 1.00],
+], dtype=np.float32)
+
+
+def moving_person(frames: int, seed: int) -> np.ndarray:
+    """(frames, 17, 3) world poses: the standing pose drifting and jittering a few centimetres."""
+    rng = np.random.default_rng(seed)
+    drift = np.cumsum(rng.normal(scale=0.01, size=(frames, 1, 3)), axis=0) * np.float32([1, 1, 0])
+    return (STANDING_POSE + drift + rng.normal(scale=0.02, size=(frames, 17, 3))).astype(np.float32)
+
+
+@pytest.fixture
+def mocap_clips():
+    """Three short clips in the mocap format (clip -> (T, 17, 3))."""
+    return {"walk": moving_person(20, 0), "jump": moving_person(14, 1), "wave": moving_person(9, 2)}
+
+
+@pytest.fixture
+def person_motion():
+    """The function ``moving_person(frames, seed)``, for tests that build their own files."""
+    return moving_person

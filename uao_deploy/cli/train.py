@@ -1,0 +1,55 @@
+"""``uao train``: train GUMLP on motion capture (CMU in the H36M skeleton) or Human3.6M."""
+from __future__ import annotations
+
+import click
+
+from ..data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
+from ..data.h36m import H36MTrainingData
+from ..data.mocap import MocapTrainingData, NoiseModel
+from ..model import GUMLPConfig
+from ..train import BEST_NAME, TrainConfig, train
+
+
+@click.command("train")
+@click.option("--mocap", "mocap_train", type=click.Path(exists=True, dir_okay=False),
+              help="Training clips: a mocap .npz, clip -> (T, 17, 3) metres, Z-up world.")
+@click.option("--val", "mocap_val", type=click.Path(exists=True, dir_okay=False),
+              help="Validation clips in the same format (used to keep the best epoch).")
+@click.option("--h36m-3d", type=click.Path(exists=True, dir_okay=False),
+              help="Instead of mocap: VideoPose3D's data_3d_h36m.npz (pickled: it is unpickled, pass only "
+                   "files you trust). Trains on S1 S5 S6 S7 S8, validates on S9 S11.")
+@click.option("--h36m-2d", type=click.Path(exists=True, dir_okay=False),
+              help="With --h36m-3d: VideoPose3D's data_2d_h36m_<detector>.npz (pickled, as --h36m-3d).")
+@click.option("--out", type=click.Path(file_okay=False), default="runs/train", show_default=True)
+@click.option("--channels", default=512, show_default=True)
+@click.option("--layers", default=3, show_default=True)
+@click.option("--epochs", default=40, show_default=True)
+@click.option("--batch-size", default=128, show_default=True)
+@click.option("--lr", default=1e-3, show_default=True)
+@click.option("--lr-decay", default=0.95, show_default=True, help="Learning-rate factor per epoch.")
+@click.option("--stride", default=2, show_default=True, help="Use every n-th training frame.")
+@click.option("--views", default=4, show_default=True, help="Random camera views of each frame per epoch.")
+@click.option("--noise", nargs=2, type=float, default=(3.0, 5.0), show_default=True,
+              help="Detector noise sigma range in pixels (at 1000 px width).")
+@click.option("--outlier-rate", default=0.0, show_default=True, help="Share of joints with a gross detector error.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--bf16/--fp32", default=False, show_default=True, help="bf16 autocast in the forward pass.")
+@click.option("--seed", default=0, show_default=True)
+@click.option("--max-batches", type=int, default=None, help="Stop each epoch after this many batches.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
+def command(mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
+            outlier_rate, device, bf16, seed, max_batches, resume):
+    """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar."""
+    if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
+        data = H36MTrainingData(h36m_3d, h36m_2d, stride=stride, device=device)
+    elif mocap_train and mocap_val and not (h36m_3d or h36m_2d):
+        data = MocapTrainingData(mocap_train, mocap_val, cameras_of(TRAIN_SUBJECTS), cameras_of(TEST_SUBJECTS),
+                                 noise=NoiseModel(*noise, outlier_rate=outlier_rate), stride=stride,
+                                 views_per_frame=views, device=device)
+    else:
+        raise click.UsageError("give either --mocap and --val, or --h36m-3d and --h36m-2d")
+    config = TrainConfig(model=GUMLPConfig(channels=channels, layers=layers), epochs=epochs, batch_size=batch_size,
+                         lr=lr, lr_decay=lr_decay, seed=seed, bf16=bf16, device=device, max_batches=max_batches)
+    history = train(data, config, out, resume=resume)
+    click.echo(f"best validation MPJPE {history['best_val_mpjpe_mm']:.1f} mm at epoch {history['best_epoch']}; "
+               f"checkpoint {out}/{BEST_NAME}")
