@@ -169,7 +169,7 @@ class MocapTrainingData:
         self.description = {
             "kind": "mocap", "train": str(train_path), "val": str(val_path), "stride": stride,
             "val_stride": val_stride, "views_per_frame": views_per_frame, "frames": len(frames), "noise": noise.to_dict(),
-            "val_noise": val_noise.to_dict(), "train_cameras": [c.id for c in train_cameras],
+            "val_noise": val_noise.to_dict(), "train_views": len(train_cameras),
         }
 
     def epoch(self, batch_size: int, generator: torch.Generator):
