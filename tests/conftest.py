@@ -46,3 +46,37 @@ def mocap_clips():
 def person_motion():
     """The function ``moving_person(frames, seed)``, for tests that build their own files."""
     return moving_person
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A small random GUMLP (64 channels, 1 block) saved with save_checkpoint, for fast export tests."""
+    import torch
+
+    from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    return save_checkpoint(GUMLP(GUMLPConfig(channels=64, layers=1)).eval(),
+                           tmp_path_factory.mktemp("tiny_model") / "tiny.pth")
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_checkpoint, tmp_path_factory):
+    """The tiny checkpoint exported to ONNX (verified in ONNX Runtime, K = 2): the folder."""
+    from uao_deploy.export import export_onnx
+    from uao_deploy.tto import TTOConfig
+
+    out = tmp_path_factory.mktemp("tiny_export") / "export"
+    export_onnx(tiny_checkpoint, out, tto=TTOConfig(iters=2))
+    return out
+
+
+@pytest.fixture(scope="session")
+def seed_export(shared_dir, tmp_path_factory):
+    """The 512-channel seed-format model exported to ONNX once per session (not verified here:
+    tests/test_export.py checks these graphs against golden.npz and PyTorch itself): the folder."""
+    from uao_deploy.export import export_onnx
+
+    out = tmp_path_factory.mktemp("seed_export") / "export"
+    export_onnx(shared_dir / "reference" / "gumlp_seed_format.pth", out, verify=False)
+    return out

@@ -54,7 +54,7 @@ def _load_pickled(path: Path, key: str) -> tuple[dict, object]:
 
 def _checked_sequence(array, joints: int, channels: int, where: str) -> np.ndarray:
     array = np.asarray(array)
-    if array.ndim != 3 or array.shape[1] != joints or array.shape[2] < channels:
+    if array.dtype.kind not in "fiu" or array.ndim != 3 or array.shape[1] != joints or array.shape[2] < channels:
         raise UaoError(f"{where} has shape {array.shape}; expected (T, {joints}, {channels})")
     array = array[..., :channels].astype(np.float32)
     if not np.isfinite(array).all():

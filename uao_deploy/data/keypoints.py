@@ -81,19 +81,25 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False) -> li
         else:
             raise UaoError(f"{path} holds none of the keys 'reconstruction' (MHFormer/PoseMamba), 'keypoints' "
                            f"(plain) or 'positions_2d' (VideoPose3D); it has {', '.join(archive.files) or 'no arrays'}")
+    if not sequences:
+        raise UaoError(f"{path} holds no keypoint sequence")
     return [_to_h36m(sequence, layout) for sequence in sequences]
 
 
 def _open_npz(path: Path, allow_pickle: bool):
     if not path.is_file():
         raise UaoError(f"{path} does not exist or is not a file")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    # Only zip archives reach np.load: given anything else it would try to unpickle the file.
+    if magic == b"\x93NUMPY":
+        raise UaoError(f"{path} is a single .npy array, not an .npz keypoint file")
+    if not magic.startswith(b"PK\x03\x04"):
+        raise UaoError(f"{path} is not an .npz file (a zip archive of numpy arrays)")
     try:
-        archive = np.load(path, allow_pickle=allow_pickle)
+        return np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise UaoError(f"{path} is not a readable .npz file ({type(exc).__name__}: {_first_line(exc)})") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise UaoError(f"{path} is a single .npy array, not an .npz keypoint file")
-    return archive
 
 
 def _first_line(exc: Exception) -> str:
@@ -252,8 +258,7 @@ def coco_to_h36m(pixels: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray
     shoulders, spine = mean of pelvis and thorax, head = mean of eyes and ears, neck/nose = the nose.
     A synthesized joint is missing (NaN, confidence 0) when any joint it is made from is missing.
     """
-    pixels = np.asarray(pixels, np.float32)
-    confidence = np.asarray(confidence, np.float32)
+    pixels, confidence = mark_missing(np.asarray(pixels, np.float32), confidence)
     nose, eyes, eyes_ears = pixels[:, 0], pixels[:, 1:3], pixels[:, 1:5]
     shoulders, hips = pixels[:, 5:7].mean(axis=1), pixels[:, 11:13].mean(axis=1)
     eye_to_nose = nose[:, 1] - eyes[..., 1].mean(axis=1)
@@ -280,13 +285,17 @@ def coco_to_h36m(pixels: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray
     return mark_missing(h36m, h36m_conf)
 
 
-def fill_missing(pixels: np.ndarray, source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
-    """Fill NaN joints of (T, 17, 2) pixels; returns (filled pixels, detected mask (T, 17)).
+def fill_missing(pixels: np.ndarray, confidence: np.ndarray | None = None,
+                 source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
+    """Fill missing joints of (T, 17, 2) pixels; returns (filled pixels, detected mask (T, 17)).
 
-    Per joint, linear interpolation over frames between detections and the nearest detection
-    before the first and after the last. A joint never detected takes its parent's track (the
-    pelvis the mean of the other joints). No detected joint at all is a :class:`UaoError`.
+    Missing: NaN coordinates, or confidence <= 0 when ``confidence`` (T, 17) is given. Per joint,
+    linear interpolation over frames between detections and the nearest detection before the
+    first and after the last. A joint never detected takes its parent's track (the pelvis the mean
+    of the other joints). No detected joint at all is a :class:`UaoError`.
     """
+    if confidence is not None:
+        pixels, confidence = mark_missing(pixels, confidence)
     pixels = np.asarray(pixels, np.float32)
     detected = np.isfinite(pixels).all(axis=-1)
     if not detected.any():

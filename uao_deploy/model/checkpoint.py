@@ -93,13 +93,19 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     return json.loads(side.read_text()) if side.is_file() else {}
 
 
-def atomic_write_bytes(path: Path, write) -> None:
-    """Write through a temporary file in the same folder and rename, so no half-written file remains."""
+def atomic_write_bytes(path: Path, write, suffix: str = ".tmp") -> None:
+    """Write through a temporary file in the same folder and rename, so no half-written file remains.
+
+    ``suffix`` names the temporary file for writers that pick the format from it (e.g. .gif).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
     os.close(handle)
     try:
         write(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -1,0 +1,250 @@
+"""uao_deploy.bench: statistics, FLOP counting, the seed-style baseline, the run and its files (never timings)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+from torch.utils.flop_counter import FlopCounterMode
+
+from uao_deploy import bench
+from uao_deploy.cli import cli
+from uao_deploy.errors import UaoError
+from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint, save_checkpoint
+from uao_deploy.tto import TTOConfig, optimize, predict
+from uao_deploy.verify import load_pairs
+
+TINY = GUMLPConfig(channels=32, layers=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_checkpoint(GUMLP(TINY), tmp_path_factory.mktemp("ckpt") / "tiny.pth")
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return load_pairs(frames=4)
+
+
+@pytest.fixture
+def fixed_peak(monkeypatch):
+    """A known peak instead of the matrix-product probe, so shares are checkable and the run is fast."""
+    monkeypatch.setattr(bench, "matmul_peak", lambda dtype=torch.float32, device="cpu": 50e9)
+
+
+# --- statistics ---------------------------------------------------------------------------------
+def test_latency_percentiles_on_known_samples():
+    stats = bench.latency([i / 1000 for i in range(100, 0, -1)])  # 1..100 ms, in any order
+    assert stats.calls == 100
+    assert stats.p50_ms == pytest.approx(50.5) and stats.p90_ms == pytest.approx(90.1)
+    assert stats.p99_ms == pytest.approx(99.01) and stats.mean_ms == pytest.approx(50.5)
+    single = bench.latency([0.004])
+    assert single.p50_ms == single.p99_ms == pytest.approx(4.0)
+    with pytest.raises(ValueError):
+        bench.latency([])
+
+
+def test_throughput_and_share_of_peak_arithmetic():
+    assert bench.poses_per_second(64, 500.0) == pytest.approx(128.0)
+    assert bench.poses_per_second(1, 4.0) == pytest.approx(250.0)
+    # 1 GFLOP per pose at 50 poses/s on a 100 GFLOP/s machine is half its limit
+    assert bench.share_of_peak(1e9, 50.0, 100e9) == pytest.approx(0.5)
+
+
+def test_time_calls_counts_warmup_and_timed_calls():
+    calls = []
+    times = bench.time_calls(lambda: calls.append(1), warmup=2, iters=3)
+    assert len(times) == 3 and len(calls) == 5 and all(t >= 0 for t in times)
+    calls.clear()
+    times = bench.time_calls(lambda: calls.append(1), warmup=0, seconds=0.0, min_calls=4)
+    assert len(times) == 4 and len(calls) == 4
+    with pytest.raises(ValueError):
+        bench.time_calls(lambda: None)
+
+
+# --- FLOPs --------------------------------------------------------------------------------------
+def _torch_count(model, backward: bool) -> int:
+    x = torch.randn(1, 17, 2, requires_grad=backward)
+    with FlopCounterMode(display=False) as counter:
+        mu, s = model(x)
+        if backward:
+            (mu.sum() + s.sum()).backward()
+    return counter.get_total_flops()
+
+
+@pytest.mark.parametrize("config", [GUMLPConfig(channels=64, layers=1), GUMLPConfig(channels=48, layers=2, channel_hidden=32)])
+def test_forward_flops_agree_with_torch_flop_counter(config):
+    model = GUMLP(config).eval().requires_grad_(False)
+    assert bench.forward_flops(config) == _torch_count(model, backward=False)
+    # the counting rule: a backward pass to the input costs exactly one forward
+    assert _torch_count(model, backward=True) == 2 * bench.forward_flops(config)
+
+
+def test_flops_of_the_paper_model_and_of_the_tasks():
+    paper = GUMLPConfig()  # 512 channels, 3 layers: 111,622,272 multiply-accumulates by hand
+    assert bench.forward_flops(paper) == 2 * 111_622_272  # METHOD.md: "about 223 MFLOP per pose"
+    forward = bench.forward_flops(TINY)
+    assert bench.flops_per_pose(TINY, "eval") == 2 * forward
+    assert bench.flops_per_pose(TINY, "tto", tto_iters=4) == 20 * forward  # 12 forwards + 8 backwards
+    assert bench.flops_per_pose(TINY, "tto", tto_iters=1) == 8 * forward
+    with pytest.raises(ValueError):
+        bench.flops_per_pose(TINY, "train")
+
+
+def test_matmul_peak_is_a_positive_rate():
+    assert 0 < bench.matmul_peak(size=64, repeats=1) < float("inf")
+
+
+# --- the seed-style baseline ----------------------------------------------------------------------
+def test_seed_style_loop_agrees_with_the_tto_loop_and_computes_weight_gradients(checkpoint, pairs):
+    model = load_checkpoint(checkpoint)
+    seed = bench.SeedStyleTorch(model, TTOConfig())
+    x, cam, root = (pairs[key] for key in ("x", "cam", "root"))
+    refined = seed.tto(x, cam, root)
+    expected = optimize(model, torch.from_numpy(x), torch.from_numpy(cam), torch.from_numpy(root)).numpy()
+    np.testing.assert_allclose(refined, expected, atol=1e-4)  # batch mean vs per sample: Adam's eps only
+    assert np.abs(refined - seed.predict(x)).max() > 1e-5  # TTO moved the pose
+    np.testing.assert_allclose(seed.predict(x), predict(model, torch.from_numpy(x)).numpy(), atol=1e-6)
+    # the seed's cost: weight gradients are formed (on its own copy; the caller's model is untouched)
+    with_grad = {name for name, p in seed.model.named_parameters() if p.grad is not None}
+    assert {"encoder.fc1.weight", "GCN_MLP.blocks.0.gcn1.conv1d.weight", "pred_mu.fc5.weight"} <= with_grad
+    assert not any(name.startswith("pred_s.") for name in with_grad)  # s is a constant in the loss
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_seed_style_loop_reproduces_the_golden_tto(shared_dir, golden):
+    model = load_checkpoint(shared_dir / "reference" / "gumlp_seed_format.pth")
+    frames = 8  # the seed's batch mean over 8 instead of 64 frames changes results only through Adam's eps
+    seed = bench.SeedStyleTorch(model, TTOConfig())
+    x, cam, root = golden["x"][:frames, 0], golden["cam"][:frames], golden["root"][:frames, 0, 0]
+    np.testing.assert_allclose(seed.predict(x), golden["eval_out"][:frames, 0], atol=1e-5)
+    np.testing.assert_allclose(seed.tto(x, cam, root), golden["tto4_out"][:frames, 0], atol=1e-4)
+
+
+def test_bf16_model_keeps_the_encoder_in_float32_and_changes_poses_a_little(checkpoint, pairs):
+    model = load_checkpoint(checkpoint)
+    mixed = bench.bf16_model(model)
+    assert isinstance(mixed.GCN_MLP, bench.Autocast) and not isinstance(mixed.encoder, bench.Autocast)
+    x = torch.from_numpy(pairs["x"])
+    with torch.no_grad():
+        mu, s = mixed(x)
+        reference = model(x)[0]
+    assert mu.dtype == s.dtype == torch.float32
+    difference = (mu - reference).abs().max().item()
+    assert 0 < difference < 0.05  # bf16 rounding: visible, but millimetres, not a different pose
+
+
+# --- the run and its files ----------------------------------------------------------------------
+def test_run_benchmark_rows_speedups_and_differences(checkpoint, pairs, fixed_peak):
+    report = bench.run_benchmark(checkpoint, ("seed-eager", "torch", "torch-cuda"), batches=(1, 3), iters=2,
+                                 seconds=None, warmup=0, threads=1, pairs=pairs)
+    rows = report["rows"]
+    assert {(r["backend"], r["task"], r["batch"]) for r in rows} == {
+        (backend, task, batch) for backend in ("seed-eager", "torch") for task in ("eval", "tto") for batch in (1, 3)}
+    for row in rows:
+        assert row["status"] == "ok" and row["calls"] == 2
+        assert row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
+        assert row["poses_per_s"] == pytest.approx(row["batch"] / row["p50_ms"] * 1e3)
+        flops = bench.flops_per_pose(TINY, row["task"])
+        assert row["share_of_peak"] == pytest.approx(flops * row["poses_per_s"] / 50e9)
+        if row["backend"] == "seed-eager":
+            assert row["speedup_vs_seed"] == 1.0
+        else:
+            assert row["diff_max_mm"] == 0.0  # the torch rows are the reference
+            assert row.get("ran") == ("fused" if row["task"] == "tto" else None)
+    seed_tto = [r for r in rows if r["backend"] == "seed-eager" and r["task"] == "tto"]
+    assert all(0 < r["diff_max_mm"] < 0.1 for r in seed_tto)
+    if not torch.cuda.is_available():
+        assert [entry["backend"] for entry in report["skipped"]] == ["torch-cuda"]
+        assert "no CUDA GPU" in report["skipped"][0]["reason"]
+    assert report["flops_per_pose"]["tto"] == bench.flops_per_pose(TINY, "tto")
+    assert report["machine"]["threads"] == 1 and report["machine"]["torch"] == torch.__version__
+
+
+def test_onnxruntime_rows_say_which_tto_path_ran(tiny_checkpoint, tiny_export, pairs, fixed_peak, monkeypatch):
+    import uao_deploy.verify
+
+    monkeypatch.setattr(uao_deploy.verify, "exported_graphs", lambda checkpoint, tto: tiny_export)  # K = 2
+    report = bench.run_benchmark(tiny_checkpoint, ("seed-eager", "onnxruntime"), batches=(2,), tto_iters=2, iters=1,
+                                 seconds=None, warmup=0, threads=1, pairs=pairs)
+    ort = {(r["task"], r["path"]): r for r in report["rows"] if r["backend"] == "onnxruntime"}
+    assert set(ort) == {("eval", "forward"), ("tto", "step-loop"), ("tto", "fused")}
+    assert ort[("tto", "fused")]["ran"] == "fused" and ort[("tto", "step-loop")]["ran"] == "step-loop"
+    for row in ort.values():
+        assert row["status"] == "ok" and row["providers"] == ["CPUExecutionProvider"] and row["device"] == "cpu"
+        assert row["diff_max_mm"] < 0.1  # the same poses as PyTorch float32
+        assert row["speedup_vs_seed"] > 0
+
+
+def test_a_failing_case_becomes_an_error_row_and_the_others_still_run(checkpoint, pairs, fixed_peak, monkeypatch):
+    def broken(setup):
+        def fail(x, cam, root):
+            raise RuntimeError("kernel exploded")
+        return [bench.Case("broken", "p", "eval", "cpu", "fp32", fail)]
+
+    monkeypatch.setitem(bench.BACKENDS, "broken", (broken, "always fails"))
+    report = bench.run_benchmark(checkpoint, ("broken", "torch"), batches=(2,), iters=1, seconds=None, warmup=0,
+                                 threads=1, pairs=pairs)
+    statuses = {(r["backend"], r["task"]): r["status"] for r in report["rows"]}
+    assert statuses == {("broken", "eval"): "error", ("torch", "eval"): "ok", ("torch", "tto"): "ok"}
+    assert "kernel exploded" in report["rows"][0]["error"]
+    assert "kernel exploded" in bench.format_table(report)
+
+
+def test_bad_arguments_are_user_errors(checkpoint, pairs):
+    with pytest.raises(UaoError, match="unknown backend"):
+        bench.run_benchmark(checkpoint, ("tensorflow",), pairs=pairs)
+    with pytest.raises(UaoError):
+        bench.run_benchmark(checkpoint, ("torch",), batches=(0,), pairs=pairs)
+
+
+def test_write_results_markdown_json_png(checkpoint, pairs, fixed_peak, tmp_path):
+    report = bench.run_benchmark(checkpoint, ("seed-eager", "torch"), batches=(1,), iters=1, seconds=None, warmup=0,
+                                 threads=1, pairs=pairs)
+    paths = bench.write_results(report, tmp_path / "results")
+    stem = bench.result_stem(report)
+    assert stem.startswith(report["date"][:10]) and stem.endswith("gumlp32x1")
+    assert {p.name for p in (tmp_path / "results").iterdir()} == {f"{stem}.md", f"{stem}.json", f"{stem}.png", "latest.md"}
+    markdown = paths["markdown"].read_text()
+    assert paths["latest"].read_text() == markdown
+    for header in ("backend", "p50 ms", "p90 ms", "p99 ms", "poses/s", "% peak", "x seed", "max diff mm"):
+        assert f"| {header} |" in markdown or f"| {header} " in markdown
+    assert report["machine"]["cpu"] in markdown and "## TTO" in markdown
+    saved = json.loads(paths["json"].read_text())
+    assert all("p50_ms" in row and "p99_ms" in row for row in saved["rows"])
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_bench_json_to_stdout(checkpoint, tmp_path, fixed_peak):
+    result = CliRunner().invoke(cli, ["bench", "--checkpoint", str(checkpoint), "--backends", "seed-eager,torch",
+                                      "--batch", "1,2", "--iters", "1", "--warmup", "0", "--threads", "1",
+                                      "--out", str(tmp_path), "--json", "-"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert len(report["rows"]) == 8 and all(r["p50_ms"] > 0 and r["p99_ms"] > 0 for r in report["rows"])
+    assert (tmp_path / "latest.md").is_file()
+    bad = CliRunner().invoke(cli, ["bench", "--batch", "1,x", "--out", str(tmp_path)])
+    assert bad.exit_code != 0 and "comma-separated integers" in bad.output
+
+
+def test_profiles_name_the_heaviest_operators(tiny_export, pairs):
+    model = GUMLP(TINY).eval()
+    x = torch.from_numpy(pairs["x"])
+    with torch.no_grad():
+        ops = bench.profile_torch(lambda: model(x), calls=2, rows=5)
+    assert 0 < len(ops) <= 5 and ops[0]["share"] >= ops[-1]["share"] and sum(op["share"] for op in ops) <= 1 + 1e-9
+    assert any("addmm" in op["op"] or "linear" in op["op"] for op in ops)
+    graph_ops = bench.profile_onnxruntime(tiny_export / "forward.onnx", {"x": pairs["x"]}, threads=1, calls=2)
+    assert {op["op"] for op in graph_ops} & {"MatMul", "Gemm"} and all(op["ms_per_call"] >= 0 for op in graph_ops)
+    text = bench.format_profile({"batch": 4, "threads": 1, "tto_iters": 2, "profiles": {"ort forward": graph_ops}})
+    assert "ort forward" in text and "| op | ms per call | share |" in text

@@ -1,0 +1,150 @@
+"""uao_deploy.evaluate and ``uao eval``: per-group and mean errors, TTO, roots, JSON (tiny model and clips)."""
+import json
+
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from uao_deploy.cli import cli
+from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
+from uao_deploy.data.mocap import NoiseModel, evaluation_pairs
+from uao_deploy.errors import UaoError
+from uao_deploy.evaluate import evaluate, format_table
+from uao_deploy.metrics import mpjpe
+from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+from uao_deploy.tto import TTOConfig, optimize, predict
+
+TINY = GUMLPConfig(channels=16, layers=1)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (thread hand-offs cost more than the maths)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(0)
+    return GUMLP(TINY).eval()
+
+
+@pytest.fixture
+def pairs(mocap_clips):
+    return evaluation_pairs(mocap_clips, cameras_of(TEST_SUBJECTS), NoiseModel(2.0, 2.0), seed=0)
+
+
+def group_rows(pairs, name):
+    rows = pairs["clip"] == pairs["names"].index(name)
+    return {key: torch.from_numpy(pairs[key][rows]) for key in ("x", "target", "cam", "root")}
+
+
+def test_report_has_per_clip_and_mean_errors(model, pairs):
+    report = evaluate(model, pairs, tto=None)
+    assert report["groups"] == ["walk", "jump", "wave"] and report["frames"] == len(pairs["x"])
+    assert report["frames_per_group"] == {"walk": 20 * 8, "jump": 14 * 8, "wave": 9 * 8}
+    assert set(report["methods"]) == {"plain"} and report["tto"] is None
+    for metric in ("mpjpe_mm", "p_mpjpe_mm"):
+        summary = report["methods"]["plain"][metric]
+        assert set(summary["per_group"]) == {"walk", "jump", "wave"}
+        assert summary["mean"] == pytest.approx(np.mean(list(summary["per_group"].values())))
+    wave = group_rows(pairs, "wave")
+    expected = mpjpe(predict(model, wave["x"]).numpy(), wave["target"].numpy()).mean() * 1000
+    assert report["methods"]["plain"]["mpjpe_mm"]["per_group"]["wave"] == pytest.approx(expected, rel=1e-5)
+    assert report["methods"]["plain"]["p_mpjpe_mm"]["mean"] < report["methods"]["plain"]["mpjpe_mm"]["mean"]
+
+
+def test_tto_with_ground_truth_root_changes_the_errors(model, pairs):
+    plain = evaluate(model, pairs, tto=None)
+    report = evaluate(model, pairs, tto=TTOConfig(), root="gt")
+    assert report["methods"]["plain"] == plain["methods"]["plain"]
+    assert report["tto"] == TTOConfig().to_dict() and "root_error_mm" not in report
+    tto, before = report["methods"]["tto"]["mpjpe_mm"], plain["methods"]["plain"]["mpjpe_mm"]
+    assert abs(tto["mean"] - before["mean"]) > 1e-3
+    wave = group_rows(pairs, "wave")
+    refined = optimize(model, wave["x"], wave["cam"], wave["root"]).numpy()
+    assert tto["per_group"]["wave"] == pytest.approx(mpjpe(refined, wave["target"].numpy()).mean() * 1000, rel=1e-5)
+
+
+def test_results_do_not_depend_on_the_batch_size(model, pairs):
+    whole = evaluate(model, pairs, tto=TTOConfig(iters=2), batch_size=4096)
+    batched = evaluate(model, pairs, tto=TTOConfig(iters=2), batch_size=100)  # 4 batches, the last partial
+    for method in ("plain", "tto"):
+        for metric in ("mpjpe_mm", "p_mpjpe_mm"):
+            assert batched["methods"][method][metric]["mean"] == pytest.approx(whole["methods"][method][metric]["mean"], rel=1e-5)
+
+
+def test_estimated_root_is_used_and_reported(model, pairs):
+    gt = evaluate(model, pairs, tto=TTOConfig(iters=2), root="gt")
+    estimated = evaluate(model, pairs, tto=TTOConfig(iters=2), root="estimated")
+    assert estimated["root"] == "estimated"
+    assert estimated["methods"]["plain"] == gt["methods"]["plain"]
+    assert estimated["methods"]["tto"] != gt["methods"]["tto"]
+    root_error = estimated["root_error_mm"]
+    assert set(root_error["per_group"]) == {"walk", "jump", "wave"} and np.isfinite(root_error["mean"]) and root_error["mean"] > 0
+
+
+def test_report_is_json_and_formats_as_a_table(model, pairs):
+    report = evaluate(model, pairs, tto=TTOConfig(iters=1), root="estimated")
+    assert json.loads(json.dumps(report)) == report
+    table = format_table(report, "clip").splitlines()
+    assert table[0].split()[:2] == ["clip", "frames"] and "tto" in table[0] and "root error" in table[0]
+    rows = {line.split()[0]: line.split()[1:] for line in table[2:] if not line.startswith("-")}
+    assert list(rows) == ["walk", "jump", "wave", "mean"]
+    assert float(rows["mean"][1]) == pytest.approx(report["methods"]["plain"]["mpjpe_mm"]["mean"], abs=0.05)
+
+
+def test_refuses_bad_arguments(model, pairs):
+    with pytest.raises(UaoError, match="root must be one of"):
+        evaluate(model, pairs, root="guess")
+    with pytest.raises(UaoError, match="batch size"):
+        evaluate(model, pairs, batch_size=0)
+    with pytest.raises(UaoError, match="lack cam"):
+        evaluate(model, {k: v for k, v in pairs.items() if k != "cam"})
+    with pytest.raises(UaoError, match="disagree in length"):
+        evaluate(model, dict(pairs, root=pairs["root"][:5]))
+
+
+# --- uao eval ------------------------------------------------------------------------------------
+@pytest.fixture
+def cli_files(tmp_path, mocap_clips):
+    torch.manual_seed(1)
+    checkpoint = save_checkpoint(GUMLP(TINY), tmp_path / "tiny.pth")
+    clips = tmp_path / "clips.npz"
+    np.savez(clips, **mocap_clips)
+    return checkpoint, clips
+
+
+def test_uao_eval_prints_a_table_and_writes_json(cli_files, tmp_path):
+    checkpoint, clips = cli_files
+    out = tmp_path / "report.json"
+    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--mocap", str(clips), "--stride", "2",
+                                      "--tto-iters", "2", "--noise", "3", "--json", str(out)])
+    assert result.exit_code == 0, result.output
+    assert all(name in result.stdout for name in ("walk", "jump", "wave", "mean", "tto MPJPE"))
+    report = json.loads(out.read_text())
+    assert report["groups"] == ["walk", "jump", "wave"] and report["group_kind"] == "clip"
+    assert report["frames"] == (10 + 7 + 5) * 8 and report["tto"]["iters"] == 2
+    assert report["data"]["noise_px"] == 3.0 and report["checkpoint"] == str(checkpoint)
+
+
+def test_uao_eval_json_to_stdout(cli_files):
+    checkpoint, clips = cli_files
+    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--mocap", str(clips), "--stride", "3",
+                                      "--no-tto", "--root", "estimated", "--json", "-"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert set(report["methods"]) == {"plain"} and "root_error_mm" in report
+    assert "mean" in result.stderr
+
+
+def test_uao_eval_needs_one_data_source(cli_files):
+    checkpoint, clips = cli_files
+    neither = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint)])
+    both = CliRunner().invoke(cli, ["eval", "--mocap", str(clips), "--h36m-3d", str(clips)])
+    assert neither.exit_code == both.exit_code == 2
+    assert "--mocap or both --h36m-3d and --h36m-2d" in neither.output

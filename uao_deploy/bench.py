@@ -1,0 +1,700 @@
+"""``uao bench``: latency and throughput of every backend on the same inputs, side by side, in one run.
+
+Each backend contributes *cases*: a task ("eval": the flip-averaged prediction; "tto": UAO with K
+iterations) run along one path (e.g. ONNX Runtime's fused TTO graph or its step graph looped on
+the host). Every case is timed at every batch size on the same keypoints, right after the others,
+so speed-ups are ratios measured side by side. The baseline is ``seed-eager``: PyTorch as a user
+of the seed runs it (see :class:`SeedStyleTorch`).
+
+Counting rule for FLOPs (per pose): a forward pass costs 2 x the multiply-accumulates of its
+Linear, Conv1d and einsum layers (biases, LayerNorm, GELU, the projection and Adam are not
+counted); a backward pass to the *input* costs one forward (each layer's input gradient is one
+product of the same size; weight gradients are not needed and not counted, even where the seed
+computes them). Evaluation = 2 forwards (flip); TTO = (2 + 2K + 2) forwards + 2K backwards.
+Shares of the machine's limit divide the achieved FLOP/s by a matrix-product probe's best rate.
+"""
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from . import skeleton
+from .errors import UaoError
+from .model import GUMLPConfig, default_checkpoint, load_checkpoint
+from .model.checkpoint import atomic_write_bytes, file_sha256
+from .tto import TTOConfig
+from .tto.objective import gaussian_term, projection_term
+
+TASKS = ("eval", "tto")
+DEFAULT_BATCHES = (1, 8, 64, 512)
+DEFAULT_RESULTS = Path("benchmarks/results")
+PERCENTILES = (50, 90, 99)
+
+
+# --- statistics ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Latency:
+    """Per-call latency of one case, in milliseconds."""
+
+    calls: int
+    mean_ms: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+
+
+def latency(seconds: list[float]) -> Latency:
+    """Percentiles (numpy's linear interpolation) and mean of per-call times given in seconds."""
+    if not seconds:
+        raise ValueError("no timed calls")
+    ms = np.asarray(seconds, dtype=np.float64) * 1e3
+    p50, p90, p99 = np.percentile(ms, PERCENTILES)
+    return Latency(len(ms), float(ms.mean()), float(p50), float(p90), float(p99))
+
+
+def poses_per_second(batch: int, p50_ms: float) -> float:
+    """Throughput from the median call: robust to the other jobs of a shared machine."""
+    return batch / (p50_ms / 1e3)
+
+
+# --- FLOPs --------------------------------------------------------------------------------------
+def forward_flops(config: GUMLPConfig) -> int:
+    """FLOPs of one pose's forward pass: 2 x MACs of every Linear, Conv1d and einsum."""
+    joints, channels, hidden = skeleton.NUM_JOINTS, config.channels, config.channel_hidden
+    partitions = 4  # the adjacency's self, centripetal, centrifugal and symmetric parts
+    spatial = [joints, 3 * joints, 6 * joints, 6 * joints, 3 * joints, joints]
+    encoder = joints * (2 * 64 + 64 * channels)
+    block = (joints * channels * partitions * channels  # 1x1 Conv1d C -> 4C
+             + partitions * channels * joints * joints  # einsum with the adjacency
+             + joints * (channels * hidden + hidden * hidden + hidden * channels)  # channel uMLP
+             + channels * sum(a * b for a, b in zip(spatial, spatial[1:])))  # spatial uMLP
+    heads = joints * (channels * (channels // 2) * 2 + (channels // 2) * (3 + 1))
+    return 2 * (encoder + config.layers * block + heads)
+
+
+def flops_per_pose(config: GUMLPConfig, task: str, tto_iters: int = 4) -> int:
+    """Useful FLOPs per pose of a task under the module's counting rule."""
+    forward = forward_flops(config)
+    if task == "eval":
+        return 2 * forward
+    if task == "tto":
+        return (2 + 2 * tto_iters + 2) * forward + 2 * tto_iters * forward
+    raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+
+
+def share_of_peak(flops_pose: float, poses_s: float, peak_flops_s: float) -> float:
+    """Achieved FLOP/s as a fraction of the measured peak."""
+    return flops_pose * poses_s / peak_flops_s
+
+
+def matmul_peak(dtype=torch.float32, device: str = "cpu", size: int = 2048, repeats: int = 3) -> float:
+    """FLOP/s of the best of ``repeats`` size^3 matrix products: this machine's practical limit."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=generator, device=device).to(dtype)
+    b = torch.randn(size, size, generator=generator, device=device).to(dtype)
+    torch.mm(a, b)  # warm-up: library initialisation and page faults
+    best = float("inf")
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best
+
+
+def _synchronize(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+# --- timing -------------------------------------------------------------------------------------
+def time_calls(call: Callable[[], object], warmup: int = 1, iters: int | None = None, seconds: float | None = None,
+               min_calls: int = 3) -> list[float]:
+    """Seconds per call of ``call`` after ``warmup`` untimed calls.
+
+    ``iters`` fixes the number of timed calls; otherwise calls repeat until ``seconds`` have passed
+    and at least ``min_calls`` were made. Every backend returns host arrays, so a call's time
+    includes any device synchronisation and copy.
+    """
+    if iters is None and seconds is None:
+        raise ValueError("give iters or seconds")
+    for _ in range(warmup):
+        call()
+    times = []
+    begin = time.perf_counter()
+    while True:
+        start = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - start)
+        if iters is not None:
+            if len(times) >= iters:
+                return times
+        elif len(times) >= min_calls and time.perf_counter() - begin >= seconds:
+            return times
+
+
+# --- the seed's PyTorch evaluation, as its users run it ----------------------------------------
+class SeedStyleTorch:
+    """PyTorch eval as the seed's users have it; the baseline every speed-up is measured against.
+
+    A faithful re-implementation of the seed's loop (shared/reference/METHOD.md), not
+    :func:`uao_deploy.tto.refine`: the point is its cost. Eager model in eval mode with
+    ``requires_grad`` left on for the weights, so every ``loss.backward()`` also computes weight
+    gradients; separate forward passes for x and its flip; two initial forwards for the
+    pseudo-targets; ``torch.optim.Adam`` over z and z_flip; a batch-mean loss (the seed's mean over
+    batch and joints, built from the same terms as :func:`uao_deploy.tto.tto_objective`).
+    """
+
+    def __init__(self, model: torch.nn.Module, config: TTOConfig):
+        self.model = copy.deepcopy(model).eval().requires_grad_(True)
+        self.config = config
+
+    def _unflipped(self, x):
+        return skeleton.flip_pose(self.model(skeleton.flip_pose(x))[0])
+
+    def predict(self, x: np.ndarray, *unused) -> np.ndarray:
+        x = torch.from_numpy(x)
+        with torch.no_grad():
+            pose = (self.model(x)[0] + self._unflipped(x)) / 2
+        return skeleton.zero_root(pose).numpy()
+
+    def tto(self, x: np.ndarray, cam: np.ndarray, root: np.ndarray) -> np.ndarray:
+        config, model = self.config, self.model
+        x, cam, root = torch.from_numpy(x), torch.from_numpy(cam), torch.from_numpy(root)
+        with torch.no_grad():
+            mu0, mu0_flip = model(x)[0], self._unflipped(x)
+        z = x.clone().requires_grad_(True)
+        z_flip = skeleton.flip_pose(x).clone().requires_grad_(True)
+        optimizer = torch.optim.Adam([z, z_flip], lr=config.lr, betas=(config.beta1, config.beta2), eps=config.eps)
+        for _ in range(config.iters):
+            optimizer.zero_grad()
+            mu, s = model(z)
+            mu_flip, s_flip = model(z_flip)
+            mu_flip, s_flip = skeleton.flip_pose(mu_flip), skeleton.swap_lr(s_flip)
+            gauss = gaussian_term(mu, s, mu0).mean() + gaussian_term(mu_flip, s_flip, mu0_flip).mean()
+            proj = projection_term(mu, root, cam, x).mean() + projection_term(mu_flip, root, cam, x).mean()
+            (config.w_gauss * gauss + config.w_proj * proj).backward()
+            optimizer.step()
+        with torch.no_grad():
+            pose = (model(z)[0] + skeleton.flip_pose(model(z_flip)[0])) / 2
+        return skeleton.zero_root(pose).numpy()
+
+
+# --- reduced precision ----------------------------------------------------------------------------
+class Autocast(torch.nn.Module):
+    """Runs ``module`` under autocast to ``dtype`` and hands float32 back to the caller."""
+
+    def __init__(self, module: torch.nn.Module, dtype=torch.bfloat16, device_type: str = "cpu"):
+        super().__init__()
+        self.module, self.dtype, self.device_type = module, dtype, device_type
+
+    def forward(self, *inputs):
+        with torch.autocast(self.device_type, dtype=self.dtype):
+            out = self.module(*inputs)
+        return tuple(o.float() for o in out) if isinstance(out, tuple) else out.float()
+
+
+def bf16_model(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy of GUMLP with trunk and heads under bf16 autocast; 2D input and encoder stay float32."""
+    mixed = copy.deepcopy(model)
+    for name in ("GCN_MLP", "pred_mu", "pred_s"):
+        setattr(mixed, name, Autocast(getattr(mixed, name)))
+    return mixed
+
+
+# --- backends -----------------------------------------------------------------------------------
+@dataclass
+class Case:
+    """One timed thing: a task on a path of a backend, with where it really runs."""
+
+    backend: str
+    path: str
+    task: str
+    device: str
+    precision: str
+    run: Callable  # (x, cam, root) -> pose (B, 17, 3) numpy
+    engine: object = None  # an engine whose last_tto_path is recorded after the timed calls
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Setup:
+    """What the backends are built from."""
+
+    checkpoint: Path
+    model: torch.nn.Module
+    tto: TTOConfig
+    threads: int
+    batches: tuple[int, ...]
+
+
+def _engine_cases(name: str, engine, device: str, tto_paths=(None,)) -> list[Case]:
+    info = engine.describe()
+    cases = [Case(name, "forward", "eval", device, engine.precision, lambda x, cam, root: engine.predict(x), engine, info)]
+    for fused in tto_paths:
+        path = {None: "uao loop", True: "fused", False: "step-loop"}[fused]
+        cases.append(Case(name, path, "tto", device, engine.precision,
+                          lambda x, cam, root, fused=fused: engine.tto(x, cam, root, fused=fused), engine, info))
+    return cases
+
+
+def _seed_cases(setup: Setup) -> list[Case]:
+    seed = SeedStyleTorch(setup.model, setup.tto)
+    info = {"backend": "torch", "device": "cpu", "weights_requires_grad": True}
+    return [Case("seed-eager", "2 forwards", "eval", "cpu", "fp32", seed.predict, info=info),
+            Case("seed-eager", "seed loop", "tto", "cpu", "fp32", seed.tto, info=info)]
+
+
+def _torch_cases(setup: Setup, name: str = "torch", device: str = "cpu", compile: bool = False,
+                 model=None) -> list[Case]:
+    from . import engines
+
+    engine = engines.load(setup.model if model is None else model, backend="torch", device=device, compile=compile,
+                          tto=setup.tto)
+    return _engine_cases(name, engine, device)
+
+
+def _torch_compile_cases(setup: Setup) -> list[Case]:
+    return _torch_cases(setup, "torch-compile", compile=True)
+
+
+def _torch_bf16_cases(setup: Setup) -> list[Case]:
+    cases = _torch_cases(setup, "torch-bf16", model=bf16_model(setup.model))
+    for case in cases:
+        case.precision = "bf16"
+    return cases
+
+
+def _torch_cuda_cases(setup: Setup) -> list[Case]:
+    if not torch.cuda.is_available():
+        raise UaoError("no CUDA GPU (torch.cuda.is_available() is False)")
+    return _torch_cases(setup, "torch-cuda", device="cuda")
+
+
+def _onnxruntime_cases(setup: Setup) -> list[Case]:
+    from . import engines
+    from .verify import exported_graphs
+
+    engine = engines.load(exported_graphs(setup.checkpoint, setup.tto), backend="onnxruntime", providers="cpu",
+                          threads=setup.threads)
+    return _engine_cases("onnxruntime", engine, "cpu", tto_paths=(False, True))
+
+
+def _tensorrt_cases(setup: Setup) -> list[Case]:
+    from . import engines
+    from .verify import built_engines, exported_graphs
+
+    if not torch.cuda.is_available():
+        raise UaoError("no CUDA GPU (torch.cuda.is_available() is False)")
+    folder = built_engines(exported_graphs(setup.checkpoint, setup.tto), max_batch=max(setup.batches))
+    engine = engines.load(folder, backend="tensorrt")
+    return _engine_cases("tensorrt", engine, "cuda", tto_paths=(False, True))
+
+
+# name -> (cases factory, what it is); the order is the table's order.
+BACKENDS = {
+    "seed-eager": (_seed_cases, "PyTorch eager as the seed runs it: weight gradients on, separate flip forwards, "
+                                "torch.optim.Adam, batch-mean loss"),
+    "torch": (_torch_cases, "PyTorch, frozen weights, no_grad forwards, the uao_deploy.tto loop"),
+    "torch-compile": (_torch_compile_cases, "as torch, with torch.compile (compiles per batch size in warm-up)"),
+    "torch-bf16": (_torch_bf16_cases, "as torch, trunk and heads under bf16 autocast, input and encoder float32"),
+    "onnxruntime": (_onnxruntime_cases, "ONNX Runtime CPU: forward graph, step graph looped on the host, fused TTO graph"),
+    "tensorrt": (_tensorrt_cases, "TensorRT engines on the GPU: forward, step loop, fused TTO"),
+    "torch-cuda": (_torch_cuda_cases, "as torch, on the GPU"),
+}
+DEFAULT_BACKENDS = tuple(name for name in BACKENDS if name != "torch-compile")
+
+
+# --- the run ------------------------------------------------------------------------------------
+def tile_inputs(pairs: dict, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, cam, root) of ``batch`` frames, repeating the available frames as needed."""
+    rows = np.arange(batch) % len(pairs["x"])
+    return tuple(np.ascontiguousarray(pairs[key][rows]) for key in ("x", "cam", "root"))
+
+
+def machine_info(threads: int) -> dict:
+    """The facts a reader needs to judge the numbers."""
+    info = {
+        "cpu": _cpu_model(), "logical_cores": os.cpu_count(), "threads": threads,
+        "cpu_features": sorted(set(_cpu_flags()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "os": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
+        "load_average": list(os.getloadavg()),
+    }
+    try:
+        import onnxruntime
+        info["onnxruntime"] = onnxruntime.__version__
+        info["onnxruntime_available_providers"] = onnxruntime.get_available_providers()
+    except ImportError:
+        info["onnxruntime"] = None
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+        info["cuda"] = torch.version.cuda
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_flags() -> list[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return line.split(":", 1)[1].split()
+    except OSError:
+        pass
+    return []
+
+
+def _peaks(cases: list[Case], threads: int) -> dict[str, float]:
+    """Matrix-product probe per (device, precision) in use; a precision without a probe uses fp32's."""
+    wanted = {(case.device, case.precision) for case in cases} | {("cpu", "fp32")}
+    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+    peaks = {}
+    for device, precision in sorted(wanted):
+        peaks[f"{device} {precision}"] = matmul_peak(dtypes.get(precision, torch.float32), device)
+    return peaks
+
+
+def _row(case: Case, batch: int, stats: Latency, flops_pose: int, peak: float) -> dict:
+    rate = poses_per_second(batch, stats.p50_ms)
+    row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
+           "precision": case.precision, "batch": batch, "status": "ok", "calls": stats.calls,
+           "mean_ms": stats.mean_ms, "p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
+           "poses_per_s": rate, "gflop_per_pose": flops_pose / 1e9, "gflop_per_s": flops_pose * rate / 1e9,
+           "share_of_peak": share_of_peak(flops_pose, rate, peak)}
+    if "providers" in case.info:
+        row["providers"] = case.info["providers"]
+    if case.task == "tto" and case.engine is not None:
+        row["ran"] = case.engine.last_tto_path  # the engine's own word on fused graph vs step loop
+    return row
+
+
+def _differences(row: dict, pose: np.ndarray, reference: np.ndarray) -> None:
+    distance = np.linalg.norm(pose.astype(np.float64) - reference, axis=-1)
+    row["diff_max_mm"] = float(np.abs(pose.astype(np.float64) - reference).max() * 1e3)
+    row["diff_mean_mm"] = float(distance.mean() * 1e3)
+
+
+def _speedups(rows: list[dict]) -> None:
+    """Each row's speed-up over seed-eager on the same task and batch (ratio of medians)."""
+    baseline = {(r["task"], r["batch"]): r["p50_ms"] for r in rows if r["backend"] == "seed-eager" and r["status"] == "ok"}
+    for row in rows:
+        key = (row["task"], row["batch"])
+        if row["status"] == "ok" and key in baseline:
+            row["speedup_vs_seed"] = baseline[key] / row["p50_ms"]
+
+
+def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=DEFAULT_BATCHES, tto_iters: int = 4,
+                  iters: int | None = None, seconds: float | None = 2.0, warmup: int = 1, threads: int | None = None,
+                  pairs: dict | None = None, log: Callable[[str], None] = lambda message: None) -> dict:
+    """Time every backend's cases at every batch size; returns the JSON-ready report.
+
+    A backend that cannot start on this machine becomes a "skipped" entry with its reason and a
+    case that fails becomes an "error" row; the others still run. ``pairs``: inputs as from
+    :func:`uao_deploy.verify.load_pairs` (default: the embedded sample).
+    """
+    from .verify import load_pairs
+
+    unknown = [name for name in backends if name not in BACKENDS]
+    if unknown:
+        raise UaoError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
+    if not batches or min(batches) < 1 or tto_iters < 1 or warmup < 0 or (iters is not None and iters < 1):
+        raise UaoError("batch sizes, --tto-iters and --iters must be at least 1 and --warmup at least 0")
+    threads = threads or torch.get_num_threads()
+    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
+    pairs = load_pairs() if pairs is None else pairs
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)  # every backend on the same number of cores, ORT included
+    try:
+        model = load_checkpoint(checkpoint)
+        setup = Setup(checkpoint, model, TTOConfig(iters=tto_iters), threads, tuple(batches))
+        cases, skipped = [], []
+        for name in backends:
+            try:
+                cases += BACKENDS[name][0](setup)
+                log(f"{name}: ready")
+            except Exception as exc:  # no GPU, a missing package, a failed export: the others still run
+                reason = str(exc) if isinstance(exc, UaoError) else f"failed to start: {type(exc).__name__}: {exc}"
+                skipped.append({"backend": name, "reason": reason})
+                log(f"{name}: skipped ({reason})")
+        peaks = _peaks(cases, threads)
+        log("peak: " + ", ".join(f"{key} {value / 1e9:.0f} GFLOP/s" for key, value in peaks.items()))
+        rows = _time_cases(cases, setup, pairs, iters, seconds, warmup, peaks, log)
+    finally:
+        torch.set_num_threads(previous_threads)
+    _speedups(rows)
+    return {
+        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "machine": machine_info(threads),
+        "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint), "config": model.config.to_dict()},
+        "tto": setup.tto.to_dict(),
+        "settings": {"batches": list(batches), "iters": iters, "seconds": seconds, "warmup": warmup,
+                     "threads": threads, "throughput": "batch / p50 latency"},
+        "inputs": pairs.get("source"),
+        "flops_per_pose": {"forward": forward_flops(model.config),
+                           **{task: flops_per_pose(model.config, task, tto_iters) for task in TASKS}},
+        "peak_gflop_per_s": {key: value / 1e9 for key, value in peaks.items()},
+        "backends": {name: BACKENDS[name][1] for name in backends},
+        "skipped": skipped,
+        "rows": rows,
+    }
+
+
+def _time_cases(cases, setup, pairs, iters, seconds, warmup, peaks, log) -> list[dict]:
+    reference_engine = next((case.engine for case in cases if case.backend == "torch"), None)
+    if reference_engine is None:
+        from . import engines
+        reference_engine = engines.load(setup.model, backend="torch", tto=setup.tto)
+    rows = []
+    for batch in setup.batches:
+        x, cam, root = tile_inputs(pairs, batch)
+        reference = {"eval": reference_engine.predict(x).astype(np.float64),
+                     "tto": reference_engine.tto(x, cam, root).astype(np.float64)}
+        for case in cases:
+            flops_pose = flops_per_pose(setup.model.config, case.task, setup.tto.iters)
+            peak = peaks.get(f"{case.device} {case.precision}", peaks["cpu fp32"])
+            try:
+                pose = case.run(x, cam, root)
+                stats = latency(time_calls(lambda: case.run(x, cam, root), warmup, iters, seconds))
+                row = _row(case, batch, stats, flops_pose, peak)
+                _differences(row, pose, reference[case.task])
+            except Exception as exc:  # reported in its row; the other cases still run
+                row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
+                       "precision": case.precision, "batch": batch, "status": "error",
+                       "error": f"{type(exc).__name__}: {exc}"}
+            rows.append(row)
+            log(_line(row))
+    return rows
+
+
+# --- where the time goes --------------------------------------------------------------------------
+def _top_ops(durations: dict[str, float], calls: int, rows: int) -> list[dict]:
+    total = sum(durations.values())
+    top = sorted(durations.items(), key=lambda item: -item[1])[:rows]
+    return [{"op": op, "ms_per_call": us / calls / 1e3, "share": us / total} for op, us in top]
+
+
+def profile_torch(call: Callable[[], object], calls: int = 3, rows: int = 8) -> list[dict]:
+    """Operators by self CPU time over ``calls`` calls (torch.profiler), largest first."""
+    from torch.profiler import ProfilerActivity, profile
+
+    call()
+    with profile(activities=[ProfilerActivity.CPU]) as profiler:
+        for _ in range(calls):
+            call()
+    durations = {event.key: event.self_cpu_time_total for event in profiler.key_averages()}
+    return _top_ops(durations, calls, rows)
+
+
+def profile_onnxruntime(graph: Path, feeds: dict[str, np.ndarray], threads: int, calls: int = 3,
+                        rows: int = 8) -> list[dict]:
+    """Operator types by kernel time over ``calls`` runs of one ONNX graph (ONNX Runtime's profiler)."""
+    import onnxruntime
+
+    folder = Path(tempfile.mkdtemp(prefix="uao-ort-profile-"))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.enable_profiling = True
+    options.profile_file_prefix = str(folder / "ort")
+    try:
+        session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        for _ in range(calls + 1):
+            session.run(None, feeds)
+        events = json.loads(Path(session.end_profiling()).read_text())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    first_run = min((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])
+    warm = first_run["ts"] + first_run["dur"]  # the first run is a warm-up: count only the later ones
+    durations: dict[str, float] = {}
+    for event in events:
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time") and event["ts"] >= warm:
+            op = event["args"]["op_name"]
+            durations[op] = durations.get(op, 0.0) + event["dur"]
+    return _top_ops(durations, calls, rows)
+
+
+def profile_backends(checkpoint=None, batch: int = 64, tto_iters: int = 4, threads: int | None = None,
+                     pairs: dict | None = None) -> dict:
+    """Where TTO spends its time at one batch size: seed-eager, torch and ONNX Runtime's graphs."""
+    from .verify import exported_graphs, load_pairs
+
+    threads = threads or torch.get_num_threads()
+    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
+    x, cam, root = tile_inputs(load_pairs() if pairs is None else pairs, batch)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        setup = Setup(checkpoint, load_checkpoint(checkpoint), TTOConfig(iters=tto_iters), threads, (batch,))
+        profiles = {}
+        for name in ("seed-eager", "torch"):
+            for case in BACKENDS[name][0](setup):
+                if case.task == "tto":
+                    profiles[f"{name} {case.path}"] = profile_torch(lambda: case.run(x, cam, root))
+        folder = exported_graphs(checkpoint, setup.tto)
+        profiles["onnxruntime tto_fused.onnx"] = profile_onnxruntime(folder / "tto_fused.onnx",
+                                                                     {"x": x, "cam": cam, "root": root}, threads)
+    finally:
+        torch.set_num_threads(previous_threads)
+    return {"batch": batch, "threads": threads, "tto_iters": tto_iters, "profiles": profiles}
+
+
+def format_profile(profile: dict) -> str:
+    lines = [f"## Where TTO spends its time (batch {profile['batch']}, {profile['threads']} threads, "
+             f"K = {profile['tto_iters']})", ""]
+    for name, ops in profile["profiles"].items():
+        lines += [f"**{name}**", "", "| op | ms per call | share |", "|---|---|---|"]
+        lines += [f"| `{op['op']}` | {op['ms_per_call']:.2f} | {op['share']:.1%} |" for op in ops]
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --- output -------------------------------------------------------------------------------------
+COLUMNS = (  # (header, row key, format)
+    ("backend", "backend", "{}"), ("path", "path", "{}"), ("task", "task", "{}"), ("device", "device", "{}"),
+    ("prec", "precision", "{}"), ("batch", "batch", "{}"), ("p50 ms", "p50_ms", "{:.2f}"),
+    ("p90 ms", "p90_ms", "{:.2f}"), ("p99 ms", "p99_ms", "{:.2f}"), ("poses/s", "poses_per_s", "{:.1f}"),
+    ("GFLOP/s", "gflop_per_s", "{:.1f}"), ("% peak", "share_of_peak", "{:.1%}"),
+    ("x seed", "speedup_vs_seed", "{:.2f}"), ("max diff mm", "diff_max_mm", "{:.3f}"),
+    ("mean diff mm", "diff_mean_mm", "{:.3f}"),
+)
+
+
+def _cells(row: dict) -> list[str]:
+    if row["status"] != "ok":
+        return [fmt.format(row[key]) if key in row else "" for _, key, fmt in COLUMNS[:6]] + [row["error"]]
+    return [fmt.format(row[key]) if row.get(key) is not None else "-" for _, key, fmt in COLUMNS]
+
+
+def _line(row: dict) -> str:
+    return "  ".join(_cells(row))
+
+
+def format_table(report: dict) -> str:
+    """Fixed-width text table of every row, then the skipped backends."""
+    table = [[header for header, _, _ in COLUMNS]] + [_cells(row) for row in report["rows"]]
+    widths = [max(len(cells[i]) for cells in table if i < len(cells)) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(cells)).rstrip()
+             for cells in table]
+    lines.insert(1, "-" * len(lines[0]))
+    lines += [f"skipped {entry['backend']}: {entry['reason']}" for entry in report["skipped"]]
+    return "\n".join(lines)
+
+
+def format_markdown(report: dict) -> str:
+    """The report as a self-contained markdown page (machine, settings, counting rule, tables)."""
+    machine, settings = report["machine"], report["settings"]
+    config = report["checkpoint"]["config"]
+    flops = report["flops_per_pose"]
+    gpu = f", GPU {machine['gpu']} (CUDA {machine['cuda']})" if machine.get("gpu") else ", no GPU"
+    timing = (f"{settings['iters']} timed calls" if settings["iters"] else f"at least {settings['seconds']:g} s and 3 calls")
+    lines = [
+        f"# uao bench: GUMLP {config['channels']}x{config['layers']}, {report['date'][:10]}",
+        "",
+        f"- machine: {machine['cpu']}, {machine['logical_cores']} logical cores, {settings['threads']} threads used"
+        f"{gpu}; load average at start {machine['load_average'][0]:.2f}",
+        f"- software: torch {machine['torch']}, onnxruntime {machine.get('onnxruntime')}, python {machine['python']}",
+        f"- checkpoint: `{Path(report['checkpoint']['path']).name}` (sha256 {report['checkpoint']['sha256'][:12]}), "
+        f"TTO {report['tto']['iters']} iterations, flip {report['tto']['flip']}",
+        f"- inputs: {report['inputs']}",
+        f"- timing: {settings['warmup']} warm-up call(s), then {timing} per row; throughput = batch / p50",
+        f"- FLOPs per pose: forward {flops['forward'] / 1e6:.1f} M, eval {flops['eval'] / 1e9:.3f} G, "
+        f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench.py`)",
+        "- peak (best matrix product, 2048^3): " + ", ".join(f"{key} {value:.0f} GFLOP/s"
+                                                              for key, value in report["peak_gflop_per_s"].items()),
+        "- `x seed`: the seed-eager row's p50 over this row's, same task and batch; `max diff mm`: largest "
+        "coordinate difference to PyTorch float32 on the same inputs; `mean diff mm`: mean joint distance to it",
+        "",
+    ]
+    for task in TASKS:
+        rows = [row for row in report["rows"] if row["task"] == task]
+        if not rows:
+            continue
+        lines += [f"## {'Evaluation (flip-averaged forward)' if task == 'eval' else 'TTO'}", ""]
+        headers = [header for header, _, _ in COLUMNS if header != "task"]
+        lines.append("| " + " | ".join(headers) + " |")
+        lines.append("|" + "---|" * len(headers))
+        for row in rows:
+            cells = [cell for (header, _, _), cell in zip(COLUMNS, _cells(row)) if header != "task"]
+            if row["status"] != "ok":
+                cells = cells[:5] + [row["error"]] + [""] * (len(headers) - 6)
+            lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+        lines.append("")
+    if report["skipped"]:
+        lines += ["## Skipped", ""] + [f"- {entry['backend']}: {entry['reason']}" for entry in report["skipped"]] + [""]
+    if "profile" in report:
+        lines.append(format_profile(report["profile"]))
+    return "\n".join(lines)
+
+
+def result_stem(report: dict) -> str:
+    """``<date>_<machine>_<model>``, e.g. ``2026-11-24_amd-epyc-2c_gumlp256x3``."""
+    machine = report["machine"]
+    name = re.sub(r"[^a-z0-9]+", "-", machine["cpu"].lower()).strip("-")[:24] + f"-{machine['logical_cores']}c"
+    if machine.get("gpu"):
+        name += "_" + re.sub(r"[^a-z0-9]+", "-", machine["gpu"].lower()).strip("-")[:24]
+    config = report["checkpoint"]["config"]
+    return f"{report['date'][:10]}_{name}_gumlp{config['channels']}x{config['layers']}"
+
+
+def plot(report: dict, path: Path) -> None:
+    """Poses per second against batch size, one line per backend path, one panel per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+    from matplotlib.ticker import NullLocator
+
+    figure, axes = pyplot.subplots(1, len(TASKS), figsize=(12, 4.5))
+    for axis, task in zip(axes, TASKS):
+        series = {}
+        for row in report["rows"]:
+            if row["task"] == task and row["status"] == "ok":
+                series.setdefault(f"{row['backend']} {row['path']} ({row['device']})", []).append(
+                    (row["batch"], row["poses_per_s"]))
+        for label, points in series.items():
+            axis.plot(*zip(*sorted(points)), marker="o", label=label)
+        axis.set(xscale="log", yscale="log", xlabel="batch", ylabel="poses / s",
+                 title="evaluation (flip)" if task == "eval" else f"TTO, {report['tto']['iters']} iterations")
+        axis.set_xticks(report["settings"]["batches"], [str(b) for b in report["settings"]["batches"]])
+        axis.xaxis.set_minor_locator(NullLocator())
+        axis.grid(True, which="both", alpha=0.3)
+        if series:
+            axis.legend(fontsize=7)
+    figure.suptitle(f"{result_stem(report)} ({report['settings']['threads']} threads)", fontsize=9)
+    figure.tight_layout()
+    atomic_write_bytes(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
+    pyplot.close(figure)
+
+
+def write_results(report: dict, out_dir) -> dict[str, Path]:
+    """Markdown, JSON and PNG named by date, machine and model under ``out_dir``, plus latest.md."""
+    out_dir = Path(out_dir)
+    stem = result_stem(report)
+    markdown = format_markdown(report)
+    paths = {"markdown": out_dir / f"{stem}.md", "json": out_dir / f"{stem}.json", "png": out_dir / f"{stem}.png",
+             "latest": out_dir / "latest.md"}
+    for key, text in (("markdown", markdown), ("json", json.dumps(report, indent=2) + "\n"), ("latest", markdown)):
+        atomic_write_bytes(paths[key], lambda tmp, text=text: Path(tmp).write_text(text))
+    plot(report, paths["png"])
+    return paths

@@ -1,0 +1,185 @@
+"""The engine contract: one interface over every backend, with the shared work done once.
+
+A backend implements only the raw graph calls (:meth:`Engine._run` on numpy chunks of at most
+:meth:`Engine.max_batch` frames); this class validates inputs, reshapes the seed's (B, 1, 17, C),
+splits big batches and runs UAO, either through a fused graph or by looping the step graph with
+:func:`uao_deploy.tto.refine` on the host.
+"""
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from .. import skeleton
+from ..camera import CAM_DIM
+from ..errors import UaoError
+from ..export.metadata import read_manifest
+from ..shapes import as_joint_batch, as_vector_batch
+from ..tto import TTOConfig, flip_average, refine
+
+class Engine(ABC):
+    """GUMLP and UAO on one backend; every method takes and returns float32 numpy arrays.
+
+    Subclasses set ``backend``, ``tto_config`` and ``precision`` and implement :meth:`_run`
+    (and :meth:`max_batch` when their graphs have a batch limit).
+    """
+
+    backend: str
+    tto_config: TTOConfig
+    precision: str = "fp32"
+    fused_iters: int | None = None  # K of the fused TTO graph, None when there is none
+
+    def __init__(self):
+        self.last_tto_path: str | None = None  # "fused" or "step-loop", set by every tto() call
+
+    # --- what a backend implements -------------------------------------------------------
+    @abstractmethod
+    def _run(self, graph: str, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Run ``graph`` (forward | tto_step | tto_fused) on one chunk; inputs and outputs in contract order."""
+
+    def max_batch(self, graph: str) -> int | None:
+        """Largest batch one call of ``graph`` accepts (None: no limit)."""
+        return None
+
+    def describe(self) -> dict:
+        """Backend, device or providers, graph files, precision and TTO config, for run metadata."""
+        return {"backend": self.backend, "precision": self.precision, "tto": self.tto_config.to_dict(),
+                "fused_iters": self.fused_iters}
+
+    def close(self) -> None:
+        """Release sessions, engines and device memory."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+    # --- the public interface ------------------------------------------------------------
+    def forward(self, x, return_uncertainty: bool = False):
+        """Raw network output mu (B, 17, 3) for x (B, [1,] 17, 2); with the uncertainty s (B, 17, 1)."""
+        x = _joints(x, 2, "x")
+        mu, s = self._call("forward", x)
+        return (mu, s) if return_uncertainty else mu
+
+    def predict(self, x) -> np.ndarray:
+        """Flip-averaged, root-zeroed pose (B, 17, 3) without test-time optimization."""
+        x = _joints(x, 2, "x")
+        return flip_average(self._forward_mu, x, skeleton.flip_pose(x), self.tto_config.flip)
+
+    def value_and_grad(self, z, z_flip, x, mu0, mu0_flip, cam, root):
+        """Per-sample TTO loss (B,) and its gradients w.r.t. z and z_flip (B, 17, 2) each."""
+        return self._call("tto_step", *self._step_inputs(z, z_flip, x, mu0, mu0_flip, cam, root))
+
+    def tto(self, x, cam, root, iters: int | None = None, return_losses: bool = False, fused: bool | None = None):
+        """UAO-refined, root-zeroed pose (B, 17, 3); with the per-sample losses (iters, B) on request.
+
+        x (B, [1,] 17, 2) normalized keypoints, cam (B, 9) normalized intrinsics, root (B, 3) metres.
+        The fused graph runs when it was exported with ``iters`` steps, else the step graph is looped
+        on the host; ``fused`` forces one or the other. ``last_tto_path`` tells which ran.
+        """
+        x = _joints(x, 2, "x")
+        cam = _vectors(cam, CAM_DIM, "cam", len(x))
+        root = _vectors(root, 3, "root", len(x))
+        config = self.tto_config if iters is None else replace(self.tto_config, iters=_iteration_count(iters))
+        use_fused = self._fuses(config.iters) if fused is None else fused
+        if use_fused and not self._fuses(config.iters):
+            raise UaoError(f"no fused TTO graph for {config.iters} iterations on this engine "
+                           f"(fused K = {self.fused_iters}); leave fused unset to loop the step graph")
+        if use_fused:
+            pose, losses = self._fused(x, cam, root, config)
+        else:
+            pose, losses = refine(self._forward_mu, self._step, x, cam, root, config)
+            losses = np.stack(losses) if losses else np.zeros((0, len(x)), np.float32)
+        self.last_tto_path = "fused" if use_fused else "step-loop"
+        return (pose, losses) if return_losses else pose
+
+    # --- shared plumbing -----------------------------------------------------------------
+    def _fuses(self, iters: int) -> bool:
+        return self.fused_iters == iters
+
+    def _fused(self, x, cam, root, config: TTOConfig):
+        """(pose, losses (K, B)) from the fused graph, whose K equals ``config.iters``."""
+        return self._call("tto_fused", x, cam, root, batch_axes=(0, 1))
+
+    def _forward_mu(self, x):
+        return self._call("forward", x)[0]
+
+    def _step(self, *inputs):
+        return self._call("tto_step", *inputs)
+
+    def _call(self, graph: str, *inputs: np.ndarray, batch_axes=None):
+        """Run ``graph`` in chunks of at most max_batch frames and join the outputs."""
+        limit = self.max_batch(graph) or len(inputs[0])
+        chunks = [self._run(graph, *(a[start:start + limit] for a in inputs))
+                  for start in range(0, len(inputs[0]), limit)]
+        if len(chunks) == 1:
+            return tuple(chunks[0])
+        axes = batch_axes or (0,) * len(chunks[0])
+        return tuple(np.concatenate(parts, axis=axis) for parts, axis in zip(zip(*chunks), axes))
+
+    def _step_inputs(self, z, z_flip, x, mu0, mu0_flip, cam, root):
+        joints = [_joints(a, c, n) for a, c, n in ((z, 2, "z"), (z_flip, 2, "z_flip"), (x, 2, "x"),
+                                                   (mu0, 3, "mu0"), (mu0_flip, 3, "mu0_flip"))]
+        batch = len(joints[0])
+        for array, name in zip(joints[1:], ("z_flip", "x", "mu0", "mu0_flip")):
+            if len(array) != batch:
+                raise UaoError(f"{name} holds {len(array)} frames but z holds {batch}")
+        return (*joints, _vectors(cam, CAM_DIM, "cam", batch), _vectors(root, 3, "root", batch))
+
+
+def _float32(array, name: str) -> np.ndarray:
+    try:
+        return np.ascontiguousarray(array, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise UaoError(f"{name} is not a numeric array ({exc})") from None
+
+
+def _joints(array, channels: int, name: str) -> np.ndarray:
+    array = np.ascontiguousarray(as_joint_batch(_float32(array, name), channels, name))
+    if len(array) == 0:
+        raise UaoError(f"{name} holds no frames")
+    return array
+
+
+def _vectors(array, size: int, name: str, batch: int) -> np.ndarray:
+    return np.ascontiguousarray(as_vector_batch(_float32(array, name), size, name, batch))
+
+
+def _iteration_count(iters) -> int:
+    if not isinstance(iters, (int, np.integer)) or iters < 0:
+        raise UaoError(f"iters must be a non-negative integer; got {iters!r}")
+    return int(iters)
+
+
+# --- export and engine folders ----------------------------------------------------------------
+def graph_files(folder, suffix: str, backend: str) -> dict[str, Path]:
+    """``{graph: path}`` of the graphs that the manifest of ``folder`` lists; UaoError when any is missing.
+
+    A folder that holds the other kind of artefact (engines where ONNX was expected, or the
+    reverse) is named as such rather than reported as incomplete.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UaoError(f"{folder} is not a directory; the {backend} backend loads a folder of *{suffix} files")
+    other = {".onnx": ".engine", ".engine": ".onnx"}[suffix]
+    if not (folder / f"forward{suffix}").is_file() and (folder / f"forward{other}").is_file():
+        kind = {".onnx": "ONNX graphs (backend 'onnxruntime')", ".engine": "TensorRT engines (backend 'tensorrt')"}
+        raise UaoError(f"{folder} holds {kind[other]}, not {kind[suffix]}")
+    files = {graph: folder / entry["file"] for graph, entry in read_manifest(folder)["graphs"].items()}
+    missing = [path.name for path in files.values() if not path.is_file()]
+    if missing:
+        raise UaoError(f"{folder} lacks {', '.join(missing)}, listed in its manifest; re-run `uao export`")
+    return files
+
+
+def tto_config_from(meta: dict, source) -> TTOConfig:
+    """The TTOConfig recorded in a graph's ``uao.tto`` metadata."""
+    try:
+        return TTOConfig(**json.loads(meta["uao.tto"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UaoError(f"{source} has no valid 'uao.tto' metadata ({type(exc).__name__}: {exc})") from None

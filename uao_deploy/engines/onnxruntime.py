@@ -1,0 +1,112 @@
+"""ONNX Runtime engine over an export folder, on the CPU, CUDA or TensorRT execution providers."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UaoError
+from ..export.metadata import GRAPHS
+from .base import Engine, graph_files, tto_config_from
+
+# Short provider names; each list ends in the providers ORT may use for nodes the first cannot run.
+PROVIDERS = {
+    "cpu": ["CPUExecutionProvider"],
+    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    "tensorrt_rtx": ["NvTensorRTRTXExecutionProvider", "CPUExecutionProvider"],
+}
+# Graph metadata that must agree between the graphs of one export.
+SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.precision")
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise UaoError("the onnxruntime backend needs onnxruntime: pip install 'uao-deploy[cpu]' "
+                       "(or 'uao-deploy[gpu]' for CUDA and TensorRT providers)") from None
+    return onnxruntime
+
+
+def provider_list(providers) -> list[str]:
+    """ORT provider names from "cpu" | "cuda" | "tensorrt" | "tensorrt_rtx" or a list of full names."""
+    if isinstance(providers, str):
+        if providers not in PROVIDERS:
+            raise UaoError(f"unknown onnxruntime providers {providers!r}; choose one of {', '.join(PROVIDERS)}")
+        return PROVIDERS[providers]
+    return list(providers)
+
+
+def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
+    """Check that each graph's ``uao.*`` metadata names it and agrees with the others'; return it.
+
+    ``metadata`` holds each graph's ONNX ``metadata_props``. The graphs of one export share the
+    checkpoint sha256, the TTO config and the precision.
+    """
+    for graph, meta in metadata.items():
+        if meta.get("uao.graph") != graph:
+            raise UaoError(f"{files[graph]} is not a uao {graph} graph (its metadata 'uao.graph' is {meta.get('uao.graph')!r})")
+    first = next(iter(metadata))
+    for graph, meta in metadata.items():
+        differing = [key for key in SHARED_METADATA if meta.get(key) != metadata[first].get(key)]
+        if differing:
+            details = "; ".join(f"{key} {metadata[first].get(key)} vs {meta.get(key)}" for key in differing)
+            raise UaoError(f"mismatched engines: {files[first]} and {files[graph]} come from different exports ({details})")
+    return metadata[first]
+
+
+class OnnxRuntimeEngine(Engine):
+    """The three graphs of an export folder in ONNX Runtime sessions.
+
+    The first of the requested providers must be active in every session: ONNX Runtime's silent
+    fall-back to the CPU (e.g. onnxruntime-gpu without a usable CUDA) is reported as an error.
+    """
+
+    backend = "onnxruntime"
+
+    def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None):
+        super().__init__()
+        ort = _import_onnxruntime()
+        self.files = graph_files(export_dir, ".onnx", self.backend)
+        self.requested_providers = provider_list(providers)
+        self._require_provider(ort.get_available_providers(), f"onnxruntime {ort.__version__} offers")
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self._sessions = {graph: self._session(ort, graph, path, options) for graph, path in self.files.items()}
+        shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
+                                             for graph, session in self._sessions.items()})
+        self.tto_config = tto_config_from(shared, self.files["forward"])
+        self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
+        self.precision = shared.get("uao.precision", "fp32")
+        self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
+
+    def _session(self, ort, graph: str, path: Path, options):
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=self.requested_providers)
+        except Exception as exc:  # ORT raises its own exception types for every kind of bad file
+            raise UaoError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
+        inputs = tuple(node.name for node in session.get_inputs())
+        outputs = {node.name for node in session.get_outputs()}
+        if sorted(inputs) != sorted(GRAPHS[graph].input_names) or not set(GRAPHS[graph].output_names) <= outputs:
+            raise UaoError(f"{path} is not a uao {graph} graph: inputs {inputs}, outputs {sorted(outputs)}")
+        self._require_provider(session.get_providers(), f"{path.name} runs on")
+        return session
+
+    def _require_provider(self, active: list[str], where: str) -> None:
+        wanted = self.requested_providers[0]
+        if wanted not in active:
+            raise UaoError(f"onnxruntime provider {wanted} was requested but is not active ({where} "
+                           f"{', '.join(active)}); install onnxruntime-gpu matching your CUDA and TensorRT, "
+                           "or use providers='cpu'")
+
+    def describe(self) -> dict:
+        return {**super().describe(), "providers": self._sessions["forward"].get_providers(),
+                "graphs": {graph: str(path) for graph, path in self.files.items()},
+                "checkpoint_sha256": self.checkpoint_sha256}
+
+    def _run(self, graph, *inputs):
+        spec = GRAPHS[graph]
+        return tuple(self._sessions[graph].run(spec.output_names, dict(zip(spec.input_names, inputs))))
+
+    def close(self):
+        self._sessions.clear()

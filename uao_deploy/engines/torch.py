@@ -1,0 +1,72 @@
+"""The PyTorch reference engine: GUMLP and :mod:`uao_deploy.tto` behind the engine interface."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UaoError
+from ..model import default_checkpoint, load_checkpoint
+from ..model.checkpoint import file_sha256
+from ..tto import TTOConfig, refine, value_and_grad
+from ..tto.optimize import _model_callables
+from .base import Engine
+
+
+class TorchEngine(Engine):
+    """GUMLP from a checkpoint path (None: the embedded default) or a GUMLP module.
+
+    ``device`` is "cpu" or "cuda"; ``compile=True`` wraps the network in ``torch.compile``. TTO runs
+    :func:`uao_deploy.tto.refine` on the device for any number of iterations in one backend call
+    (``last_tto_path`` "fused"), or on the host like the graph engines with ``tto(..., fused=False)``.
+    """
+
+    backend = "torch"
+
+    def __init__(self, model: torch.nn.Module | str | Path | None = None, device: str = "cpu",
+                 compile: bool = False, tto: TTOConfig = TTOConfig()):
+        super().__init__()
+        self.device = torch.device(device)
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise UaoError(f"device {device!r} was requested but torch.cuda.is_available() is False")
+        if isinstance(model, torch.nn.Module):
+            self.checkpoint = self.checkpoint_sha256 = None
+            model = copy.deepcopy(model)  # freezing it below must not change the caller's module
+        else:
+            self.checkpoint = Path(default_checkpoint() if model is None else model)
+            model = load_checkpoint(self.checkpoint)
+            self.checkpoint_sha256 = file_sha256(self.checkpoint)
+        self.tto_config = tto
+        self.compiled = compile
+        model = model.to(self.device).eval().requires_grad_(False)
+        self.model = torch.compile(model) if compile else model
+
+    def describe(self) -> dict:
+        return {**super().describe(), "device": str(self.device), "compiled": self.compiled,
+                "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
+                "checkpoint_sha256": self.checkpoint_sha256}
+
+    def _tensors(self, arrays):
+        return [torch.from_numpy(array).to(self.device) for array in arrays]
+
+    def _run(self, graph, *inputs):
+        tensors = self._tensors(inputs)
+        if graph == "forward":
+            with torch.no_grad():
+                outputs = self.model(*tensors)
+        elif graph == "tto_step":
+            outputs = value_and_grad(self.model, *tensors, config=self.tto_config)
+        else:
+            raise ValueError(f"the torch engine has no {graph} graph")
+        return tuple(output.cpu().numpy() for output in outputs)
+
+    def _fuses(self, iters):
+        return True
+
+    def _fused(self, x, cam, root, config):
+        forward, step = _model_callables(self.model, config)
+        pose, losses = refine(forward, step, *self._tensors((x, cam, root)), config)
+        losses = torch.stack(losses).cpu().numpy() if losses else np.zeros((0, len(x)), np.float32)
+        return pose.cpu().numpy(), losses

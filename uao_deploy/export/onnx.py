@@ -1,0 +1,204 @@
+"""Export GUMLP and its TTO to three ONNX graphs: forward, TTO step (value and gradient), fused TTO.
+
+The graphs compute exactly the PyTorch reference functions of :func:`reference_functions`; the
+fused graph is the one UAO loop :func:`uao_deploy.tto.refine`, traced once with placeholders for
+the forward and TTO-step graphs, which are then pasted in (sharing one copy of the weights).
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import onnx
+import torch
+
+from .. import skeleton
+from ..errors import UaoError
+from ..model import GUMLP, load_checkpoint
+from ..model.checkpoint import default_checkpoint, file_sha256
+from ..tto import TTOConfig, refine, value_and_grad
+from . import trace
+from .metadata import GRAPHS, MANIFEST, PRECISIONS, graph_metadata, write_json
+
+log = logging.getLogger(__name__)
+
+
+def fused_tto(forward, step, config: TTOConfig):
+    """``refine`` as one function of (x, cam, root) -> (pose, losses (K, B)) for a given forward and step."""
+    def run(x, cam, root):
+        pose, losses = refine(lambda v: forward(v)[0], step, x, cam, root, config)
+        return pose, torch.stack(losses)
+    return run
+
+
+def reference_functions(model: torch.nn.Module, config: TTOConfig) -> dict:
+    """The PyTorch function each graph must compute, by graph name (model frozen by the caller)."""
+    step = functools.partial(value_and_grad, model, config=config)
+    return {"forward": model, "tto_step": step, "tto_fused": fused_tto(model, step, config)}
+
+
+def example_inputs(graph: str, batch: int = trace.TRACE_BATCH) -> tuple[torch.Tensor, ...]:
+    """Zeros of each input's shape: tracing is symbolic, so only shapes and dtypes matter."""
+    return tuple(torch.zeros((batch,) + shape[1:]) for _, shape in GRAPHS[graph].inputs)
+
+
+def build_graphs(model: torch.nn.Module, config: TTOConfig, precision: str = "fp32") -> dict[str, onnx.ModelProto]:
+    """The three graphs as in-memory ONNX models, without metadata."""
+    net = trace.exportable_model(model, precision)
+    functions = reference_functions(net, config)
+    graphs = {}
+    for name in ("forward", "tto_step"):
+        log.info("tracing the %s graph", name)
+        spec = GRAPHS[name]
+        graphs[name] = trace.trace_to_onnx(functions[name], example_inputs(name), spec.input_names, spec.output_names)
+    log.info("tracing the tto_fused graph (K = %d)", config.iters)
+    loop = fused_tto(trace.forward_placeholder, trace.tto_step_placeholder, config)
+    spec = GRAPHS["tto_fused"]
+    outline = trace.trace_to_onnx(loop, example_inputs("tto_fused"), spec.input_names, spec.output_names,
+                                  custom_translations=trace.placeholder_translations(GRAPHS))
+    graphs["tto_fused"] = inline_graphs(outline, graphs)
+    return graphs
+
+
+def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) -> onnx.ModelProto:
+    """Replace every placeholder node of ``outline`` by the nodes of the graph it stands for.
+
+    Intermediate names get a per-call prefix; weights identical in content are stored once; nodes
+    that no output needs (e.g. the uncertainty head of the final forward) are dropped.
+    """
+    merged = onnx.ModelProto()
+    merged.CopyFrom(outline)
+    del merged.graph.node[:], merged.graph.value_info[:], merged.graph.initializer[:]
+    shared: dict[bytes, str] = {}  # content digest -> initializer name in the merged graph
+
+    def share(tensor: onnx.TensorProto, name: str) -> str:
+        content = onnx.numpy_helper.to_array(tensor)
+        key = hashlib.sha256(f"{content.dtype}{content.shape}".encode() + content.tobytes()).digest()
+        if key not in shared:
+            shared[key] = name
+            merged.graph.initializer.add().CopyFrom(tensor)
+            merged.graph.initializer[-1].name = name
+        return shared[key]
+
+    outer_names = {tensor.name: share(tensor, tensor.name) for tensor in outline.graph.initializer}
+    for call, node in enumerate(outline.graph.node):
+        if node.domain != trace.PLACEHOLDER_DOMAIN:
+            merged.graph.node.add().CopyFrom(node)
+            merged.graph.node[-1].input[:] = [outer_names.get(name, name) for name in node.input]
+            continue
+        body = bodies[node.op_type].graph
+        prefix = f"{node.op_type}_{call}/"
+        rename = {value.name: outer for value, outer in zip(body.input, node.input)}
+        rename.update({tensor.name: share(tensor, f"{node.op_type}/{tensor.name}") for tensor in body.initializer})
+        produced = {name for inner in body.node for name in inner.output}
+        rename.update({value.name: outer for value, outer in zip(body.output, node.output) if value.name in produced})
+        for inner in body.node:
+            if any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attribute in inner.attribute):
+                raise NotImplementedError(f"cannot inline {node.op_type}: node {inner.name} holds a subgraph")
+            copied = merged.graph.node.add()
+            copied.CopyFrom(inner)
+            copied.name = prefix + inner.name
+            copied.input[:] = [rename.get(name, prefix + name) if name else "" for name in inner.input]
+            copied.output[:] = [rename.get(name, prefix + name) for name in inner.output]
+        for value, outer in zip(body.output, node.output):
+            if value.name not in produced:  # a body output that is an input or a weight
+                merged.graph.node.add().CopyFrom(onnx.helper.make_node("Identity", [rename[value.name]], [outer]))
+    opsets = {opset.domain: opset for model in (*bodies.values(), outline) for opset in model.opset_import}
+    del merged.opset_import[:]
+    merged.opset_import.extend(opset for domain, opset in opsets.items() if domain != trace.PLACEHOLDER_DOMAIN)
+    _drop_unused(merged.graph)
+    return merged
+
+
+def _drop_unused(graph: onnx.GraphProto) -> None:
+    needed = {value.name for value in graph.output}
+    kept = []
+    for node in reversed(graph.node):
+        if any(name in needed for name in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    kept.reverse()
+    initializers = [tensor for tensor in graph.initializer if tensor.name in needed]
+    del graph.node[:]
+    graph.node.extend(kept)
+    del graph.initializer[:]
+    graph.initializer.extend(initializers)
+
+
+def load_model(model_or_checkpoint) -> tuple[GUMLP, str, str | None]:
+    """(model, checkpoint sha256, checkpoint path or None) from a GUMLP, a path, or None (embedded model)."""
+    if isinstance(model_or_checkpoint, torch.nn.Module):
+        digest = hashlib.sha256()
+        for name, tensor in model_or_checkpoint.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return model_or_checkpoint, digest.hexdigest(), None
+    path = Path(default_checkpoint() if model_or_checkpoint is None else model_or_checkpoint)
+    model = load_checkpoint(path)
+    return model, file_sha256(path), str(path)
+
+
+def check_options(config: TTOConfig, precision: str) -> None:
+    if precision not in PRECISIONS:
+        raise UaoError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
+    if not isinstance(config.iters, int) or config.iters < 1:
+        raise UaoError(f"TTO iterations must be an integer >= 1; got {config.iters!r}")
+
+
+def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
+                precision: str = "fp32", verify: bool = True) -> dict:
+    """Write forward.onnx, tto_step.onnx, tto_fused.onnx and manifest.json into ``out_dir``; return the manifest.
+
+    ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.
+    With ``verify`` each graph is run in ONNX Runtime against PyTorch at several batch sizes first;
+    a mismatch raises UaoError and ``out_dir`` is left as it was (graphs are built in a temporary
+    folder beside it and moved in only when complete).
+    """
+    check_options(tto, precision)
+    model, checkpoint_sha256, checkpoint_path = load_model(model_or_checkpoint)
+    model.eval()
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    try:
+        graphs = build_graphs(model, tto, precision)
+        manifest = {
+            "format": "uao-onnx", "precision": precision, "opset": trace.OPSET,
+            "checkpoint": checkpoint_path, "checkpoint_sha256": checkpoint_sha256,
+            "model_config": model.config.to_dict(), "tto": tto.to_dict(),
+            "joints": list(skeleton.JOINT_NAMES), "graphs": {},
+        }
+        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), tto.to_dict(), precision)
+        for name, proto in graphs.items():
+            onnx.helper.set_model_props(proto, {"uao.graph": name, **metadata})
+            path = staging / f"{name}.onnx"
+            onnx.save_model(proto, path)
+            onnx.checker.check_model(str(path), full_check=True)
+            manifest["graphs"][name] = {"file": path.name, "sha256": file_sha256(path), **GRAPHS[name].signature(tto.iters)}
+        manifest["metadata"] = metadata
+        if verify:
+            from .verify import VERIFY_BATCHES, verify_graphs
+            log.info("checking every graph against PyTorch in ONNX Runtime at batch sizes %s", VERIFY_BATCHES)
+            manifest["verification"] = verify_graphs(staging, model, tto, precision)
+        write_json(staging / MANIFEST, manifest)
+        _move_into(staging, out, [f"{name}.onnx" for name in GRAPHS] + [MANIFEST])
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return manifest
+
+
+def _move_into(staging: Path, out: Path, files: list[str]) -> None:
+    """Move finished files into ``out`` one rename each (other files there, e.g. README.md, stay).
+
+    The manifest comes last, so a directory whose manifest names a graph holds that graph.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        if name.endswith(".onnx"):
+            (out / f"{name}.data").unlink(missing_ok=True)  # weights of an older export stored beside its graph
+        os.replace(staging / name, out / name)

@@ -1,0 +1,186 @@
+"""PyTorch -> ONNX for functions that differentiate: symbolic make_fx, then the dynamo exporter.
+
+The TTO step calls ``torch.autograd.grad``; tracing it with ``make_fx(tracing_mode="symbolic")``
+records forward and backward as one flat ATen graph with a symbolic batch, which
+``torch.onnx.export(..., dynamo=True)`` turns into ONNX. (``torch.func.grad`` under symbolic
+make_fx, autograd inside ``forward`` with dynamo, and the legacy exporter fail or fix the batch.)
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+import warnings
+from unittest import mock
+
+import onnx
+import torch
+import torch.fx.config
+from torch import nn
+from torch._decomp import get_decompositions
+from torch.fx.experimental.proxy_tensor import make_fx
+
+from .. import skeleton
+
+OPSET = 18
+TRACE_BATCH = 5  # any size > 1 works; tests run others to prove the batch stays dynamic
+PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
+
+
+class MatmulLayer(nn.Module):
+    """A Linear or 1x1 Conv1d as a matrix product, optionally computed in float16.
+
+    The 1x1 convolution must go: ``aten.convolution_backward`` has no ONNX translation. In float16
+    the input and weight are cast down and the product cast back, so everything around (LayerNorm
+    statistics, GELU, exp, norms, Adam state) stays float32 in a strongly typed graph.
+    """
+
+    def __init__(self, layer: nn.Linear | nn.Conv1d, dtype: torch.dtype):
+        super().__init__()
+        self.channels_first = isinstance(layer, nn.Conv1d)
+        if self.channels_first and (layer.kernel_size != (1,) or layer.groups != 1):
+            raise ValueError("only 1x1 convolutions without groups are matrix products")
+        weight = layer.weight.detach()
+        self.register_buffer("weight", (weight[..., 0] if self.channels_first else weight).to(dtype))
+        self.register_buffer("bias", layer.bias.detach())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_first:
+            x = x.transpose(1, 2)
+        y = nn.functional.linear(x.to(self.weight.dtype), self.weight).to(torch.float32) + self.bias
+        return y.transpose(1, 2) if self.channels_first else y
+
+
+def exportable_model(model: nn.Module, precision: str = "fp32") -> nn.Module:
+    """A frozen copy of GUMLP with 1x1 convolutions as matrix products and, for fp16, the trunk's and
+    heads' linear layers in float16 (the encoder, which meets the raw 2D input, stays float32)."""
+    dtype = PRECISION_DTYPES[precision]
+    model = copy.deepcopy(model).eval().requires_grad_(False)
+    for parent_name, parent in list(model.named_modules()):
+        for name, child in list(parent.named_children()):
+            in_encoder = f"{parent_name}.{name}".lstrip(".").startswith("encoder")
+            if isinstance(child, nn.Conv1d):
+                setattr(parent, name, MatmulLayer(child, torch.float32 if in_encoder else dtype))
+            elif isinstance(child, nn.Linear) and dtype != torch.float32 and not in_encoder:
+                setattr(parent, name, MatmulLayer(child, dtype))
+    return model
+
+
+def _scatter_add_as_matmul(self, indices, values, accumulate=False):
+    """index_put with accumulate along one axis, as a one-hot matrix product.
+
+    It is the gradient of ``swap_lr``'s joint indexing; exported as is it becomes a ScatterND with
+    reduction, which TensorRT refuses. Other index_put forms keep the default path.
+    """
+    axes = [axis for axis, index in enumerate(indices) if index is not None]
+    if not accumulate or len(axes) != 1 or indices[axes[0]].ndim != 1 or indices[axes[0]].dtype == torch.bool:
+        return NotImplemented
+    axis, index = axes[0], indices[axes[0]]
+    one_hot = (index[:, None] == torch.arange(self.shape[axis], device=index.device)[None, :]).to(values.dtype)
+    return self + (values.movedim(axis, -1) @ one_hot).movedim(-1, axis)
+
+
+_aten = torch.ops.aten
+# LayerNorm and GELU (with their backwards) as primitive ops: otherwise the graph holds a
+# 3-output LayerNormalization that TensorRT refuses.
+DECOMPOSITIONS = get_decompositions([
+    _aten.native_layer_norm, _aten.native_layer_norm_backward, _aten.gelu, _aten.gelu_backward,
+])
+DECOMPOSITIONS[_aten.index_put.default] = _scatter_add_as_matmul
+
+
+def trace_to_onnx(function, example_args: tuple, input_names: list[str], output_names: list[str],
+                  custom_translations: dict | None = None) -> onnx.ModelProto:
+    """ONNX graph of ``function(*example_args)`` with dimension 0 of every input dynamic ("B")."""
+    # Stack traces per FX node cost half the export time of a large graph and are not needed.
+    with mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True), _quiet_exporter():
+        graph = make_fx(function, tracing_mode="symbolic", decomposition_table=DECOMPOSITIONS,
+                        _allow_non_fake_inputs=True)(*example_args)
+        batch = torch.export.Dim("B", min=1)
+        program = torch.onnx.export(
+            graph.eval(), example_args, dynamo=True, dynamic_shapes=tuple({0: batch} for _ in example_args),
+            input_names=input_names, output_names=output_names, opset_version=OPSET,
+            custom_translation_table=custom_translations, verbose=False, optimize=False,
+        )
+    proto = simplify(program.model)
+    fixed = [value.name for value in proto.graph.input if not value.type.tensor_type.shape.dim[0].dim_param]
+    if fixed:  # the exporter specializes silently when a guard pins the batch size
+        raise RuntimeError(f"export fixed the batch size of {fixed}; the traced code must not branch on it")
+    return proto
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence the exporter's chatter (torchvision absent, deprecations), keeping its errors."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", (UserWarning, FutureWarning, DeprecationWarning))
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def simplify(model) -> onnx.ModelProto:
+    """Constant folding and clean-up of an exported ``onnx_ir`` model, as a ModelProto.
+
+    The exporter's own ``optimize`` adds pattern rewrites that take most of the export time and
+    change nothing that ONNX Runtime or TensorRT would not do themselves.
+    """
+    import onnx_ir
+    import onnx_ir.passes.common as passes
+    import onnxscript.optimizer
+
+    onnxscript.optimizer.fold_constants(model)
+    onnx_ir.passes.Sequential(
+        passes.RemoveUnusedNodesPass(), passes.LiftConstantsToInitializersPass(lift_all_constants=True, size_limit=0),
+        passes.DeduplicateInitializersPass(), passes.CommonSubexpressionEliminationPass(),
+        passes.IdentityEliminationPass(), passes.RemoveUnusedNodesPass(), passes.NameFixPass(),
+    )(model)
+    return onnx_ir.serde.serialize_model(model)
+
+
+# Stand-ins for whole graphs while tracing the fused TTO loop: they keep the loop's own trace small
+# (tracing K unrolled backward passes costs minutes) and are replaced by the exported forward and
+# TTO-step graphs afterwards (see ``onnx.inline_graphs``).
+PLACEHOLDER_DOMAIN = "uao_export"
+
+
+@torch.library.custom_op(f"{PLACEHOLDER_DOMAIN}::forward", mutates_args=())
+def forward_placeholder(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    raise RuntimeError("forward_placeholder only stands in for the forward graph while tracing")
+
+
+@forward_placeholder.register_fake
+def _(x):
+    return x.new_empty(x.shape[0], skeleton.NUM_JOINTS, 3), x.new_empty(x.shape[0], skeleton.NUM_JOINTS, 1)
+
+
+@torch.library.custom_op(f"{PLACEHOLDER_DOMAIN}::tto_step", mutates_args=())
+def tto_step_placeholder(z: torch.Tensor, z_flip: torch.Tensor, x: torch.Tensor, mu0: torch.Tensor,
+                         mu0_flip: torch.Tensor, cam: torch.Tensor, root: torch.Tensor,
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    raise RuntimeError("tto_step_placeholder only stands in for the TTO-step graph while tracing")
+
+
+@tto_step_placeholder.register_fake
+def _(z, z_flip, x, mu0, mu0_flip, cam, root):
+    return z.new_empty(z.shape[0]), torch.empty_like(z), torch.empty_like(z_flip)
+
+
+def placeholder_translations(specs) -> dict:
+    """ONNX translations of the placeholders: one node each in the placeholder domain."""
+    import onnxscript
+    from onnx.defs import OpSchema
+
+    opset = onnxscript.values.Opset(PLACEHOLDER_DOMAIN, 1)
+    table = {}
+    for op, spec in ((torch.ops.uao_export.forward.default, specs["forward"]),
+                     (torch.ops.uao_export.tto_step.default, specs["tto_step"])):
+        schema = OpSchema(spec.name, PLACEHOLDER_DOMAIN, 1,
+                          inputs=[OpSchema.FormalParameter(name, "tensor(float)") for name in spec.input_names],
+                          outputs=[OpSchema.FormalParameter(name, "tensor(float)") for name in spec.output_names])
+        table[op] = onnxscript.values.Op(opset, spec.name, schema)
+    return table

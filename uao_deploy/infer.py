@@ -1,0 +1,318 @@
+"""Lift 2D keypoint sequences to 3D: camera, per-frame root, UAO on an engine, atomic output files.
+
+For each sequence (see :mod:`uao_deploy.data.keypoints`):
+
+1. Missing joints are filled over time (:func:`~uao_deploy.data.keypoints.fill_missing`).
+2. Camera: the image size from the file or ``width``/``height``; the focal length from ``focal``
+   (pixels), else the file, else :func:`uao_deploy.camera.default_intrinsics` (focal = image width,
+   about 53 degrees horizontal field of view; principal point at the image centre; no distortion).
+3. Root: no ground truth exists for a video, so each frame's camera-frame root is the translation
+   that best reprojects the flip-averaged prediction onto the keypoints
+   (:func:`uao_deploy.camera.estimate_root`), weighted by detector confidence; filled joints weigh
+   ``FILLED_WEIGHT``. Optionally a centred moving median over ``smooth_root`` frames.
+4. UAO with that root (``engine.tto``), in batches.
+
+Output npz (float32): ``poses_3d`` (T, 17, 3) refined pose, root-relative (root joint 0), camera
+frame (x right, y down, z forward), metres; ``poses_3d_initial`` the flip-averaged prediction before
+TTO; ``root`` (T, 3) camera-frame root, metres; ``uncertainty`` (T, 17) = exp(s) of the network's
+forward pass on the keypoints (s is GUMLP's log-scale uncertainty; exp(s) is the scale of the
+expected per-joint error, in metres); ``keypoints_2d`` (T, 17, 2) the pixels used, after filling;
+``confidence`` (T, 17) detector confidence, 0 where a joint was missing and filled; ``metadata`` a
+JSON string (source, format, layout, camera, backend and engine description, iterations, timings).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, engines
+from .camera import default_intrinsics, estimate_root, normalize_screen_coordinates
+from .data.keypoints import KeypointSequence, fill_missing, read_keypoints
+from .errors import UaoError
+from .model import default_checkpoint
+from .model.checkpoint import atomic_write_bytes, file_sha256
+from .tto import TTOConfig
+
+# Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
+# at all still gets a finite root from its interpolated keypoints.
+FILLED_WEIGHT = 1e-3
+UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
+
+
+@dataclass
+class LiftResult:
+    """Arrays of one lifted sequence (the output npz) and its metadata."""
+
+    poses_3d: np.ndarray
+    poses_3d_initial: np.ndarray
+    root: np.ndarray
+    uncertainty: np.ndarray
+    keypoints_2d: np.ndarray
+    confidence: np.ndarray
+    metadata: dict
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = {name: getattr(self, name) for name in
+                  ("poses_3d", "poses_3d_initial", "root", "uncertainty", "keypoints_2d", "confidence")}
+        return {**arrays, "metadata": np.array(json.dumps(self.metadata, default=str))}
+
+    def save(self, path) -> Path:
+        """Write the npz atomically (a temporary file in the same folder, then a rename)."""
+        path = Path(path)
+
+        def write(tmp):
+            with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to a name
+                np.savez(handle, **self.arrays())
+
+        atomic_write_bytes(path, write)
+        return path
+
+
+def cache_dir() -> Path:
+    """Where default exports live: $UAO_CACHE_DIR, else $XDG_CACHE_HOME/uao-deploy, else ~/.cache/uao-deploy."""
+    if os.environ.get("UAO_CACHE_DIR"):
+        return Path(os.environ["UAO_CACHE_DIR"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "uao-deploy"
+
+
+def default_export(checkpoint=None, iters: int = 4) -> Path:
+    """ONNX export of ``checkpoint`` (default: the embedded model) with a fused K = ``iters`` graph.
+
+    Exported once into the cache folder, named by the checkpoint's sha256 and K, and reused after
+    (the exporter moves the manifest in last, so a folder with a manifest is complete). With
+    ``iters`` 0 the default K is exported; the engine then runs no TTO step at all.
+    """
+    from .export import export_onnx  # torch.onnx is heavy; only the ONNX path needs it
+
+    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
+    if not checkpoint.is_file():
+        raise UaoError(f"checkpoint not found: {checkpoint}")
+    fused_iters = iters if iters >= 1 else TTOConfig().iters
+    target = cache_dir() / "export" / f"{file_sha256(checkpoint)[:16]}-k{fused_iters}"
+    if not (target / "manifest.json").is_file():
+        export_onnx(checkpoint, target, tto=TTOConfig(iters=fused_iters))
+    return target
+
+
+def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, iters: int = 4):
+    """The engine for ``uao infer``: ``engine_dir`` (an export or engine folder, or a checkpoint), or
+    the default: the checkpoint itself on torch, its cached ONNX export on onnxruntime.
+
+    Without ``backend`` it is detected from ``engine_dir``, else onnxruntime.
+    """
+    if engine_dir is not None and checkpoint is not None:
+        raise UaoError("give either an engine folder or a checkpoint, not both")
+    if backend is None:
+        backend = engines.detect_backend(engine_dir) if engine_dir is not None else "onnxruntime"
+    if engine_dir is None and backend == "torch":
+        return engines.load(checkpoint, backend="torch", tto=TTOConfig(iters=iters))
+    if engine_dir is None and backend == "onnxruntime":
+        engine_dir = default_export(checkpoint, iters)
+    if engine_dir is None:
+        raise UaoError(f"the {backend} backend needs --engine DIR, a folder of engines built by `uao export`")
+    return engines.load(engine_dir, backend=backend)
+
+
+def camera_for(sequence: KeypointSequence, width: float | None = None, height: float | None = None,
+               focal: float | None = None) -> tuple[np.ndarray, dict]:
+    """Normalized intrinsics (9,) of a sequence's camera and, in pixels, what was used."""
+    width = width or sequence.width
+    height = height or sequence.height
+    if not width or not height:
+        raise UaoError(f"{sequence.source}: the image size is unknown; pass --width and --height (pixels)")
+    if focal is not None and focal <= 0:
+        raise UaoError(f"the focal length must be positive; got {focal}")
+    cam = default_intrinsics(width, height)
+    pixel_focal = (focal, focal) if focal is not None else sequence.focal
+    if pixel_focal is not None:
+        cam[0:2] = np.asarray(pixel_focal) / width * 2
+    if sequence.center is not None:
+        cam[2:4] = normalize_screen_coordinates(np.asarray(sequence.center), width, height)
+    used = {"width": float(width), "height": float(height), "focal_px": (cam[0:2] * width / 2).tolist(),
+            "center_px": list(sequence.center or (width / 2, height / 2)),
+            "focal_source": "argument" if focal is not None else "file" if sequence.focal else "default (image width)"}
+    return cam, used
+
+
+def smooth_track(track: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving median over ``window`` frames (rounded up to odd; shorter at the ends)."""
+    if window <= 1:
+        return track
+    half = window // 2
+    padded = np.pad(track.astype(np.float64), ((half, half), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, 3, window)
+    return np.nanmedian(windows, axis=-1).astype(np.float32)
+
+
+def _batches(frames: int, batch_size: int):
+    return [slice(start, start + batch_size) for start in range(0, frames, batch_size)]
+
+
+def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None = None, height: float | None = None,
+         focal: float | None = None, smooth_root: int = 1, batch_size: int = 64, progress: bool = False) -> LiftResult:
+    """Lift one keypoint sequence with ``engine`` (see the module docstring for every step)."""
+    if batch_size < 1:
+        raise UaoError(f"the batch size must be at least 1; got {batch_size}")
+    if iters < 0:
+        raise UaoError(f"the number of TTO iterations must be >= 0; got {iters}")
+    started = time.perf_counter()
+    cam, camera = camera_for(sequence, width, height, focal)
+    pixels, detected = fill_missing(sequence.pixels, sequence.confidence, sequence.source)
+    frames = len(pixels)
+    x = normalize_screen_coordinates(pixels, camera["width"], camera["height"])
+    cams = np.repeat(cam[None], frames, axis=0)
+    weights = np.where(detected, sequence.confidence, FILLED_WEIGHT)
+    batches = _batches(frames, batch_size)
+
+    from tqdm import tqdm
+
+    with tqdm(total=2 * frames, unit="frame", desc=sequence.name, disable=not progress, leave=False) as bar:
+        initial, uncertainty, root = [], [], []
+        for part in batches:
+            _, s = engine.forward(x[part], return_uncertainty=True)
+            pose = engine.predict(x[part])
+            initial.append(pose)
+            uncertainty.append(np.exp(s[..., 0]))
+            root.append(estimate_root(pose, x[part], cams[part], weights[part]))
+            bar.update(len(pose))
+        root = smooth_track(np.concatenate(root), smooth_root)
+        root_done = time.perf_counter()
+        poses = []
+        for part in batches:
+            poses.append(engine.tto(x[part], cams[part], root[part], iters=iters))
+            bar.update(len(poses[-1]))
+    done = time.perf_counter()
+
+    metadata = {
+        "uao_version": __version__, "source": sequence.source, "format": sequence.format, "layout": sequence.layout,
+        "frames": frames, "fps": sequence.fps, "camera": camera, "missing_joints_filled": int((~detected).sum()),
+        "root": {"method": "camera.estimate_root of the flip-averaged prediction, confidence-weighted",
+                 "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": smooth_root},
+        "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
+        "tto_iters": iters, "tto_path": engine.last_tto_path, "batch_size": batch_size,
+        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
+                      "ms_per_frame": 1000 * (done - started) / frames},
+    }
+    return LiftResult(poses_3d=np.concatenate(poses).astype(np.float32),
+                      poses_3d_initial=np.concatenate(initial).astype(np.float32), root=root.astype(np.float32),
+                      uncertainty=np.concatenate(uncertainty).astype(np.float32), keypoints_2d=pixels,
+                      confidence=np.where(detected, sequence.confidence, 0).astype(np.float32), metadata=metadata)
+
+
+def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
+    """``out`` ending in .npz names the one output file; anything else is a folder of <name>.npz."""
+    out = Path(out)
+    if out.suffix == ".npz":
+        if len(sequences) != 1:
+            raise UaoError(f"{len(sequences)} sequences to write but -o {out} names one file; give a folder instead")
+        return [out]
+    if out.exists() and not out.is_dir():
+        raise UaoError(f"{out} exists and is not a folder")
+    paths = [out / f"{sequence.name}.npz" for sequence in sequences]
+    duplicates = sorted({p.name for p in paths if paths.count(p) > 1})
+    if duplicates:
+        raise UaoError(f"several inputs would write {', '.join(duplicates)} in {out}; rename the inputs")
+    return paths
+
+
+def render_paths(sequences: list[KeypointSequence], render) -> list[Path | None]:
+    """One animation per sequence: ``render`` itself, or <stem>_<name><suffix> when there are several."""
+    if render is None:
+        return [None] * len(sequences)
+    render = Path(render)
+    if len(sequences) == 1:
+        return [render]
+    return [render.with_name(f"{render.stem}_{sequence.name}{render.suffix}") for sequence in sequences]
+
+
+def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, width=None, height=None, focal=None,
+                iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
+                checkpoint=None, render=None, progress: bool = False, log=print) -> list[Path]:
+    """``uao infer``: read and check every input first, so a bad one leaves nothing written."""
+    if not files:
+        raise UaoError("no keypoint files given")
+    sequences = [sequence for path in files for sequence in read_keypoints(path, layout, allow_pickle)]
+    for sequence in sequences:
+        camera_for(sequence, width, height, focal)
+        fill_missing(sequence.pixels, sequence.confidence, sequence.source)
+    targets = output_paths(sequences, out)
+    animations = render_paths(sequences, render)
+    if render is not None:
+        from .render import check_render_target
+
+        check_render_target(render)
+    engine = open_engine(backend, engine_dir, checkpoint, iters)
+    with engine:
+        for sequence, target, animation in zip(sequences, targets, animations):
+            result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)
+            result.save(target)
+            timings = result.metadata["timings_s"]
+            log(f"{sequence.source}: {len(sequence)} frames -> {target} "
+                f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
+            if animation is not None:
+                from .render import render_animation
+
+                render_animation(result.keypoints_2d, result.poses_3d, animation,
+                                 result.metadata["camera"]["width"], result.metadata["camera"]["height"],
+                                 fps=sequence.fps or 25.0, title=sequence.name)
+                log(f"  animation -> {animation}")
+    return targets
+
+
+def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: bool = True, render_step: int = 2,
+         frames: int | None = None, log=print) -> dict:
+    """``uao demo``: the embedded model on the embedded sample, end to end; returns the summary.
+
+    Exports the model (once, into the cache) unless ``backend`` is torch, lifts the sample (its
+    first ``frames`` frames when given), writes OUT/sample_3d.npz, OUT/sample_3d.gif (every
+    ``render_step``-th frame) and OUT/summary.json, and reports MPJPE against the sample's ground
+    truth and the time of each step.
+    """
+    from .data.sample import SAMPLE_PATH
+    from .metrics import mpjpe, p_mpjpe
+
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise UaoError(f"{out} exists and is not a folder")
+    timings = {}
+    started = time.perf_counter()
+    engine = open_engine(backend, iters=iters)
+    timings["export_and_load"] = time.perf_counter() - started
+    log(f"engine: {engine.backend} ({timings['export_and_load']:.1f} s to export or find in the cache, and load)")
+    sequence, = read_keypoints(SAMPLE_PATH)
+    sequence = replace(sequence, pixels=sequence.pixels[:frames], confidence=sequence.confidence[:frames])
+    with engine:
+        result = lift(sequence, engine, iters=iters)
+    timings.update({f"lift_{k}": v for k, v in result.metadata["timings_s"].items()})
+    path = result.save(out / "sample_3d.npz")
+    log(f"lifted {len(sequence)} frames -> {path}: root {timings['lift_root']:.2f} s, "
+        f"TTO ({iters} iterations) {timings['lift_tto']:.2f} s, {timings['lift_ms_per_frame']:.1f} ms/frame")
+
+    with np.load(SAMPLE_PATH) as sample:
+        truth, root_truth = sample["poses_3d_gt"][:frames], sample["root_gt"][:frames]
+    metrics = {"mpjpe_mm_no_tto": float(mpjpe(result.poses_3d_initial, truth).mean() * 1000),
+               "mpjpe_mm": float(mpjpe(result.poses_3d, truth).mean() * 1000),
+               "p_mpjpe_mm": float(p_mpjpe(result.poses_3d, truth).mean() * 1000),
+               "root_error_mm": float(np.linalg.norm(result.root - root_truth, axis=-1).mean() * 1000)}
+    log(f"MPJPE {metrics['mpjpe_mm']:.1f} mm (without TTO {metrics['mpjpe_mm_no_tto']:.1f} mm), "
+        f"P-MPJPE {metrics['p_mpjpe_mm']:.1f} mm, estimated root off by {metrics['root_error_mm']:.0f} mm on average")
+
+    if render:
+        from .render import render_animation
+
+        started = time.perf_counter()
+        animation = render_animation(result.keypoints_2d, result.poses_3d, out / "sample_3d.gif",
+                                     sequence.width, sequence.height, fps=sequence.fps, title="uao demo",
+                                     step=render_step)
+        timings["render"] = time.perf_counter() - started
+        log(f"animation -> {animation} ({timings['render']:.1f} s)")
+    summary = {"metrics": metrics, "timings_s": timings, "engine": result.metadata["engine"],
+               "sample": str(SAMPLE_PATH)}
+    atomic_write_bytes(out / "summary.json",
+                       lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2, default=str) + "\n"))
+    return summary

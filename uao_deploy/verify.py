@@ -1,0 +1,314 @@
+"""``uao verify``: the same keypoints through the PyTorch reference and every engine, compared.
+
+Each candidate engine is checked against :class:`uao_deploy.engines.torch.TorchEngine` on the CPU
+in float32 (the reference that matches the seed's golden files):
+
+* forward ``mu`` and ``s``: largest absolute difference (metres for mu, log-scale units for s);
+* the TTO step (``value_and_grad``) at two points, the start of the loop (z = x) and a point moved
+  by about one Adam step (so that the uncertainty term has a gradient too): the per-sample loss and
+  both input gradients, each as a *relative* error ``max_b max|g_b - ref_b| / max(max|ref_b|, 1e-6)``,
+  i.e. the worst difference of a sample divided by that sample's largest reference component;
+* the TTO pose after K iterations, on every path the engine has (fused graph, host step loop):
+  largest absolute difference in metres.
+
+With ground truth the MPJPE (mm) of the plain and the refined poses is reported per backend.
+A check above its tolerance makes the whole verification fail (the CLI exits with
+:data:`EXIT_MISMATCH`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from . import skeleton
+from .camera import normalize_screen_coordinates, normalized_intrinsics
+from .errors import UaoError
+from .metrics import mpjpe
+from .tto import TTOConfig
+
+# Exit status of `uao verify` when a backend differs beyond tolerance (1 stays "user error").
+EXIT_MISMATCH = 3
+GRADIENT_SCALE_FLOOR = 1e-6
+MOVE_SCALE = 1e-3  # the moved step point: z = x + N(0, 1e-3), about one Adam step (lr 1e-3)
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """Largest accepted differences to the float32 CPU reference."""
+
+    forward: float = 1e-5  # |mu|, |s|, absolute
+    gradient: float = 1e-3  # step loss and gradients, relative to the sample's scale (see below)
+    pose: float = 1e-4  # TTO pose, metres (Adam divides by |grad|, which magnifies float noise)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# fp32 gradients: float32 itself is not closer. On the embedded model (256 channels) the PyTorch
+# reference's own input gradients differ from a float64 evaluation by up to 6e-5 relative at the
+# start point and 1.4e-4 at the moved point (where ||m - mu0|| is small for some joints and the
+# norm's direction is noise-sensitive); ONNX Runtime differs from PyTorch by up to 2.4e-4. 1e-3
+# leaves a margin over that noise while a wrong term (the Gaussian term alone weighs >= 4e-3) fails.
+# fp32-gpu: cuBLAS/TensorRT reduce in other orders and TensorRT may run float32 matmuls as TF32.
+# fp16: 11-bit mantissa, ~5e-4 relative per operation through 3 blocks, then amplified by Adam.
+TOLERANCES = {
+    "fp32": Tolerances(),
+    "fp32-gpu": Tolerances(forward=1e-4, gradient=1e-2, pose=1e-3),
+    "fp16": Tolerances(forward=1e-2, gradient=5e-2, pose=1e-2),
+}
+
+
+# --- inputs -------------------------------------------------------------------------------------
+def load_pairs(data=None, noise: float = 4.0, stride: int = 1, seed: int = 0, frames: int | None = None) -> dict:
+    """Keypoints with intrinsics, root and (when known) the ground-truth pose.
+
+    ``data`` None: the embedded sample (a CMU walk seen by a Human3.6M camera, with ground truth);
+    a mocap npz (clip -> (T, 17, 3)): every clip through the Human3.6M test subjects' cameras with
+    ``noise`` pixels of detector noise (see :func:`uao_deploy.data.mocap.evaluation_pairs`).
+    Returns ``{"x", "cam", "root", "target", "source"}`` with ``frames`` rows at most.
+    """
+    if stride < 1:
+        raise UaoError(f"stride must be at least 1; got {stride}")
+    if data is None:
+        pairs = _sample_pairs(stride)
+    else:
+        from .data.cameras import TEST_SUBJECTS, cameras_of
+        from .data.mocap import NoiseModel, evaluation_pairs, load_mocap
+
+        found = evaluation_pairs(load_mocap(data), cameras_of(TEST_SUBJECTS), NoiseModel(noise, noise), seed, stride)
+        pairs = {key: found[key] for key in ("x", "cam", "root", "target")}
+        pairs["source"] = f"{data} (test cameras, noise {noise:g} px, stride {stride}, seed {seed})"
+    if frames is not None:
+        if frames < 1:
+            raise UaoError(f"frames must be at least 1; got {frames}")
+        pairs.update({key: pairs[key][:frames] for key in ("x", "cam", "root", "target")})
+    return pairs
+
+
+def _sample_pairs(stride: int) -> dict:
+    from .data.sample import SAMPLE_PATH
+
+    with np.load(SAMPLE_PATH, allow_pickle=False) as sample:
+        width, height = float(sample["width"]), float(sample["height"])
+        x = normalize_screen_coordinates(sample["keypoints"][::stride, :, :2], width, height)
+        cam = normalized_intrinsics(sample["focal"], sample["center"], width, height)
+        return {"x": x, "cam": np.repeat(cam[None], len(x), axis=0), "root": sample["root_gt"][::stride],
+                "target": sample["poses_3d_gt"][::stride], "source": f"embedded sample (stride {stride})"}
+
+
+# --- the graphs to check: exported once per checkpoint, TTO config and precision -----------------
+def cache_dir() -> Path:
+    """Where exported graphs are kept between runs: ``$UAO_CACHE`` or ``~/.cache/uao-deploy``."""
+    return Path(os.environ.get("UAO_CACHE") or Path.home() / ".cache" / "uao-deploy")
+
+
+def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32") -> Path:
+    """An ONNX export folder of ``checkpoint`` (default: the embedded model), made on first use.
+
+    The folder's name hashes the checkpoint's sha256, the TTO config, the precision and the uao
+    version, so a changed checkpoint never reuses stale graphs; it is written to a temporary folder
+    and renamed, so an interrupted export leaves nothing behind.
+    """
+    from . import __version__
+    from .export import export_onnx
+    from .model import default_checkpoint
+    from .model.checkpoint import file_sha256
+
+    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
+    if not checkpoint.is_file():
+        raise UaoError(f"checkpoint not found: {checkpoint}")
+    key = json.dumps([file_sha256(checkpoint), tto.to_dict(), precision, __version__], sort_keys=True)
+    folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    return _cached(folder, lambda staging: export_onnx(checkpoint, staging, tto=tto, precision=precision))
+
+
+def built_engines(onnx_dir, max_batch: int) -> Path:
+    """TensorRT engines of an export folder for batches up to ``max_batch``, built on first use."""
+    from .export import build_engines
+
+    onnx_dir = Path(onnx_dir)
+    profile = (1, min(8, max_batch), max_batch)
+    folder = onnx_dir.parent / f"{onnx_dir.name}-tensorrt-{max_batch}"
+    return _cached(folder, lambda staging: build_engines(onnx_dir, staging, profile=profile))
+
+
+def _cached(folder: Path, make) -> Path:
+    """``folder`` once ``make(staging)`` has filled a temporary sibling and it was renamed into place."""
+    if (folder / "manifest.json").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        make(staging)
+        os.replace(staging, folder)
+    except OSError:
+        if not (folder / "manifest.json").is_file():  # not a concurrent run that finished first
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
+def default_engine_dirs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32",
+                        max_batch: int = 256) -> list[Path]:
+    """The export of ``checkpoint``, plus its TensorRT engines when this machine has a GPU."""
+    import torch
+
+    folders = [exported_graphs(checkpoint, tto, precision)]
+    if torch.cuda.is_available():
+        folders.append(built_engines(folders[0], max_batch))
+    return folders
+
+
+def tolerance_class(engine) -> str:
+    """"fp16", "fp32-gpu" or "fp32": the key of :data:`TOLERANCES` that applies to ``engine``."""
+    if engine.precision == "fp16":
+        return "fp16"
+    return "fp32-gpu" if device_of(engine).startswith("cuda") else "fp32"
+
+
+def device_of(engine) -> str:
+    """Where an engine really runs: "cpu" or "cuda", from its own description (never assumed)."""
+    info = engine.describe()
+    if info["backend"] == "tensorrt":
+        return "cuda"
+    if "providers" in info:
+        return "cpu" if info["providers"][0] == "CPUExecutionProvider" else "cuda"
+    return str(info.get("device", "cpu"))
+
+
+def engine_label(info: dict) -> str:
+    """"backend where precision" from an engine's describe(), e.g. "onnxruntime CPUExecutionProvider fp32"."""
+    where = info["providers"][0] if "providers" in info else info.get("device", "")
+    return f"{info['backend']} {where} {info['precision']}".strip()
+
+
+# --- comparing ------------------------------------------------------------------------------------
+def max_abs(value, reference) -> float:
+    return float(np.abs(np.asarray(value, np.float64) - reference).max())
+
+
+def max_relative(value, reference) -> float:
+    """Worst per-sample difference divided by that sample's largest reference magnitude."""
+    value, reference = np.asarray(value, np.float64), np.asarray(reference, np.float64)
+    axes = tuple(range(1, reference.ndim))
+    difference = np.abs(value - reference).max(axis=axes) if axes else np.abs(value - reference)
+    scale = np.abs(reference).max(axis=axes) if axes else np.abs(reference)
+    return float((difference / np.maximum(scale, GRADIENT_SCALE_FLOOR)).max())
+
+
+def step_points(x: np.ndarray, reference) -> dict[str, tuple]:
+    """The two points where the TTO step is compared, as value_and_grad inputs (without cam, root)."""
+    x_flip = skeleton.flip_pose(x)
+    mu0, mu0_flip = reference.forward(x), skeleton.flip_pose(reference.forward(x_flip))
+    rng = np.random.default_rng(0)
+    moved = [(a + rng.normal(scale=MOVE_SCALE, size=a.shape)).astype(np.float32) for a in (x, x_flip)]
+    return {"start": (x, x_flip, x, mu0, mu0_flip), "moved": (*moved, x, mu0, mu0_flip)}
+
+
+def reference_outputs(reference, pairs: dict, iters: int) -> dict:
+    x, cam, root = pairs["x"], pairs["cam"], pairs["root"]
+    points = step_points(x, reference)
+    return {
+        "points": points,
+        "forward": reference.forward(x, return_uncertainty=True),
+        "step": {name: reference.value_and_grad(*point, cam, root) for name, point in points.items()},
+        "predict": reference.predict(x),
+        "tto": reference.tto(x, cam, root, iters=iters),
+    }
+
+
+def _check(output: str, value: float, tolerance: float, metric: str) -> dict:
+    return {"output": output, "metric": metric, "max_diff": value, "tolerance": tolerance,
+            "passed": bool(np.isfinite(value) and value <= tolerance)}
+
+
+def check_engine(engine, reference_sha256, expected: dict, pairs: dict, iters: int, tolerances: Tolerances) -> dict:
+    """All checks of one candidate engine against the reference outputs ``expected``."""
+    x, cam, root = pairs["x"], pairs["cam"], pairs["root"]
+    checks = []
+    sha = getattr(engine, "checkpoint_sha256", None)
+    if reference_sha256 and sha and sha != reference_sha256:
+        checks.append({"output": "checkpoint", "metric": "sha256", "max_diff": None, "tolerance": None,
+                       "passed": False, "note": f"engine exported from {sha[:12]}, reference is {reference_sha256[:12]}"})
+    mu, s = engine.forward(x, return_uncertainty=True)
+    checks += [_check("forward mu", max_abs(mu, expected["forward"][0]), tolerances.forward, "abs"),
+               _check("forward s", max_abs(s, expected["forward"][1]), tolerances.forward, "abs")]
+    for point_name, point in expected["points"].items():
+        outputs = engine.value_and_grad(*point, cam, root)
+        for name, value, ref in zip(("loss", "grad_z", "grad_z_flip"), outputs, expected["step"][point_name]):
+            checks.append(_check(f"step {name} @{point_name}", max_relative(value, ref), tolerances.gradient, "rel"))
+    poses = {}
+    pose = engine.tto(x, cam, root, iters=iters)
+    poses[engine.last_tto_path] = pose
+    if engine.last_tto_path == "fused":  # the host loop over the step graph is a path of its own
+        poses["step-loop"] = engine.tto(x, cam, root, iters=iters, fused=False)
+    for path, refined in poses.items():
+        checks.append(_check(f"tto pose [{path}]", max_abs(refined, expected["tto"]), tolerances.pose, "abs m"))
+    result = {"describe": engine.describe(), "tolerances": tolerances.to_dict(), "checks": checks,
+              "passed": all(check["passed"] for check in checks)}
+    if pairs.get("target") is not None:
+        result["mpjpe_mm"] = {"plain": _mpjpe_mm(engine.predict(x), pairs["target"]),
+                              "tto": _mpjpe_mm(pose, pairs["target"])}
+    return result
+
+
+def _mpjpe_mm(pose, target) -> float:
+    return float(mpjpe(pose, target).mean() * 1000)
+
+
+def verify(reference, candidates: dict, pairs: dict, iters: int = 4, tolerances: Tolerances | None = None,
+           overrides: dict | None = None) -> dict:
+    """Compare each engine in ``candidates`` (name -> Engine) with ``reference`` on ``pairs``.
+
+    ``tolerances`` fixes one set for all; otherwise each engine gets :data:`TOLERANCES` of its
+    :func:`tolerance_class`. ``overrides`` (field -> value) replaces single fields of either.
+    Returns a JSON-ready report whose ``passed`` is False when any check of any engine fails.
+    """
+    if not candidates:
+        raise UaoError("nothing to verify: no candidate engine")
+    expected = reference_outputs(reference, pairs, iters)
+    report = {"reference": reference.describe(), "inputs": {"source": pairs.get("source"), "frames": len(pairs["x"])},
+              "tto_iters": iters, "backends": {}}
+    if pairs.get("target") is not None:
+        report["reference_mpjpe_mm"] = {"plain": _mpjpe_mm(expected["predict"], pairs["target"]),
+                                        "tto": _mpjpe_mm(expected["tto"], pairs["target"])}
+    reference_sha256 = getattr(reference, "checkpoint_sha256", None)
+    for name, engine in candidates.items():
+        chosen = replace(tolerances or TOLERANCES[tolerance_class(engine)], **(overrides or {}))
+        report["backends"][name] = check_engine(engine, reference_sha256, expected, pairs, iters, chosen)
+    report["passed"] = all(result["passed"] for result in report["backends"].values())
+    return report
+
+
+def format_report(report: dict) -> str:
+    """The report as text: one block per backend, one line per check, then the verdict."""
+    lines = [f"reference: {engine_label(report['reference'])}; inputs: {report['inputs']['source']}, "
+             f"{report['inputs']['frames']} frames; TTO {report['tto_iters']} iterations"]
+    if "reference_mpjpe_mm" in report:
+        mm = report["reference_mpjpe_mm"]
+        lines.append(f"reference MPJPE: plain {mm['plain']:.2f} mm, tto {mm['tto']:.2f} mm")
+    for name, result in report["backends"].items():
+        lines.append("")
+        lines.append(f"{name}: {'PASS' if result['passed'] else 'FAIL'}")
+        for check in result["checks"]:
+            verdict = "ok" if check["passed"] else "FAIL"
+            if check["max_diff"] is None:
+                lines.append(f"  {check['output']:<26} {verdict:>4}  {check.get('note', '')}")
+                continue
+            lines.append(f"  {check['output']:<26} {check['max_diff']:10.2e} <= {check['tolerance']:.0e} "
+                         f"({check['metric']}) {verdict}")
+        if "mpjpe_mm" in result:
+            mm = result["mpjpe_mm"]
+            lines.append(f"  MPJPE plain {mm['plain']:.2f} mm, tto {mm['tto']:.2f} mm")
+    failed = [name for name, result in report["backends"].items() if not result["passed"]]
+    lines.append("")
+    lines.append("all backends agree within tolerance" if not failed else f"outside tolerance: {', '.join(failed)}")
+    return "\n".join(lines)
