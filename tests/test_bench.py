@@ -146,13 +146,16 @@ def test_bf16_model_keeps_the_encoder_in_float32_and_changes_poses_a_little(chec
 
 # --- the run and its files ----------------------------------------------------------------------
 def test_run_benchmark_rows_speedups_and_differences(checkpoint, pairs, fixed_peak):
+    snapshots = []
     report = bench.run_benchmark(checkpoint, ("seed-eager", "torch", "torch-cuda"), batches=(1, 3), iters=2,
-                                 seconds=None, warmup=0, threads=1, pairs=pairs)
+                                 seconds=None, warmup=0, threads=1, pairs=pairs,
+                                 progress=lambda partial: snapshots.append((partial["complete"], len(partial["rows"]))))
+    assert snapshots == [(False, 4), (False, 8)] and report["complete"]  # written after each batch size
     rows = report["rows"]
     assert {(r["backend"], r["task"], r["batch"]) for r in rows} == {
         (backend, task, batch) for backend in ("seed-eager", "torch") for task in ("eval", "tto") for batch in (1, 3)}
     for row in rows:
-        assert row["status"] == "ok" and row["calls"] == 2
+        assert row["status"] == "ok" and row["calls"] == 2 and row["extra_memory_mb"] >= 0
         assert row["p50_ms"] <= row["p90_ms"] <= row["p99_ms"]
         assert row["poses_per_s"] == pytest.approx(row["batch"] / row["p50_ms"] * 1e3)
         flops = bench.flops_per_pose(TINY, row["task"])
@@ -199,6 +202,13 @@ def test_a_failing_case_becomes_an_error_row_and_the_others_still_run(checkpoint
     assert statuses == {("broken", "eval"): "error", ("torch", "eval"): "ok", ("torch", "tto"): "ok"}
     assert "kernel exploded" in report["rows"][0]["error"]
     assert "kernel exploded" in bench.format_table(report)
+
+
+def test_a_case_that_would_not_fit_in_memory_is_refused():
+    bench._check_memory(None, 512)  # nothing known yet: run it
+    bench._check_memory((1, 1024), 8)  # 8 KiB: fits
+    with pytest.raises(UaoError, match="not run: needs about"):
+        bench._check_memory((64, 2 ** 50), 512)  # a petabyte at batch 64, scaled to 512
 
 
 def test_bad_arguments_are_user_errors(checkpoint, pairs):

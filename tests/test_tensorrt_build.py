@@ -13,20 +13,24 @@ import pytest
 from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, build_engines, parse_profile, read_manifest
-from uao_deploy.export.tensorrt import TIMING_CACHE, _logger, load_tensorrt
+from uao_deploy.export.tensorrt import TIMING_CACHE, _logger
 from uao_deploy.model.checkpoint import file_sha256
 
-rtx = pytest.importorskip("tensorrt_rtx", reason="tensorrt_rtx is not installed (pip install uao-deploy[rtx])")
 PROFILE = (1, 2, 4)
 
 
 @pytest.fixture(scope="module")
-def tiny_engines(tiny_export, tmp_path_factory):
+def rtx():
+    return pytest.importorskip("tensorrt_rtx", reason="tensorrt_rtx is not installed (pip install uao-deploy[rtx])")
+
+
+@pytest.fixture(scope="module")
+def tiny_engines(rtx, tiny_export, tmp_path_factory):
     out = tmp_path_factory.mktemp("tiny_engines") / "engines"
     return out, build_engines(tiny_export, out, profile=PROFILE, flavour="tensorrt_rtx")
 
 
-def test_rtx_parser_accepts_the_seed_graphs(seed_export):
+def test_rtx_parser_accepts_the_seed_graphs(rtx, seed_export):
     """Every graph of the 512-channel seed model parses as a strongly typed network."""
     for name in GRAPHS:
         builder = rtx.Builder(_logger(rtx))
@@ -37,7 +41,7 @@ def test_rtx_parser_accepts_the_seed_graphs(seed_export):
         assert network.get_input(0).shape[0] == -1  # the batch stays dynamic
 
 
-def test_engines_are_built_with_sidecars_and_manifest(tiny_engines, tiny_export):
+def test_engines_are_built_with_sidecars_and_manifest(rtx, tiny_engines, tiny_export):
     out, manifest = tiny_engines
     graphs = read_manifest(tiny_export)
     assert manifest == read_manifest(out)
@@ -94,9 +98,9 @@ def test_profile_is_parsed():
     assert parse_profile("1:64:1024") == (1, 64, 1024)
 
 
-def test_cli_builds_engines(tiny_checkpoint, tmp_path, capsys):
+def test_cli_builds_engines(rtx, tiny_checkpoint, tmp_path, capsys):
     out = tmp_path / "engines"
-    main(["export", "--format", "trt", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--tto-iters", "1",
+    main(["export", "--format", "trt", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--tto-iters", "1", "--no-flip",
           "--batch", "1:2:4", "--flavour", "tensorrt_rtx"])
     printed = capsys.readouterr().out
     assert f"tensorrt_rtx {rtx.__version__}" in printed
@@ -107,20 +111,21 @@ def test_cli_builds_engines(tiny_checkpoint, tmp_path, capsys):
 
 
 def test_engines_match_onnxruntime_on_a_gpu(tiny_export, tmp_path):
-    """On a GPU machine: engines of the machine's flavour against ONNX Runtime on the same graphs."""
+    """On a GPU machine with datacenter TensorRT: built engines against ONNX Runtime on the same graphs."""
     torch = pytest.importorskip("torch")
+    pytest.importorskip("tensorrt", reason="datacenter TensorRT is not installed (pip install uao-deploy[trt])")
     if not torch.cuda.is_available():
         pytest.skip("needs an NVIDIA GPU and a CUDA build of torch")
     from uao_deploy import engines
     from uao_deploy.export.verify import ort_session, sample_inputs
 
-    trt, flavour = load_tensorrt()
     out = tmp_path / "engines"
-    build_engines(tiny_export, out, profile=(1, 8, 16))
+    manifest = build_engines(tiny_export, out, profile=(1, 8, 16), flavour="tensorrt")
+    assert manifest["flavour"] == "tensorrt" and manifest["target"]["gpu"]
+    x, cam, root = (tensor.numpy() for tensor in sample_inputs("tto_fused", None, 16))
+    expected_mu = ort_session(tiny_export / "forward.onnx").run(["mu"], {"x": x})[0]
+    expected_pose = ort_session(tiny_export / "tto_fused.onnx").run(["pose"], {"x": x, "cam": cam, "root": root})[0]
     with engines.load(out, backend="tensorrt") as engine:
-        x, cam, root = (array.numpy() for array in sample_inputs("tto_fused", None, 16))
-        forward = ort_session(tiny_export / "forward.onnx").run(None, {"x": x})
-        np.testing.assert_allclose(engine.forward(x), forward[0], rtol=0, atol=1e-4)
-        fused = ort_session(tiny_export / "tto_fused.onnx").run(None, {"x": x, "cam": cam, "root": root})
-        np.testing.assert_allclose(engine.tto(x, cam, root), fused[0], rtol=0, atol=1e-3)
-    assert read_manifest(out)["flavour"] == flavour
+        np.testing.assert_allclose(engine.forward(x), expected_mu, rtol=0, atol=1e-4)
+        np.testing.assert_allclose(engine.tto(x, cam, root), expected_pose, rtol=0, atol=1e-3)
+        assert engine.last_tto_path == "fused"

@@ -254,9 +254,8 @@ def _engine_cases(name: str, engine, device: str, tto_paths=(None,)) -> list[Cas
 
 def _seed_cases(setup: Setup) -> list[Case]:
     seed = SeedStyleTorch(setup.model, setup.tto)
-    info = {"backend": "torch", "device": "cpu", "weights_requires_grad": True}
-    return [Case("seed-eager", "2 forwards", "eval", "cpu", "fp32", seed.predict, info=info),
-            Case("seed-eager", "seed loop", "tto", "cpu", "fp32", seed.tto, info=info)]
+    return [Case("seed-eager", "2 forwards", "eval", "cpu", "fp32", seed.predict),
+            Case("seed-eager", "seed loop", "tto", "cpu", "fp32", seed.tto)]
 
 
 def _torch_cases(setup: Setup, name: str = "torch", device: str = "cpu", compile: bool = False,
@@ -366,23 +365,34 @@ def _cpu_flags() -> list[str]:
     return []
 
 
-def _peaks(cases: list[Case], threads: int) -> dict[str, float]:
-    """Matrix-product probe per (device, precision) in use; a precision without a probe uses fp32's."""
+def _probe_peaks(cases: list[Case], peaks: dict[str, float]) -> None:
+    """Raise ``peaks`` (FLOP/s per "device precision") to a new matrix-product probe where it is higher.
+
+    Probed at the start and after every batch size: on a shared machine a single probe can land in
+    a busy moment, and the best of all probes is the closest to what the hardware can do.
+    """
     wanted = {(case.device, case.precision) for case in cases} | {("cpu", "fp32")}
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-    peaks = {}
     for device, precision in sorted(wanted):
-        peaks[f"{device} {precision}"] = matmul_peak(dtypes.get(precision, torch.float32), device)
-    return peaks
+        key = f"{device} {precision}"
+        peaks[key] = max(peaks.get(key, 0.0), matmul_peak(dtypes.get(precision, torch.float32), device))
 
 
-def _row(case: Case, batch: int, stats: Latency, flops_pose: int, peak: float) -> dict:
+def _shares(report: dict, peaks: dict[str, float]) -> None:
+    """Each row's share of its device's and precision's best probe so far."""
+    report["peak_gflop_per_s"] = {key: value / 1e9 for key, value in peaks.items()}
+    for row in report["rows"]:
+        if row["status"] == "ok":
+            peak = peaks.get(f"{row['device']} {row['precision']}", peaks["cpu fp32"])
+            row["share_of_peak"] = share_of_peak(row["gflop_per_pose"] * 1e9, row["poses_per_s"], peak)
+
+
+def _row(case: Case, batch: int, stats: Latency, flops_pose: int) -> dict:
     rate = poses_per_second(batch, stats.p50_ms)
     row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
            "precision": case.precision, "batch": batch, "status": "ok", "calls": stats.calls,
            "mean_ms": stats.mean_ms, "p50_ms": stats.p50_ms, "p90_ms": stats.p90_ms, "p99_ms": stats.p99_ms,
-           "poses_per_s": rate, "gflop_per_pose": flops_pose / 1e9, "gflop_per_s": flops_pose * rate / 1e9,
-           "share_of_peak": share_of_peak(flops_pose, rate, peak)}
+           "poses_per_s": rate, "gflop_per_pose": flops_pose / 1e9, "gflop_per_s": flops_pose * rate / 1e9}
     if "providers" in case.info:
         row["providers"] = case.info["providers"]
     if case.task == "tto" and case.engine is not None:
@@ -407,12 +417,14 @@ def _speedups(rows: list[dict]) -> None:
 
 def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=DEFAULT_BATCHES, tto_iters: int = 4,
                   iters: int | None = None, seconds: float | None = 2.0, warmup: int = 1, threads: int | None = None,
-                  pairs: dict | None = None, log: Callable[[str], None] = lambda message: None) -> dict:
+                  pairs: dict | None = None, log: Callable[[str], None] = lambda message: None,
+                  progress: Callable[[dict], None] = lambda report: None) -> dict:
     """Time every backend's cases at every batch size; returns the JSON-ready report.
 
     A backend that cannot start on this machine becomes a "skipped" entry with its reason and a
-    case that fails becomes an "error" row; the others still run. ``pairs``: inputs as from
-    :func:`uao_deploy.verify.load_pairs` (default: the embedded sample).
+    case that fails (or would not fit in memory) becomes an "error" row; the others still run.
+    ``pairs``: inputs as from :func:`uao_deploy.verify.load_pairs` (default: the embedded sample).
+    ``progress(report)`` is called after each batch size with the rows so far (``complete`` False).
     """
     from .verify import load_pairs
 
@@ -438,54 +450,103 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=DEFAULT_BA
                 reason = str(exc) if isinstance(exc, UaoError) else f"failed to start: {type(exc).__name__}: {exc}"
                 skipped.append({"backend": name, "reason": reason})
                 log(f"{name}: skipped ({reason})")
-        peaks = _peaks(cases, threads)
-        log("peak: " + ", ".join(f"{key} {value / 1e9:.0f} GFLOP/s" for key, value in peaks.items()))
-        rows = _time_cases(cases, setup, pairs, iters, seconds, warmup, peaks, log)
+        peaks = {}
+        _probe_peaks(cases, peaks)
+        report = {
+            "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+            "machine": machine_info(threads),
+            "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint), "config": model.config.to_dict()},
+            "tto": setup.tto.to_dict(),
+            "settings": {"batches": list(batches), "iters": iters, "seconds": seconds, "warmup": warmup,
+                         "threads": threads, "throughput": "batch / p50 latency"},
+            "inputs": pairs.get("source"),
+            "flops_per_pose": {"forward": forward_flops(model.config),
+                               **{task: flops_per_pose(model.config, task, tto_iters) for task in TASKS}},
+            "peak_gflop_per_s": {},
+            "backends": {name: BACKENDS[name][1] for name in backends},
+            "skipped": skipped,
+            "rows": [],
+            "complete": False,
+        }
+        for _ in _time_cases(cases, setup, pairs, iters, seconds, warmup, report["rows"], log):
+            _probe_peaks(cases, peaks)
+            _shares(report, peaks)
+            _speedups(report["rows"])
+            progress(report)
+        log("peak: " + ", ".join(f"{key} {value:.0f} GFLOP/s" for key, value in report["peak_gflop_per_s"].items()))
     finally:
         torch.set_num_threads(previous_threads)
-    _speedups(rows)
-    return {
-        "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
-        "machine": machine_info(threads),
-        "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint), "config": model.config.to_dict()},
-        "tto": setup.tto.to_dict(),
-        "settings": {"batches": list(batches), "iters": iters, "seconds": seconds, "warmup": warmup,
-                     "threads": threads, "throughput": "batch / p50 latency"},
-        "inputs": pairs.get("source"),
-        "flops_per_pose": {"forward": forward_flops(model.config),
-                           **{task: flops_per_pose(model.config, task, tto_iters) for task in TASKS}},
-        "peak_gflop_per_s": {key: value / 1e9 for key, value in peaks.items()},
-        "backends": {name: BACKENDS[name][1] for name in backends},
-        "skipped": skipped,
-        "rows": rows,
-    }
+    report["complete"] = True
+    report["machine"]["load_average_end"] = list(os.getloadavg())
+    return report
 
 
-def _time_cases(cases, setup, pairs, iters, seconds, warmup, peaks, log) -> list[dict]:
+def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
+    """Append one row per case to ``rows``, batch size by batch size; yields after each batch size."""
     reference_engine = next((case.engine for case in cases if case.backend == "torch"), None)
     if reference_engine is None:
         from . import engines
         reference_engine = engines.load(setup.model, backend="torch", tto=setup.tto)
-    rows = []
+    memory = {}  # case index -> (batch, extra bytes it needed)
     for batch in setup.batches:
         x, cam, root = tile_inputs(pairs, batch)
         reference = {"eval": reference_engine.predict(x).astype(np.float64),
                      "tto": reference_engine.tto(x, cam, root).astype(np.float64)}
-        for case in cases:
+        for index, case in enumerate(cases):
             flops_pose = flops_per_pose(setup.model.config, case.task, setup.tto.iters)
-            peak = peaks.get(f"{case.device} {case.precision}", peaks["cpu fp32"])
+            row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
+                   "precision": case.precision, "batch": batch}
             try:
-                pose = case.run(x, cam, root)
-                stats = latency(time_calls(lambda: case.run(x, cam, root), warmup, iters, seconds))
-                row = _row(case, batch, stats, flops_pose, peak)
+                _check_memory(memory.get(index), batch)
+                before = _start_memory_watch()
+                pose = case.run(x, cam, root)  # the first call: compared, and the first warm-up call
+                stats = latency(time_calls(lambda: case.run(x, cam, root), max(warmup - 1, 0), iters, seconds))
+                extra = _peak_rss() - before
+                memory[index] = (batch, extra)
+                row = _row(case, batch, stats, flops_pose)
+                row["extra_memory_mb"] = extra / 2 ** 20
                 _differences(row, pose, reference[case.task])
             except Exception as exc:  # reported in its row; the other cases still run
-                row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
-                       "precision": case.precision, "batch": batch, "status": "error",
-                       "error": f"{type(exc).__name__}: {exc}"}
+                row.update(status="error", error=str(exc) if isinstance(exc, UaoError) else f"{type(exc).__name__}: {exc}")
             rows.append(row)
             log(_line(row))
-    return rows
+        yield batch
+
+
+# --- memory: a case that would not fit is reported, not run into the out-of-memory killer ----------
+def _proc_kib(path: str, key: str) -> int | None:
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def _start_memory_watch() -> int:
+    """Reset this process's peak RSS (Linux) and return the current RSS in bytes (0 if unknown)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+    return _proc_kib("/proc/self/status", "VmRSS") or 0
+
+
+def _peak_rss() -> int:
+    return _proc_kib("/proc/self/status", "VmHWM") or 0
+
+
+def _check_memory(previous: tuple[int, int] | None, batch: int) -> None:
+    """Refuse a case whose memory, scaled linearly from its last batch size, exceeds what is free."""
+    available = _proc_kib("/proc/meminfo", "MemAvailable")
+    if previous is None or available is None:
+        return
+    last_batch, last_extra = previous
+    needed = last_extra * batch / last_batch
+    if needed > 0.8 * available:
+        raise UaoError(f"not run: needs about {needed / 2 ** 30:.1f} GiB (scaled from batch {last_batch}), "
+                       f"{available / 2 ** 30:.1f} GiB available")
 
 
 # --- where the time goes --------------------------------------------------------------------------
@@ -576,7 +637,7 @@ COLUMNS = (  # (header, row key, format)
     ("p90 ms", "p90_ms", "{:.2f}"), ("p99 ms", "p99_ms", "{:.2f}"), ("poses/s", "poses_per_s", "{:.1f}"),
     ("GFLOP/s", "gflop_per_s", "{:.1f}"), ("% peak", "share_of_peak", "{:.1%}"),
     ("x seed", "speedup_vs_seed", "{:.2f}"), ("max diff mm", "diff_max_mm", "{:.3f}"),
-    ("mean diff mm", "diff_mean_mm", "{:.3f}"),
+    ("mean diff mm", "diff_mean_mm", "{:.3f}"), ("extra MiB", "extra_memory_mb", "{:.0f}"),
 )
 
 
@@ -620,12 +681,15 @@ def format_markdown(report: dict) -> str:
         f"- timing: {settings['warmup']} warm-up call(s), then {timing} per row; throughput = batch / p50",
         f"- FLOPs per pose: forward {flops['forward'] / 1e6:.1f} M, eval {flops['eval'] / 1e9:.3f} G, "
         f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench.py`)",
-        "- peak (best matrix product, 2048^3): " + ", ".join(f"{key} {value:.0f} GFLOP/s"
+        "- peak (best 2048^3 matrix product of probes at the start and after each batch size): " + ", ".join(f"{key} {value:.0f} GFLOP/s"
                                                               for key, value in report["peak_gflop_per_s"].items()),
         "- `x seed`: the seed-eager row's p50 over this row's, same task and batch; `max diff mm`: largest "
-        "coordinate difference to PyTorch float32 on the same inputs; `mean diff mm`: mean joint distance to it",
+        "coordinate difference to PyTorch float32 on the same inputs; `mean diff mm`: mean joint distance to it; "
+        "`extra MiB`: peak resident memory of the row above what the process held before it",
         "",
     ]
+    if not report.get("complete", True):
+        lines[1:1] = ["", "**Partial run**: the rows below are all that finished.", ""]
     for task in TASKS:
         rows = [row for row in report["rows"] if row["task"] == task]
         if not rows:

@@ -48,8 +48,10 @@ def command(checkpoint, backends, batches, iters, seconds, warmup, tto_iters, th
     to_stderr = json_path == "-"
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else DEFAULT_BACKENDS
     pairs = load_pairs(data)
+    # results are written after every batch size, so a run cut short still leaves its rows
     report = run_benchmark(checkpoint, chosen, _integers(batches), tto_iters, iters, None if iters else seconds,
-                           warmup, threads, pairs, log=lambda line: click.echo(line, err=True))
+                           warmup, threads, pairs, log=lambda line: click.echo(line, err=True),
+                           progress=lambda partial: write_results(partial, out))
     click.echo(format_table(report), err=to_stderr)
     if profile_batch:
         report["profile"] = profile_backends(checkpoint, profile_batch, tto_iters, threads, pairs)

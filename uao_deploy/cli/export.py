@@ -45,7 +45,8 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":
         profile = manifest["profile"]
-        click.echo(f"Built with {manifest['flavour']} {manifest['tensorrt_version']} for {manifest['target']}: "
+        target = ", ".join(str(value) for value in manifest["target"].values())
+        click.echo(f"Built with {manifest['flavour']} {manifest['tensorrt_version']} for {target}: "
                    f"{files} (batch {profile['min']}:{profile['opt']}:{profile['max']}) in {out}/")
     else:
         click.echo(f"Wrote {files} and manifest.json to {out}/ (opset {manifest['opset']}, K = {tto_iters}).")

@@ -41,7 +41,7 @@ def load(path=None, backend: str | None = None, **options) -> Engine:
 
     ``backend`` ("torch" | "onnxruntime" | "tensorrt") overrides detection; ``options`` go to the
     backend: torch ``device``, ``compile``, ``tto``; onnxruntime ``providers`` ("cpu" | "cuda" |
-    "tensorrt" | "tensorrt_rtx"), ``threads``; tensorrt ``cuda_graphs``.
+    "tensorrt" | "tensorrt_rtx"), ``threads``, ``chunk`` (frames per call); tensorrt ``cuda_graphs``.
     """
     backend = detect_backend(path) if backend is None else backend
     if backend not in BACKENDS:

@@ -14,6 +14,9 @@ PROVIDERS = {
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt_rtx": ["NvTensorRTRTXExecutionProvider", "CPUExecutionProvider"],
 }
+# Frames per session call. The TTO graphs hold every unrolled step's activations, ~20-30 MB per
+# frame on the CPU: bigger batches run in chunks of this size, so memory stays near 2 GB.
+DEFAULT_CHUNK = 64
 # Graph metadata that must agree between the graphs of one export.
 SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.precision")
 
@@ -63,8 +66,10 @@ class OnnxRuntimeEngine(Engine):
 
     backend = "onnxruntime"
 
-    def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None):
+    def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None,
+                 chunk: int | None = DEFAULT_CHUNK):
         super().__init__()
+        self.chunk = chunk
         ort = _import_onnxruntime()
         self.files = graph_files(export_dir, ".onnx", self.backend)
         self.requested_providers = provider_list(providers)
@@ -103,6 +108,9 @@ class OnnxRuntimeEngine(Engine):
         return {**super().describe(), "providers": self._sessions["forward"].get_providers(),
                 "graphs": {graph: str(path) for graph, path in self.files.items()},
                 "checkpoint_sha256": self.checkpoint_sha256}
+
+    def max_batch(self, graph: str) -> int | None:
+        return self.chunk
 
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]

@@ -161,7 +161,6 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     """
     check_options(tto, precision)
     model, checkpoint_sha256, checkpoint_path = load_model(model_or_checkpoint)
-    model.eval()
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))

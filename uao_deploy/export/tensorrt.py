@@ -18,7 +18,7 @@ import warnings
 from pathlib import Path
 
 from ..errors import UaoError
-from ..model.checkpoint import atomic_write_bytes, file_sha256
+from ..model.checkpoint import file_sha256
 from ..tto import TTOConfig
 from .metadata import MANIFEST, read_manifest, write_json
 from .onnx import check_options, export_onnx
@@ -187,15 +187,14 @@ def build_engines(onnx_dir: str | os.PathLike, out_dir: str | os.PathLike = "eng
                 sidecar = cached
             else:
                 log.info("%s: building %s", name, engine_file)
-                engine = build_engine(trt, graph_path, profile, cache)
-                atomic_write_bytes(staging / engine_file, lambda tmp: Path(tmp).write_bytes(engine))
+                (staging / engine_file).write_bytes(build_engine(trt, graph_path, profile, cache))
                 sidecar["engine_sha256"] = file_sha256(staging / engine_file)
                 write_json(staging / f"{engine_file}.json", sidecar)
                 moved += [engine_file, f"{engine_file}.json"]
             manifest["graphs"][name] = {"file": engine_file, "sidecar": f"{engine_file}.json",
                                         "sha256": sidecar["engine_sha256"], "graph_sha256": entry["sha256"],
                                         "inputs": entry["inputs"], "outputs": entry["outputs"]}
-        atomic_write_bytes(staging / TIMING_CACHE, lambda tmp: Path(tmp).write_bytes(_serialize_cache(cache)))
+        (staging / TIMING_CACHE).write_bytes(_serialize_cache(cache))
         write_json(staging / MANIFEST, manifest)
         out.mkdir(parents=True, exist_ok=True)
         for file in moved + [TIMING_CACHE, MANIFEST]:  # an engine before its sidecar, the manifest last

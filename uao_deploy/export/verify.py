@@ -94,7 +94,7 @@ def precision_error_mm(directory: str | os.PathLike, model_or_checkpoint, x, cam
     """
     manifest = read_manifest(directory)
     model, _, _ = load_model(model_or_checkpoint)
-    reference = reference_functions(trace.exportable_model(model.eval(), "fp32"), TTOConfig(**manifest["tto"]))
+    reference = reference_functions(trace.exportable_model(model, "fp32"), TTOConfig(**manifest["tto"]))
     inputs = {"forward": (x,), "tto_fused": (x, cam, root)}
     errors = {}
     for name, args in inputs.items():
