@@ -5,6 +5,18 @@ import numpy as np
 import pytest
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_thread():
+    """The tests' models are small: one thread runs them fastest (thread hand-offs cost more than
+    the maths) and leaves the CI machine's other core free."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
     shared = Path(__file__).resolve().parents[1].parent / "shared"

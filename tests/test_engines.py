@@ -22,15 +22,6 @@ def small_checkpoint(path, seed):
     return save_checkpoint(GUMLP(SMALL), path)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small models run fastest on one thread, and the test machine's cores are shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     return small_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pth", seed=0)

@@ -18,15 +18,6 @@ from uao_deploy.tto import TTOConfig, optimize, predict
 TINY = GUMLPConfig(channels=16, layers=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (thread hand-offs cost more than the maths)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def model():
     torch.manual_seed(0)

@@ -20,15 +20,6 @@ from uao_deploy.tto import TTOConfig
 WIDTH, HEIGHT, FOCAL = 1000.0, 1002.0, 1145.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Small models run fastest on one thread (thread hand-offs cost more than the maths)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def small_checkpoint(tmp_path_factory):
     torch.manual_seed(0)

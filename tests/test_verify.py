@@ -16,14 +16,6 @@ from uao_deploy.tto import TTOConfig
 SMALL = GUMLPConfig(channels=64, layers=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def small_checkpoint(path, seed):
     torch.manual_seed(seed)
     return save_checkpoint(GUMLP(SMALL), path)

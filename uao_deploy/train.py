@@ -18,6 +18,7 @@ from .metrics import mpjpe
 from .model import GUMLP, GUMLPConfig, save_checkpoint
 from .model.checkpoint import atomic_write_bytes
 from .tto import predict
+from .tto.objective import gaussian_term
 
 BEST_NAME = "best.pth"
 STATE_NAME = "last_state.pt"
@@ -52,9 +53,8 @@ class TrainConfig:
 
 
 def gaussian_nll(mu: torch.Tensor, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean over batch and joints of ||target - mu|| * exp(-s) + s (the paper's training loss)."""
-    s = s[..., 0]
-    return (torch.linalg.vector_norm(target - mu, dim=-1) * torch.exp(-s) + s).mean()
+    """The training loss: the Gaussian term of the TTO objective, learning s, averaged over the batch."""
+    return gaussian_term(mu, s, target, hold_s=False).mean()
 
 
 def random_flip(x: torch.Tensor, target: torch.Tensor, generator: torch.Generator):

@@ -48,9 +48,12 @@ def place_in_camera(pose: torch.Tensor, root: torch.Tensor) -> torch.Tensor:
     return torch.cat([root, pose[:, 1:] + root], dim=1)
 
 
-def gaussian_term(mu: torch.Tensor, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Per-sample mean over joints of ||mu - target|| * exp(-s) + s, with s held constant."""
-    s = s.detach()[..., 0]
+def gaussian_term(mu: torch.Tensor, s: torch.Tensor, target: torch.Tensor, hold_s: bool = True) -> torch.Tensor:
+    """Per-sample mean over joints of ||mu - target|| * exp(-s) + s: the paper's Gaussian NLL.
+
+    TTO holds the uncertainty s constant (``hold_s``); training learns it.
+    """
+    s = (s.detach() if hold_s else s)[..., 0]
     return (safe_norm(mu - target) * torch.exp(-s) + s).mean(dim=-1)
 
 
