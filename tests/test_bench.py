@@ -17,14 +17,6 @@ from uao_deploy.verify import load_pairs
 TINY = GUMLPConfig(channels=32, layers=1)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory):
     torch.manual_seed(0)
@@ -82,7 +74,8 @@ def _torch_count(model, backward: bool) -> int:
     return counter.get_total_flops()
 
 
-@pytest.mark.parametrize("config", [GUMLPConfig(channels=64, layers=1), GUMLPConfig(channels=48, layers=2, channel_hidden=32)])
+@pytest.mark.parametrize("config", [GUMLPConfig(channels=64, layers=1),
+                                    GUMLPConfig(channels=48, layers=2, channel_hidden=32)])
 def test_forward_flops_agree_with_torch_flop_counter(config):
     model = GUMLP(config).eval().requires_grad_(False)
     assert bench.forward_flops(config) == _torch_count(model, backward=False)
@@ -211,6 +204,17 @@ def test_a_case_that_would_not_fit_in_memory_is_refused():
         bench._check_memory((64, 2 ** 50), 512)  # a petabyte at batch 64, scaled to 512
 
 
+def test_memory_scales_with_the_frames_an_engine_really_runs_per_call(checkpoint):
+    class Chunked:
+        def max_batch(self, graph):
+            return {"forward": 64, "tto_step": 64, "tto_fused": 32}[graph]
+
+    chunked = bench.Case("ort", "fused", "tto", "cpu", "fp32", run=None, engine=Chunked())
+    assert bench._frames_per_call(chunked, 8) == 8 and bench._frames_per_call(chunked, 512) == 32
+    seed = bench.Case("seed-eager", "seed loop", "tto", "cpu", "fp32", run=None)
+    assert bench._frames_per_call(seed, 512) == 512
+
+
 def test_bad_arguments_are_user_errors(checkpoint, pairs):
     with pytest.raises(UaoError, match="unknown backend"):
         bench.run_benchmark(checkpoint, ("tensorflow",), pairs=pairs)
@@ -224,7 +228,8 @@ def test_write_results_markdown_json_png(checkpoint, pairs, fixed_peak, tmp_path
     paths = bench.write_results(report, tmp_path / "results")
     stem = bench.result_stem(report)
     assert stem.startswith(report["date"][:10]) and stem.endswith("gumlp32x1")
-    assert {p.name for p in (tmp_path / "results").iterdir()} == {f"{stem}.md", f"{stem}.json", f"{stem}.png", "latest.md"}
+    expected = {f"{stem}.md", f"{stem}.json", f"{stem}.png", "latest.md"}
+    assert {p.name for p in (tmp_path / "results").iterdir()} == expected
     markdown = paths["markdown"].read_text()
     assert paths["latest"].read_text() == markdown
     for header in ("backend", "p50 ms", "p90 ms", "p99 ms", "poses/s", "% peak", "x seed", "max diff mm"):

@@ -42,6 +42,7 @@ TASKS = ("eval", "tto")
 DEFAULT_BATCHES = (1, 8, 64, 512)
 DEFAULT_RESULTS = Path("benchmarks/results")
 PERCENTILES = (50, 90, 99)
+CPU_FEATURES = {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}  # what decides fp32 / bf16 speed
 
 
 # --- statistics ---------------------------------------------------------------------------------
@@ -244,7 +245,8 @@ class Setup:
 
 def _engine_cases(name: str, engine, device: str, tto_paths=(None,)) -> list[Case]:
     info = engine.describe()
-    cases = [Case(name, "forward", "eval", device, engine.precision, lambda x, cam, root: engine.predict(x), engine, info)]
+    cases = [Case(name, "forward", "eval", device, engine.precision, lambda x, cam, root: engine.predict(x),
+                  engine, info)]
     for fused in tto_paths:
         path = {None: "uao loop", True: "fused", False: "step-loop"}[fused]
         cases.append(Case(name, path, "tto", device, engine.precision,
@@ -311,7 +313,8 @@ BACKENDS = {
     "torch": (_torch_cases, "PyTorch, frozen weights, no_grad forwards, the uao_deploy.tto loop"),
     "torch-compile": (_torch_compile_cases, "as torch, with torch.compile (compiles per batch size in warm-up)"),
     "torch-bf16": (_torch_bf16_cases, "as torch, trunk and heads under bf16 autocast, input and encoder float32"),
-    "onnxruntime": (_onnxruntime_cases, "ONNX Runtime CPU: forward graph, step graph looped on the host, fused TTO graph"),
+    "onnxruntime": (_onnxruntime_cases, "ONNX Runtime CPU: forward graph, step graph looped on the host, "
+                                        "fused TTO graph"),
     "tensorrt": (_tensorrt_cases, "TensorRT engines on the GPU: forward, step loop, fused TTO"),
     "torch-cuda": (_torch_cuda_cases, "as torch, on the GPU"),
 }
@@ -328,8 +331,9 @@ def tile_inputs(pairs: dict, batch: int) -> tuple[np.ndarray, np.ndarray, np.nda
 def machine_info(threads: int) -> dict:
     """The facts a reader needs to judge the numbers."""
     info = {
-        "cpu": _cpu_model(), "logical_cores": os.cpu_count(), "threads": threads,
-        "cpu_features": sorted(set(_cpu_flags()) & {"avx2", "avx512f", "avx512_bf16", "amx_bf16", "amx_tile"}),
+        "cpu": _cpuinfo("model name") or platform.processor() or platform.machine(),
+        "logical_cores": os.cpu_count(), "threads": threads,
+        "cpu_features": sorted(set(_cpuinfo("flags").split()) & CPU_FEATURES),
         "os": platform.platform(), "python": platform.python_version(), "torch": torch.__version__,
         "load_average": list(os.getloadavg()),
     }
@@ -345,24 +349,15 @@ def machine_info(threads: int) -> dict:
     return info
 
 
-def _cpu_model() -> str:
+def _cpuinfo(field: str) -> str:
+    """``field`` of the first processor in /proc/cpuinfo ("" where unknown)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
+            if line.startswith(field):
                 return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return platform.processor() or platform.machine()
-
-
-def _cpu_flags() -> list[str]:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return line.split(":", 1)[1].split()
-    except OSError:
-        pass
-    return []
+    return ""
 
 
 def _probe_peaks(cases: list[Case], peaks: dict[str, float]) -> None:
@@ -408,7 +403,8 @@ def _differences(row: dict, pose: np.ndarray, reference: np.ndarray) -> None:
 
 def _speedups(rows: list[dict]) -> None:
     """Each row's speed-up over seed-eager on the same task and batch (ratio of medians)."""
-    baseline = {(r["task"], r["batch"]): r["p50_ms"] for r in rows if r["backend"] == "seed-eager" and r["status"] == "ok"}
+    baseline = {(r["task"], r["batch"]): r["p50_ms"] for r in rows
+                if r["backend"] == "seed-eager" and r["status"] == "ok"}
     for row in rows:
         key = (row["task"], row["batch"])
         if row["status"] == "ok" and key in baseline:
@@ -455,7 +451,8 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=DEFAULT_BA
         report = {
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "machine": machine_info(threads),
-            "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint), "config": model.config.to_dict()},
+            "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint),
+                           "config": model.config.to_dict()},
             "tto": setup.tto.to_dict(),
             "settings": {"batches": list(batches), "iters": iters, "seconds": seconds, "warmup": warmup,
                          "threads": threads, "throughput": "batch / p50 latency"},
@@ -497,17 +494,18 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
             row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
                    "precision": case.precision, "batch": batch}
             try:
-                _check_memory(memory.get(index), batch)
+                _check_memory(memory.get(index), _frames_per_call(case, batch))
                 before = _start_memory_watch()
                 pose = case.run(x, cam, root)  # the first call: compared, and the first warm-up call
                 stats = latency(time_calls(lambda: case.run(x, cam, root), max(warmup - 1, 0), iters, seconds))
                 extra = _peak_rss() - before
-                memory[index] = (batch, extra)
+                memory[index] = (_frames_per_call(case, batch), extra)
                 row = _row(case, batch, stats, flops_pose)
                 row["extra_memory_mb"] = extra / 2 ** 20
                 _differences(row, pose, reference[case.task])
             except Exception as exc:  # reported in its row; the other cases still run
-                row.update(status="error", error=str(exc) if isinstance(exc, UaoError) else f"{type(exc).__name__}: {exc}")
+                message = str(exc) if isinstance(exc, UaoError) else f"{type(exc).__name__}: {exc}"
+                row.update(status="error", error=message)
             rows.append(row)
             log(_line(row))
         yield batch
@@ -537,15 +535,27 @@ def _peak_rss() -> int:
     return _proc_kib("/proc/self/status", "VmHWM") or 0
 
 
+def _frames_per_call(case: Case, batch: int) -> int:
+    """Frames one graph call of the case holds: engines split batches above their ``max_batch``."""
+    if case.engine is None:
+        return batch
+    limits = [case.engine.max_batch(graph) for graph in ("forward", "tto_step", "tto_fused")]
+    return min([batch] + [limit for limit in limits if limit])
+
+
 def _check_memory(previous: tuple[int, int] | None, batch: int) -> None:
-    """Refuse a case whose memory, scaled linearly from its last batch size, exceeds what is free."""
+    """Refuse a case whose memory, scaled linearly from its last call size, exceeds what is free.
+
+    ``previous`` is (frames per call, extra bytes) of the case's last run, ``batch`` the frames per
+    call it would run now.
+    """
     available = _proc_kib("/proc/meminfo", "MemAvailable")
     if previous is None or available is None:
         return
-    last_batch, last_extra = previous
-    needed = last_extra * batch / last_batch
+    last_frames, last_extra = previous
+    needed = last_extra * batch / last_frames
     if needed > 0.8 * available:
-        raise UaoError(f"not run: needs about {needed / 2 ** 30:.1f} GiB (scaled from batch {last_batch}), "
+        raise UaoError(f"not run: needs about {needed / 2 ** 30:.1f} GiB (scaled from {last_frames} frames per call), "
                        f"{available / 2 ** 30:.1f} GiB available")
 
 
@@ -654,7 +664,8 @@ def _line(row: dict) -> str:
 def format_table(report: dict) -> str:
     """Fixed-width text table of every row, then the skipped backends."""
     table = [[header for header, _, _ in COLUMNS]] + [_cells(row) for row in report["rows"]]
-    widths = [max(len(cells[i]) for cells in table if i < len(cells)) for i in range(len(COLUMNS))]
+    # an error message fills the rest of its line and does not widen the columns it passes over
+    widths = [max(len(cells[i]) for cells in table if len(cells) == len(COLUMNS)) for i in range(len(COLUMNS))]
     lines = ["  ".join(cell.ljust(widths[i]) if i < len(widths) else cell for i, cell in enumerate(cells)).rstrip()
              for cells in table]
     lines.insert(1, "-" * len(lines[0]))
@@ -668,11 +679,13 @@ def format_markdown(report: dict) -> str:
     config = report["checkpoint"]["config"]
     flops = report["flops_per_pose"]
     gpu = f", GPU {machine['gpu']} (CUDA {machine['cuda']})" if machine.get("gpu") else ", no GPU"
-    timing = (f"{settings['iters']} timed calls" if settings["iters"] else f"at least {settings['seconds']:g} s and 3 calls")
+    timing = (f"{settings['iters']} timed calls" if settings["iters"]
+              else f"at least {settings['seconds']:g} s and 3 calls")
     lines = [
         f"# uao bench: GUMLP {config['channels']}x{config['layers']}, {report['date'][:10]}",
         "",
-        f"- machine: {machine['cpu']}, {machine['logical_cores']} logical cores, {settings['threads']} threads used"
+        f"- machine: {machine['cpu']} ({', '.join(machine['cpu_features']) or 'no AVX2'}), "
+        f"{machine['logical_cores']} logical cores, {settings['threads']} threads used"
         f"{gpu}; load average at start {machine['load_average'][0]:.2f}",
         f"- software: torch {machine['torch']}, onnxruntime {machine.get('onnxruntime')}, python {machine['python']}",
         f"- checkpoint: `{Path(report['checkpoint']['path']).name}` (sha256 {report['checkpoint']['sha256'][:12]}), "
@@ -681,8 +694,8 @@ def format_markdown(report: dict) -> str:
         f"- timing: {settings['warmup']} warm-up call(s), then {timing} per row; throughput = batch / p50",
         f"- FLOPs per pose: forward {flops['forward'] / 1e6:.1f} M, eval {flops['eval'] / 1e9:.3f} G, "
         f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench.py`)",
-        "- peak (best 2048^3 matrix product of probes at the start and after each batch size): " + ", ".join(f"{key} {value:.0f} GFLOP/s"
-                                                              for key, value in report["peak_gflop_per_s"].items()),
+        "- peak (best 2048^3 matrix product of probes at the start and after each batch size): "
+        + ", ".join(f"{key} {value:.0f} GFLOP/s" for key, value in report["peak_gflop_per_s"].items()),
         "- `x seed`: the seed-eager row's p50 over this row's, same task and batch; `max diff mm`: largest "
         "coordinate difference to PyTorch float32 on the same inputs; `mean diff mm`: mean joint distance to it; "
         "`extra MiB`: peak resident memory of the row above what the process held before it",
@@ -712,13 +725,14 @@ def format_markdown(report: dict) -> str:
 
 
 def result_stem(report: dict) -> str:
-    """``<date>_<machine>_<model>``, e.g. ``2026-11-24_amd-epyc-2c_gumlp256x3``."""
+    """``<date>-<hhmm>_<machine>_<model>``, e.g. ``2026-11-24-0303_amd-epyc-2c_gumlp256x3``."""
     machine = report["machine"]
     name = re.sub(r"[^a-z0-9]+", "-", machine["cpu"].lower()).strip("-")[:24] + f"-{machine['logical_cores']}c"
     if machine.get("gpu"):
         name += "_" + re.sub(r"[^a-z0-9]+", "-", machine["gpu"].lower()).strip("-")[:24]
     config = report["checkpoint"]["config"]
-    return f"{report['date'][:10]}_{name}_gumlp{config['channels']}x{config['layers']}"
+    started = report["date"][:10] + "-" + report["date"][11:16].replace(":", "")
+    return f"{started}_{name}_gumlp{config['channels']}x{config['layers']}"
 
 
 def plot(report: dict, path: Path) -> None:

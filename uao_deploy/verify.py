@@ -236,8 +236,9 @@ def check_engine(engine, reference_sha256, expected: dict, pairs: dict, iters: i
     checks = []
     sha = getattr(engine, "checkpoint_sha256", None)
     if reference_sha256 and sha and sha != reference_sha256:
+        note = f"engine exported from {sha[:12]}, reference is {reference_sha256[:12]}"
         checks.append({"output": "checkpoint", "metric": "sha256", "max_diff": None, "tolerance": None,
-                       "passed": False, "note": f"engine exported from {sha[:12]}, reference is {reference_sha256[:12]}"})
+                       "passed": False, "note": note})
     mu, s = engine.forward(x, return_uncertainty=True)
     checks += [_check("forward mu", max_abs(mu, expected["forward"][0]), tolerances.forward, "abs"),
                _check("forward s", max_abs(s, expected["forward"][1]), tolerances.forward, "abs")]
