@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from uao_deploy.cli import main
+from cli_runner import uao
 from uao_deploy.data.mocap import NoiseModel
 from uao_deploy.data.sample import SAMPLE_PATH, make_sample
 
@@ -18,15 +18,6 @@ def one_thread():
     yield
     torch.set_num_threads(threads)
 
-
-def uao(capsys, *args):
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_sample_is_a_small_plain_npz():

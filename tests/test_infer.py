@@ -8,7 +8,7 @@ import torch
 
 from uao_deploy import skeleton
 from uao_deploy.camera import image_coordinates, normalized_intrinsics, project
-from uao_deploy.cli import main
+from cli_runner import uao
 from uao_deploy.data.keypoints import COCO_FOR_H36M, KeypointSequence
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.engines.base import Engine
@@ -117,16 +117,6 @@ def test_smooth_track_is_a_centred_median():
     np.testing.assert_allclose(smoothed[[0, -1], 1], [0.5, 5.5])  # shorter windows at the ends
     assert smooth_track(track, 1) is track
 
-
-def uao(capsys, *args):
-    """Run the real entry point (as the `uao` script does): (exit code, stdout, stderr)."""
-    try:
-        main([str(a) for a in args])
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli_writes_every_output(tmp_path, capsys, small_checkpoint, motion):
