@@ -47,7 +47,11 @@ class MatmulLayer(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_first:
             x = x.transpose(1, 2)
-        y = nn.functional.linear(x.to(self.weight.dtype), self.weight).to(torch.float32) + self.bias
+        # One 2D product over all rows: a 3D input makes the exported MatMul broadcast the weight to
+        # every sample (an Expand per call, and memory that grows with the batch).
+        rows = x.reshape(-1, x.shape[-1]).to(self.weight.dtype)
+        y = nn.functional.linear(rows, self.weight).to(torch.float32) + self.bias
+        y = y.reshape(*x.shape[:-1], -1)
         return y.transpose(1, 2) if self.channels_first else y
 
 
