@@ -150,7 +150,7 @@ def fake_export(monkeypatch, tmp_path):
         (out_dir / "manifest.json").write_text(json.dumps({"tto": tto.to_dict()}))
 
     monkeypatch.setattr(uao_deploy.export, "export_onnx", export_onnx)
-    monkeypatch.setenv("UAO_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))
     return calls
 
 

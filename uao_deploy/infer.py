@@ -23,7 +23,6 @@ JSON string (source, format, layout, camera, backend and engine description, ite
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -34,8 +33,7 @@ from . import __version__, engines
 from .camera import default_intrinsics, estimate_root, normalize_screen_coordinates
 from .data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from .errors import UaoError
-from .model import default_checkpoint
-from .model.checkpoint import atomic_write_bytes, file_sha256
+from .model.checkpoint import atomic_write_bytes
 from .tto import TTOConfig
 
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
@@ -73,30 +71,16 @@ class LiftResult:
         return path
 
 
-def cache_dir() -> Path:
-    """Where default exports live: $UAO_CACHE_DIR, else $XDG_CACHE_HOME/uao-deploy, else ~/.cache/uao-deploy."""
-    if os.environ.get("UAO_CACHE_DIR"):
-        return Path(os.environ["UAO_CACHE_DIR"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "uao-deploy"
-
-
 def default_export(checkpoint=None, iters: int = 4) -> Path:
     """ONNX export of ``checkpoint`` (default: the embedded model) with a fused K = ``iters`` graph.
 
-    Exported once into the cache folder, named by the checkpoint's sha256 and K, and reused after
-    (the exporter moves the manifest in last, so a folder with a manifest is complete). With
+    Exported once into the shared cache (:mod:`uao_deploy.export.cache`) and reused after. With
     ``iters`` 0 the default K is exported; the engine then runs no TTO step at all.
     """
-    from .export import export_onnx  # torch.onnx is heavy; only the ONNX path needs it
+    from .export.cache import exported_graphs
 
-    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
-    if not checkpoint.is_file():
-        raise UaoError(f"checkpoint not found: {checkpoint}")
     fused_iters = iters if iters >= 1 else TTOConfig().iters
-    target = cache_dir() / "export" / f"{file_sha256(checkpoint)[:16]}-k{fused_iters}"
-    if not (target / "manifest.json").is_file():
-        export_onnx(checkpoint, target, tto=TTOConfig(iters=fused_iters))
-    return target
+    return exported_graphs(checkpoint, TTOConfig(iters=fused_iters))
 
 
 def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, iters: int = 4):

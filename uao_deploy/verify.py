@@ -17,11 +17,6 @@ A check above its tolerance makes the whole verification fail (the CLI exits wit
 """
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -30,6 +25,7 @@ import numpy as np
 from . import skeleton
 from .camera import normalize_screen_coordinates, normalized_intrinsics
 from .errors import UaoError
+from .export.cache import built_engines, exported_graphs
 from .metrics import mpjpe
 from .tto import TTOConfig
 
@@ -101,59 +97,6 @@ def _sample_pairs(stride: int) -> dict:
         cam = normalized_intrinsics(sample["focal"], sample["center"], width, height)
         return {"x": x, "cam": np.repeat(cam[None], len(x), axis=0), "root": sample["root_gt"][::stride],
                 "target": sample["poses_3d_gt"][::stride], "source": f"embedded sample (stride {stride})"}
-
-
-# --- the graphs to check: exported once per checkpoint, TTO config and precision -----------------
-def cache_dir() -> Path:
-    """Where exported graphs are kept between runs: ``$UAO_CACHE`` or ``~/.cache/uao-deploy``."""
-    return Path(os.environ.get("UAO_CACHE") or Path.home() / ".cache" / "uao-deploy")
-
-
-def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32") -> Path:
-    """An ONNX export folder of ``checkpoint`` (default: the embedded model), made on first use.
-
-    The folder's name hashes the checkpoint's sha256, the TTO config, the precision and the uao
-    version, so a changed checkpoint never reuses stale graphs; it is written to a temporary folder
-    and renamed, so an interrupted export leaves nothing behind.
-    """
-    from . import __version__
-    from .export import export_onnx
-    from .model import default_checkpoint
-    from .model.checkpoint import file_sha256
-
-    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
-    if not checkpoint.is_file():
-        raise UaoError(f"checkpoint not found: {checkpoint}")
-    key = json.dumps([file_sha256(checkpoint), tto.to_dict(), precision, __version__], sort_keys=True)
-    folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _cached(folder, lambda staging: export_onnx(checkpoint, staging, tto=tto, precision=precision))
-
-
-def built_engines(onnx_dir, max_batch: int) -> Path:
-    """TensorRT engines of an export folder for batches up to ``max_batch``, built on first use."""
-    from .export import build_engines
-
-    onnx_dir = Path(onnx_dir)
-    profile = (1, min(8, max_batch), max_batch)
-    folder = onnx_dir.parent / f"{onnx_dir.name}-tensorrt-{max_batch}"
-    return _cached(folder, lambda staging: build_engines(onnx_dir, staging, profile=profile))
-
-
-def _cached(folder: Path, make) -> Path:
-    """``folder`` once ``make(staging)`` has filled a temporary sibling and it was renamed into place."""
-    if (folder / "manifest.json").is_file():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
-    try:
-        make(staging)
-        os.replace(staging, folder)
-    except OSError:
-        if not (folder / "manifest.json").is_file():  # not a concurrent run that finished first
-            raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
 
 
 def default_engine_dirs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32",
