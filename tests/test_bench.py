@@ -53,15 +53,29 @@ def test_throughput_and_share_of_peak_arithmetic():
     assert bench.share_of_peak(1e9, 50.0, 100e9) == pytest.approx(0.5)
 
 
-def test_time_calls_counts_warmup_and_timed_calls():
-    calls = []
-    times = bench.time_calls(lambda: calls.append(1), warmup=2, iters=3)
-    assert len(times) == 3 and len(calls) == 5 and all(t >= 0 for t in times)
-    calls.clear()
-    times = bench.time_calls(lambda: calls.append(1), warmup=0, seconds=0.0, min_calls=4)
-    assert len(times) == 4 and len(calls) == 4
+def test_time_interleaved_counts_calls_and_takes_turns():
+    order = []
+    times = bench.time_interleaved([lambda: order.append("a"), lambda: order.append("b")], warmup=2, iters=3)
+    assert [len(t) for t in times] == [3, 3] and all(t >= 0 for t in times[0] + times[1])
+    assert order == ["a", "a", "b", "b"] + ["a", "b"] * 3  # warm-up each, then one call each per round
+    order.clear()
+    times = bench.time_interleaved([lambda: order.append("a")], warmup=0, seconds=0.0, min_calls=4)
+    assert len(times[0]) == 4 and order == ["a"] * 4
     with pytest.raises(ValueError):
-        bench.time_calls(lambda: None)
+        bench.time_interleaved([lambda: None])
+
+
+def test_time_interleaved_drops_a_failing_call_and_goes_on():
+    calls = []
+
+    def flaky():
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("second call failed")
+
+    times = bench.time_interleaved([flaky, lambda: None], warmup=0, iters=4)
+    assert isinstance(times[0], RuntimeError) and len(calls) == 2
+    assert len(times[1]) == 4
 
 
 # --- FLOPs --------------------------------------------------------------------------------------

@@ -2,20 +2,24 @@
 
 Each backend contributes *cases*: a task ("eval": the flip-averaged prediction; "tto": UAO with K
 iterations) run along one path (e.g. ONNX Runtime's fused TTO graph or its step graph looped on
-the host). Every case is timed at every batch size on the same keypoints, right after the others,
-so speed-ups are ratios measured side by side. The baseline is ``seed-eager``: PyTorch as a user
-of the seed runs it (see :class:`SeedStyleTorch`).
+the host). At every batch size all cases run on the same keypoints, timed in turns
+(:func:`time_interleaved`), so speed-ups are ratios measured side by side under the same machine
+load. The baseline is ``seed-eager``: PyTorch as a user of the seed runs it (see :class:`SeedStyleTorch`).
 
 Counting rule for FLOPs (per pose): a forward pass costs 2 x the multiply-accumulates of its
 Linear, Conv1d and einsum layers (biases, LayerNorm, GELU, the projection and Adam are not
 counted); a backward pass to the *input* costs one forward (each layer's input gradient is one
 product of the same size; weight gradients are not needed and not counted, even where the seed
 computes them). Evaluation = 2 forwards (flip); TTO = (2 + 2K + 2) forwards + 2K backwards.
-Shares of the machine's limit divide the achieved FLOP/s by a matrix-product probe's best rate.
+This is the method's nominal work, the same for every backend; an engine that skips some (the
+fused graph shares the first step's forward with the pseudo-targets and leaves out the graph
+convolution's products with zero rows of the adjacency) gets credit for it in its FLOP/s. Shares of
+the machine's limit divide that rate by a matrix-product probe's best rate.
 """
 from __future__ import annotations
 
 import copy
+import functools
 import datetime as dt
 import json
 import os
@@ -123,29 +127,48 @@ def _synchronize(device: str) -> None:
 
 
 # --- timing -------------------------------------------------------------------------------------
-def time_calls(call: Callable[[], object], warmup: int = 1, iters: int | None = None, seconds: float | None = None,
-               min_calls: int = 3) -> list[float]:
-    """Seconds per call of ``call`` after ``warmup`` untimed calls.
+def time_interleaved(calls: list[Callable[[], object]], warmup: int = 1, iters: int | None = None,
+                     seconds: float | None = None, min_calls: int = 3, slices: int = 5) -> list:
+    """Seconds per call of each of ``calls``, timed in turns so that all of them meet the same machine.
 
-    ``iters`` fixes the number of timed calls; otherwise calls repeat until ``seconds`` have passed
-    and at least ``min_calls`` were made. Every backend returns host arrays, so a call's time
-    includes any device synchronisation and copy.
+    A shared machine's speed drifts (on the 2-core VM of this project by up to 2x within a minute):
+    timing one case after the other puts that drift into their ratios. After ``warmup`` untimed
+    calls each, rounds give every call a turn: one call when ``iters`` is given (until each has
+    ``iters``), else calls for at least ``seconds / slices`` (until each has ``seconds`` in all and
+    ``min_calls``). A call that raises leaves the rotation; its exception stands in its list's place.
     """
     if iters is None and seconds is None:
         raise ValueError("give iters or seconds")
-    for _ in range(warmup):
-        call()
-    times = []
-    begin = time.perf_counter()
-    while True:
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
+    results: list = [[] for _ in calls]
+    for index, call in enumerate(calls):
+        try:
+            for _ in range(warmup):
+                call()
+        except Exception as exc:  # reported in the caller's row for this call
+            results[index] = exc
+
+    def done(times) -> bool:
+        if isinstance(times, Exception):
+            return True
         if iters is not None:
-            if len(times) >= iters:
-                return times
-        elif len(times) >= min_calls and time.perf_counter() - begin >= seconds:
-            return times
+            return len(times) >= iters
+        return len(times) >= min_calls and sum(times) >= seconds
+
+    while not all(done(times) for times in results):
+        for index, call in enumerate(calls):
+            times = results[index]
+            turn_start = time.perf_counter()
+            while not done(times):
+                try:
+                    start = time.perf_counter()
+                    call()
+                    times.append(time.perf_counter() - start)
+                except Exception as exc:
+                    results[index] = exc
+                    break
+                if iters is not None or time.perf_counter() - turn_start >= seconds / slices:
+                    break
+    return results
 
 
 # --- the seed's PyTorch evaluation, as its users run it ----------------------------------------
@@ -382,7 +405,7 @@ def _shares(report: dict, peaks: dict[str, float]) -> None:
             row["share_of_peak"] = share_of_peak(row["gflop_per_pose"] * 1e9, row["poses_per_s"], peak)
 
 
-def _row(case: Case, batch: int, stats: Latency, flops_pose: int) -> dict:
+def _row(case: Case, batch: int, stats: Latency, flops_pose: int, ran: str | None = None) -> dict:
     rate = poses_per_second(batch, stats.p50_ms)
     row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
            "precision": case.precision, "batch": batch, "status": "ok", "calls": stats.calls,
@@ -390,8 +413,8 @@ def _row(case: Case, batch: int, stats: Latency, flops_pose: int) -> dict:
            "poses_per_s": rate, "gflop_per_pose": flops_pose / 1e9, "gflop_per_s": flops_pose * rate / 1e9}
     if "providers" in case.info:
         row["providers"] = case.info["providers"]
-    if case.task == "tto" and case.engine is not None:
-        row["ran"] = case.engine.last_tto_path  # the engine's own word on fused graph vs step loop
+    if ran is not None:
+        row["ran"] = ran  # the engine's own word on fused graph vs step loop
     return row
 
 
@@ -479,36 +502,52 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=DEFAULT_BA
 
 
 def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
-    """Append one row per case to ``rows``, batch size by batch size; yields after each batch size."""
+    """Append one row per case to ``rows``, batch size by batch size; yields after each batch size.
+
+    At each batch size every case first runs once alone (its result is compared with the torch
+    reference and its memory measured), then all are timed in turns (:func:`time_interleaved`).
+    """
     reference_engine = next((case.engine for case in cases if case.backend == "torch"), None)
     if reference_engine is None:
         from . import engines
         reference_engine = engines.load(setup.model, backend="torch", tto=setup.tto)
-    memory = {}  # case index -> (batch, extra bytes it needed)
+    memory = {}  # case index -> (frames per call, extra bytes it needed)
     for batch in setup.batches:
         x, cam, root = tile_inputs(pairs, batch)
         reference = {"eval": reference_engine.predict(x).astype(np.float64),
                      "tto": reference_engine.tto(x, cam, root).astype(np.float64)}
+        batch_rows, ready = [], []
         for index, case in enumerate(cases):
-            flops_pose = flops_per_pose(setup.model.config, case.task, setup.tto.iters)
             row = {"backend": case.backend, "path": case.path, "task": case.task, "device": case.device,
                    "precision": case.precision, "batch": batch}
             try:
                 _check_memory(memory.get(index), _frames_per_call(case, batch))
                 before = _start_memory_watch()
                 pose = case.run(x, cam, root)  # the first call: compared, and the first warm-up call
-                stats = latency(time_calls(lambda: case.run(x, cam, root), max(warmup - 1, 0), iters, seconds))
-                extra = _peak_rss() - before
-                memory[index] = (_frames_per_call(case, batch), extra)
-                row = _row(case, batch, stats, flops_pose)
-                row["extra_memory_mb"] = extra / 2 ** 20
-                _differences(row, pose, reference[case.task])
+                memory[index] = (_frames_per_call(case, batch), _peak_rss() - before)
+                ran = case.engine.last_tto_path if case.task == "tto" and case.engine is not None else None
+                ready.append((len(batch_rows), case, pose, memory[index][1], ran))
             except Exception as exc:  # reported in its row; the other cases still run
-                message = str(exc) if isinstance(exc, UaoError) else f"{type(exc).__name__}: {exc}"
-                row.update(status="error", error=message)
+                row.update(status="error", error=_message(exc))
+            batch_rows.append(row)
+        timings = time_interleaved([functools.partial(case.run, x, cam, root) for _, case, *_ in ready],
+                                   max(warmup - 1, 0), iters, seconds)
+        for (position, case, pose, extra, ran), times in zip(ready, timings):
+            if isinstance(times, Exception):
+                batch_rows[position].update(status="error", error=_message(times))
+                continue
+            row = _row(case, batch, latency(times), flops_per_pose(setup.model.config, case.task, setup.tto.iters), ran)
+            row["extra_memory_mb"] = extra / 2 ** 20
+            _differences(row, pose, reference[case.task])
+            batch_rows[position] = row
+        for row in batch_rows:
             rows.append(row)
             log(_line(row))
         yield batch
+
+
+def _message(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, UaoError) else f"{type(exc).__name__}: {exc}"
 
 
 # --- memory: a case that would not fit is reported, not run into the out-of-memory killer ----------
@@ -691,7 +730,8 @@ def format_markdown(report: dict) -> str:
         f"- checkpoint: `{Path(report['checkpoint']['path']).name}` (sha256 {report['checkpoint']['sha256'][:12]}), "
         f"TTO {report['tto']['iters']} iterations, flip {report['tto']['flip']}",
         f"- inputs: {report['inputs']}",
-        f"- timing: {settings['warmup']} warm-up call(s), then {timing} per row; throughput = batch / p50",
+        f"- timing: {settings['warmup']} warm-up call(s), then {timing} per row, all rows of a batch size "
+        "timed in turns; throughput = batch / p50",
         f"- FLOPs per pose: forward {flops['forward'] / 1e6:.1f} M, eval {flops['eval'] / 1e9:.3f} G, "
         f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench.py`)",
         "- peak (best 2048^3 matrix product of probes at the start and after each batch size): "

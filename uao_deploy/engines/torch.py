@@ -66,7 +66,7 @@ class TorchEngine(Engine):
         return True
 
     def _fused(self, x, cam, root, config):
-        forward, step = _model_callables(self.model, config)
-        pose, losses = refine(forward, step, *self._tensors((x, cam, root)), config)
+        forward, step, first_step = _model_callables(self.model, config)
+        pose, losses = refine(forward, step, *self._tensors((x, cam, root)), config, first_step)
         losses = torch.stack(losses).cpu().numpy() if losses else np.zeros((0, len(x)), np.float32)
         return pose.cpu().numpy(), losses

@@ -68,6 +68,16 @@ GRAPHS = {
 }
 
 
+# The first TTO step, which also returns the pseudo-targets: traced for the fused graph and inlined
+# there (saving the seed's duplicate forward at z = x), not written as a file of its own.
+FIRST_STEP = GraphSpec(
+    "tto_first_step",
+    (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
+    (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
+     ("mu0_flip", (BATCH, _J, 3))),
+)
+
+
 def graph_metadata(checkpoint_sha256: str, model_config: dict, tto: dict, precision: str) -> dict[str, str]:
     """The ``uao.*`` metadata_props shared by all graphs of an export (strings, JSON where structured);
     each graph adds ``uao.graph`` with its own name."""

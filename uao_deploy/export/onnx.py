@@ -21,17 +21,18 @@ from .. import skeleton
 from ..errors import UaoError
 from ..model import GUMLP, load_checkpoint
 from ..model.checkpoint import default_checkpoint, file_sha256
-from ..tto import TTOConfig, refine, value_and_grad
+from ..tto import TTOConfig, first_value_and_grad, refine, value_and_grad
 from . import trace
-from .metadata import GRAPHS, MANIFEST, PRECISIONS, graph_metadata, write_json
+from .layers import exportable_model
+from .metadata import FIRST_STEP, GRAPHS, MANIFEST, PRECISIONS, graph_metadata, write_json
 
 log = logging.getLogger(__name__)
 
 
-def fused_tto(forward, step, config: TTOConfig):
-    """``refine`` as one function of (x, cam, root) -> (pose, losses (K, B)) for a given forward and step."""
+def fused_tto(forward, step, first_step, config: TTOConfig):
+    """``refine`` as one function of (x, cam, root) -> (pose, losses (K, B)) for the given graphs."""
     def run(x, cam, root):
-        pose, losses = refine(lambda v: forward(v)[0], step, x, cam, root, config)
+        pose, losses = refine(lambda v: forward(v)[0], step, x, cam, root, config, first_step)
         return pose, torch.stack(losses)
     return run
 
@@ -39,30 +40,32 @@ def fused_tto(forward, step, config: TTOConfig):
 def reference_functions(model: torch.nn.Module, config: TTOConfig) -> dict:
     """The PyTorch function each graph must compute, by graph name (model frozen by the caller)."""
     step = functools.partial(value_and_grad, model, config=config)
-    return {"forward": model, "tto_step": step, "tto_fused": fused_tto(model, step, config)}
+    first_step = functools.partial(first_value_and_grad, model, config=config)
+    return {"forward": model, "tto_step": step, "tto_first_step": first_step,
+            "tto_fused": fused_tto(model, step, first_step, config)}
 
 
-def example_inputs(graph: str, batch: int = trace.TRACE_BATCH) -> tuple[torch.Tensor, ...]:
+def example_inputs(spec, batch: int = trace.TRACE_BATCH) -> tuple[torch.Tensor, ...]:
     """Zeros of each input's shape: tracing is symbolic, so only shapes and dtypes matter."""
-    return tuple(torch.zeros((batch,) + shape[1:]) for _, shape in GRAPHS[graph].inputs)
+    return tuple(torch.zeros((batch,) + shape[1:]) for _, shape in spec.inputs)
 
 
 def build_graphs(model: torch.nn.Module, config: TTOConfig, precision: str = "fp32") -> dict[str, onnx.ModelProto]:
     """The three graphs as in-memory ONNX models, without metadata."""
-    net = trace.exportable_model(model, precision)
-    functions = reference_functions(net, config)
+    functions = reference_functions(exportable_model(model, precision), config)
+    specs = {**GRAPHS, FIRST_STEP.name: FIRST_STEP}
     graphs = {}
-    for name in ("forward", "tto_step"):
+    for name in ("forward", "tto_step", "tto_first_step"):
         log.info("tracing the %s graph", name)
-        spec = GRAPHS[name]
-        graphs[name] = trace.trace_to_onnx(functions[name], example_inputs(name), spec.input_names, spec.output_names)
+        spec = specs[name]
+        graphs[name] = trace.trace_to_onnx(functions[name], example_inputs(spec), spec.input_names, spec.output_names)
     log.info("tracing the tto_fused graph (K = %d)", config.iters)
-    loop = fused_tto(trace.forward_placeholder, trace.tto_step_placeholder, config)
+    loop = fused_tto(trace.forward_placeholder, trace.tto_step_placeholder, trace.tto_first_step_placeholder, config)
     spec = GRAPHS["tto_fused"]
-    outline = trace.trace_to_onnx(loop, example_inputs("tto_fused"), spec.input_names, spec.output_names,
-                                  custom_translations=trace.placeholder_translations(GRAPHS))
+    outline = trace.trace_to_onnx(loop, example_inputs(spec), spec.input_names, spec.output_names,
+                                  custom_translations=trace.placeholder_translations(specs))
     graphs["tto_fused"] = inline_graphs(outline, graphs)
-    return graphs
+    return {name: graphs[name] for name in GRAPHS}
 
 
 def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) -> onnx.ModelProto:

@@ -8,7 +8,6 @@ make_fx, autograd inside ``forward`` with dynamo, and the legacy exporter fail o
 from __future__ import annotations
 
 import contextlib
-import copy
 import logging
 import warnings
 from unittest import mock
@@ -16,58 +15,13 @@ from unittest import mock
 import onnx
 import torch
 import torch.fx.config
-from torch import nn
 from torch._decomp import get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
 from .. import skeleton
 
-OPSET = 18
+OPSET = 20  # Gelu is an ONNX op from opset 20
 TRACE_BATCH = 5  # any size > 1 works; tests run others to prove the batch stays dynamic
-PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
-
-
-class MatmulLayer(nn.Module):
-    """A Linear or 1x1 Conv1d as a matrix product, optionally computed in float16.
-
-    The 1x1 convolution must go: ``aten.convolution_backward`` has no ONNX translation. In float16
-    the input and weight are cast down and the product cast back, so everything around (LayerNorm
-    statistics, GELU, exp, norms, Adam state) stays float32 in a strongly typed graph.
-    """
-
-    def __init__(self, layer: nn.Linear | nn.Conv1d, dtype: torch.dtype):
-        super().__init__()
-        self.channels_first = isinstance(layer, nn.Conv1d)
-        if self.channels_first and (layer.kernel_size != (1,) or layer.groups != 1):
-            raise ValueError("only 1x1 convolutions without groups are matrix products")
-        weight = layer.weight.detach()
-        self.register_buffer("weight", (weight[..., 0] if self.channels_first else weight).to(dtype))
-        self.register_buffer("bias", layer.bias.detach())
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.channels_first:
-            x = x.transpose(1, 2)
-        # One 2D product over all rows: a 3D input makes the exported MatMul broadcast the weight to
-        # every sample (an Expand per call, and memory that grows with the batch).
-        rows = x.reshape(-1, x.shape[-1]).to(self.weight.dtype)
-        y = nn.functional.linear(rows, self.weight).to(torch.float32) + self.bias
-        y = y.reshape(*x.shape[:-1], -1)
-        return y.transpose(1, 2) if self.channels_first else y
-
-
-def exportable_model(model: nn.Module, precision: str = "fp32") -> nn.Module:
-    """A frozen copy of GUMLP with 1x1 convolutions as matrix products and, for fp16, the trunk's and
-    heads' linear layers in float16 (the encoder, which meets the raw 2D input, stays float32)."""
-    dtype = PRECISION_DTYPES[precision]
-    model = copy.deepcopy(model).eval().requires_grad_(False)
-    for parent_name, parent in list(model.named_modules()):
-        for name, child in list(parent.named_children()):
-            in_encoder = f"{parent_name}.{name}".lstrip(".").startswith("encoder")
-            if isinstance(child, nn.Conv1d):
-                setattr(parent, name, MatmulLayer(child, torch.float32 if in_encoder else dtype))
-            elif isinstance(child, nn.Linear) and dtype != torch.float32 and not in_encoder:
-                setattr(parent, name, MatmulLayer(child, dtype))
-    return model
 
 
 def _scatter_add_as_matmul(self, indices, values, accumulate=False):
@@ -85,10 +39,12 @@ def _scatter_add_as_matmul(self, indices, values, accumulate=False):
 
 
 _aten = torch.ops.aten
-# LayerNorm and GELU (with their backwards) as primitive ops: otherwise the graph holds a
-# 3-output LayerNormalization that TensorRT refuses.
+# LayerNorm (with its backward) as primitive ops: otherwise the graph holds a 3-output
+# LayerNormalization that TensorRT refuses. GELU stays one ONNX Gelu, which ONNX Runtime and
+# TensorRT run as one kernel (decomposed it is 4 passes over the largest activations); its
+# backward is decomposed.
 DECOMPOSITIONS = get_decompositions([
-    _aten.native_layer_norm, _aten.native_layer_norm_backward, _aten.gelu, _aten.gelu_backward,
+    _aten.native_layer_norm, _aten.native_layer_norm_backward, _aten.gelu_backward,
 ])
 DECOMPOSITIONS[_aten.index_put.default] = _scatter_add_as_matmul
 
@@ -174,6 +130,18 @@ def _(z, z_flip, x, mu0, mu0_flip, cam, root):
     return z.new_empty(z.shape[0]), torch.empty_like(z), torch.empty_like(z_flip)
 
 
+@torch.library.custom_op(f"{PLACEHOLDER_DOMAIN}::tto_first_step", mutates_args=())
+def tto_first_step_placeholder(z: torch.Tensor, z_flip: torch.Tensor, x: torch.Tensor, cam: torch.Tensor,
+                               root: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    raise RuntimeError("tto_first_step_placeholder only stands in for the first-step graph while tracing")
+
+
+@tto_first_step_placeholder.register_fake
+def _(z, z_flip, x, cam, root):
+    pose = z.new_empty(z.shape[0], skeleton.NUM_JOINTS, 3)
+    return z.new_empty(z.shape[0]), torch.empty_like(z), torch.empty_like(z_flip), pose, torch.empty_like(pose)
+
+
 def placeholder_translations(specs) -> dict:
     """ONNX translations of the placeholders: one node each in the placeholder domain."""
     import onnxscript
@@ -182,7 +150,8 @@ def placeholder_translations(specs) -> dict:
     opset = onnxscript.values.Opset(PLACEHOLDER_DOMAIN, 1)
     table = {}
     for op, spec in ((torch.ops.uao_export.forward.default, specs["forward"]),
-                     (torch.ops.uao_export.tto_step.default, specs["tto_step"])):
+                     (torch.ops.uao_export.tto_step.default, specs["tto_step"]),
+                     (torch.ops.uao_export.tto_first_step.default, specs["tto_first_step"])):
         schema = OpSchema(spec.name, PLACEHOLDER_DOMAIN, 1,
                           inputs=[OpSchema.FormalParameter(name, "tensor(float)") for name in spec.input_names],
                           outputs=[OpSchema.FormalParameter(name, "tensor(float)") for name in spec.output_names])

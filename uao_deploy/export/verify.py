@@ -11,7 +11,7 @@ from .. import skeleton
 from ..camera import default_intrinsics
 from ..errors import UaoError
 from ..tto import TTOConfig
-from . import trace
+from .layers import exportable_model
 from .metadata import GRAPHS, read_manifest
 from .onnx import load_model, reference_functions
 
@@ -68,7 +68,7 @@ def sample_inputs(graph: str, forward, batch: int, seed: int = 0) -> tuple[torch
 def verify_graphs(directory: str | os.PathLike, model: torch.nn.Module, config: TTOConfig, precision: str,
                   batches=VERIFY_BATCHES) -> dict:
     """Largest |ONNX Runtime - PyTorch| per graph output over ``batches``; UaoError above tolerance."""
-    reference = reference_functions(trace.exportable_model(model, precision), config)
+    reference = reference_functions(exportable_model(model, precision), config)
     errors = {}
     for name, spec in GRAPHS.items():
         session = ort_session(Path(directory) / f"{name}.onnx")
@@ -94,7 +94,7 @@ def precision_error_mm(directory: str | os.PathLike, model_or_checkpoint, x, cam
     """
     manifest = read_manifest(directory)
     model, _, _ = load_model(model_or_checkpoint)
-    reference = reference_functions(trace.exportable_model(model, "fp32"), TTOConfig(**manifest["tto"]))
+    reference = reference_functions(exportable_model(model, "fp32"), TTOConfig(**manifest["tto"]))
     inputs = {"forward": (x,), "tto_fused": (x, cam, root)}
     errors = {}
     for name, args in inputs.items():

@@ -67,7 +67,7 @@ class ChannelUMLP(nn.Module):
 
 
 class SpatialUMLP(nn.Module):
-    """17 -> 51 -> 102 -> 102 (+ its input) -> 51 -> 17 along the joint axis."""
+    """17 -> 51 -> 102 -> 102 (+ its input) -> 51 -> 17 along the joint axis of a (B, J, C) tensor."""
 
     def __init__(self, joints: int, dropout: float):
         super().__init__()
@@ -78,6 +78,10 @@ class SpatialUMLP(nn.Module):
         self.linear_down2 = LinearGELU(joints * 3, joints, dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # The linear layers act on the last axis: work on (B, C, J) and come back to (B, J, C).
+        return self.u_shape(x.transpose(1, 2)).transpose(1, 2)
+
+    def u_shape(self, x: torch.Tensor) -> torch.Tensor:
         x = self.linear_up2(self.linear_up1(x))
         x = x + self.linear_mid(x)
         return self.linear_down2(self.linear_down1(x))
@@ -118,13 +122,9 @@ class Block(nn.Module):
         self.spatial_mlp = SpatialUMLP(joints, config.dropout_spatial)
         self.drop_path_rate = drop_path_rate
 
-    def _spatial(self, x: torch.Tensor) -> torch.Tensor:
-        # Normalize and mix along joints: work on (B, C, J) and come back to (B, J, C).
-        return self.spatial_mlp(self.norm3(x).transpose(1, 2)).transpose(1, 2)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + drop_path(self.gcn1(self.norm1(x)), self.drop_path_rate, self.training)
-        mixed = self.channel_mlp(self.norm2(x)) + self._spatial(x)
+        mixed = self.channel_mlp(self.norm2(x)) + self.spatial_mlp(self.norm3(x))
         return x + drop_path(mixed, self.drop_path_rate, self.training)
 
 

@@ -68,6 +68,11 @@ def tto_objective(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConf
     Shapes: z, z_flip, x (B, 17, 2) normalized; mu0, mu0_flip (B, 17, 3), the pseudo-targets, with
     mu0_flip already un-flipped; cam (B, 9); root (B, 3) camera frame, metres.
     """
+    return _loss_and_prediction(model, z, z_flip, x, mu0, mu0_flip, cam, root, config)[0]
+
+
+def _loss_and_prediction(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConfig):
+    """(loss, mu, mu_flip un-flipped). mu0 None: the prediction is its own pseudo-target, as at z = x."""
     if config.flip:
         # Slice at z.shape[0], not chunk(2) or len(z): those make a traced graph fix its batch size.
         mu, s = model(torch.cat([z, z_flip]))
@@ -77,12 +82,15 @@ def tto_objective(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConf
         mu_flip, s_flip = skeleton.flip_pose(mu_flip), skeleton.swap_lr(s_flip)
     else:
         mu, s = model(z)
+        mu_flip = mu
+    if mu0 is None:
+        mu0, mu0_flip = mu.detach(), mu_flip.detach()
     gauss = gaussian_term(mu, s, mu0)
     proj = projection_term(mu, root, cam, x)
     if config.flip:
         gauss = gauss + gaussian_term(mu_flip, s_flip, mu0_flip)
         proj = proj + projection_term(mu_flip, root, cam, x)
-    return config.w_gauss * gauss + config.w_proj * proj
+    return config.w_gauss * gauss + config.w_proj * proj, mu, mu_flip
 
 
 def value_and_grad(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConfig = TTOConfig()):
@@ -91,11 +99,24 @@ def value_and_grad(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOCon
     Only input gradients are formed; the model's weights get none. Without flip, the z_flip
     gradient is returned as zeros so that every backend has one signature.
     """
+    return _value_grad_prediction(model, z, z_flip, x, mu0, mu0_flip, cam, root, config)[:3]
+
+
+def first_value_and_grad(model, z, z_flip, x, cam, root, config: TTOConfig = TTOConfig()):
+    """The first TTO step, which also yields the pseudo-targets: (loss, grad_z, grad_z_flip, mu0, mu0_flip).
+
+    At z = x (and z_flip = flip(x)) the prediction is the pseudo-target, so one forward serves both
+    (the seed runs it twice); the distance term is then exactly 0 with gradient 0.
+    """
+    return _value_grad_prediction(model, z, z_flip, x, None, None, cam, root, config)
+
+
+def _value_grad_prediction(model, z, z_flip, x, mu0, mu0_flip, cam, root, config: TTOConfig):
     with torch.enable_grad():
         z = z.detach().requires_grad_(True)
         z_flip = z_flip.detach().requires_grad_(True)
-        loss = tto_objective(model, z, z_flip, x, mu0, mu0_flip, cam, root, config)
+        loss, mu, mu_flip = _loss_and_prediction(model, z, z_flip, x, mu0, mu0_flip, cam, root, config)
         inputs = [z, z_flip] if config.flip else [z]
         grads = torch.autograd.grad(loss.sum(), inputs)
     grad_z_flip = grads[1] if config.flip else torch.zeros_like(z_flip)
-    return loss.detach(), grads[0], grad_z_flip
+    return loss.detach(), grads[0], grad_z_flip, mu.detach(), mu_flip.detach()

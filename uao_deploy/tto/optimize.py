@@ -7,6 +7,7 @@ the ONNX Runtime engine all run this one loop.
 from __future__ import annotations
 
 import contextlib
+import functools
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ import torch
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..shapes import as_joint_batch, as_vector_batch
-from .objective import TTOConfig, value_and_grad
+from .objective import TTOConfig, first_value_and_grad, value_and_grad
 
 
 def _concat(first, second):
@@ -44,29 +45,40 @@ def _split(batch):
     return batch[:half], batch[half:]
 
 
-def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig()):
+def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig(), first_step=None):
     """Run UAO; returns (pose (B, 17, 3), per-iteration per-sample losses [(B,)] * iters).
 
     forward(x) -> mu (N, 17, 3); step(z, z_flip, x, mu0, mu0_flip, cam, root) -> (loss, grad_z,
-    grad_z_flip), e.g. :func:`value_and_grad` bound to a model.
+    grad_z_flip), e.g. :func:`value_and_grad` bound to a model. first_step(z, z_flip, x, cam, root)
+    -> (loss, grad_z, grad_z_flip, mu0, mu0_flip), e.g. :func:`first_value_and_grad`, runs the first
+    iteration and makes the pseudo-targets with one forward fewer; by default forward, then step.
     """
     x_flip = skeleton.flip_pose(x)
-    if config.flip:
-        mu0, mu0_flip = _split(forward(_concat(x, x_flip)))
-        mu0_flip = skeleton.flip_pose(mu0_flip)
-    else:
-        mu0 = forward(x)
-        mu0_flip = mu0
+    if first_step is None:
+        first_step = functools.partial(_targets_then_step, forward, step, config.flip)
     z, z_flip = x, x_flip
     moments = [x * 0, x * 0, x * 0, x * 0]
     losses = []
     for iteration in range(1, config.iters + 1):
-        loss, grad_z, grad_z_flip = step(z, z_flip, x, mu0, mu0_flip, cam, root)
+        if iteration == 1:
+            loss, grad_z, grad_z_flip, mu0, mu0_flip = first_step(z, z_flip, x, cam, root)
+        else:
+            loss, grad_z, grad_z_flip = step(z, z_flip, x, mu0, mu0_flip, cam, root)
         z, moments[0], moments[1] = adam_update(z, grad_z, moments[0], moments[1], iteration, config)
         if config.flip:
             z_flip, moments[2], moments[3] = adam_update(z_flip, grad_z_flip, moments[2], moments[3], iteration, config)
         losses.append(loss)
     return flip_average(forward, z, z_flip, config.flip), losses
+
+
+def _targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):
+    """The first iteration as the seed runs it: pseudo-targets from a forward of (x, flip(x)), then a step."""
+    if flip:
+        mu0, mu0_flip = _split(forward(_concat(z, z_flip)))
+        mu0_flip = skeleton.flip_pose(mu0_flip)
+    else:
+        mu0 = mu0_flip = forward(z)
+    return (*step(z, z_flip, x, mu0, mu0_flip, cam, root), mu0, mu0_flip)
 
 
 @contextlib.contextmanager
@@ -91,7 +103,10 @@ def _model_callables(model, config: TTOConfig):
     def step(*args):
         return value_and_grad(model, *args, config=config)
 
-    return forward, step
+    def first_step(*args):
+        return first_value_and_grad(model, *args, config=config)
+
+    return forward, step, first_step
 
 
 def _restore_shape(pose: torch.Tensor, like) -> torch.Tensor:
@@ -102,7 +117,7 @@ def predict(model: torch.nn.Module, x: torch.Tensor, flip: bool = True) -> torch
     """Flip-averaged, root-zeroed prediction for x (B, 17, 2) or (B, 1, 17, 2); same leading shape."""
     joints = as_joint_batch(x, 2, "x")
     with frozen(model):
-        forward, _ = _model_callables(model, TTOConfig(flip=flip))
+        forward = _model_callables(model, TTOConfig(flip=flip))[0]
         pose = flip_average(forward, joints, skeleton.flip_pose(joints), flip)
     return _restore_shape(pose, x)
 
@@ -120,7 +135,7 @@ def optimize(model: torch.nn.Module, x: torch.Tensor, cam: torch.Tensor, root: t
     cam = as_vector_batch(cam, CAM_DIM, "cam", len(joints))
     root = as_vector_batch(root, 3, "root", len(joints))
     with frozen(model):
-        forward, step = _model_callables(model, config)
-        pose, losses = refine(forward, step, joints, cam, root, config)
+        forward, step, first_step = _model_callables(model, config)
+        pose, losses = refine(forward, step, joints, cam, root, config, first_step)
     pose = _restore_shape(pose, x)
     return (pose, [float(loss.mean()) for loss in losses]) if return_losses else pose
