@@ -39,19 +39,49 @@ def _scatter_add_as_matmul(self, indices, values, accumulate=False):
 
 
 _aten = torch.ops.aten
-# LayerNorm (with its backward) as primitive ops: otherwise the graph holds a 3-output
-# LayerNormalization that TensorRT refuses. GELU stays one ONNX Gelu, which ONNX Runtime and
-# TensorRT run as one kernel (decomposed it is 4 passes over the largest activations); its
-# backward is decomposed.
-DECOMPOSITIONS = get_decompositions([
-    _aten.native_layer_norm, _aten.native_layer_norm_backward, _aten.gelu_backward,
-])
+# GELU stays one ONNX Gelu, which ONNX Runtime and TensorRT run as one kernel (decomposed it is 4
+# passes over the largest activations); its backward is decomposed. LayerNorm never reaches ATen's
+# 3-output form: the exported layers write it out (``layers.AxisLayerNorm``).
+DECOMPOSITIONS = get_decompositions([_aten.gelu_backward])
 DECOMPOSITIONS[_aten.index_put.default] = _scatter_add_as_matmul
+
+
+@torch.library.custom_op("uao_export::broadcast_matmul", mutates_args=())
+def broadcast_matmul(weight: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """weight (M, K) @ x (N, K, C) -> (N, M, C), exported as one ONNX MatMul that broadcasts the weight.
+
+    Traced as ATen, the product becomes an Expand that copies the weight (or x) per sample, and its
+    gradient a Transpose of that copy: two extra passes per joint-axis layer and pass.
+    """
+    return torch.matmul(weight, x)
+
+
+@broadcast_matmul.register_fake
+def _(weight, x):
+    return x.new_empty(x.shape[0], weight.shape[0], x.shape[2])
+
+
+def _broadcast_matmul_setup(ctx, inputs, output):
+    ctx.weight_t = inputs[0].t().contiguous()
+
+
+def _broadcast_matmul_backward(ctx, grad):
+    return None, broadcast_matmul(ctx.weight_t, grad)  # the weight is a frozen constant
+
+
+broadcast_matmul.register_autograd(_broadcast_matmul_backward, setup_context=_broadcast_matmul_setup)
+
+
+def _broadcast_matmul_onnx(weight, x):
+    from onnxscript import opset20 as op
+
+    return op.MatMul(weight, x)
 
 
 def trace_to_onnx(function, example_args: tuple, input_names: list[str], output_names: list[str],
                   custom_translations: dict | None = None) -> onnx.ModelProto:
     """ONNX graph of ``function(*example_args)`` with dimension 0 of every input dynamic ("B")."""
+    translations = {torch.ops.uao_export.broadcast_matmul.default: _broadcast_matmul_onnx, **(custom_translations or {})}
     # Stack traces per FX node cost half the export time of a large graph and are not needed.
     with mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True), _quiet_exporter():
         graph = make_fx(function, tracing_mode="symbolic", decomposition_table=DECOMPOSITIONS,
@@ -60,7 +90,7 @@ def trace_to_onnx(function, example_args: tuple, input_names: list[str], output_
         program = torch.onnx.export(
             graph.eval(), example_args, dynamo=True, dynamic_shapes=tuple({0: batch} for _ in example_args),
             input_names=input_names, output_names=output_names, opset_version=OPSET,
-            custom_translation_table=custom_translations, verbose=False, optimize=False,
+            custom_translation_table=translations, verbose=False, optimize=False,
         )
     proto = simplify(program.model)
     fixed = [value.name for value in proto.graph.input if not value.type.tensor_type.shape.dim[0].dim_param]
