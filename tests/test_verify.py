@@ -163,6 +163,15 @@ def test_exported_graphs_are_cached_per_checkpoint_and_config(fake_export, check
     assert len(fake_export) == 3
 
 
+def test_a_changed_exporter_does_not_reuse_cached_graphs(fake_export, checkpoints, monkeypatch):
+    import uao_deploy.export.cache as cache
+
+    assert cache.exporter_fingerprint() == cache.exporter_fingerprint() and len(cache.exporter_fingerprint()) == 64
+    first = verify.exported_graphs(checkpoints[0])
+    monkeypatch.setattr(cache, "exporter_fingerprint", lambda: "another exporter")
+    assert verify.exported_graphs(checkpoints[0]) != first and len(fake_export) == 2
+
+
 def test_a_failed_export_leaves_nothing_in_the_cache(fake_export, checkpoints, tmp_path):
     with pytest.raises(UaoError, match="export failed"):
         verify.exported_graphs(checkpoints[0], precision="fp16")

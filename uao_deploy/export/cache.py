@@ -24,8 +24,9 @@ def cache_dir() -> Path:
 def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32") -> Path:
     """An ONNX export folder of ``checkpoint`` (default: the embedded model), made on first use.
 
-    The folder's name hashes the checkpoint's sha256, the TTO config, the precision and the uao
-    version, so a changed checkpoint never reuses stale graphs; it is written to a temporary folder
+    The folder's name hashes the checkpoint's sha256, the TTO config, the precision, the uao
+    version and the exporter's code, so neither a changed checkpoint nor a changed exporter reuses
+    stale graphs; it is written to a temporary folder
     and renamed, so an interrupted export leaves nothing behind.
     """
     from . import export_onnx  # looked up at call time: torch.onnx is heavy
@@ -33,9 +34,21 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
     if not checkpoint.is_file():
         raise UaoError(f"checkpoint not found: {checkpoint}")
-    key = json.dumps([file_sha256(checkpoint), tto.to_dict(), precision, __version__], sort_keys=True)
+    key = json.dumps([file_sha256(checkpoint), tto.to_dict(), precision, __version__, exporter_fingerprint()],
+                     sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
     return _cached(folder, lambda staging: export_onnx(checkpoint, staging, tto=tto, precision=precision))
+
+
+def exporter_fingerprint() -> str:
+    """sha256 of the code that decides what the graphs compute (model, TTO, export): a changed
+    exporter (an edited checkout, or another release) never reuses graphs cached by the old one."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted(path for folder in ("model", "tto", "export") for path in (package / folder).glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    digest.update((package / "skeleton.py").read_bytes() + (package / "camera.py").read_bytes())
+    return digest.hexdigest()
 
 
 def built_engines(onnx_dir, max_batch: int) -> Path:
