@@ -202,6 +202,13 @@ def test_fused_graph_in_chunks_joins_losses_along_the_batch(ort_engine, frames, 
     np.testing.assert_allclose(chunked_losses, whole_losses, atol=1e-6)
 
 
+def test_onnxruntime_frames_per_call_follow_the_model_width(ort_engine, export_dir):
+    from uao_deploy.engines.onnxruntime import CHUNK_CHANNEL_FRAMES
+
+    assert ort_engine.max_batch("tto_fused") == CHUNK_CHANNEL_FRAMES // SMALL.channels  # 64 channels: 64 frames
+    assert engines.load(export_dir, threads=1, chunk=5).max_batch("tto_fused") == 5
+
+
 def test_one_graph_file_loads_its_export(export_dir):
     assert engines.detect_backend(export_dir / "forward.onnx") == "onnxruntime"
     assert engines.load(export_dir / "tto_step.onnx").files == engines.load(export_dir).files

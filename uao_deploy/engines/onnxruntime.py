@@ -1,6 +1,7 @@
 """ONNX Runtime engine over an export folder, on the CPU, CUDA or TensorRT execution providers."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from ..errors import UaoError
@@ -14,10 +15,11 @@ PROVIDERS = {
     "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
     "tensorrt_rtx": ["NvTensorRTRTXExecutionProvider", "CPUExecutionProvider"],
 }
-# Frames per session call; bigger batches run in chunks. The TTO graphs' activations (several MB
-# per frame) then stay within reach of the CPU caches: on the 2-core AMD EPYC of this project, 16
-# frames per call ran fused TTO 1.2-1.3x faster per pose than 32 or 64, for 256 and 512 channels.
-DEFAULT_CHUNK = 16
+# Frames per session call, by default this many channel-frames: bigger batches run in chunks, so the
+# TTO graphs' activations (several MB per frame) stay within reach of the CPU caches. On the 2-core
+# AMD EPYC of this project fused TTO ran fastest per pose at 16 frames per call for 256 channels
+# (1.2-1.3x faster than 32 or 64) and at 8 for 512 channels.
+CHUNK_CHANNEL_FRAMES = 4096
 # Graph metadata that must agree between the graphs of one export.
 SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.precision")
 
@@ -58,6 +60,13 @@ def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
     return metadata[first]
 
 
+def _channels(metadata: dict) -> int:
+    try:
+        return int(json.loads(metadata["uao.model_config"])["channels"])
+    except (KeyError, TypeError, ValueError):
+        raise UaoError("the graphs' metadata 'uao.model_config' names no channel count: not a uao export") from None
+
+
 class OnnxRuntimeEngine(Engine):
     """The three graphs of an export folder in ONNX Runtime sessions.
 
@@ -68,9 +77,8 @@ class OnnxRuntimeEngine(Engine):
     backend = "onnxruntime"
 
     def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None,
-                 chunk: int | None = DEFAULT_CHUNK):
+                 chunk: int | None = None):
         super().__init__()
-        self.chunk = chunk
         ort = _import_onnxruntime()
         self.files = graph_files(export_dir, ".onnx", self.backend)
         self.requested_providers = provider_list(providers)
@@ -85,6 +93,7 @@ class OnnxRuntimeEngine(Engine):
         self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
         self.precision = shared.get("uao.precision", "fp32")
         self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
+        self.chunk = chunk or max(1, CHUNK_CHANNEL_FRAMES // _channels(shared))
 
     def _session(self, ort, graph: str, path: Path, options):
         try:
