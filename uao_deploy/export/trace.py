@@ -73,9 +73,9 @@ broadcast_matmul.register_autograd(_broadcast_matmul_backward, setup_context=_br
 
 
 def _broadcast_matmul_onnx(weight, x):
-    from onnxscript import opset20 as op
+    import onnxscript
 
-    return op.MatMul(weight, x)
+    return getattr(onnxscript, f"opset{OPSET}").MatMul(weight, x)
 
 
 def trace_to_onnx(function, example_args: tuple, input_names: list[str], output_names: list[str],
