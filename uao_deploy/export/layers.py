@@ -9,8 +9,8 @@ around every joint-axis operation. Here the features stay (N, J, C) from end to 
 - LayerNorms take their statistics over axis 1 (joints) or 2 (channels), with a compact backward.
 
 In the traced TTO graphs this removes 8 transposes of the largest activations per block and pass,
-and keeps ONNX Runtime's products two-dimensional. Every form is checked against the reference in
-the export's verification and in the tests.
+and no weight is copied per sample. Every form is checked against the reference in the export's
+verification and in the tests.
 """
 from __future__ import annotations
 
