@@ -138,17 +138,11 @@ def test_seed_style_loop_reproduces_the_golden_tto(shared_dir, golden):
     np.testing.assert_allclose(seed.tto(x, cam, root), golden["tto4_out"][:frames, 0], atol=1e-4)
 
 
-def test_bf16_model_keeps_the_encoder_in_float32_and_changes_poses_a_little(checkpoint, pairs):
-    model = load_checkpoint(checkpoint)
-    mixed = bench.bf16_model(model)
-    assert isinstance(mixed.GCN_MLP, bench.Autocast) and not isinstance(mixed.encoder, bench.Autocast)
-    x = torch.from_numpy(pairs["x"])
-    with torch.no_grad():
-        mu, s = mixed(x)
-        reference = model(x)[0]
-    assert mu.dtype == s.dtype == torch.float32
-    difference = (mu - reference).abs().max().item()
-    assert 0 < difference < 0.05  # bf16 rounding: visible, but millimetres, not a different pose
+def test_torch_bf16_backend_times_only_tto_in_bf16(checkpoint):
+    setup = bench.Setup(checkpoint, load_checkpoint(checkpoint), TTOConfig(), threads=1, batches=(1,))
+    cases = bench.BACKENDS["torch-bf16"][0](setup)
+    assert [(case.task, case.precision) for case in cases] == [("tto", "bf16")]  # its eval is float32
+    assert cases[0].engine.precision == "bf16"
 
 
 # --- the run and its files ----------------------------------------------------------------------

@@ -83,18 +83,23 @@ def default_export(checkpoint=None, iters: int = 4) -> Path:
     return exported_graphs(checkpoint, TTOConfig(iters=fused_iters))
 
 
-def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, iters: int = 4):
+def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, iters: int = 4,
+                precision: str = "fp32"):
     """The engine for ``uao infer``: ``engine_dir`` (an export or engine folder, or a checkpoint), or
     the default: the checkpoint itself on torch, its cached ONNX export on onnxruntime.
 
-    Without ``backend`` it is detected from ``engine_dir``, else onnxruntime.
+    Without ``backend`` it is detected from ``engine_dir``, else onnxruntime. ``precision`` "bf16"
+    (TTO steps in bf16) is a torch-backend option; graphs carry the precision they were exported with.
     """
     if engine_dir is not None and checkpoint is not None:
         raise UaoError("give either an engine folder or a checkpoint, not both")
     if backend is None:
         backend = engines.detect_backend(engine_dir) if engine_dir is not None else "onnxruntime"
-    if engine_dir is None and backend == "torch":
-        return engines.load(checkpoint, backend="torch", tto=TTOConfig(iters=iters))
+    if backend == "torch":
+        return engines.load(engine_dir or checkpoint, backend="torch", tto=TTOConfig(iters=iters), precision=precision)
+    if precision != "fp32":
+        raise UaoError(f"precision {precision} runs on the torch backend; {backend} engines run the precision "
+                       "they were exported with (`uao export --precision`)")
     if engine_dir is None and backend == "onnxruntime":
         engine_dir = default_export(checkpoint, iters)
     if engine_dir is None:
@@ -216,7 +221,7 @@ def render_paths(sequences: list[KeypointSequence], render) -> list[Path | None]
 
 def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, width=None, height=None, focal=None,
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
-                checkpoint=None, render=None, progress: bool = False, log=print) -> list[Path]:
+                checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32") -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written."""
     if not files:
         raise UaoError("no keypoint files given")
@@ -230,7 +235,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
         from .render import check_render_target
 
         check_render_target(render)
-    engine = open_engine(backend, engine_dir, checkpoint, iters)
+    engine = open_engine(backend, engine_dir, checkpoint, iters, precision)
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
             result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)

@@ -7,6 +7,7 @@ splits big batches and runs UAO, either through a fused graph or by looping the 
 """
 from __future__ import annotations
 
+import functools
 import json
 from abc import ABC, abstractmethod
 from dataclasses import replace
@@ -20,6 +21,7 @@ from ..errors import UaoError
 from ..export.metadata import read_manifest
 from ..shapes import as_joint_batch, as_vector_batch
 from ..tto import TTOConfig, flip_average, refine
+from ..tto.optimize import targets_then_step
 
 class Engine(ABC):
     """GUMLP and UAO on one backend; every method takes and returns float32 numpy arrays.
@@ -93,7 +95,8 @@ class Engine(ABC):
         if use_fused:
             pose, losses = self._fused(x, cam, root, config)
         else:
-            pose, losses = refine(self._forward_mu, self._step, x, cam, root, config)
+            first_step = functools.partial(targets_then_step, self._target_mu, self._step, config.flip)
+            pose, losses = refine(self._forward_mu, self._step, x, cam, root, config, first_step)
             losses = np.stack(losses) if losses else np.zeros((0, len(x)), np.float32)
         self.last_tto_path = "fused" if use_fused else "step-loop"
         return (pose, losses) if return_losses else pose
@@ -108,6 +111,10 @@ class Engine(ABC):
 
     def _forward_mu(self, x):
         return self._call("forward", x)[0]
+
+    def _target_mu(self, x):
+        """mu for the pseudo-targets: of the network the step graph differentiates (the forward's here)."""
+        return self._forward_mu(x)
 
     def _step(self, *inputs):
         return self._call("tto_step", *inputs)

@@ -10,6 +10,7 @@ import torch
 from ..errors import UaoError
 from ..model import default_checkpoint, load_checkpoint
 from ..model.checkpoint import file_sha256
+from ..model.precision import PRECISIONS, with_bf16_mlps
 from ..tto import TTOConfig, refine, value_and_grad
 from ..tto.optimize import _model_callables
 from .base import Engine
@@ -21,13 +22,18 @@ class TorchEngine(Engine):
     ``device`` is "cpu" or "cuda"; ``compile=True`` wraps the network in ``torch.compile``. TTO runs
     :func:`uao_deploy.tto.refine` on the device for any number of iterations in one backend call
     (``last_tto_path`` "fused"), or on the host like the graph engines with ``tto(..., fused=False)``.
+    ``precision="bf16"`` runs the TTO gradient steps (and their pseudo-targets) with the blocks'
+    U-MLPs in bf16 (:func:`uao_deploy.model.precision.with_bf16_mlps`); forward, eval and the final
+    TTO pose stay float32.
     """
 
     backend = "torch"
 
     def __init__(self, model: torch.nn.Module | str | Path | None = None, device: str = "cpu",
-                 compile: bool = False, tto: TTOConfig = TTOConfig()):
+                 compile: bool = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32"):
         super().__init__()
+        if precision not in PRECISIONS:
+            raise UaoError(f"the torch backend runs precision {' or '.join(PRECISIONS)}; got {precision!r}")
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UaoError(f"device {device!r} was requested but torch.cuda.is_available() is False")
@@ -38,10 +44,13 @@ class TorchEngine(Engine):
             self.checkpoint = Path(default_checkpoint() if model is None else model)
             model = load_checkpoint(self.checkpoint)
             self.checkpoint_sha256 = file_sha256(self.checkpoint)
-        self.tto_config = tto
-        self.compiled = compile
+        self.tto_config, self.compiled, self.precision = tto, compile, precision
         model = model.to(self.device).eval().requires_grad_(False)
         self.model = torch.compile(model) if compile else model
+        self.step_model = self.model  # the network of the gradient steps
+        if precision == "bf16":
+            self.step_model = with_bf16_mlps(model)
+            self.step_model = torch.compile(self.step_model) if compile else self.step_model
 
     def describe(self) -> dict:
         return {**super().describe(), "device": str(self.device), "compiled": self.compiled,
@@ -57,16 +66,21 @@ class TorchEngine(Engine):
             with torch.no_grad():
                 outputs = self.model(*tensors)
         elif graph == "tto_step":
-            outputs = value_and_grad(self.model, *tensors, config=self.tto_config)
+            outputs = value_and_grad(self.step_model, *tensors, config=self.tto_config)
         else:
             raise ValueError(f"the torch engine has no {graph} graph")
         return tuple(output.cpu().numpy() for output in outputs)
+
+    def _target_mu(self, x):
+        with torch.no_grad():
+            return self.step_model(*self._tensors((x,)))[0].cpu().numpy()
 
     def _fuses(self, iters):
         return True
 
     def _fused(self, x, cam, root, config):
-        forward, step, first_step = _model_callables(self.model, config)
+        forward = _model_callables(self.model, config)[0]
+        _, step, first_step = _model_callables(self.step_model, config)
         pose, losses = refine(forward, step, *self._tensors((x, cam, root)), config, first_step)
         losses = torch.stack(losses).cpu().numpy() if losses else np.zeros((0, len(x)), np.float32)
         return pose.cpu().numpy(), losses

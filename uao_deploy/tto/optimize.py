@@ -55,7 +55,7 @@ def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig(), first_s
     """
     x_flip = skeleton.flip_pose(x)
     if first_step is None:
-        first_step = functools.partial(_targets_then_step, forward, step, config.flip)
+        first_step = functools.partial(targets_then_step, forward, step, config.flip)
     z, z_flip = x, x_flip
     moments = [x * 0, x * 0, x * 0, x * 0]
     losses = []
@@ -71,8 +71,12 @@ def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig(), first_s
     return flip_average(forward, z, z_flip, config.flip), losses
 
 
-def _targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):
-    """The first iteration as the seed runs it: pseudo-targets from a forward of (x, flip(x)), then a step."""
+def targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):
+    """The first iteration as the seed runs it: pseudo-targets from a forward of (x, flip(x)), then a step.
+
+    ``forward`` must be the network that ``step`` differentiates: at z = x the distance term is
+    then exactly 0 (a float32 target for a bf16 step would give it a random direction).
+    """
     if flip:
         mu0, mu0_flip = _split(forward(_concat(z, z_flip)))
         mu0_flip = skeleton.flip_pose(mu0_flip)
