@@ -500,7 +500,7 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
                 _check_memory(memory.get(index), _frames_per_call(case, batch))
                 before = _start_memory_watch()
                 pose = case.run(x, cam, root)  # the first call: compared, and the first warm-up call
-                memory[index] = (_frames_per_call(case, batch), _peak_rss() - before)
+                memory[index] = (_frames_per_call(case, batch), max(_peak_rss() - before, 0))  # pages freed meanwhile
                 ran = case.engine.last_tto_path if case.task == "tto" and case.engine is not None else None
                 ready.append((len(batch_rows), case, pose, memory[index][1], ran))
             except Exception as exc:  # reported in its row; the other cases still run
