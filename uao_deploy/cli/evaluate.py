@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import click
+import numpy as np
 
 from ..errors import UaoError
 
@@ -13,8 +14,14 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
     """(evaluation pairs, what a group is, a description of the data)."""
     from ..data.cameras import TEST_SUBJECTS, cameras_of
 
-    if bool(mocap) == bool(h36m_3d or h36m_2d):
-        raise click.UsageError("give either --mocap or both --h36m-3d and --h36m-2d")
+    if mocap and (h36m_3d or h36m_2d):
+        raise click.UsageError("give either --mocap or both --h36m-3d and --h36m-2d, not both")
+    if not (mocap or h36m_3d or h36m_2d):
+        from ..verify import load_pairs
+
+        pairs = load_pairs(stride=stride)
+        pairs.update(clip=np.zeros(len(pairs["x"]), np.int64), names=["embedded sample"])
+        return pairs, "clip", {"kind": "embedded sample", "stride": stride}
     if mocap:
         from ..data.mocap import NoiseModel, evaluation_pairs, load_mocap
         pairs = evaluation_pairs(load_mocap(mocap), cameras_of(TEST_SUBJECTS), NoiseModel(noise, noise), seed, stride)
@@ -31,7 +38,8 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
               help="GUMLP checkpoint (seed or uao format). Default: the embedded model.")
 @click.option("--mocap", type=click.Path(exists=True, dir_okay=False),
-              help="Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras.")
+              help="Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras. "
+                   "Without --mocap or --h36m-*: the embedded sample (143 frames with ground truth).")
 @click.option("--h36m-3d", type=click.Path(exists=True, dir_okay=False),
               help="VideoPose3D's data_3d_h36m.npz. Pickled: it is unpickled, so pass only files you trust.")
 @click.option("--h36m-2d", type=click.Path(exists=True, dir_okay=False),
