@@ -156,7 +156,8 @@ def test_cli_several_files_into_a_folder(tmp_path, capsys, small_checkpoint, mot
              metadata={"layout_name": "coco", "video_metadata": {"v1": {"w": 1000, "h": 1002}}})
     code, _, stderr = uao(capsys, "infer", tmp_path / "a.npz", tmp_path / "b.npz", tmp_path / "c.npz", "-o",
                           tmp_path / "out", "--width", WIDTH, "--height", HEIGHT, "--backend", "torch",
-                          "--checkpoint", small_checkpoint, "--tto-iters", "1", "--allow-pickle", "--no-progress")
+                          "--checkpoint", small_checkpoint, "--tto-iters", "1", "--allow-pickle", "--no-progress",
+                          "--precision", "bf16")
     assert code == 0, stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.npz", "b.npz", "c_v1.npz", "c_v2.npz"]
     formats = {}
@@ -164,7 +165,16 @@ def test_cli_several_files_into_a_folder(tmp_path, capsys, small_checkpoint, mot
         with np.load(tmp_path / "out" / f"{name}.npz") as result:
             metadata = json.loads(str(result["metadata"]))
             formats[name] = (metadata["format"], metadata["layout"], metadata["source"].split("/")[-1])
+            assert metadata["engine"]["precision"] == "bf16"
     assert formats == {"b": ("mhformer", "h36m", "b.npz"), "c_v2": ("videopose3d", "coco", "c.npz#v2")}
+
+
+def test_cli_bf16_is_a_torch_option(tmp_path, capsys, motion):
+    np.savez(tmp_path / "a.npz", keypoints=pinhole_pixels(*motion)[:4], width=WIDTH, height=HEIGHT)
+    code, _, stderr = uao(capsys, "infer", tmp_path / "a.npz", "-o", tmp_path / "out.npz", "--backend", "onnxruntime",
+                          "--precision", "bf16", "--no-progress")
+    assert code == 1 and "precision bf16 runs on the torch backend" in stderr
+    assert not (tmp_path / "out.npz").exists()
 
 
 def _write_bad(tmp_path, kind):

@@ -24,7 +24,8 @@ class TorchEngine(Engine):
     (``last_tto_path`` "fused"), or on the host like the graph engines with ``tto(..., fused=False)``.
     ``precision="bf16"`` runs the TTO gradient steps (and their pseudo-targets) with the blocks'
     U-MLPs in bf16 (:func:`uao_deploy.model.precision.with_bf16_mlps`); forward, eval and the final
-    TTO pose stay float32.
+    TTO pose stay float32. Its ``value_and_grad`` expects pseudo-targets from that bf16 network, as
+    ``tto`` makes them: against float32 targets the distance term is noise, not 0, at z = x.
     """
 
     backend = "torch"
