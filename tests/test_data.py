@@ -141,8 +141,12 @@ def test_uao_train_wants_exactly_one_source(h36m_files, tmp_path):
     (path_3d, path_2d), _ = h36m_files
     neither = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "a")])
     half = CliRunner().invoke(cli, ["train", "--h36m-3d", str(path_3d), "--out", str(tmp_path / "b")])
-    assert neither.exit_code == half.exit_code == 2
+    mocap_options = CliRunner().invoke(cli, ["train", "--h36m-3d", str(path_3d), "--h36m-2d", str(path_2d),
+                                             "--noise", "1", "2", "--views", "2", "--out", str(tmp_path / "c")])
+    assert neither.exit_code == half.exit_code == mocap_options.exit_code == 2
     assert "--h36m-3d and --h36m-2d" in neither.output
+    assert "--views, --noise: mocap-only" in mocap_options.output
+    assert not (tmp_path / "c").exists()
 
 
 # --- refusals ----------------------------------------------------------------------------------

@@ -9,6 +9,8 @@ from ..data.mocap import MocapTrainingData, NoiseModel
 from ..model import GUMLPConfig
 from ..train import BEST_NAME, TrainConfig, train
 
+MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap training reads
+
 
 @click.command("train")
 @click.option("--mocap", "mocap_train", type=click.Path(exists=True, dir_okay=False),
@@ -37,10 +39,16 @@ from ..train import BEST_NAME, TrainConfig, train
 @click.option("--seed", default=0, show_default=True)
 @click.option("--max-batches", type=int, default=None, help="Stop each epoch after this many batches.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
-def command(mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
+@click.pass_context
+def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
             outlier_rate, device, bf16, seed, max_batches, resume):
     """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar."""
     if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
+        given = [f"--{name.replace('_', '-')}" for name in MOCAP_ONLY
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:  # Human3.6M pairs come with their own 2D detections and cameras
+            raise click.UsageError(f"{', '.join(given)}: mocap-only (they shape the synthetic 2D); "
+                                   "Human3.6M training uses its own 2D detections")
         data = H36MTrainingData(h36m_3d, h36m_2d, stride=stride, device=device)
     elif mocap_train and mocap_val and not (h36m_3d or h36m_2d):
         data = MocapTrainingData(mocap_train, mocap_val, cameras_of(TRAIN_SUBJECTS), cameras_of(TEST_SUBJECTS),
