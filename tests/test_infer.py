@@ -3,6 +3,7 @@ import json
 from dataclasses import replace
 
 import numpy as np
+import onnxruntime
 import pytest
 import torch
 
@@ -169,11 +170,18 @@ def test_cli_several_files_into_a_folder(tmp_path, capsys, small_checkpoint, mot
     assert formats == {"b": ("mhformer", "h36m", "b.npz"), "c_v2": ("videopose3d", "coco", "c.npz#v2")}
 
 
-def test_cli_bf16_is_a_torch_option(tmp_path, capsys, motion):
+@pytest.mark.parametrize("options, message", [
+    (("--backend", "onnxruntime", "--precision", "bf16"), "precision bf16 runs on the torch backend"),
+    (("--backend", "torch", "--providers", "cuda"), "the torch backend takes none"),
+    (("--providers", "cuda"), "provider CUDAExecutionProvider was requested but is not active"),
+])
+def test_cli_backend_options_belong_to_their_backend(tmp_path, capsys, small_checkpoint, motion, options, message):
+    if "--backend" not in options and "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("checks the error raised where ONNX Runtime has no CUDA provider")
     np.savez(tmp_path / "a.npz", keypoints=pinhole_pixels(*motion)[:4], width=WIDTH, height=HEIGHT)
-    code, _, stderr = uao(capsys, "infer", tmp_path / "a.npz", "-o", tmp_path / "out.npz", "--backend", "onnxruntime",
-                          "--precision", "bf16", "--no-progress")
-    assert code == 1 and "precision bf16 runs on the torch backend" in stderr
+    code, _, stderr = uao(capsys, "infer", tmp_path / "a.npz", "-o", tmp_path / "out.npz", "--checkpoint",
+                          small_checkpoint, *options, "--no-progress")
+    assert code == 1 and message in stderr and len(stderr.strip().splitlines()) == 1
     assert not (tmp_path / "out.npz").exists()
 
 

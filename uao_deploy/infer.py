@@ -84,17 +84,20 @@ def default_export(checkpoint=None, iters: int = 4) -> Path:
 
 
 def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, iters: int = 4,
-                precision: str = "fp32"):
+                precision: str = "fp32", providers: str | None = None):
     """The engine for ``uao infer``: ``engine_dir`` (an export or engine folder, or a checkpoint), or
     the default: the checkpoint itself on torch, its cached ONNX export on onnxruntime.
 
     Without ``backend`` it is detected from ``engine_dir``, else onnxruntime. ``precision`` "bf16"
     (TTO steps in bf16) is a torch-backend option; graphs carry the precision they were exported with.
+    ``providers`` ("cpu" by default, "cuda", "tensorrt", "tensorrt_rtx") is an onnxruntime option.
     """
     if engine_dir is not None and checkpoint is not None:
         raise UaoError("give either an engine folder or a checkpoint, not both")
     if backend is None:
         backend = engines.detect_backend(engine_dir) if engine_dir is not None else "onnxruntime"
+    if providers is not None and backend != "onnxruntime":
+        raise UaoError(f"providers choose where ONNX Runtime runs; the {backend} backend takes none")
     if backend == "torch":
         return engines.load(engine_dir or checkpoint, backend="torch", tto=TTOConfig(iters=iters), precision=precision)
     if precision != "fp32":
@@ -104,6 +107,8 @@ def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, it
         engine_dir = default_export(checkpoint, iters)
     if engine_dir is None:
         raise UaoError(f"the {backend} backend needs --engine DIR, a folder of engines built by `uao export`")
+    if backend == "onnxruntime":
+        return engines.load(engine_dir, backend=backend, providers=providers or "cpu")
     return engines.load(engine_dir, backend=backend)
 
 
@@ -221,7 +226,8 @@ def render_paths(sequences: list[KeypointSequence], render) -> list[Path | None]
 
 def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, width=None, height=None, focal=None,
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
-                checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32") -> list[Path]:
+                checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
+                providers: str | None = None) -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written."""
     if not files:
         raise UaoError("no keypoint files given")
@@ -235,7 +241,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
         from .render import check_render_target
 
         check_render_target(render)
-    engine = open_engine(backend, engine_dir, checkpoint, iters, precision)
+    engine = open_engine(backend, engine_dir, checkpoint, iters, precision, providers)
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
             result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)

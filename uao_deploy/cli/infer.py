@@ -26,6 +26,9 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
               help="bf16: TTO gradient steps with the blocks' U-MLPs in bf16, poses in float32 "
                    "(torch backend; ~0.2 mm mean change, faster on CPUs with avx512_bf16 or AMX).")
+@click.option("--providers", type=click.Choice(["cpu", "cuda", "tensorrt", "tensorrt_rtx"]),
+              help="Where ONNX Runtime runs [default: cpu]; a provider that is not active is an error, "
+                   "never a silent CPU run.")
 @click.option("--engine", "engine_dir", type=click.Path(exists=True),
               help="Export folder (ONNX), engine folder (TensorRT) or checkpoint (torch) "
                    "[default: the embedded model, exported once into the cache].")
@@ -35,11 +38,11 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
-            checkpoint, allow_pickle, render, progress, precision):
+            checkpoint, allow_pickle, render, progress, precision, providers):
     """Lift 2D keypoints (MHFormer/PoseMamba, plain npz or VideoPose3D files) to 3D poses."""
     from ..infer import infer_files
 
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
                 engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
-                precision=precision)
+                precision=precision, providers=providers)
