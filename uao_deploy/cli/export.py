@@ -1,6 +1,7 @@
 """``uao export``: ONNX graphs or TensorRT engines of a GUMLP checkpoint and its test-time optimization."""
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 
@@ -37,11 +38,11 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
         options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
     elif batch or flavour:
         raise UaoError("--batch and --flavour apply to --format trt only")
-    _show_progress()
     out = out or Path(FORMATS[format_name].default_dir)
     click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
                f"tracing the TTO gradient takes a few minutes.")
-    manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **options)
+    with _progress_on_stderr():
+        manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **options)
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":
         profile = manifest["profile"]
@@ -52,10 +53,23 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
         click.echo(f"Wrote {files} and manifest.json to {out}/ (opset {manifest['opset']}, K = {tto_iters}).")
 
 
-def _show_progress() -> None:
+class _EchoHandler(logging.Handler):
+    """Writes to whatever stderr is when a record arrives (a StreamHandler would keep the first one)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+@contextlib.contextmanager
+def _progress_on_stderr():
+    """The exporter's progress messages on stderr for this command only (the library stays quiet)."""
     logger = logging.getLogger("uao_deploy.export")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("  %(message)s"))
-        logger.addHandler(handler)
+    handler, level = _EchoHandler(), logger.level
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
