@@ -6,6 +6,7 @@ import pytest
 import torch
 from click.testing import CliRunner
 
+from cli_runner import uao
 from uao_deploy import engines, verify
 from uao_deploy.cli import cli
 from uao_deploy.engines.torch import TorchEngine
@@ -101,6 +102,8 @@ def test_tolerance_class_follows_precision_and_real_device(checkpoints):
     assert verify.tolerance_class(engine) == "fp32"
     engine.precision = "fp16"
     assert verify.tolerance_class(engine) == "fp16"
+    engine.precision = "bf16"
+    assert verify.tolerance_class(engine) == "bf16"
 
     class OnCuda:
         precision = "fp32"
@@ -198,3 +201,30 @@ def test_cli_verify_passes_then_fails_on_a_mismatched_checkpoint(tiny_export, ch
                                    "--frames", "4", "--tto-iters", "2"])
     assert bad.exit_code == verify.EXIT_MISMATCH != 0
     assert "FAIL" in bad.output and "checkpoint" in bad.output
+
+
+def test_bf16_steps_are_judged_by_their_poses(tmp_path):
+    # the embedded model on its sample: the gradients are not compared, the mean pose change is
+    sample = verify.load_pairs(frames=48)
+    reference = engines.load(None)
+    report = verify.verify(reference, {"bf16": engines.load(None, precision="bf16")}, sample)
+    result = report["backends"]["bf16"]
+    assert report["passed"] and result["tolerances"] == verify.TOLERANCES["bf16"].to_dict()
+    checks = {check["output"]: check for check in result["checks"]}
+    assert not any(name.startswith("step") for name in checks)
+    assert checks["forward mu"]["max_diff"] == 0  # its forward is float32
+    for path in ("fused", "step-loop"):
+        mean = checks[f"tto pose mean [{path}]"]
+        assert 0 < mean["max_diff"] <= 5e-4 and mean["metric"] == "mean m"
+    strict = verify.verify(reference, {"bf16": engines.load(None, precision="bf16")}, sample,
+                           overrides={"pose_mean": 1e-6})
+    assert _failed(strict["backends"]["bf16"]) == {"tto pose mean [fused]", "tto pose mean [step-loop]"}
+
+
+def test_cli_verify_bf16(tmp_path, capsys):
+    code, stdout, stderr = uao(capsys, "verify", "--precision", "bf16", "--frames", "8", "--tto-iters", "2")
+    assert code == 0, stderr
+    assert "torch cpu bf16: PASS" in stdout and "tto pose mean [fused]" in stdout
+    code, _, stderr = uao(capsys, "verify", "--precision", "bf16", "--engine", tmp_path)
+    assert code == 1 and stderr.strip() == "Error: --precision bf16 checks the torch backend's bf16 steps; " \
+                                           "it takes no --engine"

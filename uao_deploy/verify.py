@@ -40,8 +40,9 @@ class Tolerances:
     """Largest accepted differences to the float32 CPU reference."""
 
     forward: float = 1e-5  # |mu|, |s|, absolute
-    gradient: float = 1e-3  # step loss and gradients, relative to the sample's scale (see below)
+    gradient: float | None = 1e-3  # step loss and gradients, relative to the sample's scale (see below)
     pose: float = 1e-4  # TTO pose, metres (Adam divides by |grad|, which magnifies float noise)
+    pose_mean: float | None = None  # TTO pose, mean joint distance in metres (None: not checked)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -54,10 +55,15 @@ class Tolerances:
 # leaves a margin over that noise while a wrong term (the Gaussian term alone weighs >= 4e-3) fails.
 # fp32-gpu: cuBLAS/TensorRT reduce in other orders and TensorRT may run float32 matmuls as TF32.
 # fp16: 11-bit mantissa, ~5e-4 relative per operation through 3 blocks, then amplified by Adam.
+# bf16 (torch's bf16 TTO steps): the forward is float32; the steps are judged by what they
+# produce, the issue's 0.5 mm mean change of the final poses. Their gradients are not compared
+# (they differ by design, and against the reference's float32 pseudo-targets the distance term
+# is noise), and single coordinates move by up to ~1.4 cm (measured 13.6 mm max on the sample).
 TOLERANCES = {
     "fp32": Tolerances(),
     "fp32-gpu": Tolerances(forward=1e-4, gradient=1e-2, pose=1e-3),
     "fp16": Tolerances(forward=1e-2, gradient=5e-2, pose=1e-2),
+    "bf16": Tolerances(forward=1e-5, gradient=None, pose=3e-2, pose_mean=5e-4),
 }
 
 
@@ -111,9 +117,9 @@ def default_engine_dirs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision
 
 
 def tolerance_class(engine) -> str:
-    """"fp16", "fp32-gpu" or "fp32": the key of :data:`TOLERANCES` that applies to ``engine``."""
-    if engine.precision == "fp16":
-        return "fp16"
+    """"fp16", "bf16", "fp32-gpu" or "fp32": the key of :data:`TOLERANCES` that applies to ``engine``."""
+    if engine.precision in ("fp16", "bf16"):
+        return engine.precision
     return "fp32-gpu" if device_of(engine).startswith("cuda") else "fp32"
 
 
@@ -185,7 +191,7 @@ def check_engine(engine, reference_sha256, expected: dict, pairs: dict, iters: i
     mu, s = engine.forward(x, return_uncertainty=True)
     checks += [_check("forward mu", max_abs(mu, expected["forward"][0]), tolerances.forward, "abs"),
                _check("forward s", max_abs(s, expected["forward"][1]), tolerances.forward, "abs")]
-    for point_name, point in expected["points"].items():
+    for point_name, point in expected["points"].items() if tolerances.gradient is not None else ():
         outputs = engine.value_and_grad(*point, cam, root)
         for name, value, ref in zip(("loss", "grad_z", "grad_z_flip"), outputs, expected["step"][point_name]):
             checks.append(_check(f"step {name} @{point_name}", max_relative(value, ref), tolerances.gradient, "rel"))
@@ -196,6 +202,9 @@ def check_engine(engine, reference_sha256, expected: dict, pairs: dict, iters: i
         poses["step-loop"] = engine.tto(x, cam, root, iters=iters, fused=False)
     for path, refined in poses.items():
         checks.append(_check(f"tto pose [{path}]", max_abs(refined, expected["tto"]), tolerances.pose, "abs m"))
+        if tolerances.pose_mean is not None:
+            checks.append(_check(f"tto pose mean [{path}]", float(mpjpe(refined, expected["tto"]).mean()),
+                                 tolerances.pose_mean, "mean m"))
     result = {"describe": engine.describe(), "tolerances": tolerances.to_dict(), "checks": checks,
               "passed": all(check["passed"] for check in checks)}
     if pairs.get("target") is not None:

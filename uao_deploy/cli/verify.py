@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from ..errors import UaoError
+
 
 @click.command("verify")
 @click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
@@ -15,8 +17,9 @@ import click
                    "exported to a cache folder (and TensorRT engines built from it when a GPU is present).")
 @click.option("--providers", default="cpu", show_default=True,
               help="ONNX Runtime providers for export folders: cpu, cuda, tensorrt or tensorrt_rtx.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
-              help="Precision of the default export.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+              help="Precision of the default export; bf16: check the torch backend's bf16 TTO steps instead "
+                   "(final poses within 0.5 mm mean of float32).")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Mocap clips (.npz, clip -> (T, 17, 3)) seen through the Human3.6M test cameras; "
                    "default: the embedded sample. Both carry ground truth, so MPJPE is reported.")
@@ -28,11 +31,13 @@ import click
 @click.option("--tol-forward", type=float, default=None, help="Override the forward tolerance (absolute).")
 @click.option("--tol-gradient", type=float, default=None, help="Override the step tolerance (relative per sample).")
 @click.option("--tol-pose", type=float, default=None, help="Override the TTO pose tolerance (metres).")
+@click.option("--tol-pose-mean", type=float, default=None,
+              help="Override (or, for fp32/fp16, add) the TTO pose mean-joint-distance tolerance (metres).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
               help="Also write the report as JSON to this file ('-' for stdout; the text then goes to stderr).")
 @click.pass_context
 def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, stride, seed, frames, tto_iters,
-            tol_forward, tol_gradient, tol_pose, json_path):
+            tol_forward, tol_gradient, tol_pose, tol_pose_mean, json_path):
     """Max differences per output (forward mu/s, step loss and gradients, TTO pose) and MPJPE per backend.
 
     Exit status 0 when every backend is within tolerance, 3 when one is not, 1 on bad input.
@@ -44,15 +49,21 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
 
     tto = TTOConfig(iters=tto_iters)
     pairs = load_pairs(data, noise, stride, seed, frames)
-    folders = engine_dirs or default_engine_dirs(checkpoint, tto, precision, max_batch=len(pairs["x"]))
     reference = engines.load(checkpoint, backend="torch", tto=tto)
     candidates = {}
-    for folder in folders:
+    if precision == "bf16":  # no graphs: the torch backend's own bf16 steps
+        if engine_dirs:
+            raise UaoError("--precision bf16 checks the torch backend's bf16 steps; it takes no --engine")
+        engine = engines.load(checkpoint, backend="torch", tto=tto, precision="bf16")
+        candidates[engine_label(engine.describe())] = engine
+    for folder in () if precision == "bf16" else (
+            engine_dirs or default_engine_dirs(checkpoint, tto, precision, max_batch=len(pairs["x"]))):
         options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
         engine = engines.load(folder, **options)
         candidates[f"{engine_label(engine.describe())} ({folder})"] = engine
     overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
-                                               ("pose", tol_pose)) if value is not None}
+                                               ("pose", tol_pose), ("pose_mean", tol_pose_mean))
+                 if value is not None}
     report = verify(reference, candidates, pairs, tto_iters, overrides=overrides)
     click.echo(format_report(report), err=json_path == "-")
     if json_path == "-":
