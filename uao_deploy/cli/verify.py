@@ -56,8 +56,10 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
             raise UaoError("--precision bf16 checks the torch backend's bf16 steps; it takes no --engine")
         engine = engines.load(checkpoint, backend="torch", tto=tto, precision="bf16")
         candidates[engine_label(engine.describe())] = engine
-    for folder in () if precision == "bf16" else (
-            engine_dirs or default_engine_dirs(checkpoint, tto, precision, max_batch=len(pairs["x"]))):
+        folders = ()
+    else:
+        folders = engine_dirs or default_engine_dirs(checkpoint, tto, precision, max_batch=len(pairs["x"]))
+    for folder in folders:
         options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
         engine = engines.load(folder, **options)
         candidates[f"{engine_label(engine.describe())} ({folder})"] = engine
