@@ -10,7 +10,7 @@ import torch
 from ..errors import UaoError
 from ..model import default_checkpoint, load_checkpoint
 from ..model.checkpoint import file_sha256
-from ..model.precision import PRECISIONS, with_bf16_mlps
+from ..model.precision import TORCH_PRECISIONS, with_bf16_mlps
 from ..tto import TTOConfig, refine, value_and_grad
 from ..tto.optimize import _model_callables
 from .base import Engine
@@ -33,8 +33,8 @@ class TorchEngine(Engine):
     def __init__(self, model: torch.nn.Module | str | Path | None = None, device: str = "cpu",
                  compile: bool = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32"):
         super().__init__()
-        if precision not in PRECISIONS:
-            raise UaoError(f"the torch backend runs precision {' or '.join(PRECISIONS)}; got {precision!r}")
+        if precision not in TORCH_PRECISIONS:
+            raise UaoError(f"the torch backend runs precision {' or '.join(TORCH_PRECISIONS)}; got {precision!r}")
         self.device = torch.device(device)
         if self.device.type == "cuda" and not torch.cuda.is_available():
             raise UaoError(f"device {device!r} was requested but torch.cuda.is_available() is False")

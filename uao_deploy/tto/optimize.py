@@ -36,13 +36,15 @@ def flip_average(forward, x, x_flip, flip: bool = True):
     """Root-zeroed prediction, averaged with the un-flipped prediction of the flipped input."""
     if not flip:
         return skeleton.zero_root(forward(x))
-    mu, mu_flip = _split(forward(_concat(x, x_flip)))
-    return skeleton.zero_root((mu + skeleton.flip_pose(mu_flip)) / 2)
+    mu, mu_flip = _predict_pair(forward, x, x_flip)
+    return skeleton.zero_root((mu + mu_flip) / 2)
 
 
-def _split(batch):
-    half = batch.shape[0] // 2
-    return batch[:half], batch[half:]
+def _predict_pair(forward, x, x_flip):
+    """(mu of x, un-flipped mu of x_flip) from one forward of both."""
+    both = forward(_concat(x, x_flip))
+    half = both.shape[0] // 2
+    return both[:half], skeleton.flip_pose(both[half:])
 
 
 def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig(), first_step=None):
@@ -78,8 +80,7 @@ def targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):
     then exactly 0 (a float32 target for a bf16 step would give it a random direction).
     """
     if flip:
-        mu0, mu0_flip = _split(forward(_concat(z, z_flip)))
-        mu0_flip = skeleton.flip_pose(mu0_flip)
+        mu0, mu0_flip = _predict_pair(forward, z, z_flip)
     else:
         mu0 = mu0_flip = forward(z)
     return (*step(z, z_flip, x, mu0, mu0_flip, cam, root), mu0, mu0_flip)
