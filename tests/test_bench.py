@@ -12,7 +12,7 @@ from uao_deploy.cli import cli
 from uao_deploy.errors import UaoError
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint, save_checkpoint
 from uao_deploy.tto import TTOConfig, optimize, predict
-from uao_deploy.verify import load_pairs
+from uao_deploy.jobs.verify import load_pairs
 
 TINY = GUMLPConfig(channels=32, layers=1)
 
@@ -176,9 +176,9 @@ def test_run_benchmark_rows_speedups_and_differences(checkpoint, pairs, fixed_pe
 
 
 def test_onnxruntime_rows_say_which_tto_path_ran(tiny_checkpoint, tiny_export, pairs, fixed_peak, monkeypatch):
-    import uao_deploy.verify
+    import uao_deploy.jobs.verify
 
-    monkeypatch.setattr(uao_deploy.verify, "exported_graphs", lambda checkpoint, tto: tiny_export)  # K = 2
+    monkeypatch.setattr(uao_deploy.jobs.verify, "exported_graphs", lambda checkpoint, tto: tiny_export)  # K = 2
     report = bench.run_benchmark(tiny_checkpoint, ("seed-eager", "onnxruntime"), batches=(2,), tto_iters=2, iters=1,
                                  seconds=None, warmup=0, threads=1, pairs=pairs)
     ort = {(r["task"], r["path"]): r for r in report["rows"] if r["backend"] == "onnxruntime"}

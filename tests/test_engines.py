@@ -11,7 +11,7 @@ from uao_deploy import engines
 from uao_deploy.camera import default_intrinsics
 from uao_deploy.errors import UaoError
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
-from uao_deploy.model.checkpoint import file_sha256
+from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
 
 SMALL = GUMLPConfig(channels=64, layers=1)

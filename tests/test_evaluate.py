@@ -1,4 +1,4 @@
-"""uao_deploy.evaluate and ``uao eval``: per-group and mean errors, TTO, roots, JSON (tiny model and clips)."""
+"""uao_deploy.jobs.evaluate and ``uao eval``: per-group and mean errors, TTO, roots, JSON (tiny model and clips)."""
 import json
 
 import numpy as np
@@ -10,7 +10,7 @@ from uao_deploy.cli import cli
 from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
 from uao_deploy.data.mocap import NoiseModel, evaluation_pairs
 from uao_deploy.errors import UaoError
-from uao_deploy.evaluate import evaluate, format_table
+from uao_deploy.jobs.evaluate import evaluate, format_table
 from uao_deploy.metrics import mpjpe
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 from uao_deploy.tto import TTOConfig, optimize, predict

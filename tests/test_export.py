@@ -16,7 +16,7 @@ from uao_deploy.export import onnx as export_module
 from uao_deploy.export import trace
 from uao_deploy.export.verify import ort_session, sample_keypoints, verify_graphs
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint
-from uao_deploy.model.checkpoint import file_sha256
+from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
 from uao_deploy.tto.optimize import frozen
 

@@ -13,7 +13,7 @@ from cli_runner import uao
 from uao_deploy.data.keypoints import COCO_FOR_H36M, KeypointSequence
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.engines.base import Engine
-from uao_deploy.infer import lift, smooth_track
+from uao_deploy.jobs.infer import lift, smooth_track
 from uao_deploy.metrics import p_mpjpe
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 from uao_deploy.tto import TTOConfig

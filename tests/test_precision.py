@@ -5,10 +5,10 @@ import torch
 
 from uao_deploy import engines
 from uao_deploy.errors import UaoError
-from uao_deploy.infer import open_engine
+from uao_deploy.jobs.infer import open_engine
 from uao_deploy.model import default_checkpoint, load_checkpoint
 from uao_deploy.model.precision import CastTo, with_bf16_mlps
-from uao_deploy.verify import load_pairs
+from uao_deploy.jobs.verify import load_pairs
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, build_engines, parse_profile, read_manifest
 from uao_deploy.export.tensorrt import TIMING_CACHE, _logger
-from uao_deploy.model.checkpoint import file_sha256
+from uao_deploy.fileio import file_sha256
 
 PROFILE = (1, 2, 4)
 

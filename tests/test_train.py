@@ -9,7 +9,7 @@ from uao_deploy import load_checkpoint
 from uao_deploy.data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
 from uao_deploy.data.mocap import MocapTrainingData, NoiseModel
 from uao_deploy.model import GUMLPConfig
-from uao_deploy.train import TrainConfig, gaussian_nll, train
+from uao_deploy.jobs.train import TrainConfig, gaussian_nll, train
 
 
 @pytest.fixture(scope="module")

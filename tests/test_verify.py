@@ -1,4 +1,4 @@
-"""uao_deploy.verify: backends that agree pass, an injected difference fails with a non-zero exit."""
+"""uao_deploy.jobs.verify: backends that agree pass, an injected difference fails with a non-zero exit."""
 import json
 
 import numpy as np
@@ -7,7 +7,8 @@ import torch
 from click.testing import CliRunner
 
 from cli_runner import uao
-from uao_deploy import engines, verify
+from uao_deploy import engines
+from uao_deploy.jobs import verify
 from uao_deploy.cli import cli
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.errors import UaoError

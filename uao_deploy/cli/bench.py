@@ -42,8 +42,8 @@ def command(checkpoint, backends, batches, iters, seconds, warmup, tto_iters, th
             json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
     from ..bench import DEFAULT_BACKENDS, format_table, profile_backends, run_benchmark, write_results
-    from ..model.checkpoint import atomic_write_bytes
-    from ..verify import load_pairs
+    from ..fileio import atomic_write_bytes
+    from ..jobs.verify import load_pairs
 
     to_stderr = json_path == "-"
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else DEFAULT_BACKENDS

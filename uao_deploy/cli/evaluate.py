@@ -17,7 +17,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
     if mocap and (h36m_3d or h36m_2d):
         raise click.UsageError("give either --mocap or both --h36m-3d and --h36m-2d, not both")
     if not (mocap or h36m_3d or h36m_2d):
-        from ..verify import load_pairs
+        from ..jobs.verify import load_pairs
 
         pairs = load_pairs(stride=stride)
         pairs.update(clip=np.zeros(len(pairs["x"]), np.int64), names=["embedded sample"])
@@ -59,9 +59,9 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
             json_path):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
-    from ..evaluate import evaluate, format_table
+    from ..jobs.evaluate import evaluate, format_table
     from ..model import default_checkpoint, load_checkpoint
-    from ..model.checkpoint import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
     from ..tto import TTOConfig
 
     if stride < 1 or tto_iters < 1:

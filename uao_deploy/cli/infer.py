@@ -40,7 +40,7 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
             checkpoint, allow_pickle, render, progress, precision, providers):
     """Lift 2D keypoints (MHFormer/PoseMamba, plain npz or VideoPose3D files) to 3D poses."""
-    from ..infer import infer_files
+    from ..jobs.infer import infer_files
 
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,

@@ -7,7 +7,7 @@ from ..data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
 from ..data.h36m import H36MTrainingData
 from ..data.mocap import MocapTrainingData, NoiseModel
 from ..model import GUMLPConfig
-from ..train import BEST_NAME, TrainConfig, train
+from ..jobs.train import BEST_NAME, TrainConfig, train
 
 MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap training reads
 

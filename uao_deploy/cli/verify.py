@@ -43,9 +43,9 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     Exit status 0 when every backend is within tolerance, 3 when one is not, 1 on bad input.
     """
     from .. import engines
-    from ..model.checkpoint import atomic_write_bytes
+    from ..fileio import atomic_write_bytes
     from ..tto import TTOConfig
-    from ..verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
+    from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
 
     tto = TTOConfig(iters=tto_iters)
     pairs = load_pairs(data, noise, stride, seed, frames)

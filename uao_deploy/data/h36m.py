@@ -162,7 +162,7 @@ def h36m_pairs(poses: dict, keypoints: dict, subjects=TEST_SUBJECTS, stride: int
 
 
 class H36MTrainingData:
-    """:class:`uao_deploy.train.TrainingData` from Human3.6M: fixed pairs of the training subjects,
+    """:class:`uao_deploy.jobs.train.TrainingData` from Human3.6M: fixed pairs of the training subjects,
     shuffled every epoch (the trainer adds the random flips); validation on the test subjects."""
 
     def __init__(self, path_3d, path_2d, train_subjects=TRAIN_SUBJECTS, val_subjects=TEST_SUBJECTS,

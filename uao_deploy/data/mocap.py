@@ -153,7 +153,7 @@ def evaluation_pairs(clips: dict[str, np.ndarray], cameras: list[Camera], noise:
 
 
 class MocapTrainingData:
-    """:class:`uao_deploy.train.TrainingData` from mocap clips: fresh pairs every epoch.
+    """:class:`uao_deploy.jobs.train.TrainingData` from mocap clips: fresh pairs every epoch.
 
     Training views come from the Human3.6M training subjects' cameras; validation goes through the
     test subjects' cameras (unseen views) with a fixed noise draw.

@@ -18,7 +18,7 @@ import numpy as np
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..errors import UaoError
-from ..export.metadata import read_manifest
+from ..contract import read_manifest
 from ..shapes import as_joint_batch, as_vector_batch
 from ..tto import TTOConfig, flip_average, refine
 from ..tto.optimize import targets_then_step

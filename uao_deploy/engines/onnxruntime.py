@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..errors import UaoError
-from ..export.metadata import GRAPHS
+from ..contract import GRAPHS
 from .base import Engine, graph_files, tto_config_from
 
 # Short provider names; each list ends in the providers ORT may use for nodes the first cannot run.

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from ..errors import UaoError
-from ..export.metadata import GRAPHS, MANIFEST, read_manifest
+from ..contract import GRAPHS, MANIFEST, read_manifest
 from ..export.tensorrt import _logger, load_tensorrt
-from ..model.checkpoint import file_sha256
+from ..fileio import file_sha256
 from .base import Engine, graph_files, tto_config_from
 
 

@@ -9,7 +9,7 @@ import torch
 
 from ..errors import UaoError
 from ..model import default_checkpoint, load_checkpoint
-from ..model.checkpoint import file_sha256
+from ..fileio import file_sha256
 from ..model.precision import TORCH_PRECISIONS, with_bf16_mlps
 from ..tto import TTOConfig, refine, value_and_grad
 from ..tto.optimize import _model_callables

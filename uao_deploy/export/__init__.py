@@ -1,10 +1,10 @@
 """Export stage: ONNX graphs (forward, TTO step, fused TTO) and TensorRT engines built from them.
 
 The directory layout and graph signatures are the contract with ``uao_deploy.engines``; see
-:mod:`uao_deploy.export.metadata`.
+:mod:`uao_deploy.contract`.
 """
 from .formats import FORMATS, export
-from .metadata import GRAPHS, read_manifest
+from ..contract import GRAPHS, read_manifest
 from .onnx import export_onnx
 from .tensorrt import DEFAULT_PROFILE, build_engines, export_engines, load_tensorrt, parse_profile
 from .verify import precision_error_mm

@@ -10,8 +10,12 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import UaoError
-from ..model.checkpoint import default_checkpoint, file_sha256
+from ..model.checkpoint import default_checkpoint
+from ..fileio import file_sha256
 from ..tto import TTOConfig
+
+# Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
+NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
 
 
 def cache_dir() -> Path:
@@ -41,13 +45,15 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
 
 
 def exporter_fingerprint() -> str:
-    """sha256 of the code that decides what the graphs compute (model, TTO, export): a changed
-    exporter (an edited checkout, or another release) never reuses graphs cached by the old one."""
+    """sha256 of the package code that can decide what the graphs compute: a changed exporter (an
+    edited checkout, or another release) never reuses graphs cached by the old one. Every module
+    counts except the folders that only drive or show results, so code in a new folder is covered."""
     package = Path(__file__).resolve().parent.parent
     digest = hashlib.sha256()
-    for path in sorted(path for folder in ("model", "tto", "export") for path in (package / folder).glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    digest.update((package / "skeleton.py").read_bytes() + (package / "camera.py").read_bytes())
+    for path in sorted(package.rglob("*.py")):
+        relative = path.relative_to(package)
+        if relative.parts[0] not in NOT_IN_GRAPHS:
+            digest.update(str(relative).encode() + path.read_bytes())
     return digest.hexdigest()
 
 

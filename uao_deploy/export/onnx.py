@@ -20,11 +20,13 @@ import torch
 from .. import skeleton
 from ..errors import UaoError
 from ..model import GUMLP, load_checkpoint
-from ..model.checkpoint import default_checkpoint, file_sha256
+from ..model.checkpoint import default_checkpoint
+from ..fileio import file_sha256
 from ..tto import TTOConfig, first_value_and_grad, refine, value_and_grad
 from . import trace
 from .layers import exportable_model
-from .metadata import FIRST_STEP, GRAPHS, MANIFEST, PRECISIONS, graph_metadata, write_json
+from ..contract import FIRST_STEP, GRAPHS, MANIFEST, PRECISIONS, graph_metadata
+from ..fileio import write_json
 
 log = logging.getLogger(__name__)
 

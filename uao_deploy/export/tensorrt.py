@@ -18,9 +18,10 @@ import warnings
 from pathlib import Path
 
 from ..errors import UaoError
-from ..model.checkpoint import file_sha256
+from ..fileio import file_sha256
 from ..tto import TTOConfig
-from .metadata import MANIFEST, read_manifest, write_json
+from ..contract import MANIFEST, read_manifest
+from ..fileio import write_json
 from .onnx import check_options, export_onnx
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from ..camera import default_intrinsics
 from ..errors import UaoError
 from ..tto import TTOConfig
 from .layers import exportable_model
-from .metadata import GRAPHS, read_manifest
+from ..contract import GRAPHS, read_manifest
 from .onnx import load_model, reference_functions
 
 VERIFY_BATCHES = (1, 3, 8)

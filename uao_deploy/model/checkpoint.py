@@ -1,16 +1,15 @@
 """Loading and saving GUMLP checkpoints in the seed's format (a plain state dict) plus a JSON sidecar."""
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
-import tempfile
 from pathlib import Path
 
 import torch
 
 from ..errors import UaoError
+from ..fileio import atomic_write_bytes, file_sha256
 from .gumlp import GUMLP, GUMLPConfig
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -24,14 +23,6 @@ def default_checkpoint() -> Path:
 
 def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + ".json")
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -91,25 +82,6 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     """The JSON metadata next to a checkpoint, or {} for a bare seed checkpoint."""
     side = sidecar_path(path)
     return json.loads(side.read_text()) if side.is_file() else {}
-
-
-def atomic_write_bytes(path: Path, write, suffix: str = ".tmp") -> None:
-    """Write through a temporary file in the same folder and rename, so no half-written file remains.
-
-    ``suffix`` names the temporary file for writers that pick the format from it (e.g. .gif).
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(handle)
-    try:
-        write(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(model: GUMLP, path: str | os.PathLike, metadata: dict | None = None) -> Path:

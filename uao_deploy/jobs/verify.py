@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import skeleton
-from .camera import normalize_screen_coordinates, normalized_intrinsics
-from .errors import UaoError
-from .export.cache import built_engines, exported_graphs
-from .metrics import mpjpe
-from .tto import TTOConfig
+from .. import skeleton
+from ..camera import normalize_screen_coordinates, normalized_intrinsics
+from ..errors import UaoError
+from ..export.cache import built_engines, exported_graphs
+from ..metrics import mpjpe
+from ..tto import TTOConfig
 
 # Exit status of `uao verify` when a backend differs beyond tolerance (1 stays "user error").
 EXIT_MISMATCH = 3
@@ -81,8 +81,8 @@ def load_pairs(data=None, noise: float = 4.0, stride: int = 1, seed: int = 0, fr
     if data is None:
         pairs = _sample_pairs(stride)
     else:
-        from .data.cameras import TEST_SUBJECTS, cameras_of
-        from .data.mocap import NoiseModel, evaluation_pairs, load_mocap
+        from ..data.cameras import TEST_SUBJECTS, cameras_of
+        from ..data.mocap import NoiseModel, evaluation_pairs, load_mocap
 
         found = evaluation_pairs(load_mocap(data), cameras_of(TEST_SUBJECTS), NoiseModel(noise, noise), seed, stride)
         pairs = {key: found[key] for key in ("x", "cam", "root", "target")}
@@ -95,7 +95,7 @@ def load_pairs(data=None, noise: float = 4.0, stride: int = 1, seed: int = 0, fr
 
 
 def _sample_pairs(stride: int) -> dict:
-    from .data.sample import SAMPLE_PATH
+    from ..data.sample import SAMPLE_PATH
 
     with np.load(SAMPLE_PATH, allow_pickle=False) as sample:
         width, height = float(sample["width"]), float(sample["height"])

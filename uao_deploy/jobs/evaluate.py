@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from .camera import estimate_root
-from .errors import UaoError
-from .metrics import mpjpe, p_mpjpe
-from .tto import TTOConfig, optimize, predict
+from ..camera import estimate_root
+from ..errors import UaoError
+from ..metrics import mpjpe, p_mpjpe
+from ..tto import TTOConfig, optimize, predict
 
 ROOTS = ("gt", "estimated")
 PAIR_KEYS = ("x", "target", "cam", "root", "clip")

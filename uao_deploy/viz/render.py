@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
-from . import skeleton
-from .errors import UaoError
-from .model.checkpoint import atomic_write_bytes
+from .. import skeleton
+from ..errors import UaoError
+from ..fileio import atomic_write_bytes
 
 FORMATS = (".gif", ".mp4")
 _SIDE_COLOURS = {"left": "tab:blue", "right": "tab:red", "centre": "0.3"}

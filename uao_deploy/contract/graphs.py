@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .. import __version__, skeleton
 from ..errors import UaoError
-from ..model.checkpoint import atomic_write_bytes
 
 MANIFEST = "manifest.json"
 PRECISIONS = ("fp32", "fp16")
@@ -90,10 +89,6 @@ def graph_metadata(checkpoint_sha256: str, model_config: dict, tto: dict, precis
         "uao.normalization": NORMALIZATION,
         "uao.precision": precision,
     }
-
-
-def write_json(path: Path, payload: dict) -> None:
-    atomic_write_bytes(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
 
 
 def read_manifest(directory: str | os.PathLike) -> dict:

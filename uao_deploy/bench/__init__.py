@@ -35,12 +35,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from . import skeleton
-from .errors import UaoError
-from .model import GUMLPConfig, default_checkpoint, load_checkpoint
-from .model.checkpoint import atomic_write_bytes, file_sha256
-from .tto import TTOConfig
-from .tto.objective import gaussian_term, projection_term
+from .. import skeleton
+from ..errors import UaoError
+from ..model import GUMLPConfig, default_checkpoint, load_checkpoint
+from ..fileio import atomic_write_bytes, file_sha256
+from ..tto import TTOConfig
+from ..tto.objective import gaussian_term, projection_term
 
 TASKS = ("eval", "tto")
 DEFAULT_BATCHES = (1, 8, 64, 512)
@@ -263,7 +263,7 @@ def _seed_cases(setup: Setup) -> list[Case]:
 
 def _torch_cases(setup: Setup, name: str = "torch", device: str = "cpu", compile: bool = False,
                  precision: str = "fp32") -> list[Case]:
-    from . import engines
+    from .. import engines
 
     engine = engines.load(setup.model, backend="torch", device=device, compile=compile, tto=setup.tto,
                           precision=precision)
@@ -286,8 +286,8 @@ def _torch_cuda_cases(setup: Setup) -> list[Case]:
 
 
 def _onnxruntime_cases(setup: Setup) -> list[Case]:
-    from . import engines
-    from .verify import exported_graphs
+    from .. import engines
+    from ..jobs.verify import exported_graphs
 
     engine = engines.load(exported_graphs(setup.checkpoint, setup.tto), backend="onnxruntime", providers="cpu",
                           threads=setup.threads)
@@ -295,8 +295,8 @@ def _onnxruntime_cases(setup: Setup) -> list[Case]:
 
 
 def _tensorrt_cases(setup: Setup) -> list[Case]:
-    from . import engines
-    from .verify import built_engines, exported_graphs
+    from .. import engines
+    from ..jobs.verify import built_engines, exported_graphs
 
     if not torch.cuda.is_available():
         raise UaoError("no CUDA GPU (torch.cuda.is_available() is False)")
@@ -418,10 +418,10 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=DEFAULT_BA
 
     A backend that cannot start on this machine becomes a "skipped" entry with its reason and a
     case that fails (or would not fit in memory) becomes an "error" row; the others still run.
-    ``pairs``: inputs as from :func:`uao_deploy.verify.load_pairs` (default: the embedded sample).
+    ``pairs``: inputs as from :func:`uao_deploy.jobs.verify.load_pairs` (default: the embedded sample).
     ``progress(report)`` is called after each batch size with the rows so far (``complete`` False).
     """
-    from .verify import load_pairs
+    from ..jobs.verify import load_pairs
 
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown:
@@ -485,7 +485,7 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
     """
     reference_engine = next((case.engine for case in cases if case.backend == "torch"), None)
     if reference_engine is None:
-        from . import engines
+        from .. import engines
         reference_engine = engines.load(setup.model, backend="torch", tto=setup.tto)
     memory = {}  # case index -> (frames per call, extra bytes it needed)
     for batch in setup.batches:
@@ -623,7 +623,7 @@ def profile_onnxruntime(graph: Path, feeds: dict[str, np.ndarray], threads: int,
 def profile_backends(checkpoint=None, batch: int = 64, tto_iters: int = 4, threads: int | None = None,
                      pairs: dict | None = None) -> dict:
     """Where TTO spends its time at one batch size: seed-eager, torch and ONNX Runtime's graphs."""
-    from .verify import exported_graphs, load_pairs
+    from ..jobs.verify import exported_graphs, load_pairs
 
     threads = threads or torch.get_num_threads()
     checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)

@@ -13,12 +13,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import skeleton
-from .metrics import mpjpe
-from .model import GUMLP, GUMLPConfig, save_checkpoint
-from .model.checkpoint import atomic_write_bytes
-from .tto import predict
-from .tto.objective import gaussian_term
+from .. import skeleton
+from ..metrics import mpjpe
+from ..model import GUMLP, GUMLPConfig, save_checkpoint
+from ..fileio import atomic_write_bytes
+from ..tto import predict
+from ..tto.objective import gaussian_term
 
 BEST_NAME = "best.pth"
 STATE_NAME = "last_state.pt"

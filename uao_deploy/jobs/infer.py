@@ -29,12 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-from . import __version__, engines
-from .camera import default_intrinsics, estimate_root, normalize_screen_coordinates
-from .data.keypoints import KeypointSequence, fill_missing, read_keypoints
-from .errors import UaoError
-from .model.checkpoint import atomic_write_bytes
-from .tto import TTOConfig
+from .. import __version__, engines
+from ..camera import default_intrinsics, estimate_root, normalize_screen_coordinates
+from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
+from ..errors import UaoError
+from ..fileio import atomic_write_bytes
+from ..tto import TTOConfig
 
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
 # at all still gets a finite root from its interpolated keypoints.
@@ -77,7 +77,7 @@ def default_export(checkpoint=None, iters: int = 4) -> Path:
     Exported once into the shared cache (:mod:`uao_deploy.export.cache`) and reused after. With
     ``iters`` 0 the default K is exported; the engine then runs no TTO step at all.
     """
-    from .export.cache import exported_graphs
+    from ..export.cache import exported_graphs
 
     fused_iters = iters if iters >= 1 else TTOConfig().iters
     return exported_graphs(checkpoint, TTOConfig(iters=fused_iters))
@@ -238,7 +238,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     targets = output_paths(sequences, out)
     animations = render_paths(sequences, render)
     if render is not None:
-        from .render import check_render_target
+        from ..viz.render import check_render_target
 
         check_render_target(render)
     engine = open_engine(backend, engine_dir, checkpoint, iters, precision, providers)
@@ -250,7 +250,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
             if animation is not None:
-                from .render import render_animation
+                from ..viz.render import render_animation
 
                 render_animation(result.keypoints_2d, result.poses_3d, animation,
                                  result.metadata["camera"]["width"], result.metadata["camera"]["height"],
@@ -268,8 +268,8 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
     ``render_step``-th frame) and OUT/summary.json, and reports MPJPE against the sample's ground
     truth and the time of each step.
     """
-    from .data.sample import SAMPLE_PATH
-    from .metrics import mpjpe, p_mpjpe
+    from ..data.sample import SAMPLE_PATH
+    from ..metrics import mpjpe, p_mpjpe
 
     out = Path(out)
     if out.exists() and not out.is_dir():
@@ -298,7 +298,7 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
         f"P-MPJPE {metrics['p_mpjpe_mm']:.1f} mm, estimated root off by {metrics['root_error_mm']:.0f} mm on average")
 
     if render:
-        from .render import render_animation
+        from ..viz.render import render_animation
 
         started = time.perf_counter()
         animation = render_animation(result.keypoints_2d, result.poses_3d, out / "sample_3d.gif",

@@ -1,0 +1,6 @@
+"""The graph contract that the exporter writes and every engine reads: objectives, graph specs,
+manifest and metadata. Imports neither torch nor the exporter, so a runtime install can read it."""
+from .graphs import BATCH, FIRST_STEP, GRAPHS, MANIFEST, NORMALIZATION, PRECISIONS, GraphSpec, graph_metadata, read_manifest
+
+__all__ = ["BATCH", "FIRST_STEP", "GRAPHS", "MANIFEST", "NORMALIZATION", "PRECISIONS", "GraphSpec", "graph_metadata",
+           "read_manifest"]

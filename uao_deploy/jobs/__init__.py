@@ -1,0 +1,1 @@
+"""The jobs a user runs: lifting files, evaluation, training, cross-backend checks."""
