@@ -7,19 +7,21 @@ from pathlib import Path
 
 import click
 
+from ..contract import PRECISIONS
+from . import options
+
 from ..errors import UaoError
 
 
 @click.command("export")
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="GUMLP checkpoint (seed state dict or `uao train` output). Default: the embedded model.")
+@options.checkpoint("GUMLP checkpoint (seed state dict or `uao train` output). Default: the embedded model.")
 @click.option("--format", "format_name", type=click.Choice(["onnx", "trt"]), default="onnx", show_default=True,
               help="onnx: graphs for ONNX Runtime and TensorRT; trt: TensorRT engines built from them.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. Default: ./export/ (onnx) or ./engines/ (trt).")
-@click.option("--tto-iters", type=int, default=4, show_default=True, help="Adam steps K fixed in the fused TTO graph.")
+@options.tto_iters(help="Adam steps K fixed in the fused TTO graph.")
 @click.option("--no-flip", is_flag=True, help="TTO without the horizontally flipped copy.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
               help="fp16: linear layers in float16, inputs, norms and Adam state in float32.")
 @click.option("--batch", default=None, metavar="MIN:OPT:MAX",
               help="TensorRT batch profile (trt only). Default: 1:64:1024.")

@@ -21,7 +21,7 @@ import copy
 import torch
 from torch import nn
 
-TORCH_PRECISIONS = ("fp32", "bf16")  # what the torch backend runs (graphs: contract.PRECISIONS)
+from ..contract import TORCH_PRECISIONS
 
 
 class CastTo(nn.Module):
