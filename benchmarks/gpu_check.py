@@ -26,7 +26,7 @@ from uao_deploy.camera import default_intrinsics
 from uao_deploy.errors import UaoError
 from uao_deploy.export import export_onnx
 from uao_deploy.export.tensorrt import build_engines
-from uao_deploy.tensorrt_runtime import FLAVOURS
+from uao_deploy.runtimes import FLAVOURS
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
 # Absolute tolerances against PyTorch on the CPU. TensorRT may run float32 matmuls in TF32, and

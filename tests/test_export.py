@@ -14,7 +14,8 @@ from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, export_onnx, precision_error_mm, read_manifest
 from uao_deploy.export import onnx as export_module
 from uao_deploy.export import trace
-from uao_deploy.export.verify import ort_session, sample_keypoints, verify_graphs
+from uao_deploy.export.verify import sample_keypoints, verify_graphs
+from uao_deploy.runtimes import ort_session
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint
 from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
@@ -224,7 +225,6 @@ def test_bad_options_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tto-iters", "0"], "iterations"),
     (["--batch", "1:64:1024"], "trt only"),
     (["--format", "trt", "--batch", "1:64"], "MIN:OPT:MAX"),
     (["--format", "trt", "--batch", "8:4:16"], "MIN <= OPT <= MAX"),
@@ -234,6 +234,15 @@ def test_cli_refuses_bad_options(args, message, tmp_path, capsys):
         main(["export", "--out", str(tmp_path / "out")] + args)
     assert exit_info.value.code == 1
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("iters", ["0", "65", "1000000000"])
+def test_cli_bounds_the_iteration_count_before_any_work(iters, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--tto-iters", iters, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2  # a usage error, from click's option parser
+    assert "--tto-iters" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -14,7 +14,7 @@ from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, build_engines, parse_profile, read_manifest
 from uao_deploy.export.tensorrt import TIMING_CACHE
-from uao_deploy.tensorrt_runtime import trt_logger
+from uao_deploy.runtimes import trt_logger
 from uao_deploy.fileio import file_sha256
 
 PROFILE = (1, 2, 4)
@@ -118,7 +118,8 @@ def test_engines_match_onnxruntime_on_a_gpu(tiny_export, tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("needs an NVIDIA GPU and a CUDA build of torch")
     from uao_deploy import engines
-    from uao_deploy.export.verify import ort_session, sample_inputs
+    from uao_deploy.export.verify import sample_inputs
+    from uao_deploy.runtimes import ort_session
 
     out = tmp_path / "engines"
     manifest = build_engines(tiny_export, out, profile=(1, 8, 16), flavour="tensorrt")

@@ -48,9 +48,10 @@ def _failed(result):
     return {check["output"] for check in result["checks"] if not check["passed"]}
 
 
-def test_agreeing_backends_pass(checkpoints, pairs):
+def test_agreeing_backends_pass(tiny_export, checkpoints, pairs):
+    # ONNX Runtime on the export of the same checkpoint: float noise, well inside every tolerance
     reference = engines.load(checkpoints[0])
-    report = verify.verify(reference, {"again": engines.load(checkpoints[0])}, pairs, iters=2)
+    report = verify.verify(reference, {"again": engines.load(tiny_export)}, pairs, iters=2)
     result = report["backends"]["again"]
     assert report["passed"] and result["passed"]
     outputs = [check["output"] for check in result["checks"]]
@@ -58,7 +59,10 @@ def test_agreeing_backends_pass(checkpoints, pairs):
     assert {"step grad_z @start", "step grad_z_flip @moved", "step loss @moved"} <= set(outputs)
     assert {"tto pose [fused]", "tto pose [step-loop]"} <= set(outputs)  # both paths of the engine
     assert result["tolerances"] == verify.TOLERANCES["fp32"].to_dict()
-    assert set(result["mpjpe_mm"]) == {"plain", "tto"} and result["mpjpe_mm"] == report["reference_mpjpe_mm"]
+    assert set(result["mpjpe_mm"]) == {"plain", "tto"}
+    for kind, value in result["mpjpe_mm"].items():
+        assert value == pytest.approx(report["reference_mpjpe_mm"][kind], abs=0.01)
+    assert 0 < max(check["max_diff"] for check in result["checks"])  # two backends, not one compared with itself
     assert "all backends agree" in verify.format_report(report)
 
 

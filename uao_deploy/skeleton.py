@@ -4,7 +4,6 @@ from __future__ import annotations
 from .arrays import concat, constant_like, zeros_like
 
 NUM_JOINTS = 17
-ROOT = 0
 JOINT_NAMES = (
     "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
     "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",

@@ -57,7 +57,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
             json_path):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
-    from ..model import default_checkpoint, load_checkpoint
+    from ..model.checkpoint import checkpoint_path, load_checkpoint
     from ..tto import TTOConfig
 
     if stride < 1:
@@ -65,5 +65,5 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
     report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)
-    report.update(checkpoint=str(checkpoint or default_checkpoint()), data=data, group_kind=group_label)
+    report.update(checkpoint=str(checkpoint_path(checkpoint)), data=data, group_kind=group_label)
     options.emit(format_table(report, group_label), report, json_path)

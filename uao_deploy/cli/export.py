@@ -31,7 +31,7 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
     """Export forward, TTO-step and fused-TTO graphs, checked against PyTorch before anything is written."""
     from ..export import DEFAULT_PROFILE, FORMATS, export, parse_profile
     from ..export.onnx import check_options
-    from ..tto import TTOConfig
+    from ..contract import TTOConfig
 
     tto = TTOConfig(iters=tto_iters, flip=not no_flip)
     check_options(tto, precision)

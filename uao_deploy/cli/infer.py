@@ -29,9 +29,8 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--precision", type=click.Choice(TORCH_PRECISIONS), default="fp32", show_default=True,
               help="bf16: TTO gradient steps with the blocks' U-MLPs in bf16, poses in float32 "
                    "(torch backend; ~0.2 mm mean change, faster on CPUs with avx512_bf16 or AMX).")
-@click.option("--providers", type=click.Choice(["cpu", "cuda", "tensorrt", "tensorrt_rtx"]),
-              help="Where ONNX Runtime runs [default: cpu]; a provider that is not active is an error, "
-                   "never a silent CPU run.")
+@options.providers(help="Where ONNX Runtime runs [default: cpu]; a provider that is not active is an error, "
+                       "never a silent CPU run.")
 @click.option("--engine", "engine_dir", type=click.Path(exists=True),
               help="Export folder (ONNX), engine folder (TensorRT) or checkpoint (torch) "
                    "[default: the embedded model, exported once into the cache].")

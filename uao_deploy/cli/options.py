@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from ..contract.objectives import MAX_TTO_ITERS
+from ..runtimes import PROVIDERS
 
 
 def tto_iters(minimum: int = 1, help: str = "UAO iterations K."):
@@ -17,6 +18,12 @@ def tto_iters(minimum: int = 1, help: str = "UAO iterations K."):
 
 def checkpoint(help: str = "GUMLP checkpoint (seed or uao format). Default: the embedded model."):
     return click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help=help)
+
+
+def providers(default: str | None = None, help: str = "Where ONNX Runtime runs; a provider that is not active is "
+                                                         "an error, never a silent CPU run."):
+    return click.option("--providers", type=click.Choice(list(PROVIDERS)), default=default,
+                        show_default=default is not None, help=help)
 
 
 def json_report(what: str = "report", beside: str = "table"):

@@ -14,8 +14,7 @@ from ..errors import UaoError
 @click.option("--engine", "engine_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="An ONNX export or TensorRT engine folder to check (repeatable). Default: the checkpoint "
                    "exported to a cache folder (and TensorRT engines built from it when a GPU is present).")
-@click.option("--providers", default="cpu", show_default=True,
-              help="ONNX Runtime providers for export folders: cpu, cuda, tensorrt or tensorrt_rtx.")
+@options.providers("cpu", help="ONNX Runtime providers for export folders.")
 @click.option("--precision", type=click.Choice(sorted({*PRECISIONS, *TORCH_PRECISIONS})), default="fp32", show_default=True,
               help="Precision of the default export; bf16: check the torch backend's bf16 TTO steps instead "
                    "(final poses within 0.5 mm mean of float32).")
@@ -41,7 +40,7 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     Exit status 0 when every backend is within tolerance, 3 when one is not, 1 on bad input.
     """
     from .. import engines
-    from ..tto import TTOConfig
+    from ..contract import TTOConfig
     from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
 
     tto = TTOConfig(iters=tto_iters)

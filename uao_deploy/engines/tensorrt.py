@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import UaoError
 from ..contract import GRAPHS, MANIFEST, read_manifest
-from ..tensorrt_runtime import load_tensorrt, trt_logger
+from ..runtimes import load_tensorrt, trt_logger
 from ..fileio import file_sha256
 from .base import Engine, graph_files, tto_config_from
 

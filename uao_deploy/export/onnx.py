@@ -19,8 +19,7 @@ import torch
 
 from .. import skeleton
 from ..errors import UaoError
-from ..model import GUMLP, load_checkpoint
-from ..model.checkpoint import default_checkpoint
+from ..model.checkpoint import resolve_model
 from ..fileio import file_sha256
 from ..tto import TTOConfig, first_value_and_grad, refine, value_and_grad
 from . import trace
@@ -135,19 +134,6 @@ def _drop_unused(graph: onnx.GraphProto) -> None:
     graph.initializer.extend(initializers)
 
 
-def load_model(model_or_checkpoint) -> tuple[GUMLP, str, str | None]:
-    """(model, checkpoint sha256, checkpoint path or None) from a GUMLP, a path, or None (embedded model)."""
-    if isinstance(model_or_checkpoint, torch.nn.Module):
-        digest = hashlib.sha256()
-        for name, tensor in model_or_checkpoint.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return model_or_checkpoint, digest.hexdigest(), None
-    path = Path(default_checkpoint() if model_or_checkpoint is None else model_or_checkpoint)
-    model = load_checkpoint(path)
-    return model, file_sha256(path), str(path)
-
-
 def check_options(config: TTOConfig, precision: str) -> None:
     if precision not in PRECISIONS:
         raise UaoError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
@@ -165,7 +151,9 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     folder beside it and moved in only when complete).
     """
     check_options(tto, precision)
-    model, checkpoint_sha256, checkpoint_path = load_model(model_or_checkpoint)
+    resolved = resolve_model(model_or_checkpoint)
+    model, checkpoint_sha256 = resolved.model, resolved.sha256
+    checkpoint_path = None if resolved.path is None else str(resolved.path)
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))

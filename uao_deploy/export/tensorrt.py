@@ -17,9 +17,9 @@ from pathlib import Path
 
 from ..errors import UaoError
 from ..fileio import file_sha256
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 from ..contract import MANIFEST, read_manifest
-from ..tensorrt_runtime import load_tensorrt, trt_logger, visible_gpus
+from ..runtimes import load_tensorrt, trt_logger, visible_gpus
 from ..fileio import write_json
 from .onnx import check_options, export_onnx
 

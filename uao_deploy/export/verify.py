@@ -10,10 +10,12 @@ import torch
 from .. import skeleton
 from ..camera import default_intrinsics
 from ..errors import UaoError
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 from .layers import exportable_model
 from ..contract import GRAPHS, read_manifest
-from .onnx import load_model, reference_functions
+from ..runtimes import ort_session
+from ..model.checkpoint import resolve_model
+from .onnx import reference_functions
 
 VERIFY_BATCHES = (1, 3, 8)
 # Largest absolute difference accepted per graph output: far above float noise, far below what an
@@ -25,17 +27,6 @@ TOLERANCES = {
     "fp32": {"mu": 1e-4, "s": 1e-4, "loss": 1e-4, "grad_z": 1e-4, "grad_z_flip": 1e-4, "pose": 1e-3, "losses": 1e-4},
     "fp16": {"mu": 5e-3, "s": 5e-3, "loss": 1e-3, "grad_z": 5e-3, "grad_z_flip": 5e-3, "pose": 1e-2, "losses": 1e-3},
 }
-
-
-def ort_session(path: str | os.PathLike):
-    """A CPU ONNX Runtime session for a graph file (a path, so weights in ``.onnx.data`` are found)."""
-    try:
-        import onnxruntime
-    except ImportError:
-        raise UaoError("onnxruntime is not installed: pip install uao-deploy[cpu]") from None
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 
 def sample_keypoints(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -93,7 +84,7 @@ def precision_error_mm(directory: str | os.PathLike, model_or_checkpoint, x, cam
     For an fp16 export this is its precision cost; for fp32 it is float noise.
     """
     manifest = read_manifest(directory)
-    model, _, _ = load_model(model_or_checkpoint)
+    model = resolve_model(model_or_checkpoint).model
     reference = reference_functions(exportable_model(model, "fp32"), TTOConfig(**manifest["tto"]))
     inputs = {"forward": (x,), "tto_fused": (x, cam, root)}
     errors = {}

@@ -27,7 +27,7 @@ from ..camera import normalize_screen_coordinates, normalized_intrinsics
 from ..errors import UaoError
 from ..export.cache import built_engines, exported_graphs
 from ..metrics import mpjpe
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 
 # Exit status of `uao verify` when a backend differs beyond tolerance (1 stays "user error").
 EXIT_MISMATCH = 3

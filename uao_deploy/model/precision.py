@@ -21,8 +21,6 @@ import copy
 import torch
 from torch import nn
 
-from ..contract import TORCH_PRECISIONS
-
 
 class CastTo(nn.Module):
     """Runs ``module`` with its weights and input in ``dtype`` and hands back the caller's dtype."""
