@@ -14,7 +14,8 @@ from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, export_onnx, precision_error_mm, read_manifest
 from uao_deploy.export import onnx as export_module
 from uao_deploy.export import trace
-from uao_deploy.export.verify import sample_keypoints, verify_graphs
+from uao_deploy.compare import sample_keypoints
+from uao_deploy.export.verify import verify_graphs
 from uao_deploy.runtimes import ort_session
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint
 from uao_deploy.fileio import file_sha256
