@@ -13,6 +13,7 @@ from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, export_onnx, precision_error_mm, read_manifest
 from uao_deploy.export import onnx as export_module
+from uao_deploy.tto import frame_graphs
 from uao_deploy.export import trace
 from uao_deploy.compare import sample_keypoints
 from uao_deploy.export.verify import verify_graphs
@@ -96,7 +97,7 @@ def test_tto_fused_matches_golden(run_graph, golden, golden_inputs):
 def seed_reference(seed_checkpoint):
     model = load_checkpoint(seed_checkpoint)
     with frozen(model):
-        yield export_module.reference_functions(model, TTOConfig())
+        yield frame_graphs.reference_functions(model, TTOConfig())
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -267,7 +268,7 @@ def test_cli_exports_without_flip(tiny_checkpoint, tmp_path, capsys):
     x, cam, root = sample_keypoints(3)
     model = load_checkpoint(tiny_checkpoint)
     with frozen(model):
-        want = export_module.reference_functions(model, TTOConfig(iters=1, flip=False))["tto_fused"](
+        want = frame_graphs.reference_functions(model, TTOConfig(iters=1, flip=False))["tto_fused"](
             *(torch.from_numpy(array) for array in (x, cam, root)))[0].numpy()
     got = ort_session(out / "tto_fused.onnx").run(["pose"], {"x": x, "cam": cam, "root": root})[0]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)

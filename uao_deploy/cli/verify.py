@@ -56,8 +56,8 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     else:
         folders = engine_dirs or default_engine_dirs(checkpoint, tto, precision, max_batch=len(pairs["x"]))
     for folder in folders:
-        options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
-        engine = engines.load(folder, **options)
+        backend_options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
+        engine = engines.load(folder, **backend_options)
         candidates[f"{engine_label(engine.describe())} ({folder})"] = engine
     overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
                                                ("pose", tol_pose), ("pose_mean", tol_pose_mean))

@@ -76,7 +76,10 @@ class Objective:
     config: type
     graphs: tuple[GraphSpec, ...]
     inlined: tuple[GraphSpec, ...] = ()  # traced to be pasted into another graph, never written alone
-    reference: str = ""  # "module:function" -> {graph: torch function} for (model, config); the exporter's
+    fused: str | None = None  # the graph traced as a loop over stand-ins for the others
+    # The module the exporter imports for the PyTorch functions it traces: ``reference_functions(model,
+    # config) -> {graph: function}`` and ``fused_loop({graph: callable}, config) -> function``.
+    reference: str = ""
 
     def spec(self, graph: str) -> GraphSpec:
         return {spec.name: spec for spec in (*self.graphs, *self.inlined)}[graph]
@@ -126,6 +129,7 @@ FRAME = register(Objective(
         (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
          ("mu0_flip", (BATCH, _J, 3))),
     ),),
-    reference="uao_deploy.export.onnx:reference_functions",
+    fused="tto_fused",
+    reference="uao_deploy.tto.frame_graphs",
 ))
 FIRST_STEP = FRAME.spec("tto_first_step")

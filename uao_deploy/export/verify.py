@@ -11,11 +11,11 @@ from .. import skeleton
 from ..errors import UaoError
 from ..contract import TTOConfig
 from .layers import exportable_model
-from ..contract import GRAPHS, read_manifest
+from ..contract import FRAME, GRAPHS, read_manifest
 from ..compare import TOLERANCES, difference, sample_keypoints, tolerance
 from ..runtimes import ort_session
 from ..model.checkpoint import resolve_model
-from .onnx import reference_functions
+from ..tto.frame_graphs import reference_functions
 
 VERIFY_BATCHES = (1, 3, 8)
 
@@ -39,7 +39,8 @@ def verify_graphs(directory: str | os.PathLike, model: torch.nn.Module, config: 
     """Largest |ONNX Runtime - PyTorch| per graph output over ``batches``; UaoError above tolerance."""
     reference = reference_functions(exportable_model(model, precision), config)
     errors = {}
-    for name, spec in GRAPHS.items():
+    for spec in FRAME.graphs:
+        name = spec.name
         session = ort_session(Path(directory) / f"{name}.onnx")
         for batch in batches:
             inputs = sample_inputs(name, reference["forward"], batch)
@@ -64,7 +65,7 @@ def precision_error_mm(directory: str | os.PathLike, model_or_checkpoint, x, cam
     """
     manifest = read_manifest(directory)
     model = resolve_model(model_or_checkpoint).model
-    reference = reference_functions(exportable_model(model, "fp32"), TTOConfig(**manifest["tto"]))
+    reference = reference_functions(exportable_model(model, "fp32"), TTOConfig.from_dict(manifest["tto"], directory))
     inputs = {"forward": (x,), "tto_fused": (x, cam, root)}
     errors = {}
     for name, args in inputs.items():
