@@ -35,16 +35,16 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
 
     tto = TTOConfig(iters=tto_iters, flip=not no_flip)
     check_options(tto, precision)
-    options = {}
+    format_options = {}
     if format_name == "trt":
-        options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
+        format_options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
     elif batch or flavour:
         raise UaoError("--batch and --flavour apply to --format trt only")
     out = out or Path(FORMATS[format_name].default_dir)
     click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
                f"tracing the TTO gradient takes a few minutes.")
     with _progress_on_stderr():
-        manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **options)
+        manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **format_options)
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":
         profile = manifest["profile"]
