@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from uao_deploy import engines
-from uao_deploy.camera import default_intrinsics
+from uao_deploy.compare import sample_keypoints
 from uao_deploy.contract import TTOConfig
 from uao_deploy.errors import UaoError
 
@@ -45,12 +45,8 @@ def reference(tiny_checkpoint):
 
 @pytest.fixture(scope="module")
 def frames():
-    """(x, cam, root) for 5 frames: a jittered person about 5 m in front of a 1000 px camera."""
-    rng = np.random.default_rng(3)
-    x = (rng.normal(size=(5, 17, 2)) * 0.15).astype(np.float32)
-    cam = np.tile(default_intrinsics(1000, 1000), (5, 1))
-    root = np.tile(np.float32([0.1, -0.2, 5.0]), (5, 1))
-    return x, cam, root
+    """(x, cam, root) for 5 frames: a jittered standing person 4-6 m in front of a 1000 px camera."""
+    return sample_keypoints(5, seed=3)
 
 
 def test_outputs_are_float32_numpy_of_the_contract_shapes(engine, frames):
