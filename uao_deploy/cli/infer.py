@@ -10,9 +10,10 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
 @click.command("infer")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", required=True, type=click.Path(),
-              help="Output .npz (one input sequence) or a folder for one <name>.npz per sequence.")
+              help="Output .npz (one input sequence) or a folder for one <name>.npz per sequence "
+                   "(FILES may be folders, globs or .txt lists; outputs then mirror their names).")
 @click.option("--layout", type=click.Choice(["auto", "h36m", "coco"]), default="auto", show_default=True,
               help="Joint layout of the keypoints; COCO-17 is converted to Human3.6M-17. "
                    "auto: as the file says, else h36m.")
@@ -38,10 +39,40 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--allow-pickle", is_flag=True, help="Read VideoPose3D files (pickled: only files you trust).")
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
+@click.option("--resume", is_flag=True, help="Skip inputs whose outputs record the same input sha256, engine and "
+                                             "settings (a file that merely exists is lifted again).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="default", default=None, metavar="[ADDRESS]",
+              help="Run on Ray Data: alone, RAY_ADDRESS or a new local cluster; 'auto', HOST:PORT or ray://HOST:PORT "
+                   "for a running one (write --ray=ADDRESS before FILES).")
+@click.option("--workers", type=click.IntRange(min=1), help="Ray: engine actors [default: one per CPU, or per "
+                                                            "--gpus-per-worker GPUs].")
+@click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True,
+              help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
-            checkpoint, allow_pickle, render, progress, precision, providers):
+            checkpoint, allow_pickle, render, progress, precision, providers, resume, ray_address, workers,
+            gpus_per_worker):
     """Lift 2D keypoints (MHFormer/PoseMamba, plain npz or VideoPose3D files) to 3D poses."""
+    from ..jobs.batch import is_batch_argument
     from ..jobs.infer import infer_files
+
+    if (workers or gpus_per_worker) and not ray_address:
+        raise click.UsageError("--workers and --gpus-per-worker size a Ray job; add --ray")
+    if ray_address or resume or any(map(is_batch_argument, files)):
+        from ..jobs.batch import LiftSettings, infer_many
+
+        if render is not None:
+            raise click.UsageError("--render draws one file's animation; lift that file alone to render it")
+        settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size)
+        engine = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
+                      providers=providers, resume=resume, log=click.echo)
+        if ray_address:
+            from ..jobs.ray_batch import infer_on_ray
+
+            infer_on_ray(files, out, settings, address=ray_address, workers=workers,
+                         gpus_per_worker=gpus_per_worker, **engine)
+        else:
+            infer_many(files, out, settings, **engine)
+        return
 
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,

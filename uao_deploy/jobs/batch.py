@@ -1,0 +1,276 @@
+"""Many keypoint files in one ``uao infer`` job: inputs from folders, globs or lists, outputs that
+mirror their names, one bad file reported rather than fatal, and ``--resume`` judged by content.
+
+Each output records in its metadata (key ``job``) what made it: the input file's sha256, the
+engine's identity (backend, checkpoint sha256, precision, TTO config, fused K) and the settings that
+shape the result. A re-run with ``resume`` skips an input only when every output it would write
+holds exactly that record, so a changed input, model or setting is lifted again, and a file that
+merely exists (or is truncated) is not taken as done.
+
+The per-file steps (:func:`prepare`, :func:`lift_and_save`) are shared with the Ray job
+(:mod:`uao_deploy.jobs.ray_batch`), so both write the same bytes for the same input.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
+from ..errors import UaoError
+from ..fileio import file_sha256
+from .infer import camera_for, lift
+
+# Files a folder argument contributes: the suffixes read_keypoints understands.
+INPUT_SUFFIXES = (".npz",)
+# A file argument with this suffix lists inputs, one path a line (relative to the list's folder).
+LIST_SUFFIX = ".txt"
+GLOB_CHARACTERS = "*?["
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One keypoint file and the folder, relative to ``-o``, its outputs go to."""
+
+    path: Path
+    subfolder: Path = Path()
+
+
+@dataclass(frozen=True)
+class LiftSettings:
+    """The options of ``uao infer`` that shape each output."""
+
+    layout: str = "auto"
+    allow_pickle: bool = False
+    width: float | None = None
+    height: float | None = None
+    focal: float | None = None
+    iters: int = 4
+    smooth_root: int = 1
+    batch_size: int = 64
+
+    def lift_options(self) -> dict:
+        return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,
+                "smooth_root": self.smooth_root, "batch_size": self.batch_size}
+
+    def recorded(self) -> dict:
+        """What a finished output must match to be skipped (allow_pickle only permits reading)."""
+        return {key: value for key, value in asdict(self).items() if key != "allow_pickle"}
+
+
+def engine_identity(engine) -> dict:
+    """What identifies an engine's results, without the paths it was loaded from (which differ per worker)."""
+    described = engine.describe()
+    return {key: described.get(key) for key in ("backend", "checkpoint_sha256", "precision", "tto", "fused_iters")}
+
+
+@dataclass
+class Prepared:
+    """One input file read and checked: its sequences and output paths, or why it is skipped or failed."""
+
+    source: str
+    job: dict = field(default_factory=dict)  # the record written into each output's metadata
+    sequences: list[KeypointSequence] = field(default_factory=list)
+    targets: list[Path] = field(default_factory=list)
+    skipped: bool = False
+    error: str | None = None
+
+
+@dataclass
+class FileOutcome:
+    source: str
+    status: str  # "done" | "skipped" | "failed"
+    message: str = ""  # the outputs written, or the one-line reason of a failure
+    frames: int = 0
+
+
+@dataclass
+class BatchSummary:
+    outcomes: list[FileOutcome]
+    seconds: float
+
+    def count(self, status: str) -> int:
+        return sum(outcome.status == status for outcome in self.outcomes)
+
+    @property
+    def frames(self) -> int:
+        return sum(outcome.frames for outcome in self.outcomes if outcome.status == "done")
+
+    def lines(self) -> list[str]:
+        """The closing report: counts, throughput, then each failure with its reason."""
+        rate = f", {self.frames / self.seconds:.1f} frames/s" if self.seconds > 0 and self.frames else ""
+        lines = [f"{self.count('done')} done, {self.count('skipped')} skipped (already finished), "
+                 f"{self.count('failed')} failed; {self.frames} frames in {self.seconds:.1f} s{rate}"]
+        lines += [f"  failed: {outcome.source}: {outcome.message}" for outcome in self.outcomes
+                  if outcome.status == "failed"]
+        return lines
+
+
+def is_batch_argument(spec) -> bool:
+    """Whether an input argument stands for several files (a folder, a glob or a list file)."""
+    text = str(spec)
+    path = Path(text)
+    return path.is_dir() or path.suffix == LIST_SUFFIX or (any(c in text for c in GLOB_CHARACTERS) and not path.exists())
+
+
+def expand_inputs(specs) -> list[InputFile]:
+    """The files behind ``specs``: a folder (every keypoint file below it, outputs keeping their
+    relative folders), a glob (outputs keeping the folders below its fixed part), a .txt list, or a
+    file (kept even when missing, so that it is reported as that file's failure)."""
+    inputs: list[InputFile] = []
+    for spec in map(str, specs):
+        path = Path(spec)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in INPUT_SUFFIXES and p.is_file())
+            if not found:
+                raise UaoError(f"{path} holds no keypoint files ({', '.join(INPUT_SUFFIXES)})")
+            inputs += [InputFile(p, p.parent.relative_to(path)) for p in found]
+        elif path.suffix == LIST_SUFFIX:
+            inputs += [InputFile(p) for p in _listed(path)]
+        elif any(c in spec for c in GLOB_CHARACTERS) and not path.exists():
+            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+            if not matches:
+                raise UaoError(f"no file matches {spec}")
+            base = _fixed_prefix(spec)
+            inputs += [InputFile(p, p.parent.relative_to(base)) for p in matches]
+        else:
+            inputs.append(InputFile(path))
+    if not inputs:
+        raise UaoError("no keypoint files given")
+    seen: dict[Path, Path] = {}
+    for item in inputs:
+        key = item.subfolder / item.path.stem
+        if key in seen and seen[key] != item.path:
+            raise UaoError(f"{seen[key]} and {item.path} would write the same outputs ({key}*.npz); rename one")
+        seen[key] = item.path
+    return list({item.path: item for item in inputs}.values())  # a file named twice is lifted once
+
+
+def _listed(path: Path) -> list[Path]:
+    try:
+        lines = path.read_text().splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UaoError(f"{path} is not a readable list of input files ({type(exc).__name__})") from None
+    entries = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
+    if not entries:
+        raise UaoError(f"{path} lists no input files")
+    return [path.parent / entry for entry in entries]
+
+
+def _fixed_prefix(pattern: str) -> Path:
+    """The folder of a glob above its first wildcard: outputs keep the folders below it."""
+    parts = Path(pattern).parts
+    fixed = next(i for i, part in enumerate(parts) if any(c in part for c in GLOB_CHARACTERS))
+    return Path(*parts[:fixed]) if fixed else Path()
+
+
+def prepare(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict, resume: bool) -> Prepared:
+    """Hash, read and check one input; decide whether ``resume`` skips it. Never raises: a bad file
+    comes back with its reason, so the job goes on with the others."""
+    prepared = Prepared(source=str(item.path))
+    try:
+        if not item.path.is_file():
+            raise UaoError(f"{item.path} does not exist or is not a file")
+        prepared.job = {"input_sha256": file_sha256(item.path), "engine": engine_id, "settings": settings.recorded()}
+        prepared.sequences = read_keypoints(item.path, settings.layout, settings.allow_pickle)
+        for sequence in prepared.sequences:
+            camera_for(sequence, settings.width, settings.height, settings.focal)
+            fill_missing(sequence.pixels, sequence.confidence, sequence.source)
+        prepared.targets = [out / item.subfolder / f"{sequence.name}.npz" for sequence in prepared.sequences]
+        prepared.skipped = resume and all(recorded_job(target) == prepared.job for target in prepared.targets)
+    except Exception as exc:  # a foreign or unreadable file is that file's failure, not the job's
+        prepared.error = _one_line(exc)
+    return prepared
+
+
+def recorded_job(path: Path) -> dict | None:
+    """The ``job`` record in an output's metadata; None when the file is absent or not a whole output."""
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return json.loads(str(archive["metadata"])).get("job")
+    except Exception:  # absent, truncated, foreign: not finished, so it is lifted again
+        return None
+
+
+def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOutcome:
+    """Lift and write every sequence of a prepared file; a failure is returned, not raised."""
+    if prepared.error is not None:
+        return FileOutcome(prepared.source, "failed", prepared.error)
+    if prepared.skipped:
+        return FileOutcome(prepared.source, "skipped", ", ".join(map(str, prepared.targets)))
+    try:
+        frames = 0
+        for sequence, target in zip(prepared.sequences, prepared.targets):
+            result = lift(sequence, engine, **settings.lift_options())
+            result.metadata["job"] = prepared.job
+            result.save(target)
+            frames += len(sequence)
+    except Exception as exc:  # one bad file never ends the job; its reason goes into the summary
+        return FileOutcome(prepared.source, "failed", _one_line(exc))
+    return FileOutcome(prepared.source, "done", ", ".join(map(str, prepared.targets)), frames)
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    reason = text[0] if text else ""
+    return reason if isinstance(exc, UaoError) else f"{type(exc).__name__}: {reason}"
+
+
+def check_output_folder(out) -> Path:
+    out = Path(out)
+    if out.suffix == ".npz":
+        raise UaoError(f"-o {out} names one file; several inputs need a folder")
+    if out.exists() and not out.is_dir():
+        raise UaoError(f"{out} exists and is not a folder")
+    return out
+
+
+def run_batch(inputs: list[InputFile], out, engine, settings: LiftSettings, resume: bool = False,
+              log=print) -> BatchSummary:
+    """Lift every input with ``engine`` in this process, file after file."""
+    out = check_output_folder(out)
+    engine_id = engine_identity(engine)
+    started = time.perf_counter()
+    outcomes = []
+    for item in inputs:
+        outcome = lift_and_save(prepare(item, out, settings, engine_id, resume), engine, settings)
+        log(outcome_line(outcome))
+        outcomes.append(outcome)
+    return BatchSummary(outcomes, time.perf_counter() - started)
+
+
+def outcome_line(outcome: FileOutcome) -> str:
+    if outcome.status == "done":
+        return f"{outcome.source}: {outcome.frames} frames -> {outcome.message}"
+    return f"{outcome.source}: {outcome.status}" + (f" ({outcome.message})" if outcome.status == "failed" else "")
+
+
+def infer_many(specs, out, settings: LiftSettings, backend=None, engine_dir=None, checkpoint=None,
+               precision: str = "fp32", providers: str | None = None, resume: bool = False, log=print) -> BatchSummary:
+    """``uao infer`` over folders, globs and lists in this process; raises UaoError after the summary
+    when any file failed."""
+    from .infer import open_engine
+
+    inputs = expand_inputs(specs)
+    check_output_folder(out)
+    engine = open_engine(backend, engine_dir, checkpoint, settings.iters, precision, providers)
+    notice = engine.path_notice(settings.iters)
+    if notice:
+        log(f"Note: {notice}")
+    with engine:
+        summary = run_batch(inputs, out, engine, settings, resume, log)
+    return report(summary, log)
+
+
+def report(summary: BatchSummary, log=print) -> BatchSummary:
+    """Log the summary; a UaoError (exit status 1) when any file failed, after the others finished."""
+    for line in summary.lines():
+        log(line)
+    failed = summary.count("failed")
+    if failed:
+        raise UaoError(f"{failed} of {len(summary.outcomes)} input files failed (listed above)")
+    return summary

@@ -1,0 +1,189 @@
+"""``uao infer --ray``: the many-files job (:mod:`uao_deploy.jobs.batch`) on Ray Data.
+
+The driver expands the inputs and makes the exported folder once (the cached ONNX export of the
+checkpoint, or the ``--engine`` folder given); its files travel to the workers through the Ray
+object store, so nodes need no shared copy and never export. The dataset holds one row per input
+file (the unit of work until sequence windows exist). Ray tasks hash, read and check each file
+(:func:`~uao_deploy.jobs.batch.prepare`); a pool of actors, each holding one engine (an ONNX Runtime
+session, or TensorRT engines on a GPU), lifts and writes each file atomically
+(:func:`~uao_deploy.jobs.batch.lift_and_save`), so a killed job leaves whole outputs or none. The
+output folder must be reachable from every node (a shared file system on a multi-node cluster).
+
+Ray is the optional extra ``uao-deploy[ray]``, imported only here.
+"""
+from __future__ import annotations
+
+import pickle
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from ..errors import UaoError
+from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_output_folder, engine_identity,
+                    expand_inputs, lift_and_save, outcome_line, prepare, report)
+
+RAY_BACKENDS = ("onnxruntime", "tensorrt")
+
+
+def _import_ray():
+    try:
+        import ray
+    except ModuleNotFoundError:
+        raise UaoError("--ray needs Ray Data, which is not installed: pip install 'uao-deploy[ray]'") from None
+    return ray
+
+
+def init_address(address: str) -> str | None:
+    """``ray.init``'s address for ``--ray [ADDRESS]``: None (RAY_ADDRESS, else a new local cluster),
+    'local', 'auto', or HOST:PORT / ray://HOST:PORT."""
+    if address == "default":
+        return None
+    if address in ("local", "auto") or ":" in address:
+        return address
+    raise UaoError(f"--ray took {address!r} as its address; an address is 'local', 'auto' or HOST:PORT "
+                   "(write --ray=ADDRESS, or put --ray after the input files)")
+
+
+def engine_folder(backend, engine_dir, checkpoint, iters: int, precision: str, providers) -> tuple[Path, str]:
+    """The exported folder the workers load, made here once, and its backend."""
+    from .. import engines
+    from .infer import default_export
+
+    if engine_dir is not None and checkpoint is not None:
+        raise UaoError("give either an engine folder or a checkpoint, not both")
+    backend = backend or (engines.detect_backend(engine_dir) if engine_dir is not None else "onnxruntime")
+    if backend not in RAY_BACKENDS:
+        raise UaoError(f"Ray workers run exported engines ({', '.join(RAY_BACKENDS)}); the {backend} backend "
+                       "is for one process")
+    if precision != "fp32":
+        raise UaoError(f"precision {precision} runs on the torch backend; exported engines run the precision "
+                       "they were exported with (`uao export --precision`)")
+    if providers is not None and backend != "onnxruntime":
+        raise UaoError(f"providers choose where ONNX Runtime runs; the {backend} backend takes none")
+    if engine_dir is None:
+        if backend != "onnxruntime":
+            raise UaoError(f"the {backend} backend needs --engine DIR, a folder of engines built by `uao export`")
+        engine_dir = default_export(checkpoint, iters)
+    folder = Path(engine_dir)
+    if not folder.is_dir():
+        raise UaoError(f"{folder} is not an export folder; Ray workers load a folder from `uao export`")
+    return folder, backend
+
+
+def pack_folder(folder: Path) -> dict[str, bytes]:
+    """The files of an export or engine folder (flat), to ship through the object store."""
+    return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
+
+
+class ShippedEngine:
+    """An engine loaded from packed folder files, unpacked into a private temporary folder."""
+
+    def __init__(self, files: dict[str, bytes], backend: str, providers, threads: int | None):
+        from .. import engines
+
+        self.folder = Path(tempfile.mkdtemp(prefix="uao-engine-"))
+        for name, data in files.items():
+            (self.folder / name).write_bytes(data)
+        options = {"providers": providers or "cpu", "threads": threads} if backend == "onnxruntime" else {}
+        self.engine = engines.load(self.folder, backend=backend, **options)
+
+    def close(self):
+        self.engine.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _identity_of(files, backend, providers, iters):
+    """The engine's identity (recorded in outputs) and its TTO path notice, from one worker's load."""
+    shipped = ShippedEngine(files, backend, providers, threads=1)
+    try:
+        return engine_identity(shipped.engine), shipped.engine.path_notice(iters)
+    finally:
+        shipped.close()
+
+
+class LiftWorker:
+    """A Ray Data actor: one engine, many files (one per call)."""
+
+    def __init__(self, files_ref, backend: str, providers, threads: int | None, settings: LiftSettings):
+        import ray
+
+        self.shipped = ShippedEngine(ray.get(files_ref), backend, providers, threads)
+        self.settings = settings
+
+    def __call__(self, batch):
+        import numpy as np
+
+        outcomes = [lift_and_save(pickle.loads(prepared), self.shipped.engine, self.settings)
+                    for prepared in batch["prepared"].to_pylist()]
+        return {name: np.array([getattr(outcome, name) for outcome in outcomes])
+                for name in ("source", "status", "message", "frames")}
+
+
+def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", workers: int | None = None,
+                 gpus_per_worker: float = 0, backend=None, engine_dir=None, checkpoint=None, precision: str = "fp32",
+                 providers=None, resume: bool = False, log=print) -> BatchSummary:
+    """The many-files job on a Ray cluster (joined, or started for the job when none is running here).
+
+    ``workers`` engine actors (default: one per CPU, or per ``gpus_per_worker`` GPUs) lift the files;
+    raises UaoError after the summary when any file failed.
+    """
+    inputs = [InputFile(item.path.resolve(), item.subfolder) for item in expand_inputs(specs)]
+    out = check_output_folder(out).resolve()  # workers may run elsewhere: absolute paths only
+    folder, backend = engine_folder(backend, engine_dir, checkpoint, settings.iters, precision, providers)
+    ray = _import_ray()
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(address=init_address(address), logging_level="WARNING")
+    try:
+        return report(_run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_per_worker,
+                           resume, log), log)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_per_worker, resume, log):
+    resources = ray.cluster_resources()
+    if gpus_per_worker > 0:
+        if resources.get("GPU", 0) < gpus_per_worker:
+            raise UaoError(f"--gpus-per-worker {gpus_per_worker}: the Ray cluster has {resources.get('GPU', 0):g} GPUs")
+        workers = workers or max(1, int(resources["GPU"] // gpus_per_worker))
+    workers = workers or max(1, int(resources.get("CPU", 1)))
+    threads = 1 if gpus_per_worker == 0 else None  # CPU actors: one thread each, one actor per core
+
+    files = ray.put(pack_folder(folder))  # shipped once; every worker unpacks its own copy
+    check = ray.remote(_identity_of).options(num_cpus=1 if gpus_per_worker == 0 else 0, num_gpus=gpus_per_worker)
+    try:
+        engine_id, notice = ray.get(check.remote(files, backend, providers, settings.iters))
+    except ray.exceptions.RayTaskError as exc:
+        cause = exc.cause if isinstance(exc.cause, UaoError) else exc
+        raise UaoError(f"the engine from {folder} does not load on a Ray worker: {str(cause).splitlines()[0]}") from None
+    if notice:
+        log(f"Note: {notice}")
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False
+    rows = [{"path": str(item.path), "subfolder": str(item.subfolder)} for item in inputs]
+    dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
+    # Reading is light: it takes no CPU from the engine actors, which hold one core each.
+    dataset = dataset.map(_prepare_row, fn_kwargs={"out": out, "settings": settings, "engine_id": engine_id,
+                                                   "resume": resume}, num_cpus=0)
+    dataset = dataset.map_batches(LiftWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
+                                  num_gpus=gpus_per_worker, num_cpus=1 if gpus_per_worker == 0 else 0,
+                                  batch_format="pyarrow",
+                                  fn_constructor_kwargs={"files_ref": files, "backend": backend, "providers": providers,
+                                                         "threads": threads, "settings": settings})
+    started = time.perf_counter()
+    outcomes = []
+    for row in dataset.iter_rows():
+        outcome = FileOutcome(str(row["source"]), str(row["status"]), str(row["message"]), int(row["frames"]))
+        log(outcome_line(outcome))
+        outcomes.append(outcome)
+    return BatchSummary(outcomes, time.perf_counter() - started)
+
+
+def _prepare_row(row, out, settings, engine_id, resume):
+    item = InputFile(Path(row["path"]), Path(row["subfolder"]))
+    # Pickled by hand: the sequences' arrays differ in shape from file to file, which Arrow columns refuse.
+    return {"prepared": pickle.dumps(prepare(item, out, settings, engine_id, resume))}
