@@ -13,7 +13,7 @@ from ..errors import UaoError
 
 # Optional packages a command may need -> the extra that installs them.
 EXTRAS = {"torch": "torch", "onnx": "torch", "onnxscript": "torch", "matplotlib": "viz", "tensorrt_rtx": "rtx",
-          "tensorrt": "trt", "onnxruntime": "cpu"}
+          "tensorrt": "trt", "onnxruntime": "cpu", "ray": "ray"}
 
 # command name -> (module under uao_deploy.cli, short help)
 COMMANDS = {
