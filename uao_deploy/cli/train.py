@@ -7,6 +7,7 @@ from ..data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
 from ..data.h36m import H36MTrainingData
 from ..data.mocap import MocapTrainingData, NoiseModel
 from ..model import GUMLPConfig
+from ..jobs import distributed
 from ..jobs.train import BEST_NAME, TrainConfig, train
 
 MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap training reads
@@ -42,7 +43,11 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 @click.pass_context
 def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
             outlier_rate, device, bf16, seed, max_batches, resume):
-    """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar."""
+    """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar.
+
+    Under `torchrun --nproc-per-node N` the N processes share each batch (DistributedDataParallel).
+    """
+    device = distributed.local_device(device)
     if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
         given = [f"--{name.replace('_', '-')}" for name in MOCAP_ONLY
                  if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
@@ -58,6 +63,8 @@ def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers
         raise click.UsageError("give either --mocap and --val, or --h36m-3d and --h36m-2d")
     config = TrainConfig(model=GUMLPConfig(channels=channels, layers=layers), epochs=epochs, batch_size=batch_size,
                          lr=lr, lr_decay=lr_decay, seed=seed, bf16=bf16, device=device, max_batches=max_batches)
-    history = train(data, config, out, resume=resume)
-    click.echo(f"best validation MPJPE {history['best_val_mpjpe_mm']:.1f} mm at epoch {history['best_epoch']}; "
-               f"checkpoint {out}/{BEST_NAME}")
+    with distributed.process_group(device) as ranks:
+        history = train(data, config, out, resume=resume)
+    if ranks.is_main:
+        click.echo(f"best validation MPJPE {history['best_val_mpjpe_mm']:.1f} mm at epoch {history['best_epoch']}; "
+                   f"checkpoint {out}/{BEST_NAME}")

@@ -26,14 +26,6 @@ from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_ou
 RAY_BACKENDS = ("onnxruntime", "tensorrt")
 
 
-def _import_ray():
-    try:
-        import ray
-    except ModuleNotFoundError:
-        raise UaoError("--ray needs Ray Data, which is not installed: pip install 'uao-deploy[ray]'") from None
-    return ray
-
-
 def init_address(address: str) -> str | None:
     """``ray.init``'s address for ``--ray [ADDRESS]``: None (RAY_ADDRESS, else a new local cluster),
     'local', 'auto', or HOST:PORT / ray://HOST:PORT."""
@@ -128,10 +120,11 @@ def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", w
     ``workers`` engine actors (default: one per CPU, or per ``gpus_per_worker`` GPUs) lift the files;
     raises UaoError after the summary when any file failed.
     """
+    import ray  # the extra uao-deploy[ray]; before the export, which takes a minute
+
     inputs = [InputFile(item.path.resolve(), item.subfolder) for item in expand_inputs(specs)]
     out = check_output_folder(out).resolve()  # workers may run elsewhere: absolute paths only
     folder, backend = engine_folder(backend, engine_dir, checkpoint, settings.iters, precision, providers)
-    ray = _import_ray()
     started_here = not ray.is_initialized()
     if started_here:
         ray.init(address=init_address(address), logging_level="WARNING")

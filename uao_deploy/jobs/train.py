@@ -19,6 +19,7 @@ from ..model import GUMLP, GUMLPConfig, save_checkpoint
 from ..fileio import atomic_write_bytes
 from ..tto import predict
 from ..tto.objective import gaussian_term
+from . import distributed
 
 BEST_NAME = "best.pth"
 STATE_NAME = "last_state.pt"
@@ -80,12 +81,18 @@ def _save_state(path: Path, state: dict) -> None:
 def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: bool = False,
           progress: bool = True) -> dict:
     """Train into ``out_dir``: ``best.pth`` (seed format) + ``best.pth.json``, ``last_state.pt``,
-    ``history.json``. With ``resume``, continue from ``last_state.pt``. Returns the history."""
+    ``history.json``. With ``resume``, continue from ``last_state.pt``. Returns the history.
+
+    In a joined process group (``torchrun``, see :mod:`uao_deploy.jobs.distributed`) each rank trains
+    on its share of every batch with DistributedDataParallel and rank 0 writes the files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
     torch.manual_seed(config.seed)
     model = GUMLP(config.model).to(device)
+    ranks = distributed.current()
+    trained = distributed.parallel(model, ranks)
+    progress = progress and ranks.is_main
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, amsgrad=True)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=config.lr_decay)
     generator = torch.Generator(device=device).manual_seed(config.seed)
@@ -111,13 +118,14 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
             if config.max_batches is not None and step >= config.max_batches:
                 break
             x, target = random_flip(x.to(device), target.to(device), generator)
+            x_share, target_share = ranks.shard(x, target)  # every rank drew the whole batch
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=config.bf16):
-                mu, s = model(x)
-            loss = gaussian_nll(mu.float(), s.float(), target)
+                mu, s = trained(x_share)
+            loss = ranks.batch_loss(gaussian_term(mu.float(), s.float(), target_share, hold_s=False), len(x))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            losses.append(loss.item())
+            losses.append(ranks.global_mean(loss))
             seen += len(x)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
         scheduler.step()
@@ -128,13 +136,15 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
         history["epochs"].append(record)
         if val < history["best_val_mpjpe_mm"]:
             history["best_val_mpjpe_mm"], history["best_epoch"] = val, epoch + 1
-            save_checkpoint(model.cpu(), out_dir / BEST_NAME, {
-                "train": config.to_dict(), "data": data.description,
-                "metrics": {"val_mpjpe_mm": val, "epoch": epoch + 1}})
-            model.to(device)
+            if ranks.is_main:
+                save_checkpoint(model, out_dir / BEST_NAME, {
+                    "train": config.to_dict(), "data": data.description, "ranks": ranks.world_size,
+                    "metrics": {"val_mpjpe_mm": val, "epoch": epoch + 1}})
         if progress:
             tqdm.write(f"epoch {epoch + 1}: loss {record['train_loss']:.4f}  val MPJPE {val:.1f} mm  "
                        f"{record['samples_per_s']:.0f} samples/s")
+        if not ranks.is_main:
+            continue
         _save_state(state_path, {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "scheduler": scheduler.state_dict(), "generator": generator.get_state(),
                                  "history": history, "epoch": epoch + 1})
