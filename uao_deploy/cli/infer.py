@@ -63,15 +63,15 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
         if render is not None:
             raise click.UsageError("--render draws one file's animation; lift that file alone to render it")
         settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size)
-        engine = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
+        common = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
                       providers=providers, resume=resume, log=click.echo)
         if ray_address:
             from ..jobs.ray_batch import infer_on_ray
 
             infer_on_ray(files, out, settings, address=ray_address, workers=workers,
-                         gpus_per_worker=gpus_per_worker, **engine)
+                         gpus_per_worker=gpus_per_worker, **common)
         else:
-            infer_many(files, out, settings, **engine)
+            infer_many(files, out, settings, **common)
         return
 
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,

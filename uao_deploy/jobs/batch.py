@@ -110,11 +110,21 @@ class BatchSummary:
         return lines
 
 
+def argument_kind(spec) -> str:
+    """What an input argument names: "folder", "list" (a .txt of paths), "glob" or "file"."""
+    path = Path(spec)
+    if path.is_dir():
+        return "folder"
+    if path.suffix == LIST_SUFFIX:
+        return "list"
+    if any(c in str(spec) for c in GLOB_CHARACTERS) and not path.exists():
+        return "glob"
+    return "file"
+
+
 def is_batch_argument(spec) -> bool:
     """Whether an input argument stands for several files (a folder, a glob or a list file)."""
-    text = str(spec)
-    path = Path(text)
-    return path.is_dir() or path.suffix == LIST_SUFFIX or (any(c in text for c in GLOB_CHARACTERS) and not path.exists())
+    return argument_kind(spec) != "file"
 
 
 def expand_inputs(specs) -> list[InputFile]:
@@ -123,15 +133,15 @@ def expand_inputs(specs) -> list[InputFile]:
     file (kept even when missing, so that it is reported as that file's failure)."""
     inputs: list[InputFile] = []
     for spec in map(str, specs):
-        path = Path(spec)
-        if path.is_dir():
+        path, kind = Path(spec), argument_kind(spec)
+        if kind == "folder":
             found = sorted(p for p in path.rglob("*") if p.suffix in INPUT_SUFFIXES and p.is_file())
             if not found:
                 raise UaoError(f"{path} holds no keypoint files ({', '.join(INPUT_SUFFIXES)})")
             inputs += [InputFile(p, p.parent.relative_to(path)) for p in found]
-        elif path.suffix == LIST_SUFFIX:
+        elif kind == "list":
             inputs += [InputFile(p) for p in _listed(path)]
-        elif any(c in spec for c in GLOB_CHARACTERS) and not path.exists():
+        elif kind == "glob":
             matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
             if not matches:
                 raise UaoError(f"no file matches {spec}")
