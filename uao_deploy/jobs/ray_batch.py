@@ -159,9 +159,11 @@ def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_p
     context.enable_progress_bars = False
     rows = [{"path": str(item.path), "subfolder": str(item.subfolder)} for item in inputs]
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
-    # Reading is light: it takes no CPU from the engine actors, which hold one core each.
+    # Reading is light: it reserves no CPU from the engine actors (one core each), and as many
+    # readers as actors keep them fed without starting a Python process per file.
     dataset = dataset.map(_prepare_row, fn_kwargs={"out": out, "settings": settings, "engine_id": engine_id,
-                                                   "resume": resume}, num_cpus=0)
+                                                   "resume": resume}, num_cpus=0,
+                          compute=ray.data.TaskPoolStrategy(size=workers))
     dataset = dataset.map_batches(LiftWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                                   num_gpus=gpus_per_worker, num_cpus=1 if gpus_per_worker == 0 else 0,
                                   batch_format="pyarrow",
