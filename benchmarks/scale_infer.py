@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -78,6 +79,7 @@ def main():
     parser.add_argument("--small-files", type=int, default=64, help="files of --small-frames for the per-file cost")
     parser.add_argument("--small-frames", type=int, default=8)
     parser.add_argument("--tto-iters", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=2, help="every mode runs once per round, in turns")
     args = parser.parse_args()
 
     import ray
@@ -92,27 +94,36 @@ def main():
         total = write_corpus(big, args.files, args.frames)
         write_corpus(small, args.small_files, args.small_frames)
 
-        def record(mode, corpus, result):
-            result.update(mode=mode, corpus=corpus, fps=result["frames"] / result["job_s"] if result["frames"] else 0)
+        def record(mode, corpus, run):
+            load = os.getloadavg()[0]  # the machine is shared: each row says how busy it was
+            result = run()
+            result.update(mode=mode, corpus=corpus, load_average=load, round=len(rows) // 6,
+                          fps=result["frames"] / result["job_s"] if result["frames"] else 0)
             rows.append(result)
             print(json.dumps(result))
 
-        record("one process, 1 thread", "big", one_process(big, work / "o2", export, settings, 1))
         started = time.perf_counter()
         ray.init(num_cpus=2, include_dashboard=False, logging_level="WARNING")
         cluster_start = time.perf_counter() - started
-        for workers in (1, 2):
-            record(f"ray, {workers} worker(s)", "big", on_ray(big, work / f"r{workers}", export, settings, workers))
-        record("ray, 2 workers, --resume over finished outputs", "big",
-               on_ray(big, work / "r2", export, settings, 2, resume=True))
-        record("one process, 1 thread", "small", one_process(small, work / "s1", export, settings, 1))
-        record("ray, 1 worker(s)", "small", on_ray(small, work / "s2", export, settings, 1))
+        for round_ in range(args.rounds):
+            fresh = work / f"round{round_}"
+            record("one process, 1 thread", "big", lambda: one_process(big, fresh / "o", export, settings, 1))
+            for workers in (1, 2):
+                record(f"ray, {workers} worker(s)", "big",
+                       lambda: on_ray(big, fresh / f"r{workers}", export, settings, workers))
+            record("ray, 2 workers, --resume over finished outputs", "big",
+                   lambda: on_ray(big, fresh / "r2", export, settings, 2, resume=True))
+            record("one process, 1 thread", "small", lambda: one_process(small, fresh / "s1", export, settings, 1))
+            record("ray, 1 worker(s)", "small", lambda: on_ray(small, fresh / "s2", export, settings, 1))
         ray.shutdown()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    small_one, small_ray = rows[-2], rows[-1]
-    per_file_ms = 1000 * (small_ray["job_s"] - small_one["job_s"]) / args.small_files
+    def median_job_s(mode, corpus):
+        return float(np.median([r["job_s"] for r in rows if r["mode"] == mode and r["corpus"] == corpus]))
+
+    per_file_ms = 1000 * (median_job_s("ray, 1 worker(s)", "small")
+                          - median_job_s("one process, 1 thread", "small")) / args.small_files
     report = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "machine": machine_info(threads=0),
               "model": "embedded default (GUMLP 256x3), ONNX Runtime CPU, fused TTO",
               "tto_iters": args.tto_iters, "corpus": {"big": [args.files, args.frames], "small": [args.small_files,
@@ -126,8 +137,6 @@ def main():
 
 
 def _machine_tag() -> str:
-    import os
-
     return f"{os.cpu_count()}c"
 
 
@@ -143,13 +152,15 @@ def markdown(report: dict) -> str:
              f"- `job s`: from the first file to the last result (Ray: the dataset's execution, with actor start-up); "
              f"`wall s`: the whole call (Ray: with the engine check on a worker); the local cluster took "
              f"{report['ray_cluster_start_s']:.1f} s to start (not in the rows)",
-             f"- Ray's cost per file (small files, 1 worker vs one process with 1 thread): "
-             f"{report['ray_overhead_per_file_ms']:.0f} ms", "",
-             "| mode | corpus | files | frames | job s | wall s | frames/s |", "|---|---|---|---|---|---|---|"]
+             f"- Ray's cost per file (small files, median job time of 1 worker minus one process with 1 thread): "
+             f"{report['ray_overhead_per_file_ms']:.0f} ms",
+             "- rows in the order they ran; `load` is the 1-minute load average when the row started", "",
+             "| round | mode | corpus | files | frames | load | job s | wall s | frames/s |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for row in report["rows"]:
         files = row["files"] if not row.get("skipped") else f"{row['skipped']} skipped"
-        lines.append(f"| {row['mode']} | {row['corpus']} | {files} | {row['frames']} | {row['job_s']:.1f} | "
-                     f"{row['wall_s']:.1f} | {row['fps']:.1f} |")
+        lines.append(f"| {row['round']} | {row['mode']} | {row['corpus']} | {files} | {row['frames']} | "
+                     f"{row['load_average']:.1f} | {row['job_s']:.1f} | {row['wall_s']:.1f} | {row['fps']:.1f} |")
     return "\n".join(lines) + "\n"
 
 

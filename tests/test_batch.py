@@ -133,3 +133,22 @@ def test_interrupted_job_leaves_whole_outputs_and_resume_finishes_it(corpus, tmp
     with open_engine("torch", checkpoint=small_checkpoint, iters=2) as engine:
         summary = run_batch(inputs, out, engine, settings, resume=True, log=lambda line: None)
     assert [outcome.status for outcome in summary.outcomes] == ["skipped", "done", "done"]
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--workers", "2"], "--workers and --gpus-per-worker size a Ray job; add --ray"),
+    (["--render", "anim.gif"], "--render draws one file's animation"),
+])
+def test_options_that_do_not_fit_a_folder_job(corpus, tmp_path, capsys, small_checkpoint, extra, message):
+    code, _, stderr = infer(capsys, small_checkpoint, corpus, "-o", tmp_path / "out", *extra)
+    assert code == 2 and message in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_folder_job_runs_without_torch(corpus, tmp_path, tiny_export):
+    from test_runtime_without_torch import run_without_torch
+
+    (corpus / "broken.npz").unlink()
+    result = run_without_torch("infer", corpus, "-o", tmp_path / "out", "--engine", tiny_export, "--tto-iters", "2")
+    assert result.returncode == 0, result.stderr
+    assert "3 done, 0 skipped (already finished), 0 failed" in result.stdout

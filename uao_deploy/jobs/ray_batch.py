@@ -2,7 +2,8 @@
 
 The driver expands the inputs and makes the exported folder once (the cached ONNX export of the
 checkpoint, or the ``--engine`` folder given); its files travel to the workers through the Ray
-object store, so nodes need no shared copy and never export. The dataset holds one row per input
+object store (each node keeps one copy in its temporary folder, named by content hash), so nodes
+need no shared copy and never export. The dataset holds one row per input
 file (the unit of work until sequence windows exist). Ray tasks hash, read and check each file
 (:func:`~uao_deploy.jobs.batch.prepare`); a pool of actors, each holding one engine (an ONNX Runtime
 session, or TensorRT engines on a GPU), lifts and writes each file atomically
@@ -13,13 +14,14 @@ Ray is the optional extra ``uao-deploy[ray]``, imported only here.
 """
 from __future__ import annotations
 
+import hashlib
 import pickle
-import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from ..errors import UaoError
+from ..fileio import atomic_write_bytes
 from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_output_folder, engine_identity,
                     expand_inputs, lift_and_save, outcome_line, prepare, report)
 
@@ -68,30 +70,32 @@ def pack_folder(folder: Path) -> dict[str, bytes]:
     return {path.name: path.read_bytes() for path in sorted(folder.iterdir()) if path.is_file()}
 
 
-class ShippedEngine:
-    """An engine loaded from packed folder files, unpacked into a private temporary folder."""
+def unpack_folder(files: dict[str, bytes]) -> Path:
+    """The packed files in a folder of the node's temporary directory named by their content hash:
+    the actors of a node share one copy per export, and a job adds nothing once it is there."""
+    digest = hashlib.sha256()
+    for name, data in sorted(files.items()):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(data).digest())
+    folder = Path(tempfile.gettempdir()) / f"uao-engine-{digest.hexdigest()[:16]}"
+    for name, data in files.items():
+        target = folder / name
+        if not target.is_file() or target.stat().st_size != len(data):
+            atomic_write_bytes(target, lambda tmp, data=data: Path(tmp).write_bytes(data))
+    return folder
 
-    def __init__(self, files: dict[str, bytes], backend: str, providers, threads: int | None):
-        from .. import engines
 
-        self.folder = Path(tempfile.mkdtemp(prefix="uao-engine-"))
-        for name, data in files.items():
-            (self.folder / name).write_bytes(data)
-        options = {"providers": providers or "cpu", "threads": threads} if backend == "onnxruntime" else {}
-        self.engine = engines.load(self.folder, backend=backend, **options)
+def load_shipped(files: dict[str, bytes], backend: str, providers, threads: int | None):
+    """An engine from packed folder files (see :func:`pack_folder`)."""
+    from .. import engines
 
-    def close(self):
-        self.engine.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+    options = {"providers": providers or "cpu", "threads": threads} if backend == "onnxruntime" else {}
+    return engines.load(unpack_folder(files), backend=backend, **options)
 
 
 def _identity_of(files, backend, providers, iters):
     """The engine's identity (recorded in outputs) and its TTO path notice, from one worker's load."""
-    shipped = ShippedEngine(files, backend, providers, threads=1)
-    try:
-        return engine_identity(shipped.engine), shipped.engine.path_notice(iters)
-    finally:
-        shipped.close()
+    with load_shipped(files, backend, providers, threads=1) as engine:
+        return engine_identity(engine), engine.path_notice(iters)
 
 
 class LiftWorker:
@@ -100,13 +104,13 @@ class LiftWorker:
     def __init__(self, files_ref, backend: str, providers, threads: int | None, settings: LiftSettings):
         import ray
 
-        self.shipped = ShippedEngine(ray.get(files_ref), backend, providers, threads)
+        self.engine = load_shipped(ray.get(files_ref), backend, providers, threads)
         self.settings = settings
 
     def __call__(self, batch):
         import numpy as np
 
-        outcomes = [lift_and_save(pickle.loads(prepared), self.shipped.engine, self.settings)
+        outcomes = [lift_and_save(pickle.loads(prepared), self.engine, self.settings)
                     for prepared in batch["prepared"].to_pylist()]
         return {name: np.array([getattr(outcome, name) for outcome in outcomes])
                 for name in ("source", "status", "message", "frames")}
