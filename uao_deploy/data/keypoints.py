@@ -74,7 +74,7 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
     if layout not in LAYOUTS:
         raise UaoError(f"unknown keypoint layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     path = Path(path)
-    if format != "npz" and (format != "auto" or not _is_zip(path)):
+    if format != "npz" and (format != "auto" or not (_is_zip(path) or path.suffix.lower() == ".npz")):
         from ..io.keypoints import read_detector_output
 
         return read_detector_output(path, format, layout, person, width, height)

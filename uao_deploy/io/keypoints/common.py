@@ -142,6 +142,8 @@ def _resolve_layout(detections: Detections, joints: int, layout: str) -> str:
         return _body25_or_body25b(detections)
     if joints in detections.default_layouts:
         return detections.default_layouts[joints]
+    if joints == 17:
+        return "coco"  # detectors write COCO-17; Human3.6M-17 comes from lifters' own files (npz)
     fits = layouts.layouts_with(joints)
     if len(fits) == 1:
         return fits[0]
