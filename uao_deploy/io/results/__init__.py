@@ -1,0 +1,101 @@
+"""Lifted results out, in the format the output file's suffix names.
+
+============ ==============================================================================
+suffix       content
+============ ==============================================================================
+``.npz``     every array of :class:`uao_deploy.jobs.infer.LiftResult`, plus ``poses_world``
+             (T, 17, 3) and ``root_world`` (T, 3) in the world frame; ``metadata`` (JSON) holds
+             the world frame's transform
+``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
+             uncertainty; the unit and frame in each column name
+``.json``    the same per frame, with joint names, parents, fps and the coordinate frames spelled out
+``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`)
+``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
+============ ==============================================================================
+
+The world frame (Y up, floor at 0) comes from :mod:`uao_deploy.pipeline.world`.
+"""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ... import skeleton
+from ...errors import UaoError
+from ...fileio import atomic_write_bytes
+from ...pipeline.world import to_world
+
+SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
+DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
+LIFT_ARRAYS = ("poses_3d", "poses_3d_initial", "root", "uncertainty", "keypoints_2d", "confidence")
+
+
+def check_output(path) -> None:
+    """Refuse, before any work, an output whose suffix names no writer."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in SUFFIXES:
+        raise UaoError(f"cannot write {path}: the output suffix picks the format, one of {', '.join(SUFFIXES)}")
+    if suffix == ".html":
+        try:
+            import plotly  # noqa: F401
+        except ImportError:
+            raise UaoError(f"writing {path} needs plotly: pip install 'uao-deploy[viz]'") from None
+
+
+def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
+    """The arrays with ``poses_world`` and ``root_world`` added, and the metadata with ``world_frame``."""
+    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch)
+    return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}
+
+
+def fps_of(metadata: dict) -> float:
+    return float(metadata.get("fps") or DEFAULT_FPS)
+
+
+def write_result(path, arrays: dict, metadata: dict) -> Path:
+    """Write ``arrays`` (lift arrays and world arrays) in the format of ``path``'s suffix, atomically."""
+    from .bvh import write_bvh
+    from .html import write_html
+    from .tables import write_csv, write_json
+
+    path = Path(path)
+    check_output(path)
+    suffix, fps = path.suffix.lower(), fps_of(metadata)
+    if suffix == ".npz":
+        def write(tmp):
+            with open(tmp, "wb") as handle:  # a file object: np.savez would append .npz to a name
+                np.savez(handle, **arrays, metadata=np.array(json.dumps(metadata, default=str)))
+
+        atomic_write_bytes(path, write)
+    elif suffix == ".bvh":
+        write_bvh(path, arrays["poses_world"], fps)
+    else:
+        {".csv": write_csv, ".json": write_json, ".html": write_html}[suffix](path, arrays, metadata, fps)
+    return path
+
+
+def load_result(path, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
+    """The arrays and metadata of an npz written by ``uao infer``; world arrays are (re)made when
+    missing or when ``up``/``camera_pitch`` are given."""
+    path = Path(path)
+    if not path.is_file():
+        raise UaoError(f"{path} does not exist or is not a file")
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files if key != "metadata"}
+            metadata = json.loads(str(archive["metadata"])) if "metadata" in archive.files else {}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+        raise UaoError(f"{path} is not a readable uao result .npz ({type(exc).__name__})") from None
+    missing = [key for key in LIFT_ARRAYS if key not in arrays]
+    if missing:
+        raise UaoError(f"{path} is not a uao result: it lacks {', '.join(missing)}")
+    frames = len(arrays["poses_3d"])
+    if arrays["poses_3d"].shape != (frames, skeleton.NUM_JOINTS, 3) or frames == 0 or \
+            any(len(arrays[key]) != frames for key in LIFT_ARRAYS):
+        raise UaoError(f"{path}: its arrays do not describe one sequence of (T, 17) joints")
+    if "poses_world" not in arrays or up is not None or camera_pitch is not None:
+        arrays, metadata = add_world_frame(arrays, metadata, up, camera_pitch)
+    return arrays, metadata
