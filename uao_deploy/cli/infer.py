@@ -3,16 +3,41 @@ from __future__ import annotations
 
 import click
 
+from ..data.keypoints import LAYOUTS
+from ..io.keypoints import FORMATS
+
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
+def parse_up(ctx, param, value):
+    """'x,y,z' -> three floats (a click callback shared with `uao view`)."""
+    if value is None:
+        return None
+    try:
+        vector = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        vector = ()
+    if len(vector) != 3:
+        raise click.BadParameter(f"expected three numbers X,Y,Z; got {value!r}")
+    return vector
+
+
 @click.command("infer")
-@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", required=True, type=click.Path(),
-              help="Output .npz (one input sequence) or a folder for one <name>.npz per sequence.")
-@click.option("--layout", type=click.Choice(["auto", "h36m", "coco"]), default="auto", show_default=True,
-              help="Joint layout of the keypoints; COCO-17 is converted to Human3.6M-17. "
-                   "auto: as the file says, else h36m.")
+              help="Output file, its suffix picks the format: .npz .csv .json .bvh .html (several sequences: "
+                   "<stem>_<name><suffix> each); anything else is a folder for one <name>.npz per sequence.")
+@click.option("--format", "input_format", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Keypoint file format; auto: recognised by content (a folder by its files).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+              help="Joint layout of the keypoints, converted to Human3.6M-17. auto: as the file says or "
+                   "its joint count implies (OpenPose BODY_25 vs BODY_25B from the keypoints), else h36m.")
+@click.option("--person", default="all", show_default=True,
+              help="Which person (track id) of a multi-person file to lift, or 'all' (one output each).")
+@click.option("--up", callback=parse_up, metavar="X,Y,Z",
+              help="World up direction in camera coordinates (x right, y down, z forward) [default: estimated].")
+@click.option("--camera-pitch", type=click.FloatRange(-90, 90, min_open=True, max_open=True), metavar="DEGREES",
+              help="Degrees the camera looks below the horizon (no roll), instead of estimating the up direction.")
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
 @click.option("--focal", type=POSITIVE, help="Focal length in pixels [default: from the file, else the image width].")
@@ -38,11 +63,13 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
-            checkpoint, allow_pickle, render, progress, precision, providers):
-    """Lift 2D keypoints (MHFormer/PoseMamba, plain npz or VideoPose3D files) to 3D poses."""
+            checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up, camera_pitch):
+    """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
+    or VideoPose3D files) to 3D poses."""
     from ..jobs.infer import infer_files
 
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
                 engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
-                precision=precision, providers=providers)
+                precision=precision, providers=providers, format=input_format, person=person, up=up,
+                camera_pitch=camera_pitch)

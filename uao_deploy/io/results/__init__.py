@@ -77,6 +77,12 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
     return path
 
 
+def write_lift(path, result, up=None, camera_pitch: float | None = None) -> Path:
+    """Write a :class:`uao_deploy.jobs.infer.LiftResult` with its world frame, in ``path``'s format."""
+    arrays = {key: getattr(result, key) for key in LIFT_ARRAYS}
+    return write_result(path, *add_world_frame(arrays, result.metadata, up, camera_pitch))
+
+
 def load_result(path, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
     """The arrays and metadata of an npz written by ``uao infer``; world arrays are (re)made when
     missing or when ``up``/``camera_pitch`` are given."""
