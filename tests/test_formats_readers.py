@@ -191,3 +191,30 @@ def test_bad_detector_files_are_one_clear_error(formats, tmp_path):
         read_keypoints(tmp_path / "notes.txt")
     with pytest.raises(UaoError, match="has 17 joints"):
         read_keypoints(formats / "mmpose_wholebody" / "SOUP.json", layout="coco")
+
+
+def test_keypoints_far_outside_the_image_are_refused(formats, tmp_path):
+    # The real MMPose file's own image is 320x240; some legs fall a little outside, which is fine.
+    read_keypoints(formats / "mmpose_wholebody" / "SOUP.json", width=320, height=240)
+    with pytest.raises(UaoError, match="outside the 160x120 image"):
+        read_keypoints(formats / "mmpose_wholebody" / "SOUP.json", width=160, height=120)
+    # A folder whose later frames come from a video of twice the resolution.
+    mixed = tmp_path / "mixed"
+    shutil.copytree(formats / "openpose_body25b_pose2sim", mixed)
+    for file in sorted(mixed.iterdir())[50:]:
+        payload = json.loads(file.read_text())
+        for person in payload["people"]:
+            person["pose_keypoints_2d"] = [v * 2 if i % 3 != 2 else v for i, v in enumerate(person["pose_keypoints_2d"])]
+        file.write_text(json.dumps(payload))
+    read_keypoints(formats / "openpose_body25b_pose2sim", width=1088, height=1920)
+    with pytest.raises(UaoError, match="different resolutions"):
+        read_keypoints(mixed, width=1088, height=1920)
+
+
+def test_missing_path_and_forced_format(formats, tmp_path):
+    with pytest.raises(UaoError, match="does not exist"):
+        read_keypoints(tmp_path / "absent.json", format="openpose")
+    with pytest.raises(UaoError, match="not an OpenPose keypoint file"):
+        read_keypoints(formats / "mmpose_wholebody" / "SOUP.json", format="openpose")
+    with pytest.raises(UaoError, match="unknown keypoint format"):
+        read_keypoints(tmp_path, format="fbx")

@@ -27,9 +27,7 @@ FORMATS = ("auto", *READERS, "npz")
 
 
 def detect_format(path: Path) -> str:
-    """The reader for ``path`` (a file or folder that is not an npz), recognised by its content."""
-    if not path.exists():
-        raise UaoError(f"{path} does not exist")
+    """The reader for ``path`` (an existing file or folder that is not an npz), recognised by its content."""
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file()]
         if not files:

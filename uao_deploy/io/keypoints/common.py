@@ -23,6 +23,10 @@ from .. import layouts
 # this many body sizes, and a track that was not seen for this many frames is not continued.
 LINK_DISTANCE = 0.5
 LINK_GAP_FRAMES = 30
+# Keypoints more than this fraction of the image size outside it count as outside; more than
+# OUTSIDE_FRACTION of them outside means the image size is wrong.
+OUTSIDE_MARGIN = 0.25
+OUTSIDE_FRACTION = 0.05
 
 
 @dataclass
@@ -42,7 +46,6 @@ class Detections:
     default_layouts: dict[int, str] = field(default_factory=dict)  # joint count -> layout when not forced
     width: float | None = None
     height: float | None = None
-    fps: float | None = None
 
 
 def load_json(path: Path):
@@ -111,6 +114,7 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "al
         raise UaoError(f"{source}: people have different keypoint counts ({len(first.keypoints)} in {first.where}, "
                        f"{len(odd.keypoints)} in {odd.where}); one file must hold one skeleton")
     joints = counts.pop()
+    _check_inside_image(detections)
     layout = _resolve_layout(detections, joints, layout)
     tracks = link_tracks(detections.people)
     chosen = _select(source, sorted(tracks), person)
@@ -128,8 +132,23 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "al
             name=f"{stem}_person{track}" if several else stem,
             source=f"{source}#person{track}" if several else str(source),
             format=detections.format, layout=layout, pixels=pixels, confidence=confidence,
-            width=detections.width, height=detections.height, fps=detections.fps))
+            width=detections.width, height=detections.height))
     return sequences
+
+
+def _check_inside_image(detections: Detections) -> None:
+    """Refuse keypoints far outside the given image: a wrong --width/--height, or frames of
+    differently sized videos mixed. Detectors do place some joints a little outside the frame."""
+    if not detections.width or not detections.height:
+        return
+    size = np.array([detections.width, detections.height])
+    points = np.concatenate([p.keypoints[p.keypoints[:, 2] > 0, :2] for p in detections.people])
+    outside = ((points < -OUTSIDE_MARGIN * size) | (points > (1 + OUTSIDE_MARGIN) * size)).any(axis=1)
+    if outside.mean() > OUTSIDE_FRACTION:
+        extent = np.nanmax(points, axis=0)
+        raise UaoError(f"{detections.source}: {outside.mean():.0%} of the keypoints lie outside the "
+                       f"{size[0]:g}x{size[1]:g} image (they reach x={extent[0]:.0f}, y={extent[1]:.0f}): "
+                       "a wrong --width/--height, or frames of videos of different resolutions mixed")
 
 
 def _resolve_layout(detections: Detections, joints: int, layout: str) -> str:
