@@ -104,19 +104,19 @@ def keypoint_rows(values, where: str, dims: int = 3) -> np.ndarray:
 def to_sequences(detections: Detections, layout: str = "auto", person: str = "all") -> list[KeypointSequence]:
     """One Human3.6M-17 :class:`KeypointSequence` per selected track (see the module docstring)."""
     source = detections.source
-    detections.people = [p for p in detections.people if (p.keypoints[:, 2] > 0).any()]
-    if not detections.people:
+    people = [p for p in detections.people if (p.keypoints[:, 2] > 0).any()]  # not an empty skeleton
+    if not people:
         raise UaoError(f"{source}: no person detected in any of its {detections.frames} frames")
-    counts = {len(p.keypoints) for p in detections.people}
+    counts = {len(p.keypoints) for p in people}
     if len(counts) > 1:
-        first = detections.people[0]
-        odd = next(p for p in detections.people if len(p.keypoints) != len(first.keypoints))
+        first = people[0]
+        odd = next(p for p in people if len(p.keypoints) != len(first.keypoints))
         raise UaoError(f"{source}: people have different keypoint counts ({len(first.keypoints)} in {first.where}, "
                        f"{len(odd.keypoints)} in {odd.where}); one file must hold one skeleton")
     joints = counts.pop()
-    _check_inside_image(detections)
+    _check_inside_image(detections, people)
     layout = _resolve_layout(detections, joints, layout)
-    tracks = link_tracks(detections.people)
+    tracks = link_tracks(people)
     chosen = _select(source, sorted(tracks), person)
     several = len(tracks) > 1
     sequences = []
@@ -136,13 +136,13 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "al
     return sequences
 
 
-def _check_inside_image(detections: Detections) -> None:
+def _check_inside_image(detections: Detections, people: list[Person]) -> None:
     """Refuse keypoints far outside the given image: a wrong --width/--height, or frames of
     differently sized videos mixed. Detectors do place some joints a little outside the frame."""
     if not detections.width or not detections.height:
         return
     size = np.array([detections.width, detections.height])
-    points = np.concatenate([p.keypoints[p.keypoints[:, 2] > 0, :2] for p in detections.people])
+    points = np.concatenate([p.keypoints[p.keypoints[:, 2] > 0, :2] for p in people])
     outside = ((points < -OUTSIDE_MARGIN * size) | (points > (1 + OUTSIDE_MARGIN) * size)).any(axis=1)
     if outside.mean() > OUTSIDE_FRACTION:
         extent = np.nanmax(points, axis=0)

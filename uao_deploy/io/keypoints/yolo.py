@@ -60,6 +60,7 @@ def read(path: Path, width=None, height=None) -> Detections:
             else:  # no visibility column: Ultralytics writes 0 0 for a keypoint it did not find
                 confidence = (points[:, :2] != 0).any(axis=1).astype(np.float64)
             pixels = points[:, :2] * [width, height]
+            # One extra value is a box confidence (below 1) or a track id (an integer from 1); two are both.
             track = int(values[-1]) if extra == 2 or (extra == 1 and values[-1] >= 1) else None
             detections.people.append(Person(frame, np.column_stack([pixels, confidence]), track, where))
     return detections

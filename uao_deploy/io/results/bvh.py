@@ -104,8 +104,9 @@ def _children(joint: int) -> list[int]:
 def solve(joints: np.ndarray):
     """Rest offsets and per-frame local rotations of the BVH joints, in file order.
 
-    Returns (hierarchy, offsets, rotations): hierarchy a list of (name, depth, is_end) in the
-    order the file lists them, offsets (N, 3) rest offsets, rotations (T, N, 3, 3) local.
+    Returns (hierarchy, offsets, rotations, fixed): hierarchy a list of (name, depth, is_end) in
+    the order the file lists them, offsets (N, 3) rest offsets, rotations (T, N, 3, 3) local, and
+    fixed the joints (T, 17, 3) with the rest skeleton's bone lengths (where the file puts them).
     """
     lengths = bone_lengths(joints)
     fixed = with_bone_lengths(joints, lengths)

@@ -18,7 +18,7 @@ from ...errors import UaoError
 from ...fileio import atomic_write_bytes
 
 MAX_FRAMES = 1500  # more frames than this are drawn every n-th, to keep the file small
-_SIDES = {"left": ("#1f77b4", skeleton.LEFT), "right": ("#d62728", skeleton.RIGHT), "centre": ("#555555", ())}
+_SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#555555"}
 # Opens the frame named in the address (#frame=N): links to a moment, and lets tests pick frames.
 _FRAME_FROM_ADDRESS = """
 var match = window.location.hash.match(/frame=(\\d+)/);
@@ -80,7 +80,7 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
 
     def animated(frame: int) -> list:
         traces = []
-        for side, (colour, _) in _SIDES.items():
+        for side, colour in _SIDE_COLOURS.items():
             u, v = _bone_lines(pixels[frame], side)
             traces.append(go.Scatter(x=u, y=v, mode="lines", line={"color": colour, "width": 3},
                                      showlegend=False, hoverinfo="skip"))
@@ -89,7 +89,7 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
             text=[f"{n}: confidence {c:.2f}" for n, c in zip(skeleton.JOINT_NAMES, arrays["confidence"][frame])],
             marker={"size": 8, "color": uncertainty[frame], "cmin": 0, "cmax": colour_max, "colorscale": "Viridis",
                     "symbol": ["circle" if seen else "circle-open" for seen in detected[frame]]}))
-        for side, (colour, _) in _SIDES.items():
+        for side, colour in _SIDE_COLOURS.items():
             x, y, z = _bone_lines(world[frame], side)
             traces.append(go.Scatter3d(x=x, y=y, z=z, mode="lines", line={"color": colour, "width": 6},
                                        showlegend=False, hoverinfo="skip"))
