@@ -132,3 +132,21 @@ def test_bad_outputs_are_refused(result, tmp_path):
     np.savez(tmp_path / "other.npz", keypoints=np.zeros((3, 17, 2)))
     with pytest.raises(UaoError, match="lacks poses_3d"):
         load_result(tmp_path / "other.npz")
+
+
+def test_gif_keeps_the_video_aspect_ratio(result, tmp_path):
+    from PIL import Image
+
+    from uao_deploy.viz.render import render_animation
+
+    arrays, _ = result
+    sizes = {}
+    for name, (width, height) in {"landscape": (1920, 1080), "portrait": (1080, 1920)}.items():
+        path = render_animation(arrays["keypoints_2d"][:3], arrays["poses_3d"][:3], tmp_path / f"{name}.gif",
+                                width, height, root=arrays["root"][:3])
+        with Image.open(path) as gif:
+            sizes[name] = gif.size
+    # Same height; the 2D panel (beside a square 3D panel) is 16:9 in one and 9:16 in the other.
+    assert sizes["landscape"][1] == sizes["portrait"][1]
+    panel = sizes["landscape"][1] - 40  # 0.5 inch of titles at 80 dpi
+    assert sizes["landscape"][0] - sizes["portrait"][0] == pytest.approx(panel * (16 / 9 - 9 / 16), abs=2)
