@@ -218,3 +218,31 @@ def test_missing_path_and_forced_format(formats, tmp_path):
         read_keypoints(formats / "mmpose_wholebody" / "SOUP.json", format="openpose")
     with pytest.raises(UaoError, match="unknown keypoint format"):
         read_keypoints(tmp_path, format="fbx")
+
+
+def test_tracked_alphapose_and_mmpose_keep_the_detector_ids(formats, tmp_path):
+    payload = json.loads((formats / "alphapose_halpe26" / "alphapose-results.json").read_text())[:30]
+    for number, entry in enumerate(payload):
+        entry["idx"] = 7 if number % 2 else 4  # PoseFlow ids, alternating: not what position linking would do
+    (tmp_path / "tracked.json").write_text(json.dumps(payload))
+    names = [s.name for s in read_keypoints(tmp_path / "tracked.json")]
+    assert names == ["tracked_person4", "tracked_person7"]
+
+    frames = json.loads((formats / "mmpose_wholebody" / "SOUP.json").read_text())[:5]
+    for frame in frames:
+        frame["instances"][0]["track_id"] = 3
+    (tmp_path / "video.json").write_text(json.dumps(frames))
+    sequence, = read_keypoints(tmp_path / "video.json", person="3")
+    assert len(sequence) == 5
+    (tmp_path / "image.json").write_text(json.dumps(frames[0]["instances"]))  # one image: a list of instances
+    image, = read_keypoints(tmp_path / "image.json")
+    np.testing.assert_array_equal(image.pixels[0], sequence.pixels[0])
+
+
+def test_person_picks_from_a_multi_person_npz(tmp_path):
+    tracks = np.random.default_rng(0).uniform(100, 900, (2, 4, 17, 3)).astype(np.float32)
+    np.savez(tmp_path / "two.npz", reconstruction=tracks)
+    second, = read_keypoints(tmp_path / "two.npz", person="1")
+    np.testing.assert_array_equal(second.pixels, tracks[1, ..., :2])
+    with pytest.raises(UaoError, match="no person '2'"):
+        read_keypoints(tmp_path / "two.npz", person="2")

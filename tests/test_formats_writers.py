@@ -150,3 +150,14 @@ def test_gif_keeps_the_video_aspect_ratio(result, tmp_path):
     assert sizes["landscape"][1] == sizes["portrait"][1]
     panel = sizes["landscape"][1] - 40  # 0.5 inch of titles at 80 dpi
     assert sizes["landscape"][0] - sizes["portrait"][0] == pytest.approx(panel * (16 / 9 - 9 / 16), abs=2)
+
+
+def test_bvh_of_a_collapsed_bone_stays_finite(result, tmp_path):
+    from uao_deploy.io.results.bvh import bvh_text
+
+    world = result[0]["poses_world"][:5].copy()
+    world[:, 3] = world[:, 2]  # the right ankle on the knee: a zero-length shin
+    motion = bvh_text(world, 25.0).split("MOTION\n")[1].splitlines()[2:]
+    assert len(motion) == 5 and all(np.isfinite(np.array(line.split(), float)).all() for line in motion)
+    with pytest.raises(UaoError, match="NaN"):
+        bvh_text(np.full_like(world, np.nan), 25.0)

@@ -90,6 +90,10 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
                            f"(plain) or 'positions_2d' (VideoPose3D); it has {', '.join(archive.files) or 'no arrays'}")
     if not sequences:
         raise UaoError(f"{path} holds no keypoint sequence")
+    if person != "all":  # MHFormer files hold several people, named <file>#person<N>
+        sequences = [sequence for sequence in sequences if sequence.source.endswith(f"#person{person}")]
+        if not sequences:
+            raise UaoError(f"{path} has no person {person!r} (--person picks one of a multi-person MHFormer file)")
     return [_to_h36m(sequence, layout) for sequence in sequences]
 
 

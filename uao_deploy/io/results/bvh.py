@@ -62,8 +62,9 @@ def with_bone_lengths(joints: np.ndarray, lengths: np.ndarray) -> np.ndarray:
 
 
 def _swing(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(T, 3, 3) smallest rotations taking unit vectors a (3,) to b (T, 3)."""
-    b = b / np.linalg.norm(b, axis=-1, keepdims=True)
+    """(T, 3, 3) smallest rotations taking unit vectors a (3,) to b (T, 3); none where b is zero."""
+    norm = np.linalg.norm(b, axis=-1, keepdims=True)
+    b = np.where(norm > 0, b / np.where(norm > 0, norm, 1), a)
     axis = np.cross(a, b)
     cos = b @ a
     skew = np.zeros((len(b), 3, 3))
