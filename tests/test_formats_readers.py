@@ -237,6 +237,22 @@ def test_tracked_alphapose_and_mmpose_keep_the_detector_ids(formats, tmp_path):
     (tmp_path / "image.json").write_text(json.dumps(frames[0]["instances"]))  # one image: a list of instances
     image, = read_keypoints(tmp_path / "image.json")
     np.testing.assert_array_equal(image.pixels[0], sequence.pixels[0])
+    demo = {"meta_info": {"dataset_name": "coco_wholebody"}, "instance_info": frames}  # demo --save-predictions
+    (tmp_path / "demo.json").write_text(json.dumps(demo))
+    np.testing.assert_array_equal(read_keypoints(tmp_path / "demo.json")[0].pixels, sequence.pixels)
+
+
+def test_openpose_before_1_3_pose_keypoints(formats, tmp_path):
+    folder = tmp_path / "old"
+    folder.mkdir()
+    for file in sorted((formats / "openpose_body25b_pose2sim").iterdir())[:5]:
+        payload = json.loads(file.read_text())
+        for person in payload["people"]:
+            person["pose_keypoints"] = person.pop("pose_keypoints_2d")
+        (folder / file.name).write_text(json.dumps(payload))
+    old = read_keypoints(folder, person="0")[0]
+    new = read_keypoints(formats / "openpose_body25b_pose2sim", person="0")[0]
+    np.testing.assert_array_equal(old.pixels, new.pixels[:5])
 
 
 def test_person_picks_from_a_multi_person_npz(tmp_path):

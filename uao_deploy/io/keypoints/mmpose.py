@@ -1,7 +1,8 @@
 """MMPose / RTMPose predictions JSON (``MMPoseInferencer(..., pred_out_dir=...)``, ``--save-predictions``).
 
 A video: ``[{"frame_id": n, "instances": [{"keypoints": [[x, y], ...], "keypoint_scores": [...],
-"bbox": ..., "track_id"?: n}]}]``; an image: the list of instances itself. Pixels; 17 joints are
+"bbox": ..., "track_id"?: n}]}]``, or that list as ``instance_info`` beside ``meta_info`` (the
+demo scripts' ``--save-predictions``); an image: the list of instances itself. Pixels; 17 joints are
 COCO, 26 Halpe, 133 COCO-WholeBody. ``track_id`` (pose tracking) is kept when present.
 """
 from __future__ import annotations
@@ -15,6 +16,8 @@ from .common import Detections, Person, keypoint_rows, load_json
 
 
 def looks_like(payload) -> bool:
+    if isinstance(payload, dict):  # the demo scripts' --save-predictions: {"meta_info", "instance_info"}
+        payload = payload.get("instance_info")
     return isinstance(payload, list) and bool(payload) and isinstance(payload[0], dict) \
         and ("instances" in payload[0] or "keypoint_scores" in payload[0])
 
@@ -23,6 +26,8 @@ def read(path: Path, width=None, height=None) -> Detections:
     payload = load_json(path)
     if not looks_like(payload):
         raise UaoError(f"{path} is not MMPose predictions (a list of {{frame_id, instances}})")
+    if isinstance(payload, dict):
+        payload = payload["instance_info"]
     if "instances" not in payload[0]:
         payload = [{"frame_id": 0, "instances": payload}]  # one image
     try:
