@@ -18,30 +18,20 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from uao_deploy import engines
-from uao_deploy.camera import default_intrinsics
+from uao_deploy import compare
 from uao_deploy.errors import UaoError
 from uao_deploy.export import export_onnx
-from uao_deploy.export.tensorrt import FLAVOURS, build_engines
+from uao_deploy.export.tensorrt import build_engines
+from uao_deploy.runtimes import FLAVOURS
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
-# Absolute tolerances against PyTorch on the CPU. TensorRT may run float32 matmuls in TF32, and
-# Adam divides by |grad|, so the TTO bound is looser than the CPU-to-CPU tests' 1e-4.
-TOLERANCE = {"forward": 1e-4, "tto": 1e-3}
+# GPU engines against PyTorch on the CPU: the "fp32-gpu" row of the one tolerance table.
+TOLERANCES = compare.TOLERANCES["fp32-gpu"]
 # Rows that need an optional package (onnxruntime-gpu): a UaoError there is reported as skipped.
 OPTIONAL = {"onnxruntime-cuda", "onnxruntime-tensorrt"}
-
-
-def keypoints(batch: int, seed: int = 0):
-    """(x, cam, root): keypoints around the image centre of a 1000 px camera, a person 5 m away."""
-    rng = np.random.default_rng(seed)
-    x = (rng.normal(size=(batch, 17, 2)) * 0.2).astype(np.float32)
-    cam = np.tile(default_intrinsics(1000, 1000), (batch, 1))
-    root = np.tile(np.float32([0.1, -0.2, 5.0]), (batch, 1))
-    return x, cam, root
 
 
 def timed(call, repeat: int):
@@ -65,7 +55,7 @@ def check(engine, reference: dict, inputs, repeat: int) -> dict:
     row = {"describe": engine.describe()}
     for name, call in operations.items():
         result, ms = timed(call, repeat)
-        row[name] = {"max_abs_diff": float(np.abs(result - reference[name]).max()), "ms": round(ms, 3),
+        row[name] = {"max_abs_diff": compare.max_abs(result, reference[name]), "ms": round(ms, 3),
                      "path": engine.last_tto_path if name != "forward" else None}
     return row
 
@@ -87,7 +77,7 @@ def main(argv=None) -> int:
     export_onnx(checkpoint, args.out / "onnx")
     build_engines(args.out / "onnx", args.out / "engines", profile=(1, 8, 16), flavour=args.flavour)
 
-    inputs = keypoints(args.batch)
+    inputs = compare.sample_keypoints(args.batch)
     reference_engine = engines.load(checkpoint)
     reference = {"forward": reference_engine.forward(inputs[0]), "tto": reference_engine.tto(*inputs),
                  "tto_iters2": reference_engine.tto(*inputs, iters=2)}
@@ -118,7 +108,7 @@ def main(argv=None) -> int:
         for operation, result in row.items():
             if operation == "describe":
                 continue
-            bound = TOLERANCE["forward" if operation == "forward" else "tto"]
+            bound = TOLERANCES.forward if operation == "forward" else TOLERANCES.pose
             ok = result["max_abs_diff"] <= bound
             failed |= not ok
             print(f"{name:22s} {operation:14s} max|diff| {result['max_abs_diff']:.2e} (<= {bound:.0e} "

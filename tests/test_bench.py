@@ -31,7 +31,7 @@ def pairs():
 @pytest.fixture
 def fixed_peak(monkeypatch):
     """A known peak instead of the matrix-product probe, so shares are checkable and the run is fast."""
-    monkeypatch.setattr(bench, "matmul_peak", lambda dtype=torch.float32, device="cpu": 50e9)
+    monkeypatch.setattr(bench.flops, "matmul_peak", lambda dtype=torch.float32, device="cpu": 50e9)
 
 
 # --- statistics ---------------------------------------------------------------------------------
@@ -206,10 +206,10 @@ def test_a_failing_case_becomes_an_error_row_and_the_others_still_run(checkpoint
 
 
 def test_a_case_that_would_not_fit_in_memory_is_refused():
-    bench._check_memory(None, 512)  # nothing known yet: run it
-    bench._check_memory((1, 1024), 8)  # 8 KiB: fits
+    bench.check_memory(None, 512)  # nothing known yet: run it
+    bench.check_memory((1, 1024), 8)  # 8 KiB: fits
     with pytest.raises(UaoError, match="not run: needs about"):
-        bench._check_memory((64, 2 ** 50), 512)  # a petabyte at batch 64, scaled to 512
+        bench.check_memory((64, 2 ** 50), 512)  # a petabyte at batch 64, scaled to 512
 
 
 def test_memory_scales_with_the_frames_an_engine_really_runs_per_call(checkpoint):
@@ -218,9 +218,9 @@ def test_memory_scales_with_the_frames_an_engine_really_runs_per_call(checkpoint
             return {"forward": 64, "tto_step": 64, "tto_fused": 32}[graph]
 
     chunked = bench.Case("ort", "fused", "tto", "cpu", "fp32", run=None, engine=Chunked())
-    assert bench._frames_per_call(chunked, 8) == 8 and bench._frames_per_call(chunked, 512) == 32
+    assert bench.frames_per_call(chunked, 8) == 8 and bench.frames_per_call(chunked, 512) == 32
     seed = bench.Case("seed-eager", "seed loop", "tto", "cpu", "fp32", run=None)
-    assert bench._frames_per_call(seed, 512) == 512
+    assert bench.frames_per_call(seed, 512) == 512
 
 
 def test_bad_arguments_are_user_errors(checkpoint, pairs):

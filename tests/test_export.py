@@ -13,8 +13,11 @@ from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, export_onnx, precision_error_mm, read_manifest
 from uao_deploy.export import onnx as export_module
+from uao_deploy.tto import frame_graphs
 from uao_deploy.export import trace
-from uao_deploy.export.verify import ort_session, sample_keypoints, verify_graphs
+from uao_deploy.compare import sample_keypoints
+from uao_deploy.export.verify import verify_graphs
+from uao_deploy.runtimes import ort_session
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint
 from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
@@ -94,7 +97,7 @@ def test_tto_fused_matches_golden(run_graph, golden, golden_inputs):
 def seed_reference(seed_checkpoint):
     model = load_checkpoint(seed_checkpoint)
     with frozen(model):
-        yield export_module.reference_functions(model, TTOConfig())
+        yield frame_graphs.reference_functions(model, TTOConfig())
 
 
 @pytest.mark.parametrize("batch", BATCHES)
@@ -224,7 +227,6 @@ def test_bad_options_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tto-iters", "0"], "iterations"),
     (["--batch", "1:64:1024"], "trt only"),
     (["--format", "trt", "--batch", "1:64"], "MIN:OPT:MAX"),
     (["--format", "trt", "--batch", "8:4:16"], "MIN <= OPT <= MAX"),
@@ -234,6 +236,15 @@ def test_cli_refuses_bad_options(args, message, tmp_path, capsys):
         main(["export", "--out", str(tmp_path / "out")] + args)
     assert exit_info.value.code == 1
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("iters", ["0", "65", "1000000000"])
+def test_cli_bounds_the_iteration_count_before_any_work(iters, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--tto-iters", iters, "--out", str(tmp_path / "out")])
+    assert exit_info.value.code == 2  # a usage error, from click's option parser
+    assert "--tto-iters" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 
@@ -257,7 +268,7 @@ def test_cli_exports_without_flip(tiny_checkpoint, tmp_path, capsys):
     x, cam, root = sample_keypoints(3)
     model = load_checkpoint(tiny_checkpoint)
     with frozen(model):
-        want = export_module.reference_functions(model, TTOConfig(iters=1, flip=False))["tto_fused"](
+        want = frame_graphs.reference_functions(model, TTOConfig(iters=1, flip=False))["tto_fused"](
             *(torch.from_numpy(array) for array in (x, cam, root)))[0].numpy()
     got = ort_session(out / "tto_fused.onnx").run(["pose"], {"x": x, "cam": cam, "root": root})[0]
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-4)

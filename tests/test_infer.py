@@ -320,10 +320,6 @@ def test_lift_rejects_bad_settings(motion):
 
 def test_onnxruntime_default_export_is_cached_and_agrees_with_torch(tmp_path, capsys, small_checkpoint, motion,
                                                                     monkeypatch):
-    export = pytest.importorskip("uao_deploy.export")
-    if not hasattr(export, "export_onnx"):
-        pytest.skip("uao_deploy.export.export_onnx is not available yet")
-    pytest.importorskip("onnxruntime")
     monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))
     np.savez(tmp_path / "a.npz", keypoints=pinhole_pixels(*motion)[:12], width=WIDTH, height=HEIGHT)
     common = ["infer", tmp_path / "a.npz", "--checkpoint", small_checkpoint, "--tto-iters", "2", "--no-progress"]

@@ -13,7 +13,8 @@ import pytest
 from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, build_engines, parse_profile, read_manifest
-from uao_deploy.export.tensorrt import TIMING_CACHE, _logger
+from uao_deploy.export.tensorrt import TIMING_CACHE
+from uao_deploy.runtimes import trt_logger
 from uao_deploy.fileio import file_sha256
 
 PROFILE = (1, 2, 4)
@@ -33,9 +34,9 @@ def tiny_engines(rtx, tiny_export, tmp_path_factory):
 def test_rtx_parser_accepts_the_seed_graphs(rtx, seed_export):
     """Every graph of the 512-channel seed model parses as a strongly typed network."""
     for name in GRAPHS:
-        builder = rtx.Builder(_logger(rtx))
+        builder = rtx.Builder(trt_logger(rtx))
         network = builder.create_network(1 << int(rtx.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
-        parser = rtx.OnnxParser(network, _logger(rtx))
+        parser = rtx.OnnxParser(network, trt_logger(rtx))
         assert parser.parse_from_file(str(seed_export / f"{name}.onnx")), [str(parser.get_error(i)) for i in range(parser.num_errors)]
         assert [network.get_input(i).name for i in range(network.num_inputs)] == GRAPHS[name].input_names
         assert network.get_input(0).shape[0] == -1  # the batch stays dynamic
@@ -117,7 +118,8 @@ def test_engines_match_onnxruntime_on_a_gpu(tiny_export, tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("needs an NVIDIA GPU and a CUDA build of torch")
     from uao_deploy import engines
-    from uao_deploy.export.verify import ort_session, sample_inputs
+    from uao_deploy.export.verify import sample_inputs
+    from uao_deploy.runtimes import ort_session
 
     out = tmp_path / "engines"
     manifest = build_engines(tiny_export, out, profile=(1, 8, 16), flavour="tensorrt")

@@ -8,6 +8,7 @@ from click.testing import CliRunner
 
 from cli_runner import uao
 from uao_deploy import engines
+from uao_deploy import compare
 from uao_deploy.jobs import verify
 from uao_deploy.cli import cli
 from uao_deploy.engines.torch import TorchEngine
@@ -48,17 +49,21 @@ def _failed(result):
     return {check["output"] for check in result["checks"] if not check["passed"]}
 
 
-def test_agreeing_backends_pass(checkpoints, pairs):
+def test_agreeing_backends_pass(tiny_export, checkpoints, pairs):
+    # ONNX Runtime on the export of the same checkpoint: float noise, well inside every tolerance
     reference = engines.load(checkpoints[0])
-    report = verify.verify(reference, {"again": engines.load(checkpoints[0])}, pairs, iters=2)
+    report = verify.verify(reference, {"again": engines.load(tiny_export)}, pairs, iters=2)
     result = report["backends"]["again"]
     assert report["passed"] and result["passed"]
     outputs = [check["output"] for check in result["checks"]]
     assert outputs[:2] == ["forward mu", "forward s"]
     assert {"step grad_z @start", "step grad_z_flip @moved", "step loss @moved"} <= set(outputs)
     assert {"tto pose [fused]", "tto pose [step-loop]"} <= set(outputs)  # both paths of the engine
-    assert result["tolerances"] == verify.TOLERANCES["fp32"].to_dict()
-    assert set(result["mpjpe_mm"]) == {"plain", "tto"} and result["mpjpe_mm"] == report["reference_mpjpe_mm"]
+    assert result["tolerances"] == compare.TOLERANCES["fp32"].to_dict()
+    assert set(result["mpjpe_mm"]) == {"plain", "tto"}
+    for kind, value in result["mpjpe_mm"].items():
+        assert value == pytest.approx(report["reference_mpjpe_mm"][kind], abs=0.01)
+    assert 0 < max(check["max_diff"] for check in result["checks"])  # two backends, not one compared with itself
     assert "all backends agree" in verify.format_report(report)
 
 
@@ -88,10 +93,10 @@ def test_relative_error_uses_each_samples_own_scale():
     reference = np.array([[[1.0, -2.0]], [[1e-3, 0.0]]])
     value = reference + np.array([[[0.0, 2e-5]], [[1e-8, 0.0]]])
     # sample 0: 2e-5 / 2 = 1e-5; sample 1: 1e-8 / 1e-3 = 1e-5
-    assert verify.max_relative(value, reference) == pytest.approx(1e-5)
+    assert compare.max_relative(value, reference) == pytest.approx(1e-5)
     zeros = np.zeros((1, 3))
-    assert verify.max_relative(zeros + 1e-9, zeros) == pytest.approx(1e-9 / verify.GRADIENT_SCALE_FLOOR)
-    assert verify.max_relative(np.array([1.5, 3.0]), np.array([1.0, 3.0])) == pytest.approx(0.5)  # per-sample losses
+    assert compare.max_relative(zeros + 1e-9, zeros) == pytest.approx(1e-9 / compare.GRADIENT_SCALE_FLOOR)
+    assert compare.max_relative(np.array([1.5, 3.0]), np.array([1.0, 3.0])) == pytest.approx(0.5)  # per-sample losses
 
 
 def test_a_nan_output_never_passes():
@@ -210,7 +215,7 @@ def test_bf16_steps_are_judged_by_their_poses(tmp_path):
     reference = engines.load(None)
     report = verify.verify(reference, {"bf16": engines.load(None, precision="bf16")}, sample)
     result = report["backends"]["bf16"]
-    assert report["passed"] and result["tolerances"] == verify.TOLERANCES["bf16"].to_dict()
+    assert report["passed"] and result["tolerances"] == compare.TOLERANCES["bf16"].to_dict()
     checks = {check["output"]: check for check in result["checks"]}
     assert not any(name.startswith("step") for name in checks)
     assert checks["forward mu"]["max_diff"] == 0  # its forward is float32

@@ -7,7 +7,8 @@ Normalized image coordinates divide both axes by the width w (aspect ratio kept)
 from __future__ import annotations
 
 import numpy as np
-import torch
+
+from .arrays import concat
 
 CAM_DIM = 9
 
@@ -42,19 +43,19 @@ def default_intrinsics(width: float, height: float, focal: float | None = None) 
     return normalized_intrinsics((focal, focal), (width / 2, height / 2), width, height)
 
 
-def project(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
+def project(points, cam):
     """Distorted pinhole projection of camera-frame points (B, J, 3) with intrinsics (B, 9) -> (B, J, 2).
 
     x/z and y/z are clamped to [-1, 1] as in the seed, which keeps the projection finite for points
-    far outside the field of view.
+    far outside the field of view. Tensors (the objective, traced into graphs) or numpy arrays.
     """
     cam = cam[:, None, :]
     focal, center = cam[..., 0:2], cam[..., 2:4]
     radial_k, tangential_p = cam[..., 4:7], cam[..., 7:9]
-    xy = torch.clamp(points[..., :2] / points[..., 2:3], min=-1.0, max=1.0)
-    r2 = (xy * xy).sum(dim=-1, keepdim=True)
-    radial = 1 + (radial_k * torch.cat([r2, r2 * r2, r2 * r2 * r2], dim=-1)).sum(dim=-1, keepdim=True)
-    tangential = (tangential_p * xy).sum(dim=-1, keepdim=True)
+    xy = (points[..., :2] / points[..., 2:3]).clip(-1.0, 1.0)
+    r2 = (xy * xy).sum(-1)[..., None]
+    radial = 1 + (radial_k * concat([r2, r2 * r2, r2 * r2 * r2], axis=-1)).sum(-1)[..., None]
+    tangential = (tangential_p * xy).sum(-1)[..., None]
     distorted = xy * (radial + tangential) + tangential_p * r2
     return focal * distorted + center
 

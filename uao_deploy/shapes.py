@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from .arrays import all_finite
 from .errors import UaoError
 from .skeleton import NUM_JOINTS
 
@@ -38,6 +38,5 @@ def as_vector_batch(array, size: int, name: str, batch: int):
 
 
 def _check_finite(array, name: str) -> None:
-    finite = torch.isfinite(array).all() if isinstance(array, torch.Tensor) else np.isfinite(array).all()
-    if not bool(finite):
+    if not all_finite(array):
         raise UaoError(f"{name} contains NaN or infinite values")

@@ -1,11 +1,9 @@
 """Facts about the Human3.6M 17-joint skeleton: joint order, parents and horizontal flips."""
 from __future__ import annotations
 
-import numpy as np
-import torch
+from .arrays import concat, constant_like, zeros_like
 
 NUM_JOINTS = 17
-ROOT = 0
 JOINT_NAMES = (
     "pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle", "spine", "thorax",
     "neck_nose", "head", "l_shoulder", "l_elbow", "l_wrist", "r_shoulder", "r_elbow", "r_wrist",
@@ -42,13 +40,10 @@ def flip_pose(pose, axis: int = -2):
     Works on numpy arrays and torch tensors without in-place writes (so it traces cleanly), and is
     its own inverse, so the same function un-flips.
     """
-    sign = [-1.0] + [1.0] * (pose.shape[-1] - 1)
-    sign = pose.new_tensor(sign) if isinstance(pose, torch.Tensor) else np.asarray(sign, dtype=pose.dtype)
+    sign = constant_like([-1.0] + [1.0] * (pose.shape[-1] - 1), pose)
     return swap_lr(pose * sign, axis=axis)
 
 
 def zero_root(pose):
     """Set the root joint (axis -2) to exactly 0, as the seed's evaluation does."""
-    if isinstance(pose, torch.Tensor):
-        return torch.cat([torch.zeros_like(pose[..., :1, :]), pose[..., 1:, :]], dim=-2)
-    return np.concatenate([np.zeros_like(pose[..., :1, :]), pose[..., 1:, :]], axis=-2)
+    return concat([zeros_like(pose[..., :1, :]), pose[..., 1:, :]], axis=-2)

@@ -11,6 +11,10 @@ import click
 
 from ..errors import UaoError
 
+# Optional packages a command may need -> the extra that installs them.
+EXTRAS = {"torch": "torch", "onnx": "torch", "onnxscript": "torch", "matplotlib": "viz", "tensorrt_rtx": "rtx",
+          "tensorrt": "trt", "onnxruntime": "cpu"}
+
 # command name -> (module under uao_deploy.cli, short help)
 COMMANDS = {
     "demo": ("demo", "Run the embedded default model end to end: export, infer on the embedded sample, render."),
@@ -61,3 +65,10 @@ def main(argv=None):
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    except ModuleNotFoundError as exc:
+        package = (exc.name or "").split(".")[0]
+        if package not in EXTRAS:
+            raise
+        click.echo(f"Error: this needs {package}, which is not installed: pip install 'uao-deploy[{EXTRAS[package]}]'",
+                   err=True)
+        sys.exit(1)

@@ -1,10 +1,9 @@
 """``uao eval``: MPJPE / P-MPJPE of a checkpoint on mocap clips or Human3.6M, with and without UAO."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
+
+from . import options
 import numpy as np
 
 from ..errors import UaoError
@@ -35,8 +34,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 
 
 @click.command("eval")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="GUMLP checkpoint (seed or uao format). Default: the embedded model.")
+@options.checkpoint()
 @click.option("--mocap", type=click.Path(exists=True, dir_okay=False),
               help="Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras. "
                    "Without --mocap or --h36m-*: the embedded sample (143 frames with ground truth).")
@@ -48,31 +46,24 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="Mocap only: detector noise sigma in pixels (at 1000 px width).")
 @click.option("--seed", default=0, show_default=True, help="Mocap only: seed of the noise draw.")
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
-@click.option("--tto-iters", default=4, show_default=True, help="UAO iterations.")
+@options.tto_iters()
 @click.option("--no-tto", is_flag=True, help="Score the plain flip-averaged prediction only.")
 @click.option("--root", type=click.Choice(["gt", "estimated"]), default="gt", show_default=True,
               help="Root position for TTO: ground truth (the paper's protocol) or estimated from the 2D keypoints.")
 @click.option("--batch-size", default=1024, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Also write the report as JSON to this file ('-' for stdout; the table then goes to stderr).")
+@options.json_report()
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
             json_path):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
-    from ..model import default_checkpoint, load_checkpoint
-    from ..fileio import atomic_write_bytes
+    from ..model.checkpoint import checkpoint_path, load_checkpoint
     from ..tto import TTOConfig
 
-    if stride < 1 or tto_iters < 1:
-        raise UaoError("--stride and --tto-iters must be at least 1")
+    if stride < 1:
+        raise UaoError("--stride must be at least 1")
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
     report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)
-    report.update(checkpoint=str(checkpoint or default_checkpoint()), data=data, group_kind=group_label)
-    click.echo(format_table(report, group_label), err=json_path == "-")
-    if json_path == "-":
-        click.echo(json.dumps(report, indent=2))
-    elif json_path:
-        text = json.dumps(report, indent=2) + "\n"
-        atomic_write_bytes(Path(json_path), lambda tmp: Path(tmp).write_text(text))
+    report.update(checkpoint=str(checkpoint_path(checkpoint)), data=data, group_kind=group_label)
+    options.emit(format_table(report, group_label), report, json_path)

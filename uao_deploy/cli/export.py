@@ -7,19 +7,21 @@ from pathlib import Path
 
 import click
 
+from ..contract import PRECISIONS
+from . import options
+
 from ..errors import UaoError
 
 
 @click.command("export")
-@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="GUMLP checkpoint (seed state dict or `uao train` output). Default: the embedded model.")
+@options.checkpoint("GUMLP checkpoint (seed state dict or `uao train` output). Default: the embedded model.")
 @click.option("--format", "format_name", type=click.Choice(["onnx", "trt"]), default="onnx", show_default=True,
               help="onnx: graphs for ONNX Runtime and TensorRT; trt: TensorRT engines built from them.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. Default: ./export/ (onnx) or ./engines/ (trt).")
-@click.option("--tto-iters", type=int, default=4, show_default=True, help="Adam steps K fixed in the fused TTO graph.")
+@options.tto_iters(help="Adam steps K fixed in the fused TTO graph.")
 @click.option("--no-flip", is_flag=True, help="TTO without the horizontally flipped copy.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
               help="fp16: linear layers in float16, inputs, norms and Adam state in float32.")
 @click.option("--batch", default=None, metavar="MIN:OPT:MAX",
               help="TensorRT batch profile (trt only). Default: 1:64:1024.")
@@ -29,20 +31,20 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
     """Export forward, TTO-step and fused-TTO graphs, checked against PyTorch before anything is written."""
     from ..export import DEFAULT_PROFILE, FORMATS, export, parse_profile
     from ..export.onnx import check_options
-    from ..tto import TTOConfig
+    from ..contract import TTOConfig
 
     tto = TTOConfig(iters=tto_iters, flip=not no_flip)
     check_options(tto, precision)
-    options = {}
+    format_options = {}
     if format_name == "trt":
-        options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
+        format_options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
     elif batch or flavour:
         raise UaoError("--batch and --flavour apply to --format trt only")
     out = out or Path(FORMATS[format_name].default_dir)
     click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
                f"tracing the TTO gradient takes a few minutes.")
     with _progress_on_stderr():
-        manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **options)
+        manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **format_options)
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":
         profile = manifest["profile"]

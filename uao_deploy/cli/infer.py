@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import click
 
+from ..contract import TORCH_PRECISIONS
 from ..data.keypoints import LAYOUTS
 from ..io.keypoints import FORMATS
+from . import options
 
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
@@ -41,24 +43,22 @@ def parse_up(ctx, param, value):
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
 @click.option("--focal", type=POSITIVE, help="Focal length in pixels [default: from the file, else the image width].")
-@click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(min=0), help="UAO iterations.")
+@options.tto_iters(minimum=0, help="UAO iterations (0: the plain lifter).")
 @click.option("--smooth-root", default=1, show_default=True, type=click.IntRange(min=1),
               help="Centred moving median of the estimated root over N frames (1: none).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
               help="Frames per engine call (TTO memory grows with it: ~15 MB per frame on onnxruntime).")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "tensorrt"]),
               help="[default: from --engine, else onnxruntime]")
-@click.option("--precision", type=click.Choice(["fp32", "bf16"]), default="fp32", show_default=True,
+@click.option("--precision", type=click.Choice(TORCH_PRECISIONS), default="fp32", show_default=True,
               help="bf16: TTO gradient steps with the blocks' U-MLPs in bf16, poses in float32 "
                    "(torch backend; ~0.2 mm mean change, faster on CPUs with avx512_bf16 or AMX).")
-@click.option("--providers", type=click.Choice(["cpu", "cuda", "tensorrt", "tensorrt_rtx"]),
-              help="Where ONNX Runtime runs [default: cpu]; a provider that is not active is an error, "
-                   "never a silent CPU run.")
+@options.providers(help="Where ONNX Runtime runs [default: cpu]; a provider that is not active is an error, "
+                       "never a silent CPU run.")
 @click.option("--engine", "engine_dir", type=click.Path(exists=True),
               help="Export folder (ONNX), engine folder (TensorRT) or checkpoint (torch) "
                    "[default: the embedded model, exported once into the cache].")
-@click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False),
-              help="Checkpoint to use instead of the embedded model (exported on first use).")
+@options.checkpoint("Checkpoint to use instead of the embedded model (exported on first use).")
 @click.option("--allow-pickle", is_flag=True, help="Read VideoPose3D files (pickled: only files you trust).")
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
 @click.option("--progress/--no-progress", default=True, show_default=True)

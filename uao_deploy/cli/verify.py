@@ -1,23 +1,21 @@
 """``uao verify``: the same keypoints through the PyTorch reference and the engines; exit non-zero on a mismatch."""
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import click
+
+from ..contract import PRECISIONS, TORCH_PRECISIONS
+from . import options
 
 from ..errors import UaoError
 
 
 @click.command("verify")
-@click.option("--checkpoint", type=click.Path(dir_okay=False), default=None,
-              help="The reference GUMLP checkpoint (seed or uao format). Default: the embedded model.")
+@options.checkpoint("The reference GUMLP checkpoint (seed or uao format). Default: the embedded model.")
 @click.option("--engine", "engine_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="An ONNX export or TensorRT engine folder to check (repeatable). Default: the checkpoint "
                    "exported to a cache folder (and TensorRT engines built from it when a GPU is present).")
-@click.option("--providers", default="cpu", show_default=True,
-              help="ONNX Runtime providers for export folders: cpu, cuda, tensorrt or tensorrt_rtx.")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "bf16"]), default="fp32", show_default=True,
+@options.providers("cpu", help="ONNX Runtime providers for export folders.")
+@click.option("--precision", type=click.Choice(sorted({*PRECISIONS, *TORCH_PRECISIONS})), default="fp32", show_default=True,
               help="Precision of the default export; bf16: check the torch backend's bf16 TTO steps instead "
                    "(final poses within 0.5 mm mean of float32).")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
@@ -27,14 +25,13 @@ from ..errors import UaoError
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
 @click.option("--seed", default=0, show_default=True, help="Mocap: seed of the noise draw.")
 @click.option("--frames", type=int, default=256, show_default=True, help="Check at most this many frames.")
-@click.option("--tto-iters", default=4, show_default=True, help="UAO iterations (the default export's fused K).")
+@options.tto_iters(help="UAO iterations (the default export's fused K).")
 @click.option("--tol-forward", type=float, default=None, help="Override the forward tolerance (absolute).")
 @click.option("--tol-gradient", type=float, default=None, help="Override the step tolerance (relative per sample).")
 @click.option("--tol-pose", type=float, default=None, help="Override the TTO pose tolerance (metres).")
 @click.option("--tol-pose-mean", type=float, default=None,
               help="Override (or, for fp32/fp16, add) the TTO pose mean-joint-distance tolerance (metres).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
-              help="Also write the report as JSON to this file ('-' for stdout; the text then goes to stderr).")
+@options.json_report(beside="text")
 @click.pass_context
 def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, stride, seed, frames, tto_iters,
             tol_forward, tol_gradient, tol_pose, tol_pose_mean, json_path):
@@ -43,8 +40,7 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     Exit status 0 when every backend is within tolerance, 3 when one is not, 1 on bad input.
     """
     from .. import engines
-    from ..fileio import atomic_write_bytes
-    from ..tto import TTOConfig
+    from ..contract import TTOConfig
     from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
 
     tto = TTOConfig(iters=tto_iters)
@@ -60,18 +56,13 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     else:
         folders = engine_dirs or default_engine_dirs(checkpoint, tto, precision, max_batch=len(pairs["x"]))
     for folder in folders:
-        options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
-        engine = engines.load(folder, **options)
+        backend_options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
+        engine = engines.load(folder, **backend_options)
         candidates[f"{engine_label(engine.describe())} ({folder})"] = engine
     overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
                                                ("pose", tol_pose), ("pose_mean", tol_pose_mean))
                  if value is not None}
     report = verify(reference, candidates, pairs, tto_iters, overrides=overrides)
-    click.echo(format_report(report), err=json_path == "-")
-    if json_path == "-":
-        click.echo(json.dumps(report, indent=2))
-    elif json_path:
-        text = json.dumps(report, indent=2) + "\n"
-        atomic_write_bytes(Path(json_path), lambda tmp: Path(tmp).write_text(text))
+    options.emit(format_report(report), report, json_path)
     if not report["passed"]:
         ctx.exit(EXIT_MISMATCH)

@@ -8,72 +8,20 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__, skeleton
 from ..errors import UaoError
+from .objectives import GRAPHS, MODEL_GRAPH
 
 MANIFEST = "manifest.json"
+# Precisions, in one place: exported graphs are fp32 or fp16; the torch backend runs fp32 or bf16 steps.
 PRECISIONS = ("fp32", "fp16")
-BATCH = "B"  # the symbolic batch dimension in shapes
+TORCH_PRECISIONS = ("fp32", "bf16")
 NORMALIZATION = (
     "2D keypoints normalized by the image width w: u' = u / w * 2 - 1, v' = v / w * 2 - h / w; "
     "intrinsics [fx, fy, cx, cy, k1, k2, k3, p1, p2] normalized the same way (f' = f / w * 2); "
     "3D poses in metres, camera frame, root-relative with the root joint (pelvis) at 0."
-)
-
-
-@dataclass(frozen=True)
-class GraphSpec:
-    """Name and signature of one exported graph; shapes use "B" (and "K" for TTO iterations)."""
-
-    name: str
-    inputs: tuple[tuple[str, tuple], ...]
-    outputs: tuple[tuple[str, tuple], ...]
-
-    @property
-    def input_names(self) -> list[str]:
-        return [name for name, _ in self.inputs]
-
-    @property
-    def output_names(self) -> list[str]:
-        return [name for name, _ in self.outputs]
-
-    def signature(self, iters: int) -> dict:
-        """Inputs and outputs as JSON-ready lists, with K replaced by the exported iteration count."""
-        def describe(tensors):
-            return [{"name": name, "shape": [iters if dim == "K" else dim for dim in shape], "dtype": "float32"}
-                    for name, shape in tensors]
-        return {"inputs": describe(self.inputs), "outputs": describe(self.outputs)}
-
-
-_J = skeleton.NUM_JOINTS
-GRAPHS = {
-    spec.name: spec for spec in (
-        GraphSpec("forward", (("x", (BATCH, _J, 2)),), (("mu", (BATCH, _J, 3)), ("s", (BATCH, _J, 1)))),
-        GraphSpec(
-            "tto_step",
-            (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
-             ("mu0_flip", (BATCH, _J, 3)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
-            (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2))),
-        ),
-        GraphSpec(
-            "tto_fused",
-            (("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
-            (("pose", (BATCH, _J, 3)), ("losses", ("K", BATCH))),
-        ),
-    )
-}
-
-
-# The first TTO step, which also returns the pseudo-targets: traced for the fused graph and inlined
-# there (saving the seed's duplicate forward at z = x), not written as a file of its own.
-FIRST_STEP = GraphSpec(
-    "tto_first_step",
-    (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
-    (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
-     ("mu0_flip", (BATCH, _J, 3))),
 )
 
 
@@ -101,6 +49,10 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise UaoError(f"{path} is not valid JSON ({exc})") from None
     graphs = manifest.get("graphs") if isinstance(manifest, dict) else None
-    if not isinstance(graphs, dict) or set(graphs) != set(GRAPHS):
-        raise UaoError(f"{path} does not list the graphs {', '.join(GRAPHS)}: not a uao export or engine directory")
+    if not isinstance(graphs, dict) or MODEL_GRAPH not in graphs:
+        raise UaoError(f"{path} does not list a {MODEL_GRAPH} graph: not a uao export or engine directory")
+    unknown = sorted(set(graphs) - set(GRAPHS))
+    if unknown:
+        raise UaoError(f"{path} lists graphs this uao-deploy does not know ({', '.join(unknown)}): "
+                       "made by another version, or not a uao export")
     return manifest

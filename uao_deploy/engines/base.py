@@ -20,7 +20,8 @@ from ..camera import CAM_DIM
 from ..errors import UaoError
 from ..contract import read_manifest
 from ..shapes import as_joint_batch, as_vector_batch
-from ..tto import TTOConfig, flip_average, refine
+from ..contract import TTOConfig
+from ..tto import flip_average, refine
 from ..tto.optimize import targets_then_step
 
 class Engine(ABC):
@@ -105,6 +106,13 @@ class Engine(ABC):
     def _fuses(self, iters: int) -> bool:
         return self.fused_iters == iters
 
+    def path_notice(self, iters: int) -> str | None:
+        """Why ``tto(iters=...)`` will not run as one fused graph, in words for a log line (None: it will)."""
+        if iters == 0 or self._fuses(iters):
+            return None
+        return (f"this {self.backend} engine's fused TTO graph has K = {self.fused_iters}; {iters} iterations run "
+                "the step graph on the host, about 2x slower (export with --tto-iters to fuse them)")
+
     def _fused(self, x, cam, root, config: TTOConfig):
         """(pose, losses (K, B)) from the fused graph, whose K equals ``config.iters``."""
         return self._call("tto_fused", x, cam, root, batch_axes=(0, 1))
@@ -187,6 +195,6 @@ def graph_files(folder, suffix: str, backend: str) -> dict[str, Path]:
 def tto_config_from(meta: dict, source) -> TTOConfig:
     """The TTOConfig recorded in a graph's ``uao.tto`` metadata."""
     try:
-        return TTOConfig(**json.loads(meta["uao.tto"]))
+        return TTOConfig.from_dict(json.loads(meta["uao.tto"]), source)
     except (KeyError, TypeError, ValueError) as exc:
         raise UaoError(f"{source} has no valid 'uao.tto' metadata ({type(exc).__name__}: {exc})") from None

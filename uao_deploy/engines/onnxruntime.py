@@ -6,15 +6,9 @@ from pathlib import Path
 
 from ..errors import UaoError
 from ..contract import GRAPHS
+from ..runtimes import ort_session, require_available
 from .base import Engine, graph_files, tto_config_from
 
-# Short provider names; each list ends in the providers ORT may use for nodes the first cannot run.
-PROVIDERS = {
-    "cpu": ["CPUExecutionProvider"],
-    "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"],
-    "tensorrt": ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
-    "tensorrt_rtx": ["NvTensorRTRTXExecutionProvider", "CPUExecutionProvider"],
-}
 # Frames per session call, by default this many channel-frames: bigger batches run in chunks, so the
 # TTO graphs' activations (several MB per frame) stay within reach of the CPU caches. On the 2-core
 # AMD EPYC of this project fused TTO ran fastest per pose at 16 frames per call for 256 channels
@@ -22,24 +16,6 @@ PROVIDERS = {
 CHUNK_CHANNEL_FRAMES = 4096
 # Graph metadata that must agree between the graphs of one export.
 SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.precision")
-
-
-def _import_onnxruntime():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise UaoError("the onnxruntime backend needs onnxruntime: pip install 'uao-deploy[cpu]' "
-                       "(or 'uao-deploy[gpu]' for CUDA and TensorRT providers)") from None
-    return onnxruntime
-
-
-def provider_list(providers) -> list[str]:
-    """ORT provider names from "cpu" | "cuda" | "tensorrt" | "tensorrt_rtx" or a list of full names."""
-    if isinstance(providers, str):
-        if providers not in PROVIDERS:
-            raise UaoError(f"unknown onnxruntime providers {providers!r}; choose one of {', '.join(PROVIDERS)}")
-        return PROVIDERS[providers]
-    return list(providers)
 
 
 def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
@@ -79,14 +55,9 @@ class OnnxRuntimeEngine(Engine):
     def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None,
                  chunk: int | None = None):
         super().__init__()
-        ort = _import_onnxruntime()
         self.files = graph_files(export_dir, ".onnx", self.backend)
-        self.requested_providers = provider_list(providers)
-        self._require_provider(ort.get_available_providers(), f"onnxruntime {ort.__version__} offers")
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-        self._sessions = {graph: self._session(ort, graph, path, options) for graph, path in self.files.items()}
+        self.requested_providers = require_available(providers)
+        self._sessions = {graph: self._session(graph, path, threads) for graph, path in self.files.items()}
         shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
                                              for graph, session in self._sessions.items()})
         self.tto_config = tto_config_from(shared, self.files["forward"])
@@ -95,24 +66,13 @@ class OnnxRuntimeEngine(Engine):
         self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
         self.chunk = chunk or max(1, CHUNK_CHANNEL_FRAMES // _channels(shared))
 
-    def _session(self, ort, graph: str, path: Path, options):
-        try:
-            session = ort.InferenceSession(str(path), sess_options=options, providers=self.requested_providers)
-        except Exception as exc:  # ORT raises its own exception types for every kind of bad file
-            raise UaoError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
+    def _session(self, graph: str, path: Path, threads: int | None):
+        session = ort_session(path, self.requested_providers, threads)
         inputs = tuple(node.name for node in session.get_inputs())
         outputs = {node.name for node in session.get_outputs()}
         if sorted(inputs) != sorted(GRAPHS[graph].input_names) or not set(GRAPHS[graph].output_names) <= outputs:
             raise UaoError(f"{path} is not a uao {graph} graph: inputs {inputs}, outputs {sorted(outputs)}")
-        self._require_provider(session.get_providers(), f"{path.name} runs on")
         return session
-
-    def _require_provider(self, active: list[str], where: str) -> None:
-        wanted = self.requested_providers[0]
-        if wanted not in active:
-            raise UaoError(f"onnxruntime provider {wanted} was requested but is not active ({where} "
-                           f"{', '.join(active)}); install onnxruntime-gpu matching your CUDA and TensorRT, "
-                           "or use providers='cpu'")
 
     def describe(self) -> dict:
         return {**super().describe(), "providers": self._sessions["forward"].get_providers(),

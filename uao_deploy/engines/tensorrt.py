@@ -11,11 +11,10 @@ import json
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from ..errors import UaoError
 from ..contract import GRAPHS, MANIFEST, read_manifest
-from ..export.tensorrt import _logger, load_tensorrt
+from ..runtimes import load_tensorrt, trt_logger
 from ..fileio import file_sha256
 from .base import Engine, graph_files, tto_config_from
 
@@ -54,6 +53,18 @@ def read_engine_dir(folder) -> tuple[dict[str, Path], str, dict]:
     return files, next(iter(flavours.values())), manifest.get("metadata", {})
 
 
+def _cuda_torch():
+    """torch with a usable NVIDIA GPU: the engines' device buffers and streams are torch CUDA objects."""
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    if torch is None or not torch.cuda.is_available():
+        raise UaoError("the tensorrt backend needs an NVIDIA GPU and PyTorch with CUDA (torch.cuda.is_available() "
+                       "is False or torch is missing); use backend='onnxruntime' on this machine")
+    return torch
+
+
 class TensorRTEngine(Engine):
     """The three engines of an engine folder, deserialized with the flavour their sidecars name.
 
@@ -64,9 +75,7 @@ class TensorRTEngine(Engine):
     backend = "tensorrt"
 
     def __init__(self, engine_dir: str | Path, cuda_graphs: bool = False):
-        if not torch.cuda.is_available():
-            raise UaoError("the tensorrt backend needs an NVIDIA GPU (torch.cuda.is_available() is False); "
-                           "use backend='onnxruntime' or 'torch' on this machine")
+        self.torch = _cuda_torch()
         super().__init__()
         self.files, self.flavour, shared = read_engine_dir(engine_dir)
         trt, _ = load_tensorrt(self.flavour)
@@ -76,9 +85,9 @@ class TensorRTEngine(Engine):
         self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
         self.cuda_graphs = cuda_graphs
         self._version = trt.__version__
-        self._stream = torch.cuda.Stream()
-        self._runtime = trt.Runtime(_logger(trt))  # must outlive its engines
-        self._graphs = {graph: _EngineGraph(trt, self._runtime, graph, path, self._stream, cuda_graphs)
+        self._stream = self.torch.cuda.Stream()
+        self._runtime = trt.Runtime(trt_logger(trt))  # must outlive its engines
+        self._graphs = {graph: _EngineGraph(self.torch, trt, self._runtime, graph, path, self._stream, cuda_graphs)
                         for graph, path in self.files.items()}
 
     def max_batch(self, graph):
@@ -86,7 +95,7 @@ class TensorRTEngine(Engine):
 
     def describe(self) -> dict:
         return {**super().describe(), "flavour": self.flavour, "tensorrt_version": self._version,
-                "device": torch.cuda.get_device_name(), "cuda_graphs": self.cuda_graphs,
+                "device": self.torch.cuda.get_device_name(), "cuda_graphs": self.cuda_graphs,
                 "max_batch": {graph: runner.max_batch for graph, runner in self._graphs.items()},
                 "graphs": {graph: str(path) for graph, path in self.files.items()},
                 "checkpoint_sha256": self.checkpoint_sha256}
@@ -101,7 +110,8 @@ class TensorRTEngine(Engine):
 class _EngineGraph:
     """One deserialized engine and its execution context, called on numpy chunks."""
 
-    def __init__(self, trt, runtime, graph: str, path: Path, stream, cuda_graphs: bool):
+    def __init__(self, torch, trt, runtime, graph: str, path: Path, stream, cuda_graphs: bool):
+        self.torch = torch
         self.engine = runtime.deserialize_cuda_engine(path.read_bytes())
         if self.engine is None:
             raise UaoError(f"{trt.__name__} {trt.__version__} cannot deserialize {path} (built by another "
@@ -125,11 +135,11 @@ class _EngineGraph:
         self._static = {}  # input shapes -> (inputs, outputs, run): buffers at fixed addresses for CUDA graphs
 
     def __call__(self, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
-        with torch.cuda.stream(self.stream):
+        with self.torch.cuda.stream(self.stream):
             if self.cuda_graphs:
                 inputs, outputs, run = self._static_run(arrays)
                 for buffer, array in zip(inputs, arrays):
-                    buffer.copy_(torch.from_numpy(array))
+                    buffer.copy_(self.torch.from_numpy(array))
                 run()
             else:
                 outputs = self._bind(self._to_device(arrays))
@@ -139,7 +149,7 @@ class _EngineGraph:
         return tuple(result.numpy() for result in results)
 
     def _to_device(self, arrays):
-        return [torch.from_numpy(array).to("cuda", self.dtypes[name]) for name, array in zip(self.inputs, arrays)]
+        return [self.torch.from_numpy(array).to("cuda", self.dtypes[name]) for name, array in zip(self.inputs, arrays)]
 
     def _bind(self, inputs, outputs=None):
         """Set input shapes and addresses, and output addresses (allocated at the shapes TensorRT infers)."""
@@ -148,14 +158,14 @@ class _EngineGraph:
                 raise UaoError(f"input {name} of shape {tuple(tensor.shape)} is outside the engine's optimization profile")
             self.context.set_tensor_address(name, tensor.data_ptr())
         if outputs is None:
-            outputs = [torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name], device="cuda")
+            outputs = [self.torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=self.dtypes[name], device="cuda")
                        for name in self.outputs]
         for name, tensor in zip(self.outputs, outputs):
             self.context.set_tensor_address(name, tensor.data_ptr())
         return outputs
 
     def _execute(self):
-        if not self.context.execute_async_v3(torch.cuda.current_stream().cuda_stream):
+        if not self.context.execute_async_v3(self.torch.cuda.current_stream().cuda_stream):
             raise UaoError("TensorRT failed to execute the engine (see its log above)")
 
     def _static_run(self, arrays):
@@ -176,8 +186,8 @@ class _EngineGraph:
                     self._bind(inputs, outputs)
                     self._execute()
             else:
-                graph = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(graph, stream=self.stream):
+                graph = self.torch.cuda.CUDAGraph()
+                with self.torch.cuda.graph(graph, stream=self.stream):
                     self._execute()
                 run = graph.replay
             self._static[key] = (inputs, outputs, run)

@@ -8,9 +8,9 @@ import numpy as np
 import torch
 
 from ..errors import UaoError
-from ..model import default_checkpoint, load_checkpoint
-from ..fileio import file_sha256
-from ..model.precision import TORCH_PRECISIONS, with_bf16_mlps
+from ..model.checkpoint import resolve_model
+from ..contract import TORCH_PRECISIONS
+from ..model.precision import with_bf16_mlps
 from ..tto import TTOConfig, refine, value_and_grad
 from ..tto.optimize import _model_callables
 from .base import Engine
@@ -42,9 +42,8 @@ class TorchEngine(Engine):
             self.checkpoint = self.checkpoint_sha256 = None
             model = copy.deepcopy(model)  # freezing it below must not change the caller's module
         else:
-            self.checkpoint = Path(default_checkpoint() if model is None else model)
-            model = load_checkpoint(self.checkpoint)
-            self.checkpoint_sha256 = file_sha256(self.checkpoint)
+            resolved = resolve_model(model)
+            model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
         self.tto_config, self.compiled, self.precision = tto, compile, precision
         model = model.to(self.device).eval().requires_grad_(False)
         self.model = torch.compile(model) if compile else model

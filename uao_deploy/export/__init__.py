@@ -6,10 +6,10 @@ The directory layout and graph signatures are the contract with ``uao_deploy.eng
 from .formats import FORMATS, export
 from ..contract import GRAPHS, read_manifest
 from .onnx import export_onnx
-from .tensorrt import DEFAULT_PROFILE, build_engines, export_engines, load_tensorrt, parse_profile
+from .tensorrt import DEFAULT_PROFILE, build_engines, export_engines, parse_profile
 from .verify import precision_error_mm
 
 __all__ = [
     "DEFAULT_PROFILE", "FORMATS", "GRAPHS", "build_engines", "export", "export_engines", "export_onnx",
-    "load_tensorrt", "parse_profile", "precision_error_mm", "read_manifest",
+    "parse_profile", "precision_error_mm", "read_manifest",
 ]

@@ -9,10 +9,9 @@ import tempfile
 from pathlib import Path
 
 from .. import __version__
-from ..errors import UaoError
-from ..model.checkpoint import default_checkpoint
+from ..model.checkpoint import checkpoint_path
 from ..fileio import file_sha256
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 
 # Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
 NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
@@ -35,9 +34,7 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     """
     from . import export_onnx  # looked up at call time: torch.onnx is heavy
 
-    checkpoint = Path(default_checkpoint() if checkpoint is None else checkpoint)
-    if not checkpoint.is_file():
-        raise UaoError(f"checkpoint not found: {checkpoint}")
+    checkpoint = checkpoint_path(checkpoint)
     key = json.dumps([file_sha256(checkpoint), tto.to_dict(), precision, __version__, exporter_fingerprint()],
                      sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UaoError
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 from .onnx import export_onnx
 from .tensorrt import export_engines
 
@@ -14,19 +14,15 @@ from .tensorrt import export_engines
 @dataclass(frozen=True)
 class ExportFormat:
     name: str
-    suffix: str  # suffix of the graph or engine files
     default_dir: str
     export: Callable  # (model_or_checkpoint, out_dir, tto=, precision=, **options) -> manifest
     options: tuple[str, ...]  # keyword options beyond tto and precision
-    description: str
 
 
 FORMATS = {
     fmt.name: fmt for fmt in (
-        ExportFormat("onnx", ".onnx", "export", export_onnx, ("verify",),
-                     "ONNX graphs (forward, TTO step, fused TTO), verified in ONNX Runtime"),
-        ExportFormat("trt", ".engine", "engines", export_engines, ("profile", "flavour", "verify"),
-                     "TensorRT engines built from those graphs (tensorrt or tensorrt_rtx)"),
+        ExportFormat("onnx", "export", export_onnx, ("verify",)),  # ONNX graphs, verified in ONNX Runtime
+        ExportFormat("trt", "engines", export_engines, ("profile", "flavour", "verify")),  # TensorRT engines of them
     )
 }
 

@@ -1,13 +1,14 @@
 """Export GUMLP and its TTO to three ONNX graphs: forward, TTO step (value and gradient), fused TTO.
 
-The graphs compute exactly the PyTorch reference functions of :func:`reference_functions`; the
-fused graph is the one UAO loop :func:`uao_deploy.tto.refine`, traced once with placeholders for
-the forward and TTO-step graphs, which are then pasted in (sharing one copy of the weights).
+The graphs compute exactly the PyTorch reference functions their objective registers (for UAO,
+:mod:`uao_deploy.tto.frame_graphs`); the fused graph is the one UAO loop, traced once with
+placeholders for the forward and TTO-step graphs, which are then pasted in (sharing one copy of
+the weights).
 """
 from __future__ import annotations
 
-import functools
 import hashlib
+import importlib
 import logging
 import os
 import shutil
@@ -19,32 +20,15 @@ import torch
 
 from .. import skeleton
 from ..errors import UaoError
-from ..model import GUMLP, load_checkpoint
-from ..model.checkpoint import default_checkpoint
+from ..model.checkpoint import resolve_model
 from ..fileio import file_sha256
-from ..tto import TTOConfig, first_value_and_grad, refine, value_and_grad
+from ..contract import TTOConfig
 from . import trace
 from .layers import exportable_model
-from ..contract import FIRST_STEP, GRAPHS, MANIFEST, PRECISIONS, graph_metadata
+from ..contract import FRAME, GRAPHS, MANIFEST, PRECISIONS, Objective, graph_metadata
 from ..fileio import write_json
 
 log = logging.getLogger(__name__)
-
-
-def fused_tto(forward, step, first_step, config: TTOConfig):
-    """``refine`` as one function of (x, cam, root) -> (pose, losses (K, B)) for the given graphs."""
-    def run(x, cam, root):
-        pose, losses = refine(lambda v: forward(v)[0], step, x, cam, root, config, first_step)
-        return pose, torch.stack(losses)
-    return run
-
-
-def reference_functions(model: torch.nn.Module, config: TTOConfig) -> dict:
-    """The PyTorch function each graph must compute, by graph name (model frozen by the caller)."""
-    step = functools.partial(value_and_grad, model, config=config)
-    first_step = functools.partial(first_value_and_grad, model, config=config)
-    return {"forward": model, "tto_step": step, "tto_first_step": first_step,
-            "tto_fused": fused_tto(model, step, first_step, config)}
 
 
 def example_inputs(spec, batch: int = trace.TRACE_BATCH) -> tuple[torch.Tensor, ...]:
@@ -52,22 +36,29 @@ def example_inputs(spec, batch: int = trace.TRACE_BATCH) -> tuple[torch.Tensor, 
     return tuple(torch.zeros((batch,) + shape[1:]) for _, shape in spec.inputs)
 
 
-def build_graphs(model: torch.nn.Module, config: TTOConfig, precision: str = "fp32") -> dict[str, onnx.ModelProto]:
-    """The three graphs as in-memory ONNX models, without metadata."""
-    functions = reference_functions(exportable_model(model, precision), config)
-    specs = {**GRAPHS, FIRST_STEP.name: FIRST_STEP}
+def build_graphs(model: torch.nn.Module, config, precision: str = "fp32", objective: Objective = FRAME
+                 ) -> dict[str, onnx.ModelProto]:
+    """The graphs of one registered objective as in-memory ONNX models, without metadata.
+
+    Every graph but the objective's fused loop is traced from its reference function; the fused
+    loop is traced once with stand-ins for those graphs, which are then pasted in.
+    """
+    reference = importlib.import_module(objective.reference)
+    functions = reference.reference_functions(exportable_model(model, precision), config)
+    direct = [spec for spec in (*objective.graphs, *objective.inlined) if spec.name != objective.fused]
     graphs = {}
-    for name in ("forward", "tto_step", "tto_first_step"):
-        log.info("tracing the %s graph", name)
-        spec = specs[name]
-        graphs[name] = trace.trace_to_onnx(functions[name], example_inputs(spec), spec.input_names, spec.output_names)
-    log.info("tracing the tto_fused graph (K = %d)", config.iters)
-    loop = fused_tto(trace.forward_placeholder, trace.tto_step_placeholder, trace.tto_first_step_placeholder, config)
-    spec = GRAPHS["tto_fused"]
-    outline = trace.trace_to_onnx(loop, example_inputs(spec), spec.input_names, spec.output_names,
-                                  custom_translations=trace.placeholder_translations(specs))
-    graphs["tto_fused"] = inline_graphs(outline, graphs)
-    return {name: graphs[name] for name in GRAPHS}
+    for spec in direct:
+        log.info("tracing the %s graph", spec.name)
+        graphs[spec.name] = trace.trace_to_onnx(functions[spec.name], example_inputs(spec), spec.input_names,
+                                                spec.output_names)
+    if objective.fused:
+        log.info("tracing the %s graph (K = %d)", objective.fused, config.iters)
+        loop = reference.fused_loop({spec.name: trace.placeholder(spec) for spec in direct}, config)
+        spec = objective.spec(objective.fused)
+        outline = trace.trace_to_onnx(loop, example_inputs(spec), spec.input_names, spec.output_names,
+                                      custom_translations=trace.placeholder_translations(direct))
+        graphs[spec.name] = inline_graphs(outline, graphs)
+    return {spec.name: graphs[spec.name] for spec in objective.graphs}
 
 
 def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) -> onnx.ModelProto:
@@ -135,19 +126,6 @@ def _drop_unused(graph: onnx.GraphProto) -> None:
     graph.initializer.extend(initializers)
 
 
-def load_model(model_or_checkpoint) -> tuple[GUMLP, str, str | None]:
-    """(model, checkpoint sha256, checkpoint path or None) from a GUMLP, a path, or None (embedded model)."""
-    if isinstance(model_or_checkpoint, torch.nn.Module):
-        digest = hashlib.sha256()
-        for name, tensor in model_or_checkpoint.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return model_or_checkpoint, digest.hexdigest(), None
-    path = Path(default_checkpoint() if model_or_checkpoint is None else model_or_checkpoint)
-    model = load_checkpoint(path)
-    return model, file_sha256(path), str(path)
-
-
 def check_options(config: TTOConfig, precision: str) -> None:
     if precision not in PRECISIONS:
         raise UaoError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
@@ -165,7 +143,9 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     folder beside it and moved in only when complete).
     """
     check_options(tto, precision)
-    model, checkpoint_sha256, checkpoint_path = load_model(model_or_checkpoint)
+    resolved = resolve_model(model_or_checkpoint)
+    model, checkpoint_sha256 = resolved.model, resolved.sha256
+    checkpoint_path = None if resolved.path is None else str(resolved.path)
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
@@ -184,13 +164,14 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
             onnx.save_model(proto, path)
             onnx.checker.check_model(str(path), full_check=True)
             manifest["graphs"][name] = {"file": path.name, "sha256": file_sha256(path), **GRAPHS[name].signature(tto.iters)}
+        manifest["objectives"] = {FRAME.name: {"config": tto.to_dict(), "graphs": list(graphs)}}
         manifest["metadata"] = metadata
         if verify:
             from .verify import VERIFY_BATCHES, verify_graphs
             log.info("checking every graph against PyTorch in ONNX Runtime at batch sizes %s", VERIFY_BATCHES)
             manifest["verification"] = verify_graphs(staging, model, tto, precision)
         write_json(staging / MANIFEST, manifest)
-        _move_into(staging, out, [f"{name}.onnx" for name in GRAPHS] + [MANIFEST])
+        _move_into(staging, out, [f"{name}.onnx" for name in graphs] + [MANIFEST])
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return manifest

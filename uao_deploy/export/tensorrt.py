@@ -7,26 +7,24 @@ share one Python API, so one builder serves both through a module handle.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
 import shutil
-import subprocess
 import tempfile
 import warnings
 from pathlib import Path
 
 from ..errors import UaoError
 from ..fileio import file_sha256
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 from ..contract import MANIFEST, read_manifest
+from ..runtimes import load_tensorrt, trt_logger, visible_gpus
 from ..fileio import write_json
 from .onnx import check_options, export_onnx
 
 log = logging.getLogger(__name__)
 
-FLAVOURS = ("tensorrt", "tensorrt_rtx")
 DEFAULT_PROFILE = (1, 64, 1024)
 TIMING_CACHE = "timing.cache"
 ENGINE_SUFFIX = ".engine"
@@ -52,35 +50,6 @@ def check_profile(profile) -> tuple[int, int, int]:
     return low, opt, high
 
 
-def visible_gpus() -> list[dict]:
-    """[{"name", "compute_capability"}] of the NVIDIA GPUs nvidia-smi lists (empty without driver or GPU)."""
-    try:
-        listing = subprocess.run(["nvidia-smi", "--query-gpu=name,compute_cap", "--format=csv,noheader"],
-                                 capture_output=True, text=True, timeout=30, check=True).stdout
-    except (OSError, subprocess.SubprocessError):
-        return []
-    return [dict(zip(("name", "compute_capability"), (field.strip() for field in line.split(","))))
-            for line in listing.splitlines() if line.strip()]
-
-
-def load_tensorrt(flavour: str | None = None):
-    """(module, flavour): ``tensorrt`` when importable and a GPU is visible, else ``tensorrt_rtx``.
-
-    ``flavour`` (or the environment variable UAO_TRT_FLAVOUR) forces one of the two.
-    """
-    flavour = flavour or os.environ.get("UAO_TRT_FLAVOUR") or None
-    if flavour is not None and flavour not in FLAVOURS:
-        raise UaoError(f"unknown TensorRT flavour {flavour!r}; choose one of {', '.join(FLAVOURS)}")
-    candidates = [flavour] if flavour else (["tensorrt"] if visible_gpus() else []) + ["tensorrt_rtx"]
-    for name in candidates:
-        try:
-            return importlib.import_module(name), name
-        except ImportError:
-            continue
-    wanted = flavour or "tensorrt_rtx (or tensorrt with a GPU)"
-    raise UaoError(f"{wanted} is not installed: pip install uao-deploy[rtx] (or uao-deploy[trt] on a GPU machine)")
-
-
 def build_target(trt, flavour: str) -> dict:
     """What an engine is built for: the visible GPU (tensorrt) or RTX compute capabilities (tensorrt_rtx)."""
     if flavour == "tensorrt":
@@ -91,24 +60,16 @@ def build_target(trt, flavour: str) -> dict:
     return {"compute_capabilities": "TensorRT-RTX default: portable across RTX-class GPUs of compute capability 8.0 and later"}
 
 
-_LOGGERS = {}
-
-
-def _logger(trt):
-    # TensorRT wants one logger per process and module.
-    return _LOGGERS.setdefault(trt.__name__, trt.Logger(trt.Logger.WARNING))
-
-
 def build_engine(trt, onnx_path: Path, profile: tuple[int, int, int], timing_cache=None):
     """Serialized engine (bytes) for one ONNX graph, every input's batch dimension on ``profile``."""
-    builder = trt.Builder(_logger(trt))
+    builder = trt.Builder(trt_logger(trt))
     if builder is None:
         raise UaoError(f"{trt.__name__} could not create a builder (no usable GPU or driver?)")
     flags = 0
     if hasattr(trt.NetworkDefinitionCreationFlag, "STRONGLY_TYPED"):  # precisions come from the graph's types
         flags |= 1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED)
     network = builder.create_network(flags)
-    parser = trt.OnnxParser(network, _logger(trt))
+    parser = trt.OnnxParser(network, trt_logger(trt))
     if not parser.parse_from_file(str(onnx_path)):  # a path, so weights in .onnx.data are found
         errors = "; ".join(str(parser.get_error(index)) for index in range(parser.num_errors))
         raise UaoError(f"{trt.__name__} cannot parse {onnx_path}: {errors}")
@@ -140,7 +101,7 @@ def _timing_cache_api():
 
 def _load_timing_cache(trt, path: Path):
     with _timing_cache_api():
-        config = trt.Builder(_logger(trt)).create_builder_config()
+        config = trt.Builder(trt_logger(trt)).create_builder_config()
         return config.create_timing_cache(path.read_bytes() if path.is_file() else b"")
 
 

@@ -18,7 +18,7 @@ import torch.fx.config
 from torch._decomp import get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from .. import skeleton
+from ..contract import BATCH
 
 OPSET = 20  # Gelu is an ONNX op from opset 20
 TRACE_BATCH = 5  # any size > 1 works; tests run others to prove the batch stays dynamic
@@ -132,58 +132,46 @@ def simplify(model) -> onnx.ModelProto:
     return onnx_ir.serde.serialize_model(model)
 
 
-# Stand-ins for whole graphs while tracing the fused TTO loop: they keep the loop's own trace small
-# (tracing K unrolled backward passes costs minutes) and are replaced by the exported forward and
-# TTO-step graphs afterwards (see ``onnx.inline_graphs``).
+# Stand-ins for whole graphs while tracing a fused loop: they keep the loop's own trace small
+# (tracing K unrolled backward passes costs minutes) and are replaced by the exported graphs
+# afterwards (see ``onnx.inline_graphs``). Each is made from its graph's spec, so a registered
+# objective's graphs get theirs without code here.
 PLACEHOLDER_DOMAIN = "uao_export"
+_PLACEHOLDERS: dict[str, object] = {}
 
 
-@torch.library.custom_op(f"{PLACEHOLDER_DOMAIN}::forward", mutates_args=())
-def forward_placeholder(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    raise RuntimeError("forward_placeholder only stands in for the forward graph while tracing")
+def placeholder(spec):
+    """A custom op with ``spec``'s signature that only stands in for that graph while tracing."""
+    if spec.name not in _PLACEHOLDERS:
+        qualified = f"{PLACEHOLDER_DOMAIN}::{spec.name}"
+        arguments = ", ".join(f"Tensor {name}" for name in spec.input_names)
+        results = ", ".join("Tensor" for _ in spec.outputs)
+        torch.library.define(qualified, f"({arguments}) -> ({results})")
 
+        def stand_in(*args):
+            raise RuntimeError(f"the {spec.name} placeholder only stands in for its graph while tracing")
 
-@forward_placeholder.register_fake
-def _(x):
-    return x.new_empty(x.shape[0], skeleton.NUM_JOINTS, 3), x.new_empty(x.shape[0], skeleton.NUM_JOINTS, 1)
+        def fake(*args):  # output shapes from the spec: "B" is the first input's batch
+            batch = args[0].shape[0]
+            return tuple(args[0].new_empty(tuple(batch if dim == BATCH else dim for dim in shape))
+                         for _, shape in spec.outputs)
 
-
-@torch.library.custom_op(f"{PLACEHOLDER_DOMAIN}::tto_step", mutates_args=())
-def tto_step_placeholder(z: torch.Tensor, z_flip: torch.Tensor, x: torch.Tensor, mu0: torch.Tensor,
-                         mu0_flip: torch.Tensor, cam: torch.Tensor, root: torch.Tensor,
-                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    raise RuntimeError("tto_step_placeholder only stands in for the TTO-step graph while tracing")
-
-
-@tto_step_placeholder.register_fake
-def _(z, z_flip, x, mu0, mu0_flip, cam, root):
-    return z.new_empty(z.shape[0]), torch.empty_like(z), torch.empty_like(z_flip)
-
-
-@torch.library.custom_op(f"{PLACEHOLDER_DOMAIN}::tto_first_step", mutates_args=())
-def tto_first_step_placeholder(z: torch.Tensor, z_flip: torch.Tensor, x: torch.Tensor, cam: torch.Tensor,
-                               root: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    raise RuntimeError("tto_first_step_placeholder only stands in for the first-step graph while tracing")
-
-
-@tto_first_step_placeholder.register_fake
-def _(z, z_flip, x, cam, root):
-    pose = z.new_empty(z.shape[0], skeleton.NUM_JOINTS, 3)
-    return z.new_empty(z.shape[0]), torch.empty_like(z), torch.empty_like(z_flip), pose, torch.empty_like(pose)
+        torch.library.impl(qualified, "CompositeExplicitAutograd", stand_in)
+        torch.library.register_fake(qualified, fake)
+        _PLACEHOLDERS[spec.name] = getattr(torch.ops.uao_export, spec.name).default
+    return _PLACEHOLDERS[spec.name]
 
 
 def placeholder_translations(specs) -> dict:
-    """ONNX translations of the placeholders: one node each in the placeholder domain."""
+    """ONNX translations of the placeholders of ``specs``: one node each in the placeholder domain."""
     import onnxscript
     from onnx.defs import OpSchema
 
     opset = onnxscript.values.Opset(PLACEHOLDER_DOMAIN, 1)
     table = {}
-    for op, spec in ((torch.ops.uao_export.forward.default, specs["forward"]),
-                     (torch.ops.uao_export.tto_step.default, specs["tto_step"]),
-                     (torch.ops.uao_export.tto_first_step.default, specs["tto_first_step"])):
+    for spec in specs:
         schema = OpSchema(spec.name, PLACEHOLDER_DOMAIN, 1,
                           inputs=[OpSchema.FormalParameter(name, "tensor(float)") for name in spec.input_names],
                           outputs=[OpSchema.FormalParameter(name, "tensor(float)") for name in spec.output_names])
-        table[op] = onnxscript.values.Op(opset, spec.name, schema)
+        table[placeholder(spec)] = onnxscript.values.Op(opset, spec.name, schema)
     return table

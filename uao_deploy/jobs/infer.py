@@ -34,7 +34,7 @@ from ..camera import default_intrinsics, estimate_root, normalize_screen_coordin
 from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
 from ..fileio import atomic_write_bytes
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
 # at all still gets a finite root from its interpolated keypoints.
@@ -104,6 +104,9 @@ def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, it
         raise UaoError(f"precision {precision} runs on the torch backend; {backend} engines run the precision "
                        "they were exported with (`uao export --precision`)")
     if engine_dir is None and backend == "onnxruntime":
+        from ..runtimes import require_available
+
+        require_available(providers or "cpu")  # before the export, which takes a minute
         engine_dir = default_export(checkpoint, iters)
     if engine_dir is None:
         raise UaoError(f"the {backend} backend needs --engine DIR, a folder of engines built by `uao export`")
@@ -188,7 +191,8 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
         "root": {"method": "camera.estimate_root of the flip-averaged prediction, confidence-weighted",
                  "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": smooth_root},
         "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
-        "tto_iters": iters, "tto_path": engine.last_tto_path, "batch_size": batch_size,
+        "tto_iters": iters, "tto_path": engine.last_tto_path, "tto_path_notice": engine.path_notice(iters),
+        "batch_size": batch_size,
         "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
                       "ms_per_frame": 1000 * (done - started) / frames},
     }
@@ -258,6 +262,9 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
 
         check_render_target(render)
     engine = open_engine(backend, engine_dir, checkpoint, iters, precision, providers)
+    notice = engine.path_notice(iters)
+    if notice:
+        log(f"Note: {notice}")
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
             result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)

@@ -17,54 +17,22 @@ A check above its tolerance makes the whole verification fail (the CLI exits wit
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import skeleton
 from ..camera import normalize_screen_coordinates, normalized_intrinsics
+from ..compare import TOLERANCES, Tolerances, max_abs, max_relative
 from ..errors import UaoError
 from ..export.cache import built_engines, exported_graphs
 from ..metrics import mpjpe
-from ..tto import TTOConfig
+from ..contract import TTOConfig
 
 # Exit status of `uao verify` when a backend differs beyond tolerance (1 stays "user error").
 EXIT_MISMATCH = 3
-GRADIENT_SCALE_FLOOR = 1e-6
 MOVE_SCALE = 1e-3  # the moved step point: z = x + N(0, 1e-3), about one Adam step (lr 1e-3)
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    """Largest accepted differences to the float32 CPU reference."""
-
-    forward: float = 1e-5  # |mu|, |s|, absolute
-    gradient: float | None = 1e-3  # step loss and gradients, relative to the sample's scale (see below)
-    pose: float = 1e-4  # TTO pose, metres (Adam divides by |grad|, which magnifies float noise)
-    pose_mean: float | None = None  # TTO pose, mean joint distance in metres (None: not checked)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-# fp32 gradients: float32 itself is not closer. On the embedded model (256 channels) the PyTorch
-# reference's own input gradients differ from a float64 evaluation by up to 6e-5 relative at the
-# start point and 1.4e-4 at the moved point (where ||m - mu0|| is small for some joints and the
-# norm's direction is noise-sensitive); ONNX Runtime differs from PyTorch by up to 2.4e-4. 1e-3
-# leaves a margin over that noise while a wrong term (the Gaussian term alone weighs >= 4e-3) fails.
-# fp32-gpu: cuBLAS/TensorRT reduce in other orders and TensorRT may run float32 matmuls as TF32.
-# fp16: 11-bit mantissa, ~5e-4 relative per operation through 3 blocks, then amplified by Adam.
-# bf16 (torch's bf16 TTO steps): the forward is float32; the steps are judged by what they
-# produce, the issue's 0.5 mm mean change of the final poses. Their gradients are not compared
-# (they differ by design, and against the reference's float32 pseudo-targets the distance term
-# is noise), and single coordinates move by up to ~1.4 cm (measured 13.6 mm max on the sample).
-TOLERANCES = {
-    "fp32": Tolerances(),
-    "fp32-gpu": Tolerances(forward=1e-4, gradient=1e-2, pose=1e-3),
-    "fp16": Tolerances(forward=1e-2, gradient=5e-2, pose=1e-2),
-    "bf16": Tolerances(forward=1e-5, gradient=None, pose=3e-2, pose_mean=5e-4),
-}
 
 
 # --- inputs -------------------------------------------------------------------------------------
@@ -140,19 +108,6 @@ def engine_label(info: dict) -> str:
 
 
 # --- comparing ------------------------------------------------------------------------------------
-def max_abs(value, reference) -> float:
-    return float(np.abs(np.asarray(value, np.float64) - reference).max())
-
-
-def max_relative(value, reference) -> float:
-    """Worst per-sample difference divided by that sample's largest reference magnitude."""
-    value, reference = np.asarray(value, np.float64), np.asarray(reference, np.float64)
-    axes = tuple(range(1, reference.ndim))
-    difference = np.abs(value - reference).max(axis=axes) if axes else np.abs(value - reference)
-    scale = np.abs(reference).max(axis=axes) if axes else np.abs(reference)
-    return float((difference / np.maximum(scale, GRADIENT_SCALE_FLOOR)).max())
-
-
 def step_points(x: np.ndarray, mu0: np.ndarray, mu0_flip: np.ndarray) -> dict[str, tuple]:
     """The two points where the TTO step is compared, as value_and_grad inputs (without cam, root)."""
     x_flip = skeleton.flip_pose(x)

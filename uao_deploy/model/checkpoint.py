@@ -1,9 +1,11 @@
 """Loading and saving GUMLP checkpoints in the seed's format (a plain state dict) plus a JSON sidecar."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -69,9 +71,38 @@ def load_state_dict_strict(model: GUMLP, state: dict[str, torch.Tensor], source:
     model.load_state_dict(state, strict=True)
 
 
+def checkpoint_path(checkpoint: str | os.PathLike | None = None) -> Path:
+    """The checkpoint file meant: ``checkpoint``, or the embedded default model when None; it must exist."""
+    path = default_checkpoint() if checkpoint is None else Path(checkpoint)
+    if not path.is_file():
+        raise UaoError(f"checkpoint not found: {path}")
+    return path
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A GUMLP with what identifies it: the checkpoint file's sha256 (or the weights' for a module) and path."""
+
+    model: GUMLP
+    sha256: str
+    path: Path | None
+
+
+def resolve_model(model_or_checkpoint: GUMLP | str | os.PathLike | None = None) -> ResolvedModel:
+    """The one way from what a user gives (a GUMLP, a checkpoint path, None: the embedded model) to a model."""
+    if isinstance(model_or_checkpoint, torch.nn.Module):
+        digest = hashlib.sha256()
+        for name, tensor in model_or_checkpoint.state_dict().items():
+            digest.update(name.encode())
+            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+        return ResolvedModel(model_or_checkpoint, digest.hexdigest(), None)
+    path = checkpoint_path(model_or_checkpoint)
+    return ResolvedModel(load_checkpoint(path), file_sha256(path), path)
+
+
 def load_checkpoint(path: str | os.PathLike | None = None) -> GUMLP:
     """GUMLP in eval mode from the seed's checkpoint format or this project's (default: embedded model)."""
-    path = default_checkpoint() if path is None else Path(path)
+    path = checkpoint_path(path)
     state = read_state_dict(path)
     model = GUMLP(config_from_state_dict(state))
     load_state_dict_strict(model, state, str(path))

@@ -21,8 +21,6 @@ import copy
 import torch
 from torch import nn
 
-TORCH_PRECISIONS = ("fp32", "bf16")  # what the torch backend runs (graphs: contract.PRECISIONS)
-
 
 class CastTo(nn.Module):
     """Runs ``module`` with its weights and input in ``dtype`` and hands back the caller's dtype."""

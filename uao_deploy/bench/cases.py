@@ -1,0 +1,120 @@
+"""The backends' cases: one task along one path, and the registry of backends."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ..contract import TTOConfig
+from ..errors import UaoError
+from .seed import SeedStyleTorch
+
+
+@dataclass
+class Case:
+    """One timed thing: a task on a path of a backend, with where it really runs."""
+
+    backend: str
+    path: str
+    task: str
+    device: str
+    precision: str
+    run: Callable  # (x, cam, root) -> pose (B, 17, 3) numpy
+    engine: object = None  # an engine whose last_tto_path is recorded after the timed calls
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Setup:
+    """What the backends are built from."""
+
+    checkpoint: Path
+    model: torch.nn.Module
+    tto: TTOConfig
+    threads: int
+    batches: tuple[int, ...]
+
+
+def _engine_cases(name: str, engine, device: str, tto_paths=(None,)) -> list[Case]:
+    info = engine.describe()
+    cases = [Case(name, "forward", "eval", device, engine.precision, lambda x, cam, root: engine.predict(x),
+                  engine, info)]
+    for fused in tto_paths:
+        path = {None: "uao loop", True: "fused", False: "step-loop"}[fused]
+        cases.append(Case(name, path, "tto", device, engine.precision,
+                          lambda x, cam, root, fused=fused: engine.tto(x, cam, root, fused=fused), engine, info))
+    return cases
+
+
+def _seed_cases(setup: Setup) -> list[Case]:
+    seed = SeedStyleTorch(setup.model, setup.tto)
+    return [Case("seed-eager", "2 forwards", "eval", "cpu", "fp32", seed.predict),
+            Case("seed-eager", "seed loop", "tto", "cpu", "fp32", seed.tto)]
+
+
+def _torch_cases(setup: Setup, name: str = "torch", device: str = "cpu", compile: bool = False,
+                 precision: str = "fp32") -> list[Case]:
+    from .. import engines
+
+    engine = engines.load(setup.model, backend="torch", device=device, compile=compile, tto=setup.tto,
+                          precision=precision)
+    return _engine_cases(name, engine, device)
+
+
+def _torch_compile_cases(setup: Setup) -> list[Case]:
+    return _torch_cases(setup, "torch-compile", compile=True)
+
+
+def _torch_bf16_cases(setup: Setup) -> list[Case]:
+    # Only TTO: its eval (the forward) is float32, the torch row's.
+    return [case for case in _torch_cases(setup, "torch-bf16", precision="bf16") if case.task == "tto"]
+
+
+def _torch_cuda_cases(setup: Setup) -> list[Case]:
+    if not torch.cuda.is_available():
+        raise UaoError("no CUDA GPU (torch.cuda.is_available() is False)")
+    return _torch_cases(setup, "torch-cuda", device="cuda")
+
+
+def _onnxruntime_cases(setup: Setup) -> list[Case]:
+    from .. import engines
+    from ..jobs.verify import exported_graphs
+
+    engine = engines.load(exported_graphs(setup.checkpoint, setup.tto), backend="onnxruntime", providers="cpu",
+                          threads=setup.threads)
+    return _engine_cases("onnxruntime", engine, "cpu", tto_paths=(False, True))
+
+
+def _tensorrt_cases(setup: Setup) -> list[Case]:
+    from .. import engines
+    from ..jobs.verify import built_engines, exported_graphs
+
+    if not torch.cuda.is_available():
+        raise UaoError("no CUDA GPU (torch.cuda.is_available() is False)")
+    folder = built_engines(exported_graphs(setup.checkpoint, setup.tto), max_batch=max(setup.batches))
+    engine = engines.load(folder, backend="tensorrt")
+    return _engine_cases("tensorrt", engine, "cuda", tto_paths=(False, True))
+
+
+# name -> (cases factory, what it is); the order is the table's order.
+BACKENDS = {
+    "seed-eager": (_seed_cases, "PyTorch eager as the seed runs it: weight gradients on, separate flip forwards, "
+                                "torch.optim.Adam, batch-mean loss"),
+    "torch": (_torch_cases, "PyTorch, frozen weights, no_grad forwards, the uao_deploy.tto loop"),
+    "torch-compile": (_torch_compile_cases, "as torch, with torch.compile (compiles per batch size in warm-up)"),
+    "torch-bf16": (_torch_bf16_cases, "as torch, TTO steps with the blocks' U-MLPs in bf16, final pose float32"),
+    "onnxruntime": (_onnxruntime_cases, "ONNX Runtime CPU: forward graph, step graph looped on the host, "
+                                        "fused TTO graph"),
+    "tensorrt": (_tensorrt_cases, "TensorRT engines on the GPU: forward, step loop, fused TTO"),
+    "torch-cuda": (_torch_cuda_cases, "as torch, on the GPU"),
+}
+DEFAULT_BACKENDS = tuple(name for name in BACKENDS if name != "torch-compile")
+
+
+def tile_inputs(pairs: dict, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(x, cam, root) of ``batch`` frames, repeating the available frames as needed."""
+    rows = np.arange(batch) % len(pairs["x"])
+    return tuple(np.ascontiguousarray(pairs[key][rows]) for key in ("x", "cam", "root"))

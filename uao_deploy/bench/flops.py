@@ -1,0 +1,61 @@
+"""The nominal FLOPs of a pose (the counting rule in the package docstring) and the machine's matrix-product limit."""
+from __future__ import annotations
+
+import time
+
+import torch
+
+from .. import skeleton
+from ..model import GUMLPConfig
+
+TASKS = ("eval", "tto")
+
+
+def forward_flops(config: GUMLPConfig) -> int:
+    """FLOPs of one pose's forward pass: 2 x MACs of every Linear, Conv1d and einsum."""
+    joints, channels, hidden = skeleton.NUM_JOINTS, config.channels, config.channel_hidden
+    partitions = 4  # the adjacency's self, centripetal, centrifugal and symmetric parts
+    spatial = [joints, 3 * joints, 6 * joints, 6 * joints, 3 * joints, joints]
+    encoder = joints * (2 * 64 + 64 * channels)
+    block = (joints * channels * partitions * channels  # 1x1 Conv1d C -> 4C
+             + partitions * channels * joints * joints  # einsum with the adjacency
+             + joints * (channels * hidden + hidden * hidden + hidden * channels)  # channel uMLP
+             + channels * sum(a * b for a, b in zip(spatial, spatial[1:])))  # spatial uMLP
+    heads = joints * (channels * (channels // 2) * 2 + (channels // 2) * (3 + 1))
+    return 2 * (encoder + config.layers * block + heads)
+
+
+def flops_per_pose(config: GUMLPConfig, task: str, tto_iters: int = 4) -> int:
+    """Useful FLOPs per pose of a task under the module's counting rule."""
+    forward = forward_flops(config)
+    if task == "eval":
+        return 2 * forward
+    if task == "tto":
+        return (2 + 2 * tto_iters + 2) * forward + 2 * tto_iters * forward
+    raise ValueError(f"unknown task {task!r}; expected one of {TASKS}")
+
+
+def share_of_peak(flops_pose: float, poses_s: float, peak_flops_s: float) -> float:
+    """Achieved FLOP/s as a fraction of the measured peak."""
+    return flops_pose * poses_s / peak_flops_s
+
+
+def matmul_peak(dtype=torch.float32, device: str = "cpu", size: int = 2048, repeats: int = 3) -> float:
+    """FLOP/s of the best of ``repeats`` size^3 matrix products: this machine's practical limit."""
+    generator = torch.Generator(device=device).manual_seed(0)
+    a = torch.randn(size, size, generator=generator, device=device).to(dtype)
+    b = torch.randn(size, size, generator=generator, device=device).to(dtype)
+    torch.mm(a, b)  # warm-up: library initialisation and page faults
+    best = float("inf")
+    for _ in range(repeats):
+        _synchronize(device)
+        start = time.perf_counter()
+        torch.mm(a, b)
+        _synchronize(device)
+        best = min(best, time.perf_counter() - start)
+    return 2 * size ** 3 / best
+
+
+def _synchronize(device: str) -> None:
+    if str(device).startswith("cuda"):
+        torch.cuda.synchronize()

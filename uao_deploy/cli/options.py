@@ -1,0 +1,43 @@
+"""Options that several commands share, declared once, and the one way a report goes out as JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..contract.objectives import MAX_TTO_ITERS
+from ..runtimes import PROVIDERS
+
+
+def tto_iters(minimum: int = 1, help: str = "UAO iterations K."):
+    """--tto-iters, an integer within [minimum, MAX_TTO_ITERS] (0 where plain lifting makes sense)."""
+    return click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(minimum, MAX_TTO_ITERS),
+                        help=help)
+
+
+def checkpoint(help: str = "GUMLP checkpoint (seed or uao format). Default: the embedded model."):
+    return click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help=help)
+
+
+def providers(default: str | None = None, help: str = "Where ONNX Runtime runs; a provider that is not active is "
+                                                         "an error, never a silent CPU run."):
+    return click.option("--providers", type=click.Choice(list(PROVIDERS)), default=default,
+                        show_default=default is not None, help=help)
+
+
+def json_report(what: str = "report", beside: str = "table"):
+    return click.option("--json", "json_path", type=click.Path(dir_okay=False, allow_dash=True),
+                        help=f"Also write the {what} as JSON to this file ('-' for stdout; the {beside} then goes "
+                             "to stderr).")
+
+
+def emit(text: str, report: dict, json_path: str | None) -> None:
+    """Print the human-readable ``text``; write ``report`` as JSON where --json asked (stdout for '-')."""
+    from ..fileio import write_json
+
+    click.echo(text, err=json_path == "-")
+    if json_path == "-":
+        click.echo(json.dumps(report, indent=2))
+    elif json_path:
+        write_json(Path(json_path), report)

@@ -1,0 +1,135 @@
+"""The registry of TTO objectives: each one's settings and the graphs that carry it.
+
+An objective is registered once here (its config class, its graph specs, and where the exporter
+finds the PyTorch functions to trace); the exporter writes its graphs, manifests list graphs by
+objective, and engines run whatever graphs a folder's manifest lists. A new objective is one
+module with its reference functions plus one :func:`register` call.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from .. import skeleton
+from ..errors import UaoError
+
+BATCH = "B"  # the symbolic batch dimension in shapes
+MODEL_GRAPH = "forward"  # the network alone; every export has it, whatever its objectives
+# The most TTO iterations accepted anywhere: the paper uses 4, gains stop well before 64, and each
+# fused step adds a copy of the network's backward to the graph.
+MAX_TTO_ITERS = 64
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """Name and signature of one exported graph; shapes use "B" (and "K" for TTO iterations)."""
+
+    name: str
+    inputs: tuple[tuple[str, tuple], ...]
+    outputs: tuple[tuple[str, tuple], ...]
+
+    @property
+    def input_names(self) -> list[str]:
+        return [name for name, _ in self.inputs]
+
+    @property
+    def output_names(self) -> list[str]:
+        return [name for name, _ in self.outputs]
+
+    def signature(self, iters: int) -> dict:
+        """Inputs and outputs as JSON-ready lists, with K replaced by the exported iteration count."""
+        def describe(tensors):
+            return [{"name": name, "shape": [iters if dim == "K" else dim for dim in shape], "dtype": "float32"}
+                    for name, shape in tensors]
+        return {"inputs": describe(self.inputs), "outputs": describe(self.outputs)}
+
+
+@dataclass(frozen=True)
+class TTOConfig:
+    """Hyper-parameters of per-frame UAO (the paper's defaults)."""
+
+    iters: int = 4
+    lr: float = 1e-3
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    w_gauss: float = 0.005
+    w_proj: float = 1.0
+    flip: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source="settings") -> "TTOConfig":
+        """The config recorded in metadata; unknown or missing keys are an error naming ``source``."""
+        names = {field.name for field in fields(cls)}
+        if not isinstance(values, dict) or set(values) - names:
+            raise UaoError(f"{source} holds TTO settings this version does not know: {values!r}")
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Objective:
+    """One test-time objective as exported: settings, graphs written to files, graphs only inlined."""
+
+    name: str
+    config: type
+    graphs: tuple[GraphSpec, ...]
+    inlined: tuple[GraphSpec, ...] = ()  # traced to be pasted into another graph, never written alone
+    fused: str | None = None  # the graph traced as a loop over stand-ins for the others
+    # The module the exporter imports for the PyTorch functions it traces: ``reference_functions(model,
+    # config) -> {graph: function}`` and ``fused_loop({graph: callable}, config) -> function``.
+    reference: str = ""
+
+    def spec(self, graph: str) -> GraphSpec:
+        return {spec.name: spec for spec in (*self.graphs, *self.inlined)}[graph]
+
+
+OBJECTIVES: dict[str, Objective] = {}
+GRAPHS: dict[str, GraphSpec] = {}  # every graph an export can hold, by name (file stem)
+
+
+def register(objective: Objective) -> Objective:
+    """Add an objective and its graphs; graph names are file names, so they must be unique."""
+    clashes = [spec.name for spec in objective.graphs if spec.name in GRAPHS and GRAPHS[spec.name] != spec]
+    if objective.name in OBJECTIVES or clashes:
+        raise ValueError(f"objective {objective.name!r} or its graphs {clashes} are registered already")
+    OBJECTIVES[objective.name] = objective
+    GRAPHS.update({spec.name: spec for spec in objective.graphs})
+    return objective
+
+
+_J = skeleton.NUM_JOINTS
+FORWARD = GraphSpec(MODEL_GRAPH, (("x", (BATCH, _J, 2)),), (("mu", (BATCH, _J, 3)), ("s", (BATCH, _J, 1))))
+
+# Per-frame UAO, as the paper: Adam on the 2D input (and its flip) against the network's own
+# pseudo-targets and the reprojection through a given root.
+FRAME = register(Objective(
+    name="frame",
+    config=TTOConfig,
+    graphs=(
+        FORWARD,
+        GraphSpec(
+            "tto_step",
+            (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
+             ("mu0_flip", (BATCH, _J, 3)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
+            (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2))),
+        ),
+        GraphSpec(
+            "tto_fused",
+            (("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
+            (("pose", (BATCH, _J, 3)), ("losses", ("K", BATCH))),
+        ),
+    ),
+    # The first step also returns the pseudo-targets, saving the seed's duplicate forward at z = x.
+    inlined=(GraphSpec(
+        "tto_first_step",
+        (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)),
+         ("root", (BATCH, 3))),
+        (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
+         ("mu0_flip", (BATCH, _J, 3))),
+    ),),
+    fused="tto_fused",
+    reference="uao_deploy.tto.frame_graphs",
+))
+FIRST_STEP = FRAME.spec("tto_first_step")
