@@ -28,6 +28,7 @@ from ... import skeleton
 from ...errors import UaoError
 from ...fileio import atomic_write_bytes
 
+ROOT = skeleton.PARENTS.index(-1)  # the pelvis
 # BVH name of each Human3.6M joint (a name Blender's and MotionBuilder's retargeting recognise).
 BVH_NAMES = ("Hips", "RightUpLeg", "RightLeg", "RightFoot", "LeftUpLeg", "LeftLeg", "LeftFoot", "Spine",
              "Thorax", "Neck", "Head", "LeftArm", "LeftForeArm", "LeftHand", "RightArm", "RightForeArm",
@@ -123,7 +124,7 @@ def solve(joints: np.ndarray):
         """Add ``joint`` and its subtree; ``parent_global`` is the global rotation it hangs from."""
         children = _children(joint)
         identity = np.broadcast_to(np.eye(3), (frames, 3, 3))
-        if joint == skeleton.ROOT:
+        if joint == ROOT:
             local = own = _root_rotation(fixed)
         elif len(children) == 1:
             local = _bone_rotation(parent_global, joint, children[0])
@@ -131,7 +132,7 @@ def solve(joints: np.ndarray):
         else:  # an end joint, or the thorax whose children hang from branch joints
             local, own = identity, parent_global
         add(BVH_NAMES[joint], depth, offset, local, is_end=not children)
-        if len(children) == 1 and joint != skeleton.ROOT:
+        if len(children) == 1 and joint != ROOT:
             visit(children[0], depth + 1, own, REST_DIRECTIONS[children[0]] * lengths[children[0]])
         elif len(children) > 1:
             for child in children:
@@ -144,7 +145,7 @@ def solve(joints: np.ndarray):
         now = np.einsum("tji,tj->ti", frame, fixed[:, child] - fixed[:, joint])
         return _swing(REST_DIRECTIONS[child], now)
 
-    visit(skeleton.ROOT, 0, None, np.zeros(3))
+    visit(ROOT, 0, None, np.zeros(3))
     return hierarchy, np.array(offsets), np.stack([np.asarray(r) for r in rotations], axis=1), fixed
 
 
@@ -172,7 +173,7 @@ def bvh_text(joints: np.ndarray, fps: float) -> str:
     while depths:
         lines.append("  " * depths.pop() + "}")
     angles = np.stack([_euler_zxy(rotations[:, n]) for n in range(len(hierarchy))], axis=1)  # (T, N, 3)
-    motion = np.concatenate([fixed[:, skeleton.ROOT], angles.reshape(len(joints), -1)], axis=1)
+    motion = np.concatenate([fixed[:, ROOT], angles.reshape(len(joints), -1)], axis=1)
     lines += ["MOTION", f"Frames: {len(joints)}", f"Frame Time: {1.0 / fps:.8f}"]
     lines += [_numbers(row) for row in motion]
     return "\n".join(lines) + "\n"
