@@ -57,10 +57,6 @@ def fps_of(metadata: dict) -> float:
 
 def write_result(path, arrays: dict, metadata: dict) -> Path:
     """Write ``arrays`` (lift arrays and world arrays) in the format of ``path``'s suffix, atomically."""
-    from .bvh import write_bvh
-    from .html import write_html
-    from .tables import write_csv, write_json
-
     path = Path(path)
     check_output(path)
     suffix, fps = path.suffix.lower(), fps_of(metadata)
@@ -70,11 +66,26 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
                 np.savez(handle, **arrays, metadata=np.array(json.dumps(metadata, default=str)))
 
         atomic_write_bytes(path, write)
-    elif suffix == ".bvh":
-        write_bvh(path, arrays["poses_world"], fps)
-    else:
-        {".csv": write_csv, ".json": write_json, ".html": write_html}[suffix](path, arrays, metadata, fps)
+        return path
+    text = _text(suffix, arrays, metadata, fps, title=Path(str(metadata.get("source", path.stem))).name)
+    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
     return path
+
+
+def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> str:
+    if suffix == ".bvh":
+        from .bvh import bvh_text
+
+        return bvh_text(arrays["poses_world"], fps)
+    from .tables import csv_text, json_payload
+
+    if suffix == ".csv":
+        return csv_text(arrays, fps)
+    if suffix == ".json":
+        return json.dumps(json_payload(arrays, metadata, fps), default=str) + "\n"
+    from .html import html_text
+
+    return html_text(arrays, metadata, fps, title)
 
 
 def write_lift(path, result, up=None, camera_pitch: float | None = None) -> Path:

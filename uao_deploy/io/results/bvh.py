@@ -20,13 +20,10 @@ shin roll and keeps hands, feet and head at their rest orientation relative to t
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ... import skeleton
 from ...errors import UaoError
-from ...fileio import atomic_write_bytes
 
 ROOT = skeleton.PARENTS.index(-1)  # the pelvis
 # BVH name of each Human3.6M joint (a name Blender's and MotionBuilder's retargeting recognise).
@@ -182,9 +179,3 @@ def bvh_text(joints: np.ndarray, fps: float) -> str:
 def _numbers(values) -> str:
     return " ".join(f"{value:.6f}" for value in np.round(values, 6) + 0.0)  # no "-0.000000"
 
-
-def write_bvh(path, joints: np.ndarray, fps: float) -> Path:
-    path = Path(path)
-    text = bvh_text(joints, fps)
-    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text))
-    return path

@@ -9,13 +9,10 @@ Needs the ``viz`` extra (``pip install uao-deploy[viz]``: plotly).
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from ... import skeleton
-from ...errors import UaoError
-from ...fileio import atomic_write_bytes
 
 MAX_FRAMES = 1500  # more frames than this are drawn every n-th, to keep the file small
 _SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#555555"}
@@ -136,18 +133,9 @@ def _aspect(x, y, top) -> dict:
 
 
 def html_text(arrays: dict, metadata: dict, fps: float, title: str = "") -> str:
-    try:
-        import plotly.io as pio
-    except ImportError:
-        raise UaoError("the HTML viewer needs plotly: pip install 'uao-deploy[viz]'") from None
+    import plotly.io as pio  # the viz extra; write_result checks it is installed before any work
     figure = viewer_figure(arrays, metadata, fps, title)
     return pio.to_html(figure, include_plotlyjs=True, full_html=True, auto_play=False, div_id="uao-viewer",
                        post_script=_FRAME_FROM_ADDRESS.replace("{plot_id}", "uao-viewer"),
                        config={"displaylogo": False, "responsive": True})
 
-
-def write_html(path, arrays: dict, metadata: dict, fps: float) -> Path:
-    path = Path(path)
-    text = html_text(arrays, metadata, fps, title=Path(str(metadata.get("source", path.stem))).name)
-    atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-    return path

@@ -3,13 +3,10 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-from pathlib import Path
 
 import numpy as np
 
 from ... import skeleton
-from ...fileio import atomic_write_bytes
 
 FRAMES = {
     "world": "Y up, floor at Y=0, X = the camera's right made horizontal, Z = X x Y (towards the camera), "
@@ -72,14 +69,3 @@ def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
         "metadata": metadata,
     }
 
-
-def write_csv(path, arrays: dict, metadata: dict, fps: float) -> Path:
-    text = csv_text(arrays, fps)
-    atomic_write_bytes(Path(path), lambda tmp: Path(tmp).write_text(text))
-    return Path(path)
-
-
-def write_json(path, arrays: dict, metadata: dict, fps: float) -> Path:
-    text = json.dumps(json_payload(arrays, metadata, fps), default=str) + "\n"
-    atomic_write_bytes(Path(path), lambda tmp: Path(tmp).write_text(text))
-    return Path(path)
