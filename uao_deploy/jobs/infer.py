@@ -18,7 +18,10 @@ TTO; ``root`` (T, 3) camera-frame root, metres; ``uncertainty`` (T, 17) = exp(s)
 forward pass on the keypoints (s is GUMLP's log-scale uncertainty; exp(s) is the scale of the
 expected per-joint error, in metres); ``keypoints_2d`` (T, 17, 2) the pixels used, after filling;
 ``confidence`` (T, 17) detector confidence, 0 where a joint was missing and filled; ``metadata`` a
-JSON string (source, format, layout, camera, backend and engine description, iterations, timings).
+JSON string (source, format, layout, camera, backend and engine description, iterations, timings,
+and the world frame); ``poses_world`` (T, 17, 3) and ``root_world`` (T, 3) the joints and root in
+the upright world frame (:mod:`uao_deploy.pipeline.world`). Other output suffixes (.csv .json .bvh
+.html) write the same result in other formats (:mod:`uao_deploy.io.results`).
 """
 from __future__ import annotations
 
