@@ -176,6 +176,9 @@ def test_bad_detector_files_are_one_clear_error(formats, tmp_path):
     _openpose_frame(mixed / "video_000000000009_keypoints.json", [np.ones(18 * 3)])
     with pytest.raises(UaoError, match="different keypoint counts"):
         read_keypoints(mixed)
+    shutil.copy(formats / "openpose_body25b_pose2sim" / "cam01.0000.json", mixed / "cam02.0000.json")
+    with pytest.raises(UaoError, match="mixes the frames of several videos"):
+        read_keypoints(mixed)
     (tmp_path / "odd").mkdir()
     _openpose_frame(tmp_path / "odd" / "v_0_keypoints.json", [np.ones(20 * 3)])
     with pytest.raises(UaoError, match="20 keypoints per person fit no single known layout"):

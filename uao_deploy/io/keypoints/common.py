@@ -83,6 +83,10 @@ def files_in(folder: Path, suffix: str) -> list[Path]:
                    key=lambda p: _natural_key(p.name))
     if not files:
         raise UaoError(f"{folder} holds no {suffix} files")
+    patterns = sorted({re.sub(r"\d+", "#", p.name) for p in files})  # video_#_keypoints.json
+    if len(patterns) > 1:
+        raise UaoError(f"{folder} mixes the frames of several videos ({', '.join(patterns[:3])}); "
+                       "give one video's folder")
     return files
 
 
