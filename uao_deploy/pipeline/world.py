@@ -11,9 +11,8 @@ Up direction, in this order of preference:
 1. ``up`` given (a camera-frame vector), or ``camera_pitch`` (degrees the camera looks down, no
    roll): used as is.
 2. The body's axis -- the mean over frames of the directions pelvis -> thorax and mid-ankles ->
-   pelvis (people stand and walk upright on average) -- corrected by the floor under the feet:
-   in every frame the lower ankle stands on the floor when it is near the lowest ankle heights
-   and nearly still, and a plane through those points, regularized towards the body's axis
+   pelvis (people stand and walk upright on average) -- corrected by the floor under the feet: a
+   plane through every frame's lower ankle, regularized towards the body's axis
    (:func:`floor_plane_normal`), gives the up direction. The farther the person walks, the more
    the floor counts.
 
@@ -33,10 +32,8 @@ PELVIS, THORAX = 0, 8
 ANKLES = (3, 6)
 ANKLE_HEIGHT = 0.04  # metres from the floor to the ankle joint (CMU train clips: median 0.038)
 FLOOR_PERCENTILE = 10
-MIN_CONTACTS = 10  # frames with a foot standing still on the floor
-PRIOR_SPREAD = 0.3  # metres: contacts spread this far weigh as much as the body axis
-CONTACT_BAND = 0.05  # metres above the lowest ankle heights that still count as standing
-CONTACT_SPEED = 0.02  # metres per frame an ankle on the floor may move
+MIN_FLOOR_FRAMES = 10  # frames
+PRIOR_SPREAD = 0.3  # metres: ankle positions spread this far weigh as much as the body axis
 
 
 @dataclass
@@ -85,23 +82,20 @@ def body_axis(joints: np.ndarray) -> np.ndarray:
 
 
 def floor_plane_normal(joints: np.ndarray, up_guess: np.ndarray) -> np.ndarray | None:
-    """Unit normal of the floor under the standing ankle, pulled towards ``up_guess``; None when
-    fewer than ``MIN_CONTACTS`` frames stand still.
+    """Unit normal of the floor under the lower ankle of every frame, pulled towards ``up_guess``;
+    None for fewer than ``MIN_FLOOR_FRAMES`` frames.
 
-    Least squares over the contact points p_i (centred) and a prior: minimise
+    Least squares over those points p_i (centred) with a prior: minimise
     sum_i (n . p_i)^2 + N * PRIOR_SPREAD^2 * |n - up_guess|^2, i.e. (C^T C + lambda I) n = lambda up_guess.
-    A straight walk fixes the tilt along the walk and leaves the other to the prior.
+    A straight walk fixes the tilt along the walk and leaves the other to the prior. (Keeping only
+    still, lowest ankles was worse on the validation clips: lifted roots jitter, and fewer points
+    fit a plane less well than a foot's height above the floor while stepping spoils it.)
     """
-    ankles = joints[:, list(ANKLES)]  # (T, 2, 3)
-    frames = np.arange(len(joints))
-    heights = ankles @ up_guess
-    lower = heights.argmin(axis=1)
-    contact, height = ankles[frames, lower], heights[frames, lower]
-    speed = np.linalg.norm(np.diff(ankles, axis=0, prepend=ankles[:1]), axis=-1)[frames, lower]
-    standing = (height < np.percentile(height, FLOOR_PERCENTILE) + CONTACT_BAND) & (speed < CONTACT_SPEED)
-    points = contact[standing]
-    if len(points) < MIN_CONTACTS:
+    if len(joints) < MIN_FLOOR_FRAMES:
         return None
+    ankles = joints[:, list(ANKLES)]  # (T, 2, 3)
+    lower = (ankles @ up_guess).argmin(axis=1)
+    points = ankles[np.arange(len(joints)), lower]
     centred = points - points.mean(axis=0)
     prior = len(points) * PRIOR_SPREAD ** 2
     return _unit(np.linalg.solve(centred.T @ centred + prior * np.eye(3), prior * up_guess))
