@@ -243,6 +243,14 @@ def test_tracked_alphapose_and_mmpose_keep_the_detector_ids(formats, tmp_path):
     demo = {"meta_info": {"dataset_name": "coco_wholebody"}, "instance_info": frames}  # demo --save-predictions
     (tmp_path / "demo.json").write_text(json.dumps(demo))
     np.testing.assert_array_equal(read_keypoints(tmp_path / "demo.json")[0].pixels, sequence.pixels)
+    for frame in frames:  # MMPose 0.x: the score as each keypoint's third number
+        for instance in frame["instances"]:
+            scores = instance.pop("keypoint_scores")
+            instance["keypoints"] = [[x, y, c] for (x, y), c in zip(instance["keypoints"], scores)]
+    (tmp_path / "old.json").write_text(json.dumps(frames))
+    old, = read_keypoints(tmp_path / "old.json")
+    np.testing.assert_array_equal(old.pixels, sequence.pixels)
+    np.testing.assert_array_equal(old.confidence, sequence.confidence)
 
 
 def test_openpose_before_1_3_pose_keypoints(formats, tmp_path):

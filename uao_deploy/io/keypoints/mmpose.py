@@ -2,7 +2,8 @@
 
 A video: ``[{"frame_id": n, "instances": [{"keypoints": [[x, y], ...], "keypoint_scores": [...],
 "bbox": ..., "track_id"?: n}]}]``, or that list as ``instance_info`` beside ``meta_info`` (the
-demo scripts' ``--save-predictions``); an image: the list of instances itself. Pixels; 17 joints are
+demo scripts' ``--save-predictions``); an image: the list of instances itself. MMPose 0.x
+instances hold ``keypoints`` [[x, y, score], ...] and no ``keypoint_scores``. Pixels; 17 joints are
 COCO, 26 Halpe, 133 COCO-WholeBody. ``track_id`` (pose tracking) is kept when present.
 """
 from __future__ import annotations
@@ -43,8 +44,12 @@ def read(path: Path, width=None, height=None) -> Detections:
         for number, instance in enumerate(instances):
             where = f"{path} frame {frame} instance {number}"
             try:
-                xy = keypoint_rows(instance["keypoints"], where, dims=2)
-                scores = np.asarray(instance.get("keypoint_scores", np.ones(len(xy))), dtype=np.float64)
+                if "keypoint_scores" in instance:
+                    xy = keypoint_rows(instance["keypoints"], where, dims=2)
+                    scores = np.asarray(instance["keypoint_scores"], dtype=np.float64)
+                else:  # MMPose 0.x: [[x, y, score], ...]
+                    xy, scores = np.split(keypoint_rows(instance["keypoints"], where, dims=3), [2], axis=1)
+                    scores = scores[:, 0]
             except (KeyError, TypeError, ValueError):
                 raise UaoError(f"{where} has no readable 'keypoints' and 'keypoint_scores'") from None
             if scores.shape != (len(xy),):
