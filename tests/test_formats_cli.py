@@ -53,6 +53,12 @@ def test_infer_openpose_folder_to_each_format(capsys, small_checkpoint, openpose
     code, stdout, stderr = uao(capsys, "view", out / "subject.npz", "-o", out / "levelled.json", "--camera-pitch", 0)
     assert code == 0, stderr
     assert json.loads((out / "levelled.json").read_text())["world_frame"]["up_method"] == "camera_pitch"
+    # A result written before the world frame existed gets it in `uao view`.
+    with np.load(out / "subject.npz") as result:
+        np.savez(out / "old.npz", **{key: result[key] for key in result.files if "world" not in key})
+    code, stdout, stderr = uao(capsys, "view", out / "old.npz", "-o", out / "old.csv")
+    assert code == 0, stderr
+    assert (out / "old.csv").read_text().startswith("frame,time_s,joint,world_x_m")
 
 
 def test_infer_every_person_gets_an_output(capsys, small_checkpoint, openpose_folder, tmp_path):

@@ -27,7 +27,7 @@ mean of the other joints). A sequence with no detected joint at all is an error.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,29 +35,10 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 from ..io import layouts
+from ..io.keypoints.sequence import KeypointSequence
 from ..io.layouts import COCO_FOR_H36M, COCO_JOINT_NAMES, coco_to_h36m, mark_missing  # noqa: F401 (their old home)
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
-
-
-@dataclass(frozen=True)
-class KeypointSequence:
-    """One person's 2D track in Human3.6M-17 order; missing joints are NaN with confidence 0."""
-
-    name: str  # used to name output files: the file stem, plus the video or person when a file holds several
-    source: str  # the file (and the video or person inside it)
-    format: str  # "mhformer" | "keypoints" | "videopose3d"
-    layout: str  # the layout the file was in: "h36m" | "coco"
-    pixels: np.ndarray  # (T, 17, 2) float32, pixels, origin top left, y down
-    confidence: np.ndarray  # (T, 17) float32
-    width: float | None = None
-    height: float | None = None
-    fps: float | None = None
-    focal: tuple[float, float] | None = None  # pixels
-    center: tuple[float, float] | None = None  # pixels
-
-    def __len__(self) -> int:
-        return len(self.pixels)
 
 
 def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, format: str = "auto",

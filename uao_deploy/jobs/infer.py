@@ -247,7 +247,8 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     output's suffix its writer (:mod:`uao_deploy.io.results`); ``up``/``camera_pitch`` override
     the world frame's up direction (:mod:`uao_deploy.pipeline.world`).
     """
-    from ..io.results import write_lift
+    from ..io.results import LIFT_ARRAYS, write_result
+    from ..pipeline.world import add_world_frame
 
     if not files:
         raise UaoError("no keypoint files given")
@@ -271,7 +272,8 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
             result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)
-            write_lift(target, result, up, camera_pitch)
+            arrays = {key: getattr(result, key) for key in LIFT_ARRAYS}
+            write_result(target, *add_world_frame(arrays, result.metadata, up, camera_pitch))
             timings = result.metadata["timings_s"]
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")

@@ -142,3 +142,10 @@ def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float |
     frame = estimate_world_frame(poses, root, up, camera_pitch)
     joints = np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]
     return frame.apply(joints), frame.apply(root), frame
+
+
+def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
+    """Result arrays (``poses_3d``, ``root``, ...) with ``poses_world`` and ``root_world`` added (or
+    remade), and the metadata with ``world_frame``."""
+    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch)
+    return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...data.keypoints import KeypointSequence
 from ...errors import UaoError
 from .. import layouts
+from .sequence import KeypointSequence
 
 # Untracked detections in consecutive frames are one person when their centres are closer than
 # this many body sizes, and a track that was not seen for this many frames is not continued.

@@ -13,7 +13,8 @@ suffix       content
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-The world frame (Y up, floor at 0) comes from :mod:`uao_deploy.pipeline.world`.
+Every format but the npz needs the world-frame arrays, which
+:func:`uao_deploy.pipeline.world.add_world_frame` adds (Y up, floor at 0).
 """
 from __future__ import annotations
 
@@ -26,7 +27,6 @@ import numpy as np
 from ... import skeleton
 from ...errors import UaoError
 from ...fileio import atomic_write_bytes
-from ...pipeline.world import to_world
 
 SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
 DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
@@ -43,12 +43,6 @@ def check_output(path) -> None:
             import plotly  # noqa: F401
         except ImportError:
             raise UaoError(f"writing {path} needs plotly: pip install 'uao-deploy[viz]'") from None
-
-
-def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
-    """The arrays with ``poses_world`` and ``root_world`` added, and the metadata with ``world_frame``."""
-    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch)
-    return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}
 
 
 def fps_of(metadata: dict) -> float:
@@ -88,15 +82,8 @@ def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> 
     return html_text(arrays, metadata, fps, title)
 
 
-def write_lift(path, result, up=None, camera_pitch: float | None = None) -> Path:
-    """Write a :class:`uao_deploy.jobs.infer.LiftResult` with its world frame, in ``path``'s format."""
-    arrays = {key: getattr(result, key) for key in LIFT_ARRAYS}
-    return write_result(path, *add_world_frame(arrays, result.metadata, up, camera_pitch))
-
-
-def load_result(path, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
-    """The arrays and metadata of an npz written by ``uao infer``; world arrays are (re)made when
-    missing or when ``up``/``camera_pitch`` are given."""
+def load_result(path) -> tuple[dict, dict]:
+    """The arrays and metadata of an npz written by ``uao infer`` (world arrays when it has them)."""
     path = Path(path)
     if not path.is_file():
         raise UaoError(f"{path} does not exist or is not a file")
@@ -113,6 +100,4 @@ def load_result(path, up=None, camera_pitch: float | None = None) -> tuple[dict,
     if arrays["poses_3d"].shape != (frames, skeleton.NUM_JOINTS, 3) or frames == 0 or \
             any(len(arrays[key]) != frames for key in LIFT_ARRAYS):
         raise UaoError(f"{path}: its arrays do not describe one sequence of (T, 17) joints")
-    if "poses_world" not in arrays or up is not None or camera_pitch is not None:
-        arrays, metadata = add_world_frame(arrays, metadata, up, camera_pitch)
     return arrays, metadata
