@@ -1,37 +1,46 @@
-"""GPU check of the engines: export a model, build TensorRT engines, compare every backend.
+"""GPU check and benchmark: every backend on the GPU against the seed's loop and the CPU reference.
 
-On a machine with an NVIDIA GPU, from the repository root:
+On a machine with an NVIDIA GPU, from the repository root (one command, written to finish within
+about 6 minutes on an H100):
 
-    python benchmarks/gpu_check.py --out runs/gpu_check
+    python benchmarks/gpu_check.py --out benchmarks/results/gpu
 
-It exports ONNX graphs and TensorRT engines with a small optimization profile (so big batches are
-split into chunks), then runs forward, fused TTO, the host step loop and TTO with another iteration
-count on every backend it can start. Each row reports the backend's describe(), the largest
-difference to the PyTorch CPU reference and the time per call; a failing backend gets its own
-error row. Exit status 1 when any row fails or exceeds its tolerance.
+1. ``environment.json``: GPU, driver, CUDA, torch, onnxruntime and its providers.
+2. Correctness (``gpu_check.json``): a small model exported to ONNX (and TensorRT engines where
+   TensorRT is installed) with a small optimization profile, so big batches are split; forward,
+   fused TTO, the host step loop and TTO with another iteration count on every backend it can start,
+   each against the PyTorch CPU reference within the "fp32-gpu" tolerances of uao_deploy.compare.
+3. Speed: ``uao bench --preset gpu`` for the embedded model and the 512-channel seed-format
+   weights at batch 1, 64, 1024 and 8192: the seed's eager loop on CUDA (the baseline),
+   uao_deploy.tto frozen on CUDA, under torch.compile with CUDA graphs, bf16/fp16 steps, ONNX
+   Runtime's CUDA provider on the fused and step graphs, TensorRT; p50/p99, poses/s, the ratio to
+   the seed loop and the mm difference to float32 on the CPU (markdown, JSON, PNG).
+
+A backend whose package or device is missing becomes a "skipped" row, never a crash; on a machine
+without a GPU every GPU row is skipped, which is how the script is tested. Exit status 1 when a
+correctness row fails or exceeds its tolerance.
 """
 from __future__ import annotations
 
 import argparse
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import torch
 
-from uao_deploy import engines
-from uao_deploy import compare
+from uao_deploy import bench, compare, engines
 from uao_deploy.errors import UaoError
 from uao_deploy.export import export_onnx
 from uao_deploy.export.tensorrt import build_engines
 from uao_deploy.runtimes import FLAVOURS
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
+SEED_CHECKPOINT = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "gumlp_seed_format.pth"
 # GPU engines against PyTorch on the CPU: the "fp32-gpu" row of the one tolerance table.
 TOLERANCES = compare.TOLERANCES["fp32-gpu"]
-# Rows that need an optional package (onnxruntime-gpu): a UaoError there is reported as skipped.
-OPTIONAL = {"onnxruntime-cuda", "onnxruntime-tensorrt"}
 
 
 def timed(call, repeat: int):
@@ -60,24 +69,37 @@ def check(engine, reference: dict, inputs, repeat: int) -> dict:
     return row
 
 
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoint", type=Path, help="GUMLP checkpoint (default: a random 64-channel model)")
-    parser.add_argument("--out", type=Path, default=Path("runs/gpu_check"))
-    parser.add_argument("--batch", type=int, default=40, help="frames per call (above the profile max of 16)")
-    parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--flavour", choices=FLAVOURS, help="TensorRT flavour to build with (default: the exporter's choice)")
-    args = parser.parse_args(argv)
+def environment() -> dict:
+    """GPU, driver, CUDA and library versions, for the results' readers."""
+    info = {"torch": torch.__version__, "cuda": torch.version.cuda, "gpu": None, "driver": None}
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name()
+        info["compute_capability"] = ".".join(map(str, torch.cuda.get_device_capability()))
+    try:
+        info["driver"] = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                        capture_output=True, text=True, timeout=30, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        import onnxruntime
+        info["onnxruntime"] = onnxruntime.__version__
+        info["onnxruntime_providers"] = onnxruntime.get_available_providers()
+    except ImportError:
+        info["onnxruntime"] = None
+    return info
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    checkpoint = args.checkpoint
-    if checkpoint is None:
-        torch.manual_seed(0)
-        checkpoint = save_checkpoint(GUMLP(GUMLPConfig(channels=64, layers=1)), args.out / "small.pth")
-    export_onnx(checkpoint, args.out / "onnx")
-    build_engines(args.out / "onnx", args.out / "engines", profile=(1, 8, 16), flavour=args.flavour)
 
-    inputs = compare.sample_keypoints(args.batch)
+def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour) -> bool:
+    """Every backend against the CPU reference on a small model; True when all rows pass or skip."""
+    export_onnx(checkpoint, out / "onnx")
+    engines_dir = None
+    try:
+        build_engines(out / "onnx", out / "engines", profile=(1, 8, 16), flavour=flavour)
+        engines_dir = out / "engines"
+    except UaoError as exc:
+        print(f"TensorRT engines not built: {exc}")
+
+    inputs = compare.sample_keypoints(batch)
     reference_engine = engines.load(checkpoint)
     reference = {"forward": reference_engine.forward(inputs[0]), "tto": reference_engine.tto(*inputs),
                  "tto_iters2": reference_engine.tto(*inputs, iters=2)}
@@ -85,19 +107,20 @@ def main(argv=None) -> int:
 
     setups = {
         "torch-cuda": lambda: engines.load(checkpoint, device="cuda"),
-        "onnxruntime-cpu": lambda: engines.load(args.out / "onnx", providers="cpu"),
-        "onnxruntime-cuda": lambda: engines.load(args.out / "onnx", providers="cuda"),
-        "onnxruntime-tensorrt": lambda: engines.load(args.out / "onnx", providers="tensorrt"),
-        "tensorrt": lambda: engines.load(args.out / "engines"),
-        "tensorrt-cuda-graphs": lambda: engines.load(args.out / "engines", cuda_graphs=True),
+        "onnxruntime-cpu": lambda: engines.load(out / "onnx", providers="cpu"),
+        "onnxruntime-cuda": lambda: engines.load(out / "onnx", providers="cuda"),
+        "onnxruntime-tensorrt": lambda: engines.load(out / "onnx", providers="tensorrt"),
     }
+    if engines_dir is not None:
+        setups["tensorrt"] = lambda: engines.load(engines_dir)
+        setups["tensorrt-cuda-graphs"] = lambda: engines.load(engines_dir, cuda_graphs=True)
     rows, failed = {}, False
     for name, setup in setups.items():
         try:
             with setup() as engine:
-                rows[name] = check(engine, reference, inputs, args.repeat)
-        except UaoError as exc:
-            rows[name] = {"error": str(exc), "skipped": name in OPTIONAL}
+                rows[name] = check(engine, reference, inputs, repeat)
+        except UaoError as exc:  # no GPU, no onnxruntime-gpu, no TensorRT: this row is skipped
+            rows[name] = {"error": str(exc), "skipped": True}
         except Exception as exc:  # one row per backend: a failure is reported, the others still run
             rows[name] = {"error": f"{type(exc).__name__}: {exc}", "skipped": False}
         row = rows[name]
@@ -113,9 +136,40 @@ def main(argv=None) -> int:
             failed |= not ok
             print(f"{name:22s} {operation:14s} max|diff| {result['max_abs_diff']:.2e} (<= {bound:.0e} "
                   f"{'ok' if ok else 'FAIL'})  {result['ms']:8.2f} ms  path={result['path']}")
-    (args.out / "gpu_check.json").write_text(json.dumps(rows, indent=2) + "\n")
-    print(f"details: {args.out / 'gpu_check.json'}")
-    return 1 if failed else 0
+    (out / "gpu_check.json").write_text(json.dumps(rows, indent=2) + "\n")
+    return not failed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/gpu"))
+    parser.add_argument("--seed-checkpoint", type=Path, default=SEED_CHECKPOINT,
+                        help="512-channel seed-format weights (default: ../shared/reference's, else random ones)")
+    parser.add_argument("--batch", type=int, default=40, help="correctness: frames per call (above the profile max 16)")
+    parser.add_argument("--repeat", type=int, default=5, help="correctness: timed calls per operation")
+    parser.add_argument("--batches", default="1,64,1024,8192", help="benchmark batch sizes")
+    parser.add_argument("--seconds", type=float, default=0.5, help="benchmark: timed seconds per row and batch")
+    parser.add_argument("--flavour", choices=FLAVOURS, help="TensorRT flavour to build with (default: the exporter's choice)")
+    args = parser.parse_args(argv)
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "environment.json").write_text(json.dumps(environment(), indent=2) + "\n")
+    torch.manual_seed(0)
+    small = save_checkpoint(GUMLP(GUMLPConfig(channels=64, layers=1)), args.out / "small.pth")
+    passed = correctness(args.out, small, args.batch, args.repeat, args.flavour)
+
+    seed_weights = args.seed_checkpoint
+    if not seed_weights.is_file():  # speed only: random weights of the seed's shape
+        seed_weights = save_checkpoint(GUMLP(GUMLPConfig(channels=512, layers=3)), args.out / "seed_shape.pth")
+    batches = tuple(int(part) for part in args.batches.split(","))
+    for checkpoint in (None, seed_weights):
+        report = bench.run_benchmark(checkpoint, bench.GPU_BACKENDS, batches, seconds=args.seconds,
+                                     log=lambda line: print(line, flush=True))
+        paths = bench.write_results(report, args.out)
+        print(bench.format_table(report))
+        print(f"wrote {paths['markdown']}")
+    print(f"details: {args.out}")
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -144,11 +144,3 @@ def test_options_that_do_not_fit_a_folder_job(corpus, tmp_path, capsys, small_ch
     assert code == 2 and message in stderr
     assert not (tmp_path / "out").exists()
 
-
-def test_folder_job_runs_without_torch(corpus, tmp_path, tiny_export):
-    from test_runtime_without_torch import run_without_torch
-
-    (corpus / "broken.npz").unlink()
-    result = run_without_torch("infer", corpus, "-o", tmp_path / "out", "--engine", tiny_export, "--tto-iters", "2")
-    assert result.returncode == 0, result.stderr
-    assert "3 done, 0 skipped (already finished), 0 failed" in result.stdout

@@ -175,6 +175,20 @@ def test_run_benchmark_rows_speedups_and_differences(checkpoint, pairs, fixed_pe
     assert report["machine"]["threads"] == 1 and report["machine"]["torch"] == torch.__version__
 
 
+def test_the_gpu_preset_compares_with_the_seed_loop_on_the_same_device(checkpoint, pairs, fixed_peak):
+    backends, batches = bench.PRESETS["gpu"]
+    assert batches == (1, 64, 1024, 8192) and backends[0] == "seed-cuda"
+    if torch.cuda.is_available():
+        pytest.skip("checks how the GPU preset behaves where no GPU is")
+    report = bench.run_benchmark(checkpoint, ("seed-eager",) + backends, batches=(2,), iters=1, seconds=None,
+                                 warmup=0, threads=1, pairs=pairs)
+    assert [entry["backend"] for entry in report["skipped"]] == list(backends)  # each with its reason, no crash
+    assert all(entry["reason"] for entry in report["skipped"])
+    rows = {(row["backend"], row["task"]): row for row in report["rows"]}
+    assert set(rows) == {("seed-eager", "eval"), ("seed-eager", "tto")}
+    assert all(row["device"] == "cpu" and row["speedup_vs_seed"] == 1.0 for row in rows.values())
+
+
 def test_onnxruntime_rows_say_which_tto_path_ran(tiny_checkpoint, tiny_export, pairs, fixed_peak, monkeypatch):
     import uao_deploy.jobs.verify
 

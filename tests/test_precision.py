@@ -7,7 +7,7 @@ from uao_deploy import engines
 from uao_deploy.errors import UaoError
 from uao_deploy.jobs.infer import open_engine
 from uao_deploy.model import default_checkpoint, load_checkpoint
-from uao_deploy.model.precision import CastTo, with_bf16_mlps
+from uao_deploy.model.precision import CastTo, with_low_precision_mlps
 from uao_deploy.jobs.verify import load_pairs
 
 
@@ -23,9 +23,12 @@ def fp32_and_bf16():
     return engines.load(None, backend="torch"), engines.load(None, backend="torch", precision="bf16")
 
 
-def test_with_bf16_mlps_casts_only_the_u_mlps_of_a_copy():
+def test_with_low_precision_mlps_casts_only_the_u_mlps_of_a_copy():
     model = load_checkpoint(default_checkpoint())
-    mixed = with_bf16_mlps(model)
+    mixed = with_low_precision_mlps(model)
+    half = with_low_precision_mlps(model, "fp16")
+    assert {name for name, p in half.named_parameters() if p.dtype == torch.float16} == \
+        {name for name, p in mixed.named_parameters() if p.dtype == torch.bfloat16}
     assert all(p.dtype == torch.float32 for p in model.parameters())  # the caller's model is untouched
     bf16 = {name for name, p in mixed.named_parameters() if p.dtype == torch.bfloat16}
     assert bf16 and all(".channel_mlp." in name or ".spatial_mlp." in name for name in bf16)
@@ -63,8 +66,8 @@ def test_bf16_host_loop_takes_its_pseudo_targets_from_the_bf16_network(fp32_and_
 
 
 def test_unknown_precision_and_bf16_on_graph_backends_are_errors(tmp_path):
-    with pytest.raises(UaoError, match="precision fp32 or bf16; got 'fp16'"):
-        engines.load(None, backend="torch", precision="fp16")
+    with pytest.raises(UaoError, match="precision fp32 or bf16 or fp16; got 'int8'"):
+        engines.load(None, backend="torch", precision="int8")
     with pytest.raises(UaoError, match="precision bf16 runs on the torch backend"):
         open_engine("onnxruntime", tmp_path, precision="bf16")
     assert open_engine("torch", precision="bf16").precision == "bf16"

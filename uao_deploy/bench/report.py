@@ -65,7 +65,7 @@ def format_markdown(report: dict) -> str:
         f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench.py`)",
         "- peak (best 2048^3 matrix product of probes at the start and after each batch size): "
         + ", ".join(f"{key} {value:.0f} GFLOP/s" for key, value in report["peak_gflop_per_s"].items()),
-        "- `x seed`: the seed-eager row's p50 over this row's, same task and batch; `max diff mm`: largest "
+        "- `x seed`: the seed loop's p50 (seed-eager, or seed-cuda for GPU rows) over this row's, same task and batch; `max diff mm`: largest "
         "coordinate difference to PyTorch float32 on the same inputs; `mean diff mm`: mean joint distance to it; "
         "`extra MiB`: peak resident memory of the row above what the process held before it",
         "",

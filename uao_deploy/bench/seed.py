@@ -22,22 +22,25 @@ class SeedStyleTorch:
     batch and joints, built from the same terms as :func:`uao_deploy.tto.tto_objective`).
     """
 
-    def __init__(self, model: torch.nn.Module, config: TTOConfig):
-        self.model = copy.deepcopy(model).eval().requires_grad_(True)
-        self.config = config
+    def __init__(self, model: torch.nn.Module, config: TTOConfig, device: str = "cpu"):
+        self.model = copy.deepcopy(model).to(device).eval().requires_grad_(True)
+        self.config, self.device = config, device
+
+    def _tensors(self, *arrays):
+        return [torch.from_numpy(array).to(self.device) for array in arrays]
 
     def _unflipped(self, x):
         return skeleton.flip_pose(self.model(skeleton.flip_pose(x))[0])
 
     def predict(self, x: np.ndarray, *unused) -> np.ndarray:
-        x = torch.from_numpy(x)
+        x, = self._tensors(x)
         with torch.no_grad():
             pose = (self.model(x)[0] + self._unflipped(x)) / 2
-        return skeleton.zero_root(pose).numpy()
+        return skeleton.zero_root(pose).cpu().numpy()
 
     def tto(self, x: np.ndarray, cam: np.ndarray, root: np.ndarray) -> np.ndarray:
         config, model = self.config, self.model
-        x, cam, root = torch.from_numpy(x), torch.from_numpy(cam), torch.from_numpy(root)
+        x, cam, root = self._tensors(x, cam, root)
         with torch.no_grad():
             mu0, mu0_flip = model(x)[0], self._unflipped(x)
         z = x.clone().requires_grad_(True)
@@ -54,4 +57,4 @@ class SeedStyleTorch:
             optimizer.step()
         with torch.no_grad():
             pose = (model(z)[0] + skeleton.flip_pose(model(z_flip)[0])) / 2
-        return skeleton.zero_root(pose).numpy()
+        return skeleton.zero_root(pose).cpu().numpy()

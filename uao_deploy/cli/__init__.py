@@ -22,6 +22,7 @@ COMMANDS = {
     "eval": ("evaluate", "MPJPE / P-MPJPE of a checkpoint, with and without test-time optimization."),
     "export": ("export", "Export forward, TTO-step and fused-TTO graphs to ONNX, or TensorRT engines."),
     "infer": ("infer", "Lift 2D keypoint files to 3D with UAO on an engine."),
+    "view": ("view", "Write a lifted result as an offline 3D viewer (.html), BVH, CSV or JSON."),
     "bench": ("bench", "Latency and throughput of every backend against PyTorch eval, side by side."),
     "verify": ("verify", "Compare backends on the same keypoints; exit non-zero above tolerance."),
 }

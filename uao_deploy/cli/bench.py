@@ -15,10 +15,15 @@ def _integers(text: str) -> tuple[int, ...]:
 
 @click.command("bench")
 @options.checkpoint()
+@click.option("--preset", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+              help="Default backends and batch sizes: cpu (1,8,64,512; the CPU rows, GPU rows where a GPU is) or "
+                   "gpu (1,64,1024,8192; the seed loop, PyTorch eager, CUDA graphs, bf16/fp16 steps, ONNX Runtime "
+                   "CUDA and TensorRT on the GPU).")
 @click.option("--backends", default=None,
-              help="Comma-separated subset of: seed-eager, torch, torch-compile, torch-bf16, onnxruntime, tensorrt, "
-                   "torch-cuda. Default: all but torch-compile (GPU rows are skipped without a GPU).")
-@click.option("--batch", "batches", default="1,8,64,512", show_default=True, help="Batch sizes, comma-separated.")
+              help="Comma-separated backends instead of the preset's: seed-eager, torch, torch-compile, torch-bf16, "
+                   "onnxruntime, tensorrt, seed-cuda, torch-cuda, torch-cuda-graphs, torch-cuda-bf16, torch-cuda-fp16, "
+                   "onnxruntime-cuda.")
+@click.option("--batch", "batches", default=None, help="Batch sizes, comma-separated, instead of the preset's.")
 @click.option("--iters", type=int, default=None, help="Timed calls per row (default: run for --seconds).")
 @click.option("--seconds", type=float, default=2.0, show_default=True,
               help="Time each row for at least this long (and 3 calls), unless --iters is given.")
@@ -35,16 +40,18 @@ def _integers(text: str) -> tuple[int, ...]:
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
               help="Folder for the markdown table, JSON and PNG plot (named by date, machine and model).")
 @options.json_report("full report")
-def command(checkpoint, backends, batches, iters, seconds, warmup, tto_iters, threads, data, profile_batch, out,
+def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_iters, threads, data, profile_batch, out,
             json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
-    from ..bench import DEFAULT_BACKENDS, format_table, profile_backends, run_benchmark, write_results
+    from ..bench import PRESETS, format_table, profile_backends, run_benchmark, write_results
     from ..jobs.verify import load_pairs
 
-    chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else DEFAULT_BACKENDS
+    default_backends, default_batches = PRESETS[preset]
+    chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else default_backends
+    batches = _integers(batches) if batches else default_batches
     pairs = load_pairs(data)
     # results are written after every batch size, so a run cut short still leaves its rows
-    report = run_benchmark(checkpoint, chosen, _integers(batches), tto_iters, iters, None if iters else seconds,
+    report = run_benchmark(checkpoint, chosen, batches, tto_iters, iters, None if iters else seconds,
                            warmup, threads, pairs, log=lambda line: click.echo(line, err=True),
                            progress=lambda partial: write_results(partial, out))
     if profile_batch:

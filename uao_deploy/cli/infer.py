@@ -4,19 +4,42 @@ from __future__ import annotations
 import click
 
 from ..contract import TORCH_PRECISIONS
+from ..data.keypoints import LAYOUTS
+from ..io.keypoints import FORMATS
 from . import options
 
 POSITIVE = click.FloatRange(min=0, min_open=True)
 
 
+def parse_up(ctx, param, value):
+    """'x,y,z' -> three floats (a click callback shared with `uao view`)."""
+    if value is None:
+        return None
+    try:
+        vector = tuple(float(part) for part in value.split(","))
+    except ValueError:
+        vector = ()
+    if len(vector) != 3:
+        raise click.BadParameter(f"expected three numbers X,Y,Z; got {value!r}")
+    return vector
+
+
 @click.command("infer")
 @click.argument("files", nargs=-1, required=True, type=click.Path())
 @click.option("-o", "--out", required=True, type=click.Path(),
-              help="Output .npz (one input sequence) or a folder for one <name>.npz per sequence "
-                   "(FILES may be folders, globs or .txt lists; outputs then mirror their names).")
-@click.option("--layout", type=click.Choice(["auto", "h36m", "coco"]), default="auto", show_default=True,
-              help="Joint layout of the keypoints; COCO-17 is converted to Human3.6M-17. "
-                   "auto: as the file says, else h36m.")
+              help="Output file, its suffix picks the format: .npz .csv .json .bvh .html (several sequences: "
+                   "<stem>_<name><suffix> each); anything else is a folder for one <name>.npz per sequence.")
+@click.option("--format", "input_format", type=click.Choice(FORMATS), default="auto", show_default=True,
+              help="Keypoint file format; auto: recognised by content (a folder by its files).")
+@click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
+              help="Joint layout of the keypoints, converted to Human3.6M-17. auto: as the file says or "
+                   "its joint count implies (OpenPose BODY_25 vs BODY_25B from the keypoints), else h36m.")
+@click.option("--person", default="all", show_default=True,
+              help="Which person (track id) of a multi-person file to lift, or 'all' (one output each).")
+@click.option("--up", callback=parse_up, metavar="X,Y,Z",
+              help="World up direction in camera coordinates (x right, y down, z forward) [default: estimated].")
+@click.option("--camera-pitch", type=click.FloatRange(-90, 90, min_open=True, max_open=True), metavar="DEGREES",
+              help="Degrees the camera looks below the horizon (no roll), instead of estimating the up direction.")
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
 @click.option("--focal", type=POSITIVE, help="Focal length in pixels [default: from the file, else the image width].")
@@ -49,9 +72,11 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
-            checkpoint, allow_pickle, render, progress, precision, providers, resume, ray_address, workers,
-            gpus_per_worker):
-    """Lift 2D keypoints (MHFormer/PoseMamba, plain npz or VideoPose3D files) to 3D poses."""
+            checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up, camera_pitch,
+            resume, ray_address, workers, gpus_per_worker):
+    """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
+    or VideoPose3D files) to 3D poses. FILES may also be folders of such files, globs or .txt lists
+    (one path a line): one .npz per sequence under -o DIR, mirroring their names."""
     from ..jobs.batch import is_batch_argument
     from ..jobs.infer import infer_files
 
@@ -62,7 +87,8 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
 
         if render is not None:
             raise click.UsageError("--render draws one file's animation; lift that file alone to render it")
-        settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size)
+        settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size,
+                                input_format, person, up, camera_pitch)
         common = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
                       providers=providers, resume=resume, log=click.echo)
         if ray_address:
@@ -77,4 +103,5 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
                 engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
-                precision=precision, providers=providers)
+                precision=precision, providers=providers, format=input_format, person=person, up=up,
+                camera_pitch=camera_pitch)

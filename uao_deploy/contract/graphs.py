@@ -15,9 +15,10 @@ from ..errors import UaoError
 from .objectives import GRAPHS, MODEL_GRAPH
 
 MANIFEST = "manifest.json"
-# Precisions, in one place: exported graphs are fp32 or fp16; the torch backend runs fp32 or bf16 steps.
+# Precisions, in one place: exported graphs are fp32 or fp16; the torch backend runs its TTO steps in
+# fp32, or with the U-MLPs in bf16 (CPUs with avx512_bf16/AMX, GPUs) or fp16 (GPUs).
 PRECISIONS = ("fp32", "fp16")
-TORCH_PRECISIONS = ("fp32", "bf16")
+TORCH_PRECISIONS = ("fp32", "bf16", "fp16")
 NORMALIZATION = (
     "2D keypoints normalized by the image width w: u' = u / w * 2 - 1, v' = v / w * 2 - h / w; "
     "intrinsics [fx, fy, cx, cy, k1, k2, k3, p1, p2] normalized the same way (f' = f / w * 2); "

@@ -14,7 +14,10 @@ Formats, recognised by their keys (the file name does not matter):
   caller passes ``allow_pickle=True`` (``uao infer --allow-pickle``). Each video is one sequence.
 
 Layouts: Human3.6M-17 (see :mod:`uao_deploy.skeleton`) or COCO-17 (YOLO-pose, RTMPose, MMPose,
-Detectron), converted by :func:`coco_to_h36m`.
+Detectron), converted by :func:`uao_deploy.io.layouts.to_h36m`.
+
+Detector outputs (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; files or folders) are read by
+:mod:`uao_deploy.io.keypoints`, to which :func:`read_keypoints` hands every path that is not an npz.
 
 Missing detections: a joint whose coordinates are NaN or whose confidence is 0 (or NaN) is missing.
 :func:`fill_missing` fills it by linear interpolation over time (per joint; the nearest detection at
@@ -24,53 +27,38 @@ mean of the other joints). A sequence with no detected joint at all is an error.
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .. import skeleton
 from ..errors import UaoError
+from ..io import layouts
+from ..io.keypoints.sequence import KeypointSequence
+from ..io.layouts import COCO_FOR_H36M, COCO_JOINT_NAMES, coco_to_h36m, mark_missing  # noqa: F401 (their old home)
 
-LAYOUTS = ("auto", "h36m", "coco")
-COCO_JOINT_NAMES = (
-    "nose", "l_eye", "r_eye", "l_ear", "r_ear", "l_shoulder", "r_shoulder", "l_elbow", "r_elbow",
-    "l_wrist", "r_wrist", "l_hip", "r_hip", "l_knee", "r_knee", "l_ankle", "r_ankle",
-)
-# Human3.6M joints that COCO detects directly: H36M index -> COCO index (neck/nose starts at the nose).
-COCO_FOR_H36M = {9: 0, 11: 5, 14: 6, 12: 7, 15: 8, 13: 9, 16: 10, 4: 11, 1: 12, 5: 13, 2: 14, 6: 15, 3: 16}
+LAYOUTS = ("auto", *layouts.LAYOUTS)
 
 
-@dataclass(frozen=True)
-class KeypointSequence:
-    """One person's 2D track in Human3.6M-17 order; missing joints are NaN with confidence 0."""
-
-    name: str  # used to name output files: the file stem, plus the video or person when a file holds several
-    source: str  # the file (and the video or person inside it)
-    format: str  # "mhformer" | "keypoints" | "videopose3d"
-    layout: str  # the layout the file was in: "h36m" | "coco"
-    pixels: np.ndarray  # (T, 17, 2) float32, pixels, origin top left, y down
-    confidence: np.ndarray  # (T, 17) float32
-    width: float | None = None
-    height: float | None = None
-    fps: float | None = None
-    focal: tuple[float, float] | None = None  # pixels
-    center: tuple[float, float] | None = None  # pixels
-
-    def __len__(self) -> int:
-        return len(self.pixels)
-
-
-def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False) -> list[KeypointSequence]:
-    """All sequences of a keypoint file, converted to Human3.6M-17 (missing joints still NaN).
+def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, format: str = "auto",
+                   person: str = "all", width: float | None = None,
+                   height: float | None = None) -> list[KeypointSequence]:
+    """All sequences of a keypoint file or folder, converted to Human3.6M-17 (missing joints still NaN).
 
     ``layout`` "auto" takes the layout the file declares (VideoPose3D's ``layout_name``; MHFormer
-    files are Human3.6M) and Human3.6M otherwise; "h36m" or "coco" force it, and contradicting a
-    file's declared layout is an error.
+    files are Human3.6M) and Human3.6M otherwise; a name of :data:`uao_deploy.io.layouts.LAYOUTS`
+    forces it, and contradicting a file's declared layout is an error. Anything but an npz (or any
+    ``format`` but "npz") goes to :func:`uao_deploy.io.keypoints.read_detector_output` with
+    ``person`` and the image size ``width``/``height``.
     """
     if layout not in LAYOUTS:
         raise UaoError(f"unknown keypoint layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     path = Path(path)
+    if format != "npz" and (format != "auto" or not (_is_zip(path) or path.suffix.lower() == ".npz")):
+        from ..io.keypoints import read_detector_output
+
+        return read_detector_output(path, format, layout, person, width, height)
     with _open_npz(path, allow_pickle) as archive:
         if "reconstruction" in archive.files:
             sequences = _read_mhformer(path, archive)
@@ -83,7 +71,18 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False) -> li
                            f"(plain) or 'positions_2d' (VideoPose3D); it has {', '.join(archive.files) or 'no arrays'}")
     if not sequences:
         raise UaoError(f"{path} holds no keypoint sequence")
+    if person != "all":  # MHFormer files hold several people, named <file>#person<N>
+        sequences = [sequence for sequence in sequences if sequence.source.endswith(f"#person{person}")]
+        if not sequences:
+            raise UaoError(f"{path} has no person {person!r} (--person picks one of a multi-person MHFormer file)")
     return [_to_h36m(sequence, layout) for sequence in sequences]
+
+
+def _is_zip(path: Path) -> bool:
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
 
 
 def _open_npz(path: Path, allow_pickle: bool):
@@ -225,64 +224,8 @@ def _to_h36m(sequence: KeypointSequence, layout: str) -> KeypointSequence:
     if layout != "auto" and declared and declared != layout:
         raise UaoError(f"{sequence.source} is in the {declared} layout but --layout {layout} was given")
     resolved = declared or ("h36m" if layout == "auto" else layout)
-    pixels, confidence = mark_missing(sequence.pixels, sequence.confidence)
-    if resolved == "coco":
-        pixels, confidence = coco_to_h36m(pixels, confidence)
+    pixels, confidence = layouts.to_h36m(sequence.pixels, sequence.confidence, resolved, sequence.source)
     return replace(sequence, layout=resolved, pixels=pixels, confidence=confidence)
-
-
-def mark_missing(pixels: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Set joints with NaN coordinates or confidence <= 0 (or NaN) to NaN with confidence 0."""
-    confidence = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    missing = ~np.isfinite(pixels).all(axis=-1) | (confidence <= 0)
-    pixels = np.where(missing[..., None], np.nan, pixels).astype(np.float32)
-    return pixels, np.where(missing, 0.0, confidence).astype(np.float32)
-
-
-def coco_to_h36m(pixels: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """COCO-17 (T, 17, 2) pixels and (T, 17) confidence -> Human3.6M-17, the MHFormer/PoseMamba way.
-
-    Limbs, hips and shoulders are copied (COCO's left/right are the person's own sides, as in
-    Human3.6M). The five joints COCO lacks are synthesized as in those projects' ``coco_h36m``
-    (image y points down; "eye-to-nose height" is nose y minus the eyes' mean y):
-
-    * pelvis (0) = midpoint of the hips;
-    * thorax (8) = shoulder midpoint moved 1/3 of the way toward the nose, then lowered by 2/3 of
-      the eye-to-nose height;
-    * neck/nose (9) = the nose moved 1/4 of the way toward the shoulder midpoint;
-    * head (10) = x of the mean of both eyes and ears; y one eye-to-nose height above the eyes;
-    * spine (7) = mean of shoulders and hips, its x pushed away from the pelvis-thorax midline by
-      twice its offset from it (x_7 += 2 (x_7 - (x_0 + x_8) / 2)).
-
-    Confidences: copied joints keep theirs; pelvis = mean of the hips, thorax = mean of the
-    shoulders, spine = mean of pelvis and thorax, head = mean of eyes and ears, neck/nose = the nose.
-    A synthesized joint is missing (NaN, confidence 0) when any joint it is made from is missing.
-    """
-    pixels, confidence = mark_missing(np.asarray(pixels, np.float32), confidence)
-    nose, eyes, eyes_ears = pixels[:, 0], pixels[:, 1:3], pixels[:, 1:5]
-    shoulders, hips = pixels[:, 5:7].mean(axis=1), pixels[:, 11:13].mean(axis=1)
-    eye_to_nose = nose[:, 1] - eyes[..., 1].mean(axis=1)
-
-    h36m = np.empty_like(pixels)
-    h36m_conf = np.empty_like(confidence)
-    for h36m_joint, coco_joint in COCO_FOR_H36M.items():
-        h36m[:, h36m_joint] = pixels[:, coco_joint]
-        h36m_conf[:, h36m_joint] = confidence[:, coco_joint]
-    h36m[:, 0] = hips
-    h36m[:, 8] = shoulders + (nose - shoulders) / 3
-    h36m[:, 8, 1] += 2 / 3 * eye_to_nose
-    h36m[:, 9] = nose - (nose - shoulders) / 4
-    h36m[:, 10, 0] = eyes_ears[..., 0].mean(axis=1)
-    h36m[:, 10, 1] = eyes[..., 1].mean(axis=1) - eye_to_nose
-    h36m[:, 7] = pixels[:, [5, 6, 11, 12]].mean(axis=1)
-    h36m[:, 7, 0] += 2 * (h36m[:, 7, 0] - (h36m[:, 0, 0] + h36m[:, 8, 0]) / 2)
-
-    h36m_conf[:, 0] = confidence[:, 11:13].mean(axis=1)
-    h36m_conf[:, 8] = confidence[:, 5:7].mean(axis=1)
-    h36m_conf[:, 7] = (h36m_conf[:, 0] + h36m_conf[:, 8]) / 2
-    h36m_conf[:, 10] = confidence[:, 1:5].mean(axis=1)
-    # A NaN source leaves its synthesized joint NaN; mark_missing turns that into confidence 0.
-    return mark_missing(h36m, h36m_conf)
 
 
 def fill_missing(pixels: np.ndarray, confidence: np.ndarray | None = None,

@@ -10,7 +10,7 @@ import torch
 from ..errors import UaoError
 from ..model.checkpoint import resolve_model
 from ..contract import TORCH_PRECISIONS
-from ..model.precision import with_bf16_mlps
+from ..model.precision import with_low_precision_mlps
 from ..tto import TTOConfig, refine, value_and_grad
 from ..tto.optimize import _model_callables
 from .base import Engine
@@ -19,19 +19,20 @@ from .base import Engine
 class TorchEngine(Engine):
     """GUMLP from a checkpoint path (None: the embedded default) or a GUMLP module.
 
-    ``device`` is "cpu" or "cuda"; ``compile=True`` wraps the network in ``torch.compile``. TTO runs
-    :func:`uao_deploy.tto.refine` on the device for any number of iterations in one backend call
-    (``last_tto_path`` "fused"), or on the host like the graph engines with ``tto(..., fused=False)``.
-    ``precision="bf16"`` runs the TTO gradient steps (and their pseudo-targets) with the blocks'
-    U-MLPs in bf16 (:func:`uao_deploy.model.precision.with_bf16_mlps`); forward, eval and the final
-    TTO pose stay float32. Its ``value_and_grad`` expects pseudo-targets from that bf16 network, as
+    ``device`` is "cpu" or "cuda"; ``compile=True`` wraps the network in ``torch.compile`` (a string
+    is its mode, e.g. "reduce-overhead" for CUDA graphs). TTO runs :func:`uao_deploy.tto.refine` on
+    the device for any number of iterations in one backend call (``last_tto_path`` "fused"), or on
+    the host like the graph engines with ``tto(..., fused=False)``. ``precision="bf16"`` (or "fp16",
+    for GPUs) runs the TTO gradient steps (and their pseudo-targets) with the blocks' U-MLPs in that
+    precision (:func:`uao_deploy.model.precision.with_low_precision_mlps`); forward, eval and the
+    final TTO pose stay float32. Its ``value_and_grad`` expects pseudo-targets from that network, as
     ``tto`` makes them: against float32 targets the distance term is noise, not 0, at z = x.
     """
 
     backend = "torch"
 
     def __init__(self, model: torch.nn.Module | str | Path | None = None, device: str = "cpu",
-                 compile: bool = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32"):
+                 compile: bool | str = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32"):
         super().__init__()
         if precision not in TORCH_PRECISIONS:
             raise UaoError(f"the torch backend runs precision {' or '.join(TORCH_PRECISIONS)}; got {precision!r}")
@@ -46,11 +47,16 @@ class TorchEngine(Engine):
             model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
         self.tto_config, self.compiled, self.precision = tto, compile, precision
         model = model.to(self.device).eval().requires_grad_(False)
-        self.model = torch.compile(model) if compile else model
+        self.model = self._compiled(model)
         self.step_model = self.model  # the network of the gradient steps
-        if precision == "bf16":
-            self.step_model = with_bf16_mlps(model)
-            self.step_model = torch.compile(self.step_model) if compile else self.step_model
+        if precision != "fp32":
+            self.step_model = with_low_precision_mlps(model, precision)
+            self.step_model = self._compiled(self.step_model)
+
+    def _compiled(self, model):
+        if not self.compiled:
+            return model
+        return torch.compile(model, mode=None if self.compiled is True else self.compiled)
 
     def describe(self) -> dict:
         return {**super().describe(), "device": str(self.device), "compiled": self.compiled,

@@ -13,7 +13,9 @@ The per-file steps (:func:`prepare`, :func:`lift_and_save`) are shared with the 
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,10 +25,11 @@ import numpy as np
 from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
 from ..fileio import file_sha256
-from .infer import camera_for, lift
+from .infer import camera_for, lift, write_lifted
 
-# Files a folder argument contributes: the suffixes read_keypoints understands.
-INPUT_SUFFIXES = (".npz",)
+# Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
+# YOLO-pose txt frames, see is_sequence_folder).
+INPUT_SUFFIXES = (".npz", ".csv")
 # A file argument with this suffix lists inputs, one path a line (relative to the list's folder).
 LIST_SUFFIX = ".txt"
 GLOB_CHARACTERS = "*?["
@@ -52,6 +55,14 @@ class LiftSettings:
     iters: int = 4
     smooth_root: int = 1
     batch_size: int = 64
+    format: str = "auto"
+    person: str = "all"
+    up: tuple[float, float, float] | None = None
+    camera_pitch: float | None = None
+
+    def read_options(self) -> dict:
+        return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
+                "person": self.person, "width": self.width, "height": self.height}
 
     def lift_options(self) -> dict:
         return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,
@@ -110,11 +121,23 @@ class BatchSummary:
         return lines
 
 
+def is_sequence_folder(path: Path) -> bool:
+    """Whether a folder is one sequence (per-frame OpenPose JSON or YOLO-pose txt files), not a corpus."""
+    from ..io.keypoints import detect_format
+
+    try:
+        detect_format(path)
+    except UaoError:
+        return False
+    return True
+
+
 def argument_kind(spec) -> str:
-    """What an input argument names: "folder", "list" (a .txt of paths), "glob" or "file"."""
+    """What an input argument names: "folder" (of inputs), "list" (a .txt of paths), "glob", or "file"
+    (a file, or a folder that is one sequence)."""
     path = Path(spec)
     if path.is_dir():
-        return "folder"
+        return "file" if is_sequence_folder(path) else "folder"
     if path.suffix == LIST_SUFFIX:
         return "list"
     if any(c in str(spec) for c in GLOB_CHARACTERS) and not path.exists():
@@ -135,9 +158,9 @@ def expand_inputs(specs) -> list[InputFile]:
     for spec in map(str, specs):
         path, kind = Path(spec), argument_kind(spec)
         if kind == "folder":
-            found = sorted(p for p in path.rglob("*") if p.suffix in INPUT_SUFFIXES and p.is_file())
+            found = _corpus(path)
             if not found:
-                raise UaoError(f"{path} holds no keypoint files ({', '.join(INPUT_SUFFIXES)})")
+                raise UaoError(f"{path} holds no keypoint files ({', '.join(INPUT_SUFFIXES)}) or sequence folders")
             inputs += [InputFile(p, p.parent.relative_to(path)) for p in found]
         elif kind == "list":
             inputs += [InputFile(p) for p in _listed(path)]
@@ -158,6 +181,30 @@ def expand_inputs(specs) -> list[InputFile]:
             raise UaoError(f"{seen[key]} and {item.path} would write the same outputs ({key}*.npz); rename one")
         seen[key] = item.path
     return list({item.path: item for item in inputs}.values())  # a file named twice is lifted once
+
+
+def _corpus(root: Path) -> list[Path]:
+    """Every input below ``root``: sequence folders (not entered) and whole-sequence files."""
+    found = []
+    for folder, subfolders, files in os.walk(root):
+        folder = Path(folder)
+        if folder != root and is_sequence_folder(folder):
+            found.append(folder)
+            subfolders.clear()
+            continue
+        subfolders.sort()
+        found += [folder / name for name in sorted(files) if Path(name).suffix.lower() in INPUT_SUFFIXES]
+    return sorted(found)
+
+
+def input_sha256(path: Path) -> str:
+    """sha256 of an input file, or of a sequence folder's file names and contents."""
+    if not path.is_dir():
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.iterdir() if p.is_file()):
+        digest.update(member.name.encode() + b"\0" + bytes.fromhex(file_sha256(member)))
+    return digest.hexdigest()
 
 
 def _listed(path: Path) -> list[Path]:
@@ -183,10 +230,11 @@ def prepare(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict,
     comes back with its reason, so the job goes on with the others."""
     prepared = Prepared(source=str(item.path))
     try:
-        if not item.path.is_file():
-            raise UaoError(f"{item.path} does not exist or is not a file")
-        prepared.job = {"input_sha256": file_sha256(item.path), "engine": engine_id, "settings": settings.recorded()}
-        prepared.sequences = read_keypoints(item.path, settings.layout, settings.allow_pickle)
+        if not item.path.exists():
+            raise UaoError(f"{item.path} does not exist")
+        job = {"input_sha256": input_sha256(item.path), "engine": engine_id, "settings": settings.recorded()}
+        prepared.job = json.loads(json.dumps(job))  # as it reads back from an output (tuples as lists)
+        prepared.sequences = read_keypoints(item.path, **settings.read_options())
         for sequence in prepared.sequences:
             camera_for(sequence, settings.width, settings.height, settings.focal)
             fill_missing(sequence.pixels, sequence.confidence, sequence.source)
@@ -217,7 +265,7 @@ def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOut
         for sequence, target in zip(prepared.sequences, prepared.targets):
             result = lift(sequence, engine, **settings.lift_options())
             result.metadata["job"] = prepared.job
-            result.save(target)
+            write_lifted(result, target, settings.up, settings.camera_pitch)
             frames += len(sequence)
     except Exception as exc:  # one bad file never ends the job; its reason goes into the summary
         return FileOutcome(prepared.source, "failed", _one_line(exc))

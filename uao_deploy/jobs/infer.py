@@ -18,7 +18,10 @@ TTO; ``root`` (T, 3) camera-frame root, metres; ``uncertainty`` (T, 17) = exp(s)
 forward pass on the keypoints (s is GUMLP's log-scale uncertainty; exp(s) is the scale of the
 expected per-joint error, in metres); ``keypoints_2d`` (T, 17, 2) the pixels used, after filling;
 ``confidence`` (T, 17) detector confidence, 0 where a joint was missing and filled; ``metadata`` a
-JSON string (source, format, layout, camera, backend and engine description, iterations, timings).
+JSON string (source, format, layout, camera, backend and engine description, iterations, timings,
+and the world frame); ``poses_world`` (T, 17, 3) and ``root_world`` (T, 3) the joints and root in
+the upright world frame (:mod:`uao_deploy.pipeline.world`). Other output suffixes (.csv .json .bvh
+.html) write the same result in other formats (:mod:`uao_deploy.io.results`).
 """
 from __future__ import annotations
 
@@ -202,16 +205,30 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
                       confidence=np.where(detected, sequence.confidence, 0).astype(np.float32), metadata=metadata)
 
 
+def write_lifted(result: LiftResult, target, up=None, camera_pitch: float | None = None) -> Path:
+    """Write a lifted sequence with its world frame, atomically, in the format of ``target``'s suffix."""
+    from ..io.results import LIFT_ARRAYS, write_result
+    from ..pipeline.world import add_world_frame
+
+    arrays = {key: getattr(result, key) for key in LIFT_ARRAYS}
+    return write_result(target, *add_world_frame(arrays, result.metadata, up, camera_pitch))
+
+
 def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
-    """``out`` ending in .npz names the one output file; anything else is a folder of <name>.npz."""
+    """``out`` with a suffix names the output file, in the format the suffix names (.npz .csv .json .bvh
+    .html), or with several sequences <stem>_<name><suffix> each; without one (or an existing
+    folder) it is a folder of <name>.npz."""
+    from ..io.results import check_output
+
     out = Path(out)
-    if out.suffix == ".npz":
-        if len(sequences) != 1:
-            raise UaoError(f"{len(sequences)} sequences to write but -o {out} names one file; give a folder instead")
-        return [out]
-    if out.exists() and not out.is_dir():
-        raise UaoError(f"{out} exists and is not a folder")
-    paths = [out / f"{sequence.name}.npz" for sequence in sequences]
+    if out.suffix and not out.is_dir():
+        check_output(out)
+        paths = [out] if len(sequences) == 1 else \
+            [out.with_name(f"{out.stem}_{sequence.name}{out.suffix}") for sequence in sequences]
+    else:
+        if out.exists() and not out.is_dir():
+            raise UaoError(f"{out} exists and is not a folder")
+        paths = [out / f"{sequence.name}.npz" for sequence in sequences]
     duplicates = sorted({p.name for p in paths if paths.count(p) > 1})
     if duplicates:
         raise UaoError(f"several inputs would write {', '.join(duplicates)} in {out}; rename the inputs")
@@ -231,11 +248,20 @@ def render_paths(sequences: list[KeypointSequence], render) -> list[Path | None]
 def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, width=None, height=None, focal=None,
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
                 checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
-                providers: str | None = None) -> list[Path]:
-    """``uao infer``: read and check every input first, so a bad one leaves nothing written."""
+                providers: str | None = None, format: str = "auto", person: str = "all", up=None,
+                camera_pitch: float | None = None) -> list[Path]:
+    """``uao infer``: read and check every input first, so a bad one leaves nothing written.
+
+    ``format``/``person`` choose the reader and people (:mod:`uao_deploy.io.keypoints`); the
+    output's suffix its writer (:mod:`uao_deploy.io.results`); ``up``/``camera_pitch`` override
+    the world frame's up direction (:mod:`uao_deploy.pipeline.world`).
+    """
     if not files:
         raise UaoError("no keypoint files given")
-    sequences = [sequence for path in files for sequence in read_keypoints(path, layout, allow_pickle)]
+    if up is not None and camera_pitch is not None:
+        raise UaoError("give either --up or --camera-pitch, not both")
+    sequences = [sequence for path in files
+                 for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height)]
     for sequence in sequences:
         camera_for(sequence, width, height, focal)
         fill_missing(sequence.pixels, sequence.confidence, sequence.source)
@@ -252,7 +278,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
             result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)
-            result.save(target)
+            write_lifted(result, target, up, camera_pitch)
             timings = result.metadata["timings_s"]
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
@@ -261,7 +287,8 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
 
                 render_animation(result.keypoints_2d, result.poses_3d, animation,
                                  result.metadata["camera"]["width"], result.metadata["camera"]["height"],
-                                 fps=sequence.fps or 25.0, title=sequence.name)
+                                 fps=sequence.fps or 25.0, title=sequence.name,
+                                 root=result.root, up=up, camera_pitch=camera_pitch)
                 log(f"  animation -> {animation}")
     return targets
 
@@ -310,7 +337,7 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
         started = time.perf_counter()
         animation = render_animation(result.keypoints_2d, result.poses_3d, out / "sample_3d.gif",
                                      sequence.width, sequence.height, fps=sequence.fps, title="uao demo",
-                                     step=render_step)
+                                     step=render_step, root=result.root)
         timings["render"] = time.perf_counter() - started
         log(f"animation -> {animation} ({timings['render']:.1f} s)")
     summary = {"metrics": metrics, "timings_s": timings, "engine": result.metadata["engine"],

@@ -1,0 +1,254 @@
+"""What every detector reader shares: detections per frame -> one Human3.6M-17 track per person.
+
+A reader returns :class:`Detections`: every person found in every frame, with the detector's track
+id where it gives one. :func:`to_sequences` then checks the keypoint counts, settles the layout,
+links untracked detections into tracks (:func:`link_tracks`), picks the requested people and
+converts each track to Human3.6M-17. A frame where a person is absent stays NaN with confidence 0:
+:func:`uao_deploy.data.keypoints.fill_missing` fills it later, and the output's confidence marks it.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ...errors import UaoError
+from .. import layouts
+from .sequence import KeypointSequence
+
+# Untracked detections in consecutive frames are one person when their centres are closer than
+# this many body sizes, and a track that was not seen for this many frames is not continued.
+LINK_DISTANCE = 0.5
+LINK_GAP_FRAMES = 30
+# Keypoints more than this fraction of the image size outside it count as outside; more than
+# OUTSIDE_FRACTION of them outside means the image size is wrong.
+OUTSIDE_MARGIN = 0.25
+OUTSIDE_FRACTION = 0.05
+
+
+@dataclass
+class Person:
+    frame: int
+    keypoints: np.ndarray  # (J, 3): x, y in pixels, confidence
+    track: int | None = None  # the detector's own track id, when it has one
+    where: str = ""  # the file (and entry) it came from, for error messages
+
+
+@dataclass
+class Detections:
+    source: Path
+    format: str
+    frames: int
+    people: list[Person] = field(default_factory=list)
+    default_layouts: dict[int, str] = field(default_factory=dict)  # joint count -> layout when not forced
+    width: float | None = None
+    height: float | None = None
+
+
+def load_json(path: Path):
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise UaoError(f"{path} is not a text (UTF-8) JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise UaoError(f"{path} is not valid JSON (truncated or damaged? {exc.msg} at line {exc.lineno})") from None
+
+
+def frame_numbers(names: list[str]) -> list[int]:
+    """Frame index of each name: its last number (minus the smallest), else its rank in sorted order.
+
+    Numbers keep the gaps a detector leaves when it writes nothing for a frame with nobody in it.
+    """
+    numbers = [re.findall(r"\d+", Path(name).stem) for name in names]
+    if all(numbers) and len({int(n[-1]) for n in numbers}) == len(names):
+        values = [int(n[-1]) for n in numbers]
+        return [value - min(values) for value in values]
+    order = sorted(range(len(names)), key=lambda i: _natural_key(names[i]))
+    ranks = [0] * len(names)
+    for rank, index in enumerate(order):
+        ranks[index] = rank
+    return ranks
+
+
+def _natural_key(name: str):
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+
+
+def files_in(folder: Path, suffix: str) -> list[Path]:
+    """The folder's files ending in ``suffix``, in natural order (frame 2 before frame 10)."""
+    files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == suffix),
+                   key=lambda p: _natural_key(p.name))
+    if not files:
+        raise UaoError(f"{folder} holds no {suffix} files")
+    patterns = sorted({re.sub(r"\d+", "#", p.name) for p in files})  # video_#_keypoints.json
+    if len(patterns) > 1:
+        raise UaoError(f"{folder} mixes the frames of several videos ({', '.join(patterns[:3])}); "
+                       "give one video's folder")
+    return files
+
+
+def keypoint_rows(values, where: str, dims: int = 3) -> np.ndarray:
+    """A flat [x, y, c, x, y, c, ...] list (or a list of [x, y(, c)]) -> (J, dims) float array."""
+    try:
+        array = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UaoError(f"{where}: keypoints are not a list of numbers") from None
+    if array.ndim == 1:
+        if array.size % dims:
+            raise UaoError(f"{where}: {array.size} keypoint values are not a multiple of {dims} (x, y, confidence)")
+        array = array.reshape(-1, dims)
+    if array.ndim != 2 or array.shape[1] != dims or len(array) == 0:
+        raise UaoError(f"{where}: keypoints have shape {array.shape}; expected (joints, {dims})")
+    return array
+
+
+def to_sequences(detections: Detections, layout: str = "auto", person: str = "all") -> list[KeypointSequence]:
+    """One Human3.6M-17 :class:`KeypointSequence` per selected track (see the module docstring)."""
+    source = detections.source
+    people = [p for p in detections.people if (p.keypoints[:, 2] > 0).any()]  # not an empty skeleton
+    if not people:
+        raise UaoError(f"{source}: no person detected in any of its {detections.frames} frames")
+    counts = {len(p.keypoints) for p in people}
+    if len(counts) > 1:
+        first = people[0]
+        odd = next(p for p in people if len(p.keypoints) != len(first.keypoints))
+        raise UaoError(f"{source}: people have different keypoint counts ({len(first.keypoints)} in {first.where}, "
+                       f"{len(odd.keypoints)} in {odd.where}); one file must hold one skeleton")
+    joints = counts.pop()
+    _check_inside_image(detections, people)
+    layout = _resolve_layout(detections, joints, layout)
+    tracks = link_tracks(people)
+    chosen = _select(source, sorted(tracks), person)
+    several = len(tracks) > 1
+    sequences = []
+    for track in chosen:
+        points = np.full((detections.frames, joints, 2), np.nan, np.float32)
+        confidence = np.zeros((detections.frames, joints), np.float32)
+        # A frame with two detections of one track keeps the more confident one.
+        for p in sorted(tracks[track], key=lambda p: np.nansum(p.keypoints[:, 2])):
+            points[p.frame], confidence[p.frame] = p.keypoints[:, :2], p.keypoints[:, 2]
+        pixels, confidence = layouts.to_h36m(points, confidence, layout, str(source))
+        stem = source.stem if source.is_file() else source.name
+        sequences.append(KeypointSequence(
+            name=f"{stem}_person{track}" if several else stem,
+            source=f"{source}#person{track}" if several else str(source),
+            format=detections.format, layout=layout, pixels=pixels, confidence=confidence,
+            width=detections.width, height=detections.height))
+    return sequences
+
+
+def _check_inside_image(detections: Detections, people: list[Person]) -> None:
+    """Refuse keypoints far outside the given image: a wrong --width/--height, or frames of
+    differently sized videos mixed. Detectors do place some joints a little outside the frame."""
+    if not detections.width or not detections.height:
+        return
+    size = np.array([detections.width, detections.height])
+    points = np.concatenate([p.keypoints[p.keypoints[:, 2] > 0, :2] for p in people])
+    outside = ((points < -OUTSIDE_MARGIN * size) | (points > (1 + OUTSIDE_MARGIN) * size)).any(axis=1)
+    if outside.mean() > OUTSIDE_FRACTION:
+        extent = np.nanmax(points, axis=0)
+        raise UaoError(f"{detections.source}: {outside.mean():.0%} of the keypoints lie outside the "
+                       f"{size[0]:g}x{size[1]:g} image (they reach x={extent[0]:.0f}, y={extent[1]:.0f}): "
+                       "a wrong --width/--height, or frames of videos of different resolutions mixed")
+
+
+def _resolve_layout(detections: Detections, joints: int, layout: str) -> str:
+    if layout != "auto":
+        if len(layouts.LAYOUTS[layout]) != joints:
+            raise UaoError(f"{detections.source}: --layout {layout} has {len(layouts.LAYOUTS[layout])} joints but "
+                           f"the file's people have {joints}")
+        return layout
+    if joints == 25 and detections.format == "openpose":
+        return _body25_or_body25b(detections)
+    if joints in detections.default_layouts:
+        return detections.default_layouts[joints]
+    if joints == 17:
+        return "coco"  # detectors write COCO-17; Human3.6M-17 comes from lifters' own files (npz)
+    fits = layouts.layouts_with(joints)
+    if len(fits) == 1:
+        return fits[0]
+    known = ", ".join(f"{name} ({len(table)})" for name, table in layouts.LAYOUTS.items())
+    raise UaoError(f"{detections.source}: {joints} keypoints per person fit no single known layout; "
+                   f"pass --layout (one of {known})")
+
+
+def _body25_or_body25b(detections: Detections) -> str:
+    """BODY_25 and BODY_25B both have 25 joints and OpenPose's JSON does not say which.
+
+    BODY_25's neck (1) and mid-hip (8) are trained as the midpoints of its shoulders (2, 5) and
+    hips (9, 12). In BODY_25B those indices are eyes, shoulders, elbows, wrists and a hip, far
+    from any such midpoint. So: the median distance of 1 and 8 from those midpoints, relative to
+    the distance between the two joints of each pair.
+    """
+    ratios = []
+    for p in detections.people:
+        k = p.keypoints
+        for middle, a, b in ((1, 2, 5), (8, 9, 12)):
+            span = np.linalg.norm(k[a, :2] - k[b, :2])
+            if (k[[middle, a, b], 2] > 0).all() and span > 0:
+                ratios.append(np.linalg.norm(k[middle, :2] - (k[a, :2] + k[b, :2]) / 2) / span)
+    if ratios and np.median(ratios) < 0.15:
+        return "body25"
+    if ratios and np.median(ratios) > 0.3:
+        return "body25b"
+    raise UaoError(f"{detections.source}: OpenPose BODY_25 and BODY_25B cannot be told apart from these keypoints; "
+                   "pass --layout body25 or --layout body25b")
+
+
+def link_tracks(people: list[Person]) -> dict[int, list[Person]]:
+    """Track id -> that person's detections. The detector's ids are kept when every detection has
+    one; otherwise detections are linked frame to frame (greedy: longest track, then nearest centre)
+    when closer than ``LINK_DISTANCE`` body sizes and seen within ``LINK_GAP_FRAMES`` frames."""
+    if all(p.track is not None for p in people):
+        tracks: dict[int, list[Person]] = {}
+        for p in people:
+            tracks.setdefault(p.track, []).append(p)
+        return tracks
+    tracks, last = {}, {}  # last: track -> (frame, centre, size)
+    by_frame: dict[int, list[Person]] = {}
+    for p in people:
+        by_frame.setdefault(p.frame, []).append(p)
+    for frame in sorted(by_frame):
+        found = [(p, *_centre_and_size(p)) for p in by_frame[frame]]
+        pairs = sorted((np.linalg.norm(centre - last_centre) / max(size, last_size, 1e-6), i, track)
+                       for i, (_, centre, size) in enumerate(found)
+                       for track, (last_frame, last_centre, last_size) in last.items()
+                       if frame - last_frame <= LINK_GAP_FRAMES)
+        # Within reach, the longest track goes first: a one-frame duplicate must not take over a
+        # person's track by being a few pixels nearer.
+        pairs.sort(key=lambda pair: (pair[0] >= LINK_DISTANCE, -len(tracks[pair[2]]), pair[0]))
+        taken_people, taken_tracks = set(), set()
+        for distance, i, track in pairs:
+            if distance < LINK_DISTANCE and i not in taken_people and track not in taken_tracks:
+                taken_people.add(i)
+                taken_tracks.add(track)
+                tracks[track].append(found[i][0])
+                last[track] = (frame, found[i][1], found[i][2])
+        for i, (p, centre, size) in enumerate(found):
+            if i not in taken_people:
+                track = len(tracks)
+                tracks[track] = [p]
+                last[track] = (frame, centre, size)
+    return tracks
+
+
+def _centre_and_size(person: Person) -> tuple[np.ndarray, float]:
+    seen = person.keypoints[(person.keypoints[:, 2] > 0) & np.isfinite(person.keypoints[:, :2]).all(axis=1), :2]
+    if len(seen) == 0:
+        return np.full(2, np.inf), 0.0
+    return seen.mean(axis=0), float(np.linalg.norm(seen.max(axis=0) - seen.min(axis=0)))
+
+
+def _select(source: Path, tracks: list[int], person: str) -> list[int]:
+    if person == "all":
+        return tracks
+    try:
+        wanted = int(person)
+    except ValueError:
+        raise UaoError(f"--person takes a track id or 'all'; got {person!r}") from None
+    if wanted not in tracks:
+        raise UaoError(f"{source}: no person {wanted}; its people are {', '.join(map(str, tracks))}")
+    return [wanted]

@@ -1,0 +1,26 @@
+"""What every keypoint reader returns: one person's 2D track, converted to Human3.6M-17."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class KeypointSequence:
+    """One person's 2D track in Human3.6M-17 order; missing joints are NaN with confidence 0."""
+
+    name: str  # used to name output files: the file stem, plus the video or person when a file holds several
+    source: str  # the file (and the video or person inside it)
+    format: str  # "mhformer" | "keypoints" | "videopose3d" | a detector reader's name (io.keypoints.READERS)
+    layout: str  # the layout the file was in: a name of io.layouts.LAYOUTS
+    pixels: np.ndarray  # (T, 17, 2) float32, pixels, origin top left, y down
+    confidence: np.ndarray  # (T, 17) float32
+    width: float | None = None
+    height: float | None = None
+    fps: float | None = None
+    focal: tuple[float, float] | None = None  # pixels
+    center: tuple[float, float] | None = None  # pixels
+
+    def __len__(self) -> int:
+        return len(self.pixels)

@@ -1,0 +1,71 @@
+"""CSV and JSON results: every number with its joint, frame, unit and coordinate frame spelled out."""
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from ... import skeleton
+
+FRAMES = {
+    "world": "Y up, floor at Y=0, X = the camera's right made horizontal, Z = X x Y (towards the camera), "
+             "origin on the floor under the first frame's pelvis; metres, right-handed",
+    "camera": "x right, y down, z forward (the viewing direction), origin at the camera centre; metres",
+    "image": "pixels, origin at the top-left corner of the image, u right, v down",
+}
+CSV_COLUMNS = ("frame", "time_s", "joint", "world_x_m", "world_y_m", "world_z_m", "camera_x_m", "camera_y_m",
+               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m")
+
+
+def _camera_joints(arrays) -> np.ndarray:
+    return arrays["poses_3d"] + arrays["root"][:, None]
+
+
+def csv_text(arrays: dict, fps: float) -> str:
+    """One row per frame and joint (long format: pandas.read_csv, spreadsheets, R)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    camera = _camera_joints(arrays)
+    for frame in range(len(camera)):
+        for joint, name in enumerate(skeleton.JOINT_NAMES):
+            writer.writerow([frame, f"{frame / fps:.4f}", name,
+                             *(f"{v:.5f}" for v in arrays["poses_world"][frame, joint]),
+                             *(f"{v:.5f}" for v in camera[frame, joint]),
+                             *(f"{v:.2f}" for v in arrays["keypoints_2d"][frame, joint]),
+                             f"{arrays['confidence'][frame, joint]:.4f}", f"{arrays['uncertainty'][frame, joint]:.5f}"])
+    return out.getvalue()
+
+
+def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
+    """A self-describing document: skeleton, units, frames, then one entry per frame."""
+    camera = _camera_joints(arrays)
+
+    def rounded(array, digits):
+        return np.round(np.asarray(array, np.float64), digits).tolist()
+
+    return {
+        "format": "uao-deploy 3D pose result", "format_version": 1,
+        "skeleton": {"name": "Human3.6M-17", "joint_names": list(skeleton.JOINT_NAMES),
+                     "parents": list(skeleton.PARENTS)},
+        "fps": fps, "fps_known": metadata.get("fps") is not None, "frame_count": len(camera),
+        "coordinate_frames": FRAMES,
+        "fields": {
+            "world": "joint positions (joints x 3) in the world frame, metres",
+            "camera": "joint positions (joints x 3) in the camera frame, metres",
+            "root_world": "pelvis position in the world frame, metres (the root trajectory)",
+            "keypoints_2d": "detected 2D keypoints (joints x 2) in the image frame, pixels, after gap filling",
+            "detector_confidence": "per joint, 0 where the joint was missing and filled",
+            "uncertainty_m": "per joint, the model's expected error scale exp(s), metres",
+        },
+        "world_frame": metadata.get("world_frame"),
+        "frames": [{"frame": frame, "time_s": round(frame / fps, 4),
+                    "world": rounded(arrays["poses_world"][frame], 5), "camera": rounded(camera[frame], 5),
+                    "root_world": rounded(arrays["root_world"][frame], 5),
+                    "keypoints_2d": rounded(arrays["keypoints_2d"][frame], 2),
+                    "detector_confidence": rounded(arrays["confidence"][frame], 4),
+                    "uncertainty_m": rounded(arrays["uncertainty"][frame], 5)} for frame in range(len(camera))],
+        "metadata": metadata,
+    }
+

@@ -1,0 +1,1 @@
+"""Steps after lifting: the world frame of a camera-frame result."""
