@@ -144,3 +144,25 @@ def test_options_that_do_not_fit_a_folder_job(corpus, tmp_path, capsys, small_ch
     assert code == 2 and message in stderr
     assert not (tmp_path / "out").exists()
 
+
+
+def test_a_sequence_folder_in_a_corpus_is_one_input(corpus, shared_dir, tmp_path, capsys, small_checkpoint):
+    import shutil
+
+    frames = shared_dir / "data" / "formats" / "openpose_body25_slp"
+    if not frames.is_dir():
+        pytest.skip("../shared/data/formats (real detector outputs) is absent")
+    (corpus / "broken.npz").unlink()
+    shutil.copytree(frames, corpus / "walk" / "signer")
+    assert [str(item.subfolder) for item in expand_inputs([corpus]) if item.path.is_dir()] == ["walk"]
+    assert expand_inputs([corpus / "walk" / "signer"]) == [InputFile(corpus / "walk" / "signer")]
+
+    out = tmp_path / "out"
+    code, stdout, stderr = infer(capsys, small_checkpoint, corpus, "-o", out, "--width", 1280, "--height", 720)
+    assert code == 0, stderr
+    assert "4 done, 0 skipped (already finished), 0 failed" in stdout
+    signer, = (out / "walk").glob("signer*.npz")
+    with np.load(signer) as result:
+        assert result["poses_3d"].shape == (9, 17, 3)
+    code, stdout, _ = infer(capsys, small_checkpoint, corpus, "-o", out, "--width", 1280, "--height", 720, "--resume")
+    assert code == 0 and "0 done, 4 skipped" in stdout
