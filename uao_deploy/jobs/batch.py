@@ -1,14 +1,16 @@
 """Many keypoint files in one ``uao infer`` job: inputs from folders, globs or lists, outputs that
 mirror their names, one bad file reported rather than fatal, and ``--resume`` judged by content.
 
-Each output records in its metadata (key ``job``) what made it: the input file's sha256, the
-engine's identity (backend, checkpoint sha256, precision, TTO config, fused K) and the settings that
-shape the result. A re-run with ``resume`` skips an input only when every output it would write
+Inputs: keypoint files, sequence folders (per-frame OpenPose JSON or YOLO-pose txt, one input
+each), folders of those (searched recursively; outputs keep the relative folders), globs and .txt
+lists. Each output records in its metadata (key ``job``) what made it: the sha256 of its input (of
+a sequence folder's files), the engine's identity (backend, checkpoint sha256, precision, TTO
+config, fused K) and every setting of :class:`LiftSettings` but ``allow_pickle``. A re-run with ``resume`` skips an input only when every output it would write
 holds exactly that record, so a changed input, model or setting is lifted again, and a file that
 merely exists (or is truncated) is not taken as done.
 
 The per-file steps (:func:`prepare`, :func:`lift_and_save`) are shared with the Ray job
-(:mod:`uao_deploy.jobs.ray_batch`), so both write the same bytes for the same input.
+(:mod:`uao_deploy.jobs.ray_batch`), so both write the same arrays for the same input.
 """
 from __future__ import annotations
 
