@@ -9,6 +9,7 @@ import torch
 
 from uao_deploy import engines
 from uao_deploy.camera import default_intrinsics
+from uao_deploy.contract import graph_metadata
 from uao_deploy.errors import UaoError
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 from uao_deploy.fileio import file_sha256
@@ -269,7 +270,7 @@ def test_missing_or_foreign_files_are_named(export_dir, tmp_path):
 def fake_engine_dir(folder):
     """An engine folder laid out as uao_deploy.export.tensorrt.build_engines writes it (dummy engine bytes)."""
     folder.mkdir()
-    metadata = {"uao.tto": json.dumps(TTOConfig().to_dict()), "uao.precision": "fp32"}
+    metadata = graph_metadata("0" * 64, {"channels": 64, "layers": 1}, TTOConfig().to_dict(), "fp32")
     manifest = {"format": "uao-engines", "graphs": {}, "metadata": metadata}
     for graph in ("forward", "tto_step", "tto_fused"):
         path = folder / f"{graph}.engine"
@@ -288,7 +289,7 @@ def test_engine_folder_checks(tmp_path):
     assert flavour == "tensorrt_rtx" and files["tto_step"] == folder / "tto_step.engine"
     assert metadata["uao.precision"] == "fp32"
     (folder / "tto_step.engine").write_bytes(b"an engine of another build")
-    with pytest.raises(UaoError, match="mismatched engines: .*tto_step.engine is not the engine"):
+    with pytest.raises(UaoError, match="tto_step.engine was changed after export"):
         read_engine_dir(folder)
     folder = fake_engine_dir(tmp_path / "flavours")
     (folder / "forward.engine.json").write_text(json.dumps({"graph": "forward", "flavour": "tensorrt"}))

@@ -5,6 +5,7 @@ Commands are imported only when run, so ``uao --help`` does not pay for torch.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
 
 import click
@@ -45,10 +46,26 @@ def cli():
     """uao: 3D human pose from 2D keypoints with GUMLP and uncertainty-aware test-time optimization."""
 
 
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler, so cleanup (e.g. of temporary files) runs as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
-    """Entry point: user errors print one line and exit 1, without a traceback."""
+    """Entry point: user errors print one line and exit 1, without a traceback; a command's
+    ``ctx.exit(code)`` becomes the exit status (e.g. 3 for a failed ``uao verify``)."""
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
-        cli.main(args=argv, standalone_mode=False)
+        # Without standalone mode click returns the code of ctx.exit() instead of exiting with it.
+        code = cli.main(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(128 + signal.SIGTERM)
     except UaoError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
@@ -60,3 +77,5 @@ def main(argv=None):
         sys.exit(exc.exit_code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 import numpy as np
 
+from ..contract import MAX_TTO_ITERS
 from ..errors import UaoError
 
 
@@ -48,7 +49,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="Mocap only: detector noise sigma in pixels (at 1000 px width).")
 @click.option("--seed", default=0, show_default=True, help="Mocap only: seed of the noise draw.")
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
-@click.option("--tto-iters", default=4, show_default=True, help="UAO iterations.")
+@click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(1, MAX_TTO_ITERS), help="UAO iterations.")
 @click.option("--no-tto", is_flag=True, help="Score the plain flip-averaged prediction only.")
 @click.option("--root", type=click.Choice(["gt", "estimated"]), default="gt", show_default=True,
               help="Root position for TTO: ground truth (the paper's protocol) or estimated from the 2D keypoints.")
@@ -61,11 +62,13 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..model import default_checkpoint, load_checkpoint
-    from ..fileio import atomic_write_bytes
+    from ..fileio import atomic_write_bytes, check_output_file
     from ..tto import TTOConfig
 
     if stride < 1 or tto_iters < 1:
         raise UaoError("--stride and --tto-iters must be at least 1")
+    if json_path and json_path != "-":
+        check_output_file(json_path, [path for path in (checkpoint, mocap, h36m_3d, h36m_2d) if path], "--json")
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
     report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)

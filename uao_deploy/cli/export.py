@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..contract import MAX_TTO_ITERS
 from ..errors import UaoError
 
 
@@ -17,7 +18,7 @@ from ..errors import UaoError
               help="onnx: graphs for ONNX Runtime and TensorRT; trt: TensorRT engines built from them.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. Default: ./export/ (onnx) or ./engines/ (trt).")
-@click.option("--tto-iters", type=int, default=4, show_default=True, help="Adam steps K fixed in the fused TTO graph.")
+@click.option("--tto-iters", type=click.IntRange(1, MAX_TTO_ITERS), default=4, show_default=True, help="Adam steps K fixed in the fused TTO graph.")
 @click.option("--no-flip", is_flag=True, help="TTO without the horizontally flipped copy.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True,
               help="fp16: linear layers in float16, inputs, norms and Adam state in float32.")
@@ -29,6 +30,7 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
     """Export forward, TTO-step and fused-TTO graphs, checked against PyTorch before anything is written."""
     from ..export import DEFAULT_PROFILE, FORMATS, export, parse_profile
     from ..export.onnx import check_options
+    from ..fileio import check_output_folder
     from ..tto import TTOConfig
 
     tto = TTOConfig(iters=tto_iters, flip=not no_flip)
@@ -38,7 +40,7 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
         options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
     elif batch or flavour:
         raise UaoError("--batch and --flavour apply to --format trt only")
-    out = out or Path(FORMATS[format_name].default_dir)
+    out = check_output_folder(out or Path(FORMATS[format_name].default_dir))
     click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
                f"tracing the TTO gradient takes a few minutes.")
     with _progress_on_stderr():

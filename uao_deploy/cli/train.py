@@ -6,6 +6,7 @@ import click
 from ..data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
 from ..data.h36m import H36MTrainingData
 from ..data.mocap import MocapTrainingData, NoiseModel
+from ..fileio import check_output_folder
 from ..model import GUMLPConfig
 from ..jobs.train import BEST_NAME, TrainConfig, train
 
@@ -43,6 +44,7 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
             outlier_rate, device, bf16, seed, max_batches, resume):
     """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar."""
+    check_output_folder(out)
     if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
         given = [f"--{name.replace('_', '-')}" for name in MOCAP_ONLY
                  if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from ..contract import MAX_TTO_ITERS
 from ..errors import UaoError
 
 
@@ -27,7 +28,8 @@ from ..errors import UaoError
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
 @click.option("--seed", default=0, show_default=True, help="Mocap: seed of the noise draw.")
 @click.option("--frames", type=int, default=256, show_default=True, help="Check at most this many frames.")
-@click.option("--tto-iters", default=4, show_default=True, help="UAO iterations (the default export's fused K).")
+@click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(1, MAX_TTO_ITERS),
+              help="UAO iterations (the default export's fused K).")
 @click.option("--tol-forward", type=float, default=None, help="Override the forward tolerance (absolute).")
 @click.option("--tol-gradient", type=float, default=None, help="Override the step tolerance (relative per sample).")
 @click.option("--tol-pose", type=float, default=None, help="Override the TTO pose tolerance (metres).")
@@ -43,10 +45,12 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     Exit status 0 when every backend is within tolerance, 3 when one is not, 1 on bad input.
     """
     from .. import engines
-    from ..fileio import atomic_write_bytes
+    from ..fileio import atomic_write_bytes, check_output_file
     from ..tto import TTOConfig
     from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
 
+    if json_path and json_path != "-":
+        check_output_file(json_path, [path for path in (checkpoint, data) if path], "--json")
     tto = TTOConfig(iters=tto_iters)
     pairs = load_pairs(data, noise, stride, seed, frames)
     reference = engines.load(checkpoint, backend="torch", tto=tto)

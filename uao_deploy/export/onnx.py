@@ -21,11 +21,11 @@ from .. import skeleton
 from ..errors import UaoError
 from ..model import GUMLP, load_checkpoint
 from ..model.checkpoint import default_checkpoint
-from ..fileio import file_sha256
+from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
 from ..tto import TTOConfig, first_value_and_grad, refine, value_and_grad
 from . import trace
 from .layers import exportable_model
-from ..contract import FIRST_STEP, GRAPHS, MANIFEST, PRECISIONS, graph_metadata
+from ..contract import FIRST_STEP, GRAPHS, MANIFEST, PRECISIONS, check_tto_iters, graph_metadata
 from ..fileio import write_json
 
 log = logging.getLogger(__name__)
@@ -151,8 +151,8 @@ def load_model(model_or_checkpoint) -> tuple[GUMLP, str, str | None]:
 def check_options(config: TTOConfig, precision: str) -> None:
     if precision not in PRECISIONS:
         raise UaoError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if not isinstance(config.iters, int) or config.iters < 1:
-        raise UaoError(f"TTO iterations must be an integer >= 1; got {config.iters!r}")
+    if check_tto_iters(config.iters) < 1:
+        raise UaoError(f"a fused TTO graph needs at least 1 iteration; got {config.iters!r}")
 
 
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
@@ -168,7 +168,8 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     model, checkpoint_sha256, checkpoint_path = load_model(model_or_checkpoint)
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    sweep_stale_temporaries(out.parent, out.name)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         graphs = build_graphs(model, tto, precision)
         manifest = {
