@@ -21,6 +21,7 @@ COMMANDS = {
     "infer": ("infer", "Lift 2D keypoint files to 3D with UAO on an engine."),
     "bench": ("bench", "Latency and throughput of every backend against PyTorch eval, side by side."),
     "verify": ("verify", "Compare backends on the same keypoints; exit non-zero above tolerance."),
+    "cache": ("cache", "List the exports cached for infer, verify and bench, or clear them."),
 }
 
 

@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from .. import skeleton
+from ..errors import UaoError
 from ..metrics import mpjpe
 from ..model import GUMLP, GUMLPConfig, save_checkpoint
 from ..fileio import atomic_write_bytes
@@ -74,7 +75,26 @@ def validation_mpjpe(model: GUMLP, pairs: dict[str, np.ndarray], device: str, ba
 
 
 def _save_state(path: Path, state: dict) -> None:
+    """Tensors and plain containers only, so :func:`_load_state` reads it with ``weights_only=True``."""
     atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+
+
+STATE_KEYS = ("model", "optimizer", "scheduler", "generator", "history", "epoch")
+
+
+def _load_state(path: Path, device: torch.device) -> dict:
+    """The training state written by :func:`_save_state`, loaded with ``weights_only=True``: a
+    planted file (OUT is often a relative folder in a cloned tree) cannot run code."""
+    try:
+        state = torch.load(path, map_location=device, weights_only=True)
+    except Exception as exc:  # torch.load raises many types on garbage and refused pickles
+        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise UaoError(f"{path} is not a uao training state ({type(exc).__name__}: {first_line}); "
+                       "remove it or train without --resume") from None
+    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
+        raise UaoError(f"{path} is not a uao training state (it lacks {', '.join(STATE_KEYS)}); "
+                       "remove it or train without --resume")
+    return state
 
 
 def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -93,11 +113,16 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     start_epoch = 0
     state_path = out_dir / STATE_NAME
     if resume and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        state = _load_state(state_path, device)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise UaoError(f"{state_path} does not fit this run's model and options ({first_line}); "
+                           "resume with the options it was started with") from None
         history, start_epoch = state["history"], state["epoch"]
 
     validation = data.validation()

@@ -39,6 +39,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UaoError(f"{path} does not hold a GUMLP state dict (a mapping of parameter names to tensors)")
+    broken = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise UaoError(f"{path} holds NaN or infinite weights (in {broken[0]}"
+                       f"{f' and {len(broken) - 1} more tensors' if len(broken) > 1 else ''}): a damaged checkpoint "
+                       "or a diverged training run")
     return state
 
 
