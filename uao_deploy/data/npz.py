@@ -30,7 +30,7 @@ def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
     if magic == b"\x93NUMPY":
         raise UaoError(f"{path} is a single .npy array, not an {what}")
     if not magic.startswith(b"PK\x03\x04"):
-        raise UaoError(f"{path} is not an {what} (a zip archive of numpy arrays)")
+        raise UaoError(f"{path} is not an .npz file (a zip archive of numpy arrays)")
     try:
         return np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
