@@ -437,3 +437,30 @@ def test_a_good_run_succeeds_with_finite_output(work, capsys, checkpoint):
     code, stdout, stderr = infer(capsys, checkpoint, work / "x.npz", "-o", work / "out" / "x_3d.npz")
     assert code == 0, stderr
     assert_finite_output(work / "out" / "x_3d.npz")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("export", "--out", "{tmp}/plain.txt/export"), "is a file, not a folder"),
+    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/plain.txt/run"),
+     "is a file, not a folder"),
+    (("verify", "--json", "/proc/uao_report.json"), "cannot write in /proc"),
+    (("eval", "--mocap", "{tmp}/clips.npz", "--json", "{tmp}/clips.npz"), "refusing to overwrite an input"),
+    (("eval", "--json", "{tmp}/plain.txt/report.json"), "is a file, not a folder"),
+])
+def test_other_commands_check_their_outputs_before_any_work(tmp_path, capsys, args, needle):
+    (tmp_path / "plain.txt").write_text("a file")
+    (tmp_path / "report.json").mkdir()
+    np.savez(tmp_path / "clips.npz", walk=np.zeros((5, 17, 3), np.float32))
+    before = snapshot(tmp_path)
+    assert_refused(uao(capsys, *[arg.format(tmp=tmp_path) for arg in args]), needle)
+    assert snapshot(tmp_path) == before
+
+
+@pytest.mark.parametrize("damage", ["huge claim", "not a pickle of dicts"])
+def test_broken_human36m_files_are_named(tmp_path, capsys, damage):
+    path = tmp_path / "data_3d_h36m.npz"
+    if damage == "huge claim":
+        _npz_with_member(path, "positions_3d", _claiming((10 ** 9, 32, 3), 64))
+    else:
+        np.savez(path, positions_3d=np.zeros(3))
+    assert_refused(uao(capsys, "eval", "--h36m-3d", path, "--h36m-2d", path), "data_3d_h36m.npz")
