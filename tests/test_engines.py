@@ -239,6 +239,14 @@ def with_metadata(path, **changes):
     onnx.save(model, path)
 
 
+def rehash(folder):
+    """Record the graphs' current sha256 in the manifest, as a hand-assembled folder would."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["graphs"].values():
+        entry["sha256"] = file_sha256(folder / entry["file"])
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 @pytest.mark.parametrize("changes, detail", [
     ({"checkpoint_sha256": "0" * 64}, "uao.checkpoint_sha256"),
     ({"tto": json.dumps(TTOConfig(iters=2).to_dict())}, "uao.tto"),
@@ -246,6 +254,9 @@ def with_metadata(path, **changes):
 def test_graphs_of_different_exports_are_refused(export_dir, tmp_path, changes, detail):
     mixed = shutil.copytree(export_dir, tmp_path / "mixed")
     with_metadata(mixed / "tto_step.onnx", **changes)
+    with pytest.raises(UaoError, match="tto_step.onnx was changed after export"):
+        engines.load(mixed)
+    rehash(mixed)
     with pytest.raises(UaoError, match=f"mismatched engines: .*forward.onnx and .*tto_step.onnx .*{detail}"):
         engines.load(mixed)
 
@@ -256,9 +267,13 @@ def test_missing_or_foreign_files_are_named(export_dir, tmp_path):
     with pytest.raises(UaoError, match="lacks tto_fused.onnx"):
         engines.load(broken)
     shutil.copy(broken / "tto_step.onnx", broken / "tto_fused.onnx")
+    with pytest.raises(UaoError, match="tto_fused.onnx was changed after export"):
+        engines.load(broken)
+    rehash(broken)
     with pytest.raises(UaoError, match="tto_fused.onnx is not a uao tto_fused graph"):
         engines.load(broken)
     (broken / "tto_fused.onnx").write_bytes(b"")
+    rehash(broken)
     with pytest.raises(UaoError, match="onnxruntime cannot load .*tto_fused.onnx"):
         engines.load(broken)
     (broken / "manifest.json").unlink()
