@@ -343,7 +343,11 @@ def test_a_damaged_cache_entry_is_rebuilt(tiny_checkpoint, tiny_export, tmp_path
         shutil.copytree(tiny_export, staging, dirs_exist_ok=True)
 
     monkeypatch.setattr("uao_deploy.export.export_onnx", export_by_copy)
+    stale = tmp_path / "cache" / "export" / ".0123456789abcdef.uao-tmp-999999999.k2x8q0zz"  # a killed run's staging
+    stale.mkdir(parents=True)
+    (stale / "forward.onnx").write_bytes(b"half")
     folder = cache.exported_graphs(tiny_checkpoint, TTOConfig(iters=2))
+    assert not stale.exists()
     assert cache.exported_graphs(tiny_checkpoint, TTOConfig(iters=2)) == folder and len(exports) == 1
     (folder / "tto_step.onnx").unlink()
     assert cache.exported_graphs(tiny_checkpoint, TTOConfig(iters=2)) == folder and len(exports) == 2
@@ -412,11 +416,11 @@ def test_sigterm_during_a_write_leaves_no_temporary(work, checkpoint):
 
 def test_stale_temporaries_of_killed_runs_are_swept(work, capsys, checkpoint):
     dead_pid = 999_999_999  # above any pid_max
-    stale = work / f".out.npz.{dead_pid}.abcdefgh.tmp"
+    stale = work / f".out.npz.uao-tmp-{dead_pid}.abcdefgh.tmp"
     stale.write_bytes(b"left by a killed run")
-    live = work / f".out.npz.{os.getppid()}.abcdefgh.tmp"  # a running process's: kept
+    live = work / f".out.npz.uao-tmp-{os.getppid()}.abcdefgh.tmp"  # a running process's: kept
     live.write_bytes(b"still being written")
-    unrelated = work / ".notes.txt"
+    unrelated = work / f".notes.txt.{dead_pid}.abcdefgh.tmp"  # not of our naming
     unrelated.write_text("not ours")
     code, _, stderr = infer(capsys, checkpoint, work / "x.npz", "-o", work / "out.npz")
     assert code == 0, stderr

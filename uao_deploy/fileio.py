@@ -21,10 +21,14 @@ def file_sha256(path: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+# Folders already swept by this process (sweeping lists the folder: once is enough).
+_SWEPT: set[Path] = set()
+
+
 def temporary_prefix(name: str) -> str:
-    """Prefix of a temporary file or folder for ``name``: ``.<name>.<pid>.``, so a later run can tell
-    the temporaries of a killed run (its process is gone) from those of a run still writing."""
-    return f".{name}.{os.getpid()}."
+    """Prefix of a temporary file or folder for ``name``: ``.<name>.uao-tmp-<pid>.``, so a later run
+    can tell the temporaries of a killed run (its process is gone) from those of a run still writing."""
+    return f".{name}.uao-tmp-{os.getpid()}."
 
 
 def _process_alive(pid: int) -> bool:
@@ -37,10 +41,10 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def sweep_stale_temporaries(folder: Path, name: str | None = None) -> list[Path]:
-    """Remove the temporaries (see :func:`temporary_prefix`) of ``name`` (default: any name) in
-    ``folder`` whose process no longer runs; return what was removed."""
-    pattern = re.compile(rf"^\.{re.escape(name) if name else '.+'}\.(\d+)\.")
+def sweep_stale_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporaries (see :func:`temporary_prefix`) in ``folder`` whose process no longer
+    runs; return what was removed."""
+    pattern = re.compile(r"^\..+\.uao-tmp-(\d+)\.")
     removed = []
     try:
         entries = list(Path(folder).iterdir())
@@ -62,13 +66,15 @@ def atomic_write_bytes(path: Path, write, suffix: str = ".tmp") -> None:
     """Write through a temporary file in the same folder and rename, so no half-written file remains.
 
     ``suffix`` names the temporary file for writers that pick the format from it (e.g. .gif).
-    Temporaries of earlier, killed runs for the same file are removed first. A failed write (full
+    Temporaries of earlier, killed runs in the folder are removed first. A failed write (full
     disk, no permission) raises UaoError and leaves any earlier file at ``path`` as it was.
     """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        sweep_stale_temporaries(path.parent, path.name)
+        if path.parent.resolve() not in _SWEPT:
+            sweep_stale_temporaries(path.parent)
+            _SWEPT.add(path.parent.resolve())
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=suffix)
     except OSError as exc:
         raise UaoError(f"cannot write {path}: {exc.strerror or exc}") from None

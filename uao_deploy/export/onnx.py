@@ -168,7 +168,7 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     model, checkpoint_sha256, checkpoint_path = load_model(model_or_checkpoint)
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temporaries(out.parent, out.name)
+    sweep_stale_temporaries(out.parent)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         graphs = build_graphs(model, tto, precision)

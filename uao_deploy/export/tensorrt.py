@@ -169,7 +169,7 @@ def build_engines(onnx_dir: str | os.PathLike, out_dir: str | os.PathLike = "eng
               "precision": graphs["precision"], "profile": {"min": profile[0], "opt": profile[1], "max": profile[2]}}
     log.info("building with %s %s for %s", flavour, trt.__version__, common["target"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    sweep_stale_temporaries(out.parent, out.name)
+    sweep_stale_temporaries(out.parent)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         cache = _load_timing_cache(trt, out / TIMING_CACHE)
