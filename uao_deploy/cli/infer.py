@@ -20,7 +20,7 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
 @click.option("--focal", type=POSITIVE, help="Focal length in pixels [default: from the file, else the image width].")
 @click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(0, MAX_TTO_ITERS), help="UAO iterations.")
 @click.option("--smooth-root", default=1, show_default=True, type=click.IntRange(min=1),
-              help="Centred moving median of the estimated root over N frames (1: none; at most 1001).")
+              help="Centred moving median of the estimated root over N frames (1: none).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
               help="Frames per engine call (TTO memory grows with it: ~15 MB per frame on onnxruntime).")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime", "tensorrt"]),

@@ -25,8 +25,8 @@ from .cameras import Camera
 from .npz import open_npz, read_array
 
 # Mocap files are plain arrays; the pickled Human3.6M files have flags of their own that unpickle them.
-PICKLED_HINT = ("mocap clips are plain arrays; Human3.6M's pickled VideoPose3D files are read with --h36m-3d and "
-                "--h36m-2d, which unpickle them: pass only files you trust")
+PICKLED_HINT = ("mocap clips are plain arrays; Human3.6M's pickled VideoPose3D files are read by `uao eval` and "
+                "`uao train` with --h36m-3d and --h36m-2d, which unpickle them: pass only files you trust")
 
 
 @dataclass(frozen=True)
