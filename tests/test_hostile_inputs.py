@@ -357,6 +357,15 @@ def test_a_damaged_cache_entry_is_rebuilt(tiny_checkpoint, tiny_export, tmp_path
     assert len(exports) == 3 and file_sha256(folder / "forward.onnx") == file_sha256(tiny_export / "forward.onnx")
     assert [path.name for path in folder.parent.iterdir()] == [folder.name]  # nothing left aside
 
+    def full_disk(checkpoint, staging, tto, precision):
+        (staging / "forward.onnx").write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("uao_deploy.export.export_onnx", full_disk)
+    with pytest.raises(UaoError, match="cannot write the cache entry .*: No space left on device"):
+        cache.exported_graphs(tiny_checkpoint, TTOConfig(iters=3))
+    assert [path.name for path in folder.parent.iterdir()] == [folder.name]
+
 
 # --- 7. K bounded, the cache listed and cleared -----------------------------------------------------------
 @pytest.mark.parametrize("command", ["infer", "export", "verify", "eval"])

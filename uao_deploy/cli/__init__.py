@@ -70,6 +70,9 @@ def main(argv=None):
     except UaoError as exc:
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:  # the machine, not the input: a full disk, a lost mount, a permission
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(1)

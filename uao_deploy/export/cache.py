@@ -109,9 +109,9 @@ def _cached(folder: Path, make) -> Path:
     try:
         make(staging)
         os.replace(staging, folder)
-    except OSError:
+    except OSError as exc:
         if not (folder / "manifest.json").is_file():  # not a concurrent run that finished first
-            raise
+            raise UaoError(f"cannot write the cache entry {folder}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
