@@ -224,7 +224,6 @@ def test_bad_options_are_refused(tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--tto-iters", "0"], "iterations"),
     (["--batch", "1:64:1024"], "trt only"),
     (["--format", "trt", "--batch", "1:64"], "MIN:OPT:MAX"),
     (["--format", "trt", "--batch", "8:4:16"], "MIN <= OPT <= MAX"),
@@ -234,6 +233,15 @@ def test_cli_refuses_bad_options(args, message, tmp_path, capsys):
         main(["export", "--out", str(tmp_path / "out")] + args)
     assert exit_info.value.code == 1
     assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("iters", ["0", "65"])
+def test_cli_iterations_out_of_range_are_usage_errors(iters, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["export", "--out", str(tmp_path / "out"), "--tto-iters", iters])
+    assert exit_info.value.code == 2
+    assert "'--tto-iters'" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
 
 

@@ -152,7 +152,7 @@ def check_options(config: TTOConfig, precision: str) -> None:
     if precision not in PRECISIONS:
         raise UaoError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
     if check_tto_iters(config.iters) < 1:
-        raise UaoError(f"a fused TTO graph needs at least 1 iteration; got {config.iters!r}")
+        raise UaoError(f"a fused TTO graph needs TTO iterations >= 1; got {config.iters!r}")
 
 
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
