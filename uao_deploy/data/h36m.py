@@ -25,9 +25,9 @@ import torch
 
 from .. import skeleton
 from ..camera import normalize_screen_coordinates
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from .cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_cameras
-from .npz import first_line, read_array
+from .npz import read_array
 
 MOCAP_JOINTS = 32
 

@@ -9,14 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 
 NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
-
-
-def first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from ..contract import GRAPHS, check_manifest_metadata, read_manifest
 from .base import Engine, graph_files, tto_config_from
 
@@ -100,7 +100,7 @@ class OnnxRuntimeEngine(Engine):
         try:
             session = ort.InferenceSession(str(path), sess_options=options, providers=self.requested_providers)
         except Exception as exc:  # ORT raises its own exception types for every kind of bad file
-            raise UaoError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
+            raise UaoError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
         inputs = tuple(node.name for node in session.get_inputs())
         outputs = {node.name for node in session.get_outputs()}
         if sorted(inputs) != sorted(GRAPHS[graph].input_names) or not set(GRAPHS[graph].output_names) <= outputs:

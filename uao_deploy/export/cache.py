@@ -129,7 +129,8 @@ def cache_entries() -> list[dict]:
         except UaoError:
             holds = "incomplete (no valid manifest)"
         else:
-            iters = manifest.get("tto", {}).get("iters", "?")
+            tto = manifest.get("tto")
+            iters = tto.get("iters", "?") if isinstance(tto, dict) else "?"
             holds = (f"{manifest.get('format', '?')} {manifest.get('precision', '?')}, K = {iters}, "
                      f"checkpoint {str(manifest.get('checkpoint_sha256', '?'))[:12]}")
         files = [path for path in folder.rglob("*") if path.is_file()]

@@ -32,6 +32,7 @@ import numpy as np
 
 from .. import __version__, engines
 from ..camera import check_intrinsics, default_intrinsics, estimate_root, far_off_image, normalize_screen_coordinates
+from ..contract import check_tto_iters
 from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
 from ..fileio import atomic_write_bytes, check_output_file, check_output_folder
@@ -151,8 +152,6 @@ def smooth_track(track: np.ndarray, window: int, chunk: int = 4096) -> np.ndarra
 
 def check_options(iters: int = 0, smooth_root: int = 1, batch_size: int = 1) -> None:
     """Refuse option values that no run can use, before any work."""
-    from ..contract import check_tto_iters
-
     check_tto_iters(iters)
     if not 1 <= smooth_root <= MAX_SMOOTH_ROOT:
         raise UaoError(f"the root smoothing window must be 1 to {MAX_SMOOTH_ROOT} frames; got {smooth_root}")

@@ -14,7 +14,7 @@ import torch
 from tqdm import tqdm
 
 from .. import skeleton
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from ..metrics import mpjpe
 from ..model import GUMLP, GUMLPConfig, save_checkpoint
 from ..fileio import atomic_write_bytes
@@ -88,8 +88,7 @@ def _load_state(path: Path, device: torch.device) -> dict:
     try:
         state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # torch.load raises many types on garbage and refused pickles
-        first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise UaoError(f"{path} is not a uao training state ({type(exc).__name__}: {first_line}); "
+        raise UaoError(f"{path} is not a uao training state ({type(exc).__name__}: {first_line(exc)}); "
                        "remove it or train without --resume") from None
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
         raise UaoError(f"{path} is not a uao training state (it lacks {', '.join(STATE_KEYS)}); "
@@ -120,8 +119,7 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
             scheduler.load_state_dict(state["scheduler"])
             generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
         except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise UaoError(f"{state_path} does not fit this run's model and options ({first_line}); "
+            raise UaoError(f"{state_path} does not fit this run's model and options ({first_line(exc)}); "
                            "resume with the options it was started with") from None
         history, start_epoch = state["history"], state["epoch"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from ..fileio import atomic_write_bytes, file_sha256
 from .gumlp import GUMLP, GUMLPConfig
 
@@ -33,8 +33,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UaoError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})") from None
+        raise UaoError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line(exc)})") from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
