@@ -273,7 +273,15 @@ def test_resume_never_runs_code_from_a_planted_state(tmp_path, capsys):
     stderr = assert_refused(uao(capsys, "train", "--mocap", tmp_path / "train.npz", "--val", tmp_path / "train.npz",
                                 "--out", out, "--resume", "--channels", "16", "--epochs", "1", "--max-batches", "1"),
                             "is not a uao training state")
-    assert not marker.exists(), stderr
+    assert not marker.exists() and "weights_only` set to `False" not in stderr, stderr
+
+
+def test_a_checkpoint_with_code_is_refused_without_advice_to_unpickle(work, capsys, tmp_path):
+    marker = tmp_path / "marker"
+    torch.save({"encoder.fc5.weight": _Payload(str(marker))}, tmp_path / "planted.pth")
+    stderr = assert_refused(infer(capsys, tmp_path / "planted.pth", work / "x.npz", "-o", work / "out.npz"),
+                            "holds more than tensors and plain containers", "never unpickles code")
+    assert not marker.exists() and "False" not in stderr
 
 
 # --- 3. verify's exit status --------------------------------------------------------------------------

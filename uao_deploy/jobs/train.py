@@ -17,6 +17,7 @@ from .. import skeleton
 from ..errors import UaoError, first_line
 from ..metrics import mpjpe
 from ..model import GUMLP, GUMLPConfig, save_checkpoint
+from ..model.checkpoint import load_tensors
 from ..fileio import atomic_write_bytes
 from ..tto import predict
 from ..tto.objective import gaussian_term
@@ -85,11 +86,7 @@ STATE_KEYS = ("model", "optimizer", "scheduler", "generator", "history", "epoch"
 def _load_state(path: Path, device: torch.device) -> dict:
     """The training state written by :func:`_save_state`, loaded with ``weights_only=True``: a
     planted file (OUT is often a relative folder in a cloned tree) cannot run code."""
-    try:
-        state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as exc:  # torch.load raises many types on garbage and refused pickles
-        raise UaoError(f"{path} is not a uao training state ({type(exc).__name__}: {first_line(exc)}); "
-                       "remove it or train without --resume") from None
+    state = load_tensors(path, "a uao training state (remove it or train without --resume)", device)
     if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
         raise UaoError(f"{path} is not a uao training state (it lacks {', '.join(STATE_KEYS)}); "
                        "remove it or train without --resume")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -25,15 +26,26 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + ".json")
 
 
+def load_tensors(path: Path, what: str, map_location="cpu"):
+    """``torch.load`` with ``weights_only=True``: tensors and plain containers, never code. Anything
+    else is one UaoError that names the reason without torch's advice to load it unsafely."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's message advises weights_only=False: keep only the reason
+        reason = str(exc).partition("WeightsUnpickler error:")[2].strip()
+        reason = first_line(reason.partition(". ")[0]) if reason else "not a PyTorch file"
+        raise UaoError(f"{path} is not {what}: it holds more than tensors and plain containers ({reason}); "
+                       "uao never unpickles code from it") from None
+    except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
+        raise UaoError(f"{path} is not {what} ({type(exc).__name__}: {first_line(exc)})") from None
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a state dict with ``weights_only=True`` (no code runs), or raise a clear UaoError."""
     path = Path(path)
     if not path.is_file():
         raise UaoError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
-        raise UaoError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line(exc)})") from None
+    state = load_tensors(path, "a readable PyTorch checkpoint")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
