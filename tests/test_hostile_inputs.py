@@ -485,3 +485,34 @@ def test_broken_human36m_files_are_named(tmp_path, capsys, damage):
     else:
         np.savez(path, positions_3d=np.zeros(3))
     assert_refused(uao(capsys, "eval", "--h36m-3d", path, "--h36m-2d", path), "data_3d_h36m.npz")
+
+
+@pytest.mark.parametrize("args, needle", [
+    (("eval", "--mocap", "{tmp}/clips.npz", "--noise", "nan"), "detector noise must be finite"),
+    (("eval", "--mocap", "{tmp}/clips.npz", "--noise", "-3"), "detector noise"),
+    (("verify", "--data", "{tmp}/clips.npz", "--noise", "inf"), "detector noise"),
+    (("eval", "--device", "banana"), "unknown device 'banana'"),
+    (("eval", "--device", "cuda:7"), "device 'cuda:7'"),
+    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--device", "mps"),
+     "device 'mps' is not supported"),
+    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--noise", "5", "3"),
+     "sigma min <= sigma max"),
+    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--lr", "nan"),
+     "learning rate"),
+    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--lr-decay", "0"),
+     "decay in (0, 1]"),
+])
+def test_absurd_option_values_are_refused_before_any_work(tmp_path, capsys, args, needle):
+    np.savez(tmp_path / "clips.npz", walk=np.zeros((5, 17, 3), np.float32) + np.float32([0, 0, 1]))
+    before = snapshot(tmp_path)
+    assert_refused(uao(capsys, *[arg.format(tmp=tmp_path) for arg in args]), needle)
+    assert snapshot(tmp_path) == before and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--stride", "--views", "--channels", "--max-batches"])
+def test_train_counts_below_one_are_usage_errors(tmp_path, capsys, option):
+    np.savez(tmp_path / "clips.npz", walk=np.zeros((5, 17, 3), np.float32))
+    code, _, stderr = uao(capsys, "train", "--mocap", tmp_path / "clips.npz", "--val", tmp_path / "clips.npz",
+                          "--out", tmp_path / "run", option, "0")
+    assert code == 2 and f"'{option}'" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "run").exists()

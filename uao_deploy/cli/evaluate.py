@@ -62,6 +62,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..model import default_checkpoint, load_checkpoint
+    from ..device import torch_device
     from ..fileio import atomic_write_bytes, check_output_file
     from ..tto import TTOConfig
 
@@ -69,6 +70,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         raise UaoError("--stride and --tto-iters must be at least 1")
     if json_path and json_path != "-":
         check_output_file(json_path, [path for path in (checkpoint, mocap, h36m_3d, h36m_2d) if path], "--json")
+    device = torch_device(device)
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
     report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)

@@ -37,6 +37,15 @@ class NoiseModel:
     outlier_px: float = 40.0
     reference_width: float = 1000.0
 
+    def __post_init__(self):
+        values = (self.sigma_min, self.sigma_max, self.outlier_px, self.reference_width)
+        if not all(math.isfinite(value) for value in values) or not 0 <= self.sigma_min <= self.sigma_max:
+            raise UaoError(f"detector noise must be finite with 0 <= sigma min <= sigma max (pixels); "
+                           f"got {self.sigma_min:g} to {self.sigma_max:g}")
+        if not 0 <= self.outlier_rate <= 1 or self.outlier_px < 0 or self.reference_width <= 0:
+            raise UaoError(f"outlier rate must be 0 to 1 and outlier size and reference width positive; got "
+                           f"{self.outlier_rate:g}, {self.outlier_px:g} px, {self.reference_width:g} px")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

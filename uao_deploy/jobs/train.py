@@ -14,6 +14,7 @@ import torch
 from tqdm import tqdm
 
 from .. import skeleton
+from ..device import torch_device
 from ..errors import UaoError, first_line
 from ..metrics import mpjpe
 from ..model import GUMLP, GUMLPConfig, save_checkpoint
@@ -49,6 +50,14 @@ class TrainConfig:
     bf16: bool = False
     device: str = "cpu"
     max_batches: int | None = None  # cap per epoch, for smoke runs
+
+    def __post_init__(self):
+        if not (math.isfinite(self.lr) and self.lr > 0 and math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1):
+            raise UaoError(f"the learning rate must be positive and its decay in (0, 1]; got {self.lr:g} and "
+                           f"{self.lr_decay:g}")
+        if self.epochs < 1 or self.batch_size < 1 or (self.max_batches is not None and self.max_batches < 1):
+            raise UaoError(f"epochs, batch size and batches per epoch must be at least 1; got {self.epochs}, "
+                           f"{self.batch_size}, {self.max_batches}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -99,7 +108,7 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     ``history.json``. With ``resume``, continue from ``last_state.pt``. Returns the history."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(config.device)
+    device = torch_device(config.device)
     torch.manual_seed(config.seed)
     model = GUMLP(config.model).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, amsgrad=True)
