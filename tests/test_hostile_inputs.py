@@ -516,3 +516,20 @@ def test_train_counts_below_one_are_usage_errors(tmp_path, capsys, option):
                           "--out", tmp_path / "run", option, "0")
     assert code == 2 and f"'{option}'" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, needle, code", [
+    (("--seconds", "nan"), "--seconds must be a positive number", 1),
+    (("--seconds", "-1"), "--seconds must be a positive number", 1),
+    (("--out", "/proc/uao_bench"), "cannot write in /proc", 1),
+    (("--json", "{tmp}/clips.npz", "--data", "{tmp}/clips.npz"), "refusing to overwrite an input", 1),
+    (("--tto-iters", "1000000000"), "'--tto-iters'", 2),
+])
+def test_bench_refuses_absurd_options_before_timing_anything(tmp_path, capsys, args, needle, code):
+    np.savez(tmp_path / "clips.npz", walk=np.zeros((5, 17, 3), np.float32) + np.float32([0, 0, 1]))
+    before = snapshot(tmp_path)
+    exit_code, stdout, stderr = uao(capsys, "bench", "--backends", "torch", *[arg.format(tmp=tmp_path) for arg in args])
+    assert exit_code == code and needle in stderr and "Traceback" not in stderr and stdout == ""
+    if code == 1:
+        assert len(stderr.strip().splitlines()) == 1, stderr
+    assert snapshot(tmp_path) == before

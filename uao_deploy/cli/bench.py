@@ -2,9 +2,13 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
+
+from ..contract import MAX_TTO_ITERS
+from ..errors import UaoError
 
 
 def _integers(text: str) -> tuple[int, ...]:
@@ -25,13 +29,14 @@ def _integers(text: str) -> tuple[int, ...]:
 @click.option("--seconds", type=float, default=2.0, show_default=True,
               help="Time each row for at least this long (and 3 calls), unless --iters is given.")
 @click.option("--warmup", default=1, show_default=True, help="Untimed calls before each row.")
-@click.option("--tto-iters", default=4, show_default=True, help="UAO iterations (the fused graph is exported with it).")
-@click.option("--threads", type=int, default=None,
+@click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(1, MAX_TTO_ITERS),
+              help="UAO iterations (the fused graph is exported with it).")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for every backend (default: torch's default, all cores). On a shared machine "
                    "use the cores you really have: oversubscribed threads make eager PyTorch 100x slower.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Mocap clips (.npz) for realistic inputs; default: the embedded sample.")
-@click.option("--profile", "profile_batch", type=int, default=None,
+@click.option("--profile", "profile_batch", type=click.IntRange(min=1), default=None,
               help="Also profile TTO at this batch size (torch.profiler; ONNX Runtime's profiler on the fused "
                    "graph) and add the top operators to the markdown.")
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
@@ -42,9 +47,14 @@ def command(checkpoint, backends, batches, iters, seconds, warmup, tto_iters, th
             json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
     from ..bench import DEFAULT_BACKENDS, format_table, profile_backends, run_benchmark, write_results
-    from ..fileio import atomic_write_bytes
+    from ..fileio import atomic_write_bytes, check_output_file, check_output_folder
     from ..jobs.verify import load_pairs
 
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UaoError(f"--seconds must be a positive number; got {seconds}")
+    check_output_folder(out)
+    if json_path and json_path != "-":
+        check_output_file(json_path, [path for path in (checkpoint, data) if path], "--json")
     to_stderr = json_path == "-"
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else DEFAULT_BACKENDS
     pairs = load_pairs(data)
