@@ -491,6 +491,8 @@ def test_broken_human36m_files_are_named(tmp_path, capsys, damage):
     (("eval", "--mocap", "{tmp}/clips.npz", "--noise", "nan"), "detector noise must be finite"),
     (("eval", "--mocap", "{tmp}/clips.npz", "--noise", "-3"), "detector noise"),
     (("verify", "--data", "{tmp}/clips.npz", "--noise", "inf"), "detector noise"),
+    (("verify", "--tol-pose", "nan"), "tolerances must be finite and >= 0; got --tol-pose nan"),
+    (("verify", "--tol-pose-mean", "-1"), "--tol-pose-mean -1"),
     (("eval", "--device", "banana"), "unknown device 'banana'"),
     (("eval", "--device", "cuda:7"), "device 'cuda:7'"),
     (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--device", "mps"),

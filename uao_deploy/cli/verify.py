@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import click
@@ -49,6 +50,13 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     from ..tto import TTOConfig
     from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
 
+    overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
+                                               ("pose", tol_pose), ("pose_mean", tol_pose_mean))
+                 if value is not None}
+    absurd = [f"--tol-{key.replace('_', '-')} {value}" for key, value in overrides.items()
+              if not (math.isfinite(value) and value >= 0)]
+    if absurd:
+        raise UaoError(f"tolerances must be finite and >= 0; got {', '.join(absurd)}")
     if json_path and json_path != "-":
         check_output_file(json_path, [path for path in (checkpoint, data) if path], "--json")
     tto = TTOConfig(iters=tto_iters)
@@ -67,9 +75,6 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
         options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
         engine = engines.load(folder, **options)
         candidates[f"{engine_label(engine.describe())} ({folder})"] = engine
-    overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
-                                               ("pose", tol_pose), ("pose_mean", tol_pose_mean))
-                 if value is not None}
     report = verify(reference, candidates, pairs, tto_iters, overrides=overrides)
     click.echo(format_report(report), err=json_path == "-")
     if json_path == "-":
