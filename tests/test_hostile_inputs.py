@@ -465,6 +465,7 @@ def test_a_good_run_succeeds_with_finite_output(work, capsys, checkpoint):
     (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/plain.txt/run"),
      "is a file, not a folder"),
     (("verify", "--json", "/proc/uao_report.json"), "cannot write in /proc"),
+    (("demo", "--out", "/proc/uao_demo"), "cannot write in /proc"),
     (("eval", "--mocap", "{tmp}/clips.npz", "--json", "{tmp}/clips.npz"), "refusing to overwrite an input"),
     (("eval", "--json", "{tmp}/plain.txt/report.json"), "is a file, not a folder"),
 ])

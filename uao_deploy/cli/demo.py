@@ -3,13 +3,15 @@ from __future__ import annotations
 
 import click
 
+from ..contract import MAX_TTO_ITERS
+
 
 @click.command("demo")
 @click.option("-o", "--out", default="demo_out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for sample_3d.npz, sample_3d.gif and summary.json.")
 @click.option("--backend", type=click.Choice(["torch", "onnxruntime"]), default="onnxruntime",
               show_default=True, help="onnxruntime exports the embedded model once into the cache.")
-@click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(min=0))
+@click.option("--tto-iters", default=4, show_default=True, type=click.IntRange(0, MAX_TTO_ITERS))
 @click.option("--render/--no-render", default=True, show_default=True, help="Write the animation.")
 @click.option("--render-step", default=2, show_default=True, type=click.IntRange(min=1),
               help="Draw every n-th frame.")

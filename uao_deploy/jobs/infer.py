@@ -311,9 +311,7 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
     from ..data.sample import SAMPLE_PATH
     from ..metrics import mpjpe, p_mpjpe
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UaoError(f"{out} exists and is not a folder")
+    out = check_output_folder(out)
     timings = {}
     started = time.perf_counter()
     engine = open_engine(backend, iters=iters)
