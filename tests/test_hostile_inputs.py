@@ -137,8 +137,12 @@ def test_a_failed_write_keeps_the_earlier_output_and_leaves_no_temporary(work, c
 
 
 def test_atomic_write_turns_os_errors_into_one_line(tmp_path):
+    def full_disk(tmp):
+        Path(tmp).write_bytes(b"half")
+        raise OSError(28, "No space left on device")
+
     with pytest.raises(UaoError, match="cannot write .*out.json: No space left on device"):
-        atomic_write_bytes(tmp_path / "out.json", lambda tmp: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+        atomic_write_bytes(tmp_path / "out.json", full_disk)
     assert list(tmp_path.iterdir()) == []
 
 
