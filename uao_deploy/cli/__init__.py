@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib
 import signal
 import sys
+import threading
 
 import click
 
@@ -58,7 +59,9 @@ def _raise_terminated(signum, frame):
 def main(argv=None):
     """Entry point: user errors print one line and exit 1, without a traceback; a command's
     ``ctx.exit(code)`` becomes the exit status (e.g. 3 for a failed ``uao verify``)."""
-    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    # Python lets only the main thread install handlers; elsewhere SIGTERM keeps its default.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         # Without standalone mode click returns the code of ctx.exit() instead of exiting with it.
         code = cli.main(args=argv, standalone_mode=False)
@@ -82,4 +85,5 @@ def main(argv=None):
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
