@@ -9,6 +9,7 @@ import torch
 
 from uao_deploy import engines
 from uao_deploy.camera import default_intrinsics
+from uao_deploy.contract import graph_metadata
 from uao_deploy.errors import UaoError
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 from uao_deploy.fileio import file_sha256
@@ -238,6 +239,14 @@ def with_metadata(path, **changes):
     onnx.save(model, path)
 
 
+def rehash(folder):
+    """Record the graphs' current sha256 in the manifest, as a hand-assembled folder would."""
+    manifest = json.loads((folder / "manifest.json").read_text())
+    for entry in manifest["graphs"].values():
+        entry["sha256"] = file_sha256(folder / entry["file"])
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
 @pytest.mark.parametrize("changes, detail", [
     ({"checkpoint_sha256": "0" * 64}, "uao.checkpoint_sha256"),
     ({"tto": json.dumps(TTOConfig(iters=2).to_dict())}, "uao.tto"),
@@ -245,6 +254,9 @@ def with_metadata(path, **changes):
 def test_graphs_of_different_exports_are_refused(export_dir, tmp_path, changes, detail):
     mixed = shutil.copytree(export_dir, tmp_path / "mixed")
     with_metadata(mixed / "tto_step.onnx", **changes)
+    with pytest.raises(UaoError, match="tto_step.onnx was changed after export"):
+        engines.load(mixed)
+    rehash(mixed)
     with pytest.raises(UaoError, match=f"mismatched engines: .*forward.onnx and .*tto_step.onnx .*{detail}"):
         engines.load(mixed)
 
@@ -255,9 +267,13 @@ def test_missing_or_foreign_files_are_named(export_dir, tmp_path):
     with pytest.raises(UaoError, match="lacks tto_fused.onnx"):
         engines.load(broken)
     shutil.copy(broken / "tto_step.onnx", broken / "tto_fused.onnx")
+    with pytest.raises(UaoError, match="tto_fused.onnx was changed after export"):
+        engines.load(broken)
+    rehash(broken)
     with pytest.raises(UaoError, match="tto_fused.onnx is not a uao tto_fused graph"):
         engines.load(broken)
     (broken / "tto_fused.onnx").write_bytes(b"")
+    rehash(broken)
     with pytest.raises(UaoError, match="onnxruntime cannot load .*tto_fused.onnx"):
         engines.load(broken)
     (broken / "manifest.json").unlink()
@@ -269,7 +285,7 @@ def test_missing_or_foreign_files_are_named(export_dir, tmp_path):
 def fake_engine_dir(folder):
     """An engine folder laid out as uao_deploy.export.tensorrt.build_engines writes it (dummy engine bytes)."""
     folder.mkdir()
-    metadata = {"uao.tto": json.dumps(TTOConfig().to_dict()), "uao.precision": "fp32"}
+    metadata = graph_metadata("0" * 64, {"channels": 64, "layers": 1}, TTOConfig().to_dict(), "fp32")
     manifest = {"format": "uao-engines", "graphs": {}, "metadata": metadata}
     for graph in ("forward", "tto_step", "tto_fused"):
         path = folder / f"{graph}.engine"
@@ -288,7 +304,7 @@ def test_engine_folder_checks(tmp_path):
     assert flavour == "tensorrt_rtx" and files["tto_step"] == folder / "tto_step.engine"
     assert metadata["uao.precision"] == "fp32"
     (folder / "tto_step.engine").write_bytes(b"an engine of another build")
-    with pytest.raises(UaoError, match="mismatched engines: .*tto_step.engine is not the engine"):
+    with pytest.raises(UaoError, match="tto_step.engine was changed after export"):
         read_engine_dir(folder)
     folder = fake_engine_dir(tmp_path / "flavours")
     (folder / "forward.engine.json").write_text(json.dumps({"graph": "forward", "flavour": "tensorrt"}))

@@ -312,7 +312,7 @@ def test_lift_rejects_bad_settings(motion):
 
     with pytest.raises(UaoError, match="image size is unknown"):
         lift(sequence, engine, iters=0)
-    with pytest.raises(UaoError, match="focal length must be positive"):
+    with pytest.raises(UaoError, match=r"focal length \(-5, -5\) px is outside"):
         lift(replace(sequence, width=WIDTH, height=HEIGHT), engine, iters=0, focal=-5)
     with pytest.raises(UaoError, match="batch size"):
         lift(replace(sequence, width=WIDTH, height=HEIGHT), engine, iters=0, batch_size=0)

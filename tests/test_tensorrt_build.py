@@ -59,6 +59,11 @@ def test_engines_are_built_with_sidecars_and_manifest(rtx, tiny_engines, tiny_ex
         assert sidecar["engine_sha256"] == file_sha256(engine) == manifest["graphs"][name]["sha256"]
         assert sidecar["precision"] == "fp32"
         assert sidecar["profile"] == {"min": 1, "opt": 2, "max": 4}
+    # What the runtime checks before deserializing: hashes, sidecars, manifest against its metadata.
+    from uao_deploy.engines.tensorrt import read_engine_dir
+
+    files, flavour, metadata = read_engine_dir(out)
+    assert flavour == "tensorrt_rtx" and set(files) == set(GRAPHS) and metadata == graphs["metadata"]
 
 
 def test_matching_engines_are_reused_and_stale_ones_rebuilt(tiny_engines, tiny_export):

@@ -4,15 +4,14 @@ import json
 import numpy as np
 import pytest
 import torch
-from click.testing import CliRunner
 
 from cli_runner import uao
 from uao_deploy import engines
 from uao_deploy import compare
 from uao_deploy.jobs import verify
-from uao_deploy.cli import cli
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.errors import UaoError
+from uao_deploy.fileio import file_sha256
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 from uao_deploy.tto import TTOConfig
 
@@ -156,7 +155,11 @@ def fake_export(monkeypatch, tmp_path):
         if precision == "fp16":
             (out_dir / "forward.onnx").write_text("half written")
             raise UaoError("export failed")
-        (out_dir / "manifest.json").write_text(json.dumps({"tto": tto.to_dict()}))
+        graphs = {}
+        for name in ("forward", "tto_step", "tto_fused"):  # placeholder graphs, hashed as the exporter does
+            (out_dir / f"{name}.onnx").write_text(f"{name} graph")
+            graphs[name] = {"file": f"{name}.onnx", "sha256": file_sha256(out_dir / f"{name}.onnx")}
+        (out_dir / "manifest.json").write_text(json.dumps({"tto": tto.to_dict(), "graphs": graphs}))
 
     monkeypatch.setattr(uao_deploy.export, "export_onnx", export_onnx)
     monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))
@@ -198,15 +201,15 @@ def test_onnxruntime_agrees_with_torch(tiny_export, checkpoints, pairs):
     assert {"tto pose [fused]", "tto pose [step-loop]"} <= outputs
 
 
-def test_cli_verify_passes_then_fails_on_a_mismatched_checkpoint(tiny_export, checkpoints):
-    good = CliRunner().invoke(cli, ["verify", "--checkpoint", str(checkpoints[0]), "--engine", str(tiny_export),
-                                    "--frames", "4", "--tto-iters", "2", "--json", "-"])
-    assert good.exit_code == 0, good.output
-    assert json.loads(good.stdout)["passed"] is True
-    bad = CliRunner().invoke(cli, ["verify", "--checkpoint", str(checkpoints[1]), "--engine", str(tiny_export),
-                                   "--frames", "4", "--tto-iters", "2"])
-    assert bad.exit_code == verify.EXIT_MISMATCH != 0
-    assert "FAIL" in bad.output and "checkpoint" in bad.output
+def test_cli_verify_passes_then_fails_on_a_mismatched_checkpoint(tiny_export, checkpoints, capsys):
+    code, stdout, stderr = uao(capsys, "verify", "--checkpoint", checkpoints[0], "--engine", tiny_export,
+                               "--frames", "4", "--tto-iters", "2", "--json", "-")
+    assert code == 0, stderr
+    assert json.loads(stdout)["passed"] is True
+    code, stdout, _ = uao(capsys, "verify", "--checkpoint", checkpoints[1], "--engine", tiny_export,
+                          "--frames", "4", "--tto-iters", "2")
+    assert code == verify.EXIT_MISMATCH != 0  # through the real entry point, which once dropped it
+    assert "FAIL" in stdout and "checkpoint" in stdout
 
 
 def test_bf16_steps_are_judged_by_their_poses(tmp_path):

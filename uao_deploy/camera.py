@@ -6,11 +6,49 @@ Normalized image coordinates divide both axes by the width w (aspect ratio kept)
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .arrays import concat
 
+from .errors import UaoError
+
 CAM_DIM = 9
+# Sane camera values in pixels: wide enough for any real camera (a 100-megapixel sensor, a 1 degree
+# telephoto), narrow enough that normalization and root estimation stay finite and meaningful.
+IMAGE_SIZE_RANGE = (8.0, 100_000.0)
+FOCAL_PER_WIDTH_RANGE = (0.05, 100.0)
+# Keypoints and the principal point may lie this many image sizes outside the image; beyond that a
+# value is a detector or file error (a joint at 1e6 px would put the root behind the camera).
+OFF_IMAGE_MARGIN = 1.0
+
+
+def check_intrinsics(width, height, focal=None, center=None, source: str = "camera") -> None:
+    """Refuse image sizes, focal lengths (fx, fy) and principal points (cx, cy), in pixels, that no
+    camera has: NaN, infinite, <= 0, or outside the ranges above. ``source`` names where they came from."""
+    low, high = IMAGE_SIZE_RANGE
+    for name, value in (("width", width), ("height", height)):
+        if not (isinstance(value, (int, float, np.number)) and math.isfinite(value) and low <= value <= high):
+            raise UaoError(f"{source}: image {name} {value!r} px is not a number between {low:g} and {high:g}")
+    if focal is not None:
+        low, high = (bound * width for bound in FOCAL_PER_WIDTH_RANGE)
+        if not all(math.isfinite(value) and low <= value <= high for value in focal):
+            raise UaoError(f"{source}: focal length {tuple(focal)} px is outside {low:g}..{high:g} px "
+                           f"({FOCAL_PER_WIDTH_RANGE[0]:g} to {FOCAL_PER_WIDTH_RANGE[1]:g} times the image width)")
+    if center is not None:
+        sizes = (width, height)
+        if not all(math.isfinite(value) and -OFF_IMAGE_MARGIN * size <= value <= (1 + OFF_IMAGE_MARGIN) * size
+                   for value, size in zip(center, sizes)):
+            raise UaoError(f"{source}: principal point {tuple(center)} px lies far outside the "
+                           f"{width:g} x {height:g} image")
+
+
+def far_off_image(pixels: np.ndarray, width: float, height: float) -> np.ndarray:
+    """(..., 17) mask of keypoints (..., 17, 2) more than ``OFF_IMAGE_MARGIN`` image sizes outside the image."""
+    size = np.array([width, height], np.float64)
+    with np.errstate(invalid="ignore"):
+        return ((pixels < -OFF_IMAGE_MARGIN * size) | (pixels > (1 + OFF_IMAGE_MARGIN) * size)).any(axis=-1)
 
 
 def normalize_screen_coordinates(pixels: np.ndarray, width: float, height: float) -> np.ndarray:

@@ -10,7 +10,7 @@ import importlib
 import os
 import subprocess
 
-from .errors import UaoError
+from .errors import UaoError, first_line
 
 FLAVOURS = ("tensorrt", "tensorrt_rtx")
 # Short ONNX Runtime provider names; each list ends in the providers ORT may use for nodes the first cannot run.
@@ -71,7 +71,7 @@ def ort_session(path, providers="cpu", threads: int | None = None, profile_prefi
     try:
         session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
     except Exception as exc:  # ORT raises its own exception types for every kind of bad file
-        raise UaoError(f"onnxruntime cannot load {path}: {str(exc).strip().splitlines()[0]}") from None
+        raise UaoError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
     require_provider(requested[0], session.get_providers(), f"{os.path.basename(path)} runs on")
     return session
 

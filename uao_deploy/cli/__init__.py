@@ -5,7 +5,9 @@ Commands are imported only when run, so ``uao --help`` does not pay for torch.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 
 import click
 
@@ -25,6 +27,7 @@ COMMANDS = {
     "view": ("view", "Write a lifted result as an offline 3D viewer (.html), BVH, CSV or JSON."),
     "bench": ("bench", "Latency and throughput of every backend against PyTorch eval, side by side."),
     "verify": ("verify", "Compare backends on the same keypoints; exit non-zero above tolerance."),
+    "cache": ("cache", "List the exports cached for infer, verify and bench, or clear them."),
 }
 
 
@@ -50,11 +53,32 @@ def cli():
     """uao: 3D human pose from 2D keypoints with GUMLP and uncertainty-aware test-time optimization."""
 
 
+class Terminated(BaseException):
+    """Raised by the SIGTERM handler, so cleanup (e.g. of temporary files) runs as on Ctrl-C."""
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
-    """Entry point: user errors print one line and exit 1, without a traceback."""
+    """Entry point: user errors print one line and exit 1, without a traceback; a command's
+    ``ctx.exit(code)`` becomes the exit status (e.g. 3 for a failed ``uao verify``)."""
+    # Python lets only the main thread install handlers; elsewhere SIGTERM keeps its default.
+    in_main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
-        cli.main(args=argv, standalone_mode=False)
+        # Without standalone mode click returns the code of ctx.exit() instead of exiting with it.
+        code = cli.main(args=argv, standalone_mode=False)
+        if isinstance(code, int) and code:
+            sys.exit(code)
+    except Terminated:
+        click.echo("Terminated.", err=True)
+        sys.exit(128 + signal.SIGTERM)
     except UaoError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except OSError as exc:  # the machine, not the input: a full disk, a lost mount, a permission
         click.echo(f"Error: {exc}", err=True)
         sys.exit(1)
     except click.exceptions.Abort:
@@ -72,3 +96,6 @@ def main(argv=None):
         click.echo(f"Error: this needs {package}, which is not installed: pip install 'uao-deploy[{EXTRAS[package]}]'",
                    err=True)
         sys.exit(1)
+    finally:
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)

@@ -1,8 +1,11 @@
 """``uao bench``: every backend against PyTorch eval as the seed runs it, side by side in one run."""
 from __future__ import annotations
 
+import math
+
 import click
 
+from ..errors import UaoError
 from . import options
 
 
@@ -29,12 +32,12 @@ def _integers(text: str) -> tuple[int, ...]:
               help="Time each row for at least this long (and 3 calls), unless --iters is given.")
 @click.option("--warmup", default=1, show_default=True, help="Untimed calls before each row.")
 @options.tto_iters(help="UAO iterations (the fused graph is exported with it).")
-@click.option("--threads", type=int, default=None,
+@click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for every backend (default: torch's default, all cores). On a shared machine "
                    "use the cores you really have: oversubscribed threads make eager PyTorch 100x slower.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Mocap clips (.npz) for realistic inputs; default: the embedded sample.")
-@click.option("--profile", "profile_batch", type=int, default=None,
+@click.option("--profile", "profile_batch", type=click.IntRange(min=1), default=None,
               help="Also profile TTO at this batch size (torch.profiler; ONNX Runtime's profiler on the fused "
                    "graph) and add the top operators to the markdown.")
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
@@ -44,8 +47,13 @@ def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_i
             json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
     from ..bench import PRESETS, format_table, profile_backends, run_benchmark, write_results
+    from ..fileio import check_output_folder
     from ..jobs.verify import load_pairs
 
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise UaoError(f"--seconds must be a positive number; got {seconds}")
+    check_output_folder(out)
+    options.check_json_target(json_path, [checkpoint, data])
     default_backends, default_batches = PRESETS[preset]
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else default_backends
     batches = _integers(batches) if batches else default_batches

@@ -57,11 +57,14 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
             json_path):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
+    from ..device import torch_device
     from ..model.checkpoint import checkpoint_path, load_checkpoint
     from ..tto import TTOConfig
 
     if stride < 1:
         raise UaoError("--stride must be at least 1")
+    options.check_json_target(json_path, [checkpoint, mocap, h36m_3d, h36m_2d])
+    device = torch_device(device)
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
     report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)

@@ -32,6 +32,7 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
     from ..export import DEFAULT_PROFILE, FORMATS, export, parse_profile
     from ..export.onnx import check_options
     from ..contract import TTOConfig
+    from ..fileio import check_output_folder
 
     tto = TTOConfig(iters=tto_iters, flip=not no_flip)
     check_options(tto, precision)
@@ -40,7 +41,7 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
         format_options = {"profile": parse_profile(batch) if batch else DEFAULT_PROFILE, "flavour": flavour}
     elif batch or flavour:
         raise UaoError("--batch and --flavour apply to --format trt only")
-    out = out or Path(FORMATS[format_name].default_dir)
+    out = check_output_folder(out or Path(FORMATS[format_name].default_dir))
     click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
                f"tracing the TTO gradient takes a few minutes.")
     with _progress_on_stderr():

@@ -32,6 +32,14 @@ def json_report(what: str = "report", beside: str = "table"):
                              "to stderr).")
 
 
+def check_json_target(json_path: str | None, inputs) -> None:
+    """Before any work: a --json file must be writable and must not be one of the command's inputs."""
+    if json_path and json_path != "-":
+        from ..fileio import check_output_file
+
+        check_output_file(json_path, [path for path in inputs if path], "--json")
+
+
 def emit(text: str, report: dict, json_path: str | None) -> None:
     """Print the human-readable ``text``; write ``report`` as JSON where --json asked (stdout for '-')."""
     from ..fileio import write_json

@@ -6,6 +6,8 @@ import click
 from ..data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
 from ..data.h36m import H36MTrainingData
 from ..data.mocap import MocapTrainingData, NoiseModel
+from ..device import torch_device
+from ..fileio import check_output_folder
 from ..model import GUMLPConfig
 from ..jobs import distributed
 from ..jobs.train import BEST_NAME, TrainConfig, train
@@ -24,21 +26,22 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 @click.option("--h36m-2d", type=click.Path(exists=True, dir_okay=False),
               help="With --h36m-3d: VideoPose3D's data_2d_h36m_<detector>.npz (pickled, as --h36m-3d).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/train", show_default=True)
-@click.option("--channels", default=512, show_default=True)
-@click.option("--layers", default=3, show_default=True)
-@click.option("--epochs", default=40, show_default=True)
-@click.option("--batch-size", default=128, show_default=True)
+@click.option("--channels", default=512, show_default=True, type=click.IntRange(min=1))
+@click.option("--layers", default=3, show_default=True, type=click.IntRange(min=1))
+@click.option("--epochs", default=40, show_default=True, type=click.IntRange(min=1))
+@click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=1e-3, show_default=True)
 @click.option("--lr-decay", default=0.95, show_default=True, help="Learning-rate factor per epoch.")
-@click.option("--stride", default=2, show_default=True, help="Use every n-th training frame.")
-@click.option("--views", default=4, show_default=True, help="Random camera views of each frame per epoch.")
+@click.option("--stride", default=2, show_default=True, type=click.IntRange(min=1), help="Use every n-th training frame.")
+@click.option("--views", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Random camera views of each frame per epoch.")
 @click.option("--noise", nargs=2, type=float, default=(3.0, 5.0), show_default=True,
               help="Detector noise sigma range in pixels (at 1000 px width).")
 @click.option("--outlier-rate", default=0.0, show_default=True, help="Share of joints with a gross detector error.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bf16/--fp32", default=False, show_default=True, help="bf16 autocast in the forward pass.")
 @click.option("--seed", default=0, show_default=True)
-@click.option("--max-batches", type=int, default=None, help="Stop each epoch after this many batches.")
+@click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop each epoch after this many batches.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
 @click.pass_context
 def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
@@ -47,7 +50,9 @@ def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers
 
     Under `torchrun --nproc-per-node N` the N processes share each batch (DistributedDataParallel).
     """
+    check_output_folder(out)
     device = distributed.local_device(device)
+    torch_device(device)
     if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
         given = [f"--{name.replace('_', '-')}" for name in MOCAP_ONLY
                  if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]

@@ -1,6 +1,8 @@
 """``uao verify``: the same keypoints through the PyTorch reference and the engines; exit non-zero on a mismatch."""
 from __future__ import annotations
 
+import math
+
 import click
 
 from ..contract import PRECISIONS, TORCH_PRECISIONS
@@ -43,6 +45,14 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     from ..contract import TTOConfig
     from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
 
+    overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
+                                               ("pose", tol_pose), ("pose_mean", tol_pose_mean))
+                 if value is not None}
+    absurd = [f"--tol-{key.replace('_', '-')} {value}" for key, value in overrides.items()
+              if not (math.isfinite(value) and value >= 0)]
+    if absurd:
+        raise UaoError(f"tolerances must be finite and >= 0; got {', '.join(absurd)}")
+    options.check_json_target(json_path, [checkpoint, data])
     tto = TTOConfig(iters=tto_iters)
     pairs = load_pairs(data, noise, stride, seed, frames)
     reference = engines.load(checkpoint, backend="torch", tto=tto)
@@ -59,9 +69,6 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
         backend_options = {"providers": providers} if engines.detect_backend(folder) == "onnxruntime" else {}
         engine = engines.load(folder, **backend_options)
         candidates[f"{engine_label(engine.describe())} ({folder})"] = engine
-    overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
-                                               ("pose", tol_pose), ("pose_mean", tol_pose_mean))
-                 if value is not None}
     report = verify(reference, candidates, pairs, tto_iters, overrides=overrides)
     options.emit(format_report(report), report, json_path)
     if not report["passed"]:

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from .. import __version__, skeleton
 from ..errors import UaoError
-from .objectives import GRAPHS, MODEL_GRAPH
+from .objectives import GRAPHS, MAX_TTO_ITERS, MODEL_GRAPH, OBJECTIVES
+from ..fileio import file_sha256
 
 MANIFEST = "manifest.json"
 # Precisions, in one place: exported graphs are fp32 or fp16; the torch backend runs its TTO steps in
@@ -40,8 +41,16 @@ def graph_metadata(checkpoint_sha256: str, model_config: dict, tto: dict, precis
     }
 
 
+def check_tto_iters(iters) -> int:
+    """``iters`` as an int, refused unless it is 0 to MAX_TTO_ITERS."""
+    if isinstance(iters, bool) or not isinstance(iters, int) or not 0 <= iters <= MAX_TTO_ITERS:
+        raise UaoError(f"TTO iterations must be an integer from 0 to {MAX_TTO_ITERS}; got {iters!r}")
+    return iters
+
+
 def read_manifest(directory: str | os.PathLike) -> dict:
-    """The manifest.json of an export or engine directory, checked to name every graph."""
+    """The manifest.json of an export or engine directory, checked to name every graph, each with a
+    plain file name in the directory and a sha256."""
     path = Path(directory) / MANIFEST
     if not path.is_file():
         raise UaoError(f"{directory} holds no {MANIFEST}: run `uao export` to create it")
@@ -56,4 +65,59 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     if unknown:
         raise UaoError(f"{path} lists graphs this uao-deploy does not know ({', '.join(unknown)}): "
                        "made by another version, or not a uao export")
+    for objective in OBJECTIVES.values():
+        lacking = sorted({spec.name for spec in objective.graphs} - set(graphs))
+        if objective.name == "frame" and lacking or lacking and set(graphs) & {spec.name for spec in objective.graphs
+                                                                              if spec.name != MODEL_GRAPH}:
+            raise UaoError(f"{path} does not list the {objective.name} objective's graphs {', '.join(lacking)}: "
+                           "an incomplete export")
+    for graph, entry in graphs.items():
+        file = entry.get("file") if isinstance(entry, dict) else None
+        if not isinstance(file, str) or file in ("", ".", "..") or Path(file).name != file or "\\" in file:
+            raise UaoError(f"{path}: the entry of graph {graph!r} names no file in the directory ({entry!r:.80})")
+        digest = entry.get("sha256")
+        if not isinstance(digest, str) or len(digest) != 64:
+            raise UaoError(f"{path}: the entry of graph {graph!r} has no sha256")
+    metadata = manifest.get("metadata", {})
+    if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
+        raise UaoError(f"{path}: 'metadata' is not a mapping of names to strings")
     return manifest
+
+
+def checked_graph_files(directory: str | os.PathLike, manifest: dict, repair_hint: str) -> dict[str, Path]:
+    """``{graph: path}`` of the files a manifest lists, each checked to exist and to have the
+    sha256 recorded at export: a changed (damaged or tampered) graph is named, never run."""
+    directory = Path(directory)
+    files = {graph: directory / entry["file"] for graph, entry in manifest["graphs"].items()}
+    missing = [path.name for path in files.values() if not path.is_file()]
+    if missing:
+        raise UaoError(f"{directory} lacks {', '.join(missing)}, listed in its manifest; {repair_hint}")
+    for graph, path in files.items():
+        if file_sha256(path) != manifest["graphs"][graph]["sha256"]:
+            raise UaoError(f"{path} was changed after export (its sha256 differs from {MANIFEST}'s); {repair_hint}")
+    return files
+
+
+def check_manifest_metadata(manifest: dict, metadata: dict[str, str], source) -> None:
+    """Refuse a manifest that contradicts the export's ``uao.*`` metadata (another checkpoint's
+    graphs, other channels, another K): what the manifest says is what the graphs compute."""
+    def decoded(key):
+        try:
+            value = json.loads(metadata[key])
+        except (KeyError, TypeError, ValueError):
+            value = None
+        if not isinstance(value, dict):
+            raise UaoError(f"{source}: the graphs' metadata has no valid {key!r}: not a uao export")
+        return value
+
+    claims = {"checkpoint_sha256": metadata.get("uao.checkpoint_sha256"), "model_config": decoded("uao.model_config"),
+              "tto": decoded("uao.tto"), "precision": metadata.get("uao.precision")}
+    differing = [key for key, value in claims.items() if key in manifest and manifest[key] != value]
+    differing += [key for key, value in manifest.get("metadata", {}).items()
+                  if key in metadata and key != "uao.graph" and metadata[key] != value]
+    fused = manifest["graphs"].get("tto_fused", {})
+    if "outputs" in fused and fused["outputs"] != GRAPHS["tto_fused"].signature(claims["tto"].get("iters"))["outputs"]:
+        differing.append("graphs.tto_fused.outputs (K)")
+    if differing:
+        raise UaoError(f"{source}: {MANIFEST} contradicts the graphs' metadata ({', '.join(differing)}); "
+                       "it belongs to another export")

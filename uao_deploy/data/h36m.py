@@ -25,8 +25,9 @@ import torch
 
 from .. import skeleton
 from ..camera import normalize_screen_coordinates
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from .cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_cameras
+from .npz import read_array
 
 MOCAP_JOINTS = 32
 
@@ -43,10 +44,11 @@ def _load_pickled(path: Path, key: str) -> tuple[dict, object]:
             if key not in archive.files:
                 raise UaoError(f"{path} has no {key!r} entry (found {', '.join(archive.files) or 'nothing'}); "
                                f"is it the right VideoPose3D Human3.6M file?")
-            content = archive[key]
-            metadata = archive["metadata"].item() if "metadata" in archive.files else None
-    except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as exc:
-        raise UaoError(f"{path} is not a readable .npz file ({exc})") from None
+            content = read_array(path, archive, key)
+            metadata = read_array(path, archive, "metadata").item() if "metadata" in archive.files else None
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile, AttributeError, ImportError,
+            IndexError, TypeError) as exc:  # what unpickling a damaged or foreign pickle raises
+        raise UaoError(f"{path} is not a readable VideoPose3D .npz file ({first_line(exc)})") from None
     if content.dtype != object or content.shape != () or not isinstance(content.item(), dict):
         raise UaoError(f"{path}: {key!r} must be a pickled dict subject -> action -> arrays")
     return content.item(), metadata

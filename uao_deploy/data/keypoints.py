@@ -26,7 +26,6 @@ mean of the other joints). A sequence with no detected joint at all is an error.
 """
 from __future__ import annotations
 
-import zipfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,6 +36,7 @@ from ..errors import UaoError
 from ..io import layouts
 from ..io.keypoints.sequence import KeypointSequence
 from ..io.layouts import COCO_FOR_H36M, COCO_JOINT_NAMES, coco_to_h36m, mark_missing  # noqa: F401 (their old home)
+from .npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
 
@@ -55,11 +55,11 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
     if layout not in LAYOUTS:
         raise UaoError(f"unknown keypoint layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     path = Path(path)
-    if format != "npz" and (format != "auto" or not (_is_zip(path) or path.suffix.lower() == ".npz")):
+    if format != "npz" and (format != "auto" or not (is_zip(path) or path.suffix.lower() == ".npz")):
         from ..io.keypoints import read_detector_output
 
         return read_detector_output(path, format, layout, person, width, height)
-    with _open_npz(path, allow_pickle) as archive:
+    with open_npz(path, ".npz keypoint file", allow_pickle) as archive:
         if "reconstruction" in archive.files:
             sequences = _read_mhformer(path, archive)
         elif "keypoints" in archive.files:
@@ -78,42 +78,8 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
     return [_to_h36m(sequence, layout) for sequence in sequences]
 
 
-def _is_zip(path: Path) -> bool:
-    if not path.is_file():
-        return False
-    with open(path, "rb") as handle:
-        return handle.read(4) == b"PK\x03\x04"
-
-
-def _open_npz(path: Path, allow_pickle: bool):
-    if not path.is_file():
-        raise UaoError(f"{path} does not exist or is not a file")
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
-    # Only zip archives reach np.load: given anything else it would try to unpickle the file.
-    if magic == b"\x93NUMPY":
-        raise UaoError(f"{path} is a single .npy array, not an .npz keypoint file")
-    if not magic.startswith(b"PK\x03\x04"):
-        raise UaoError(f"{path} is not an .npz file (a zip archive of numpy arrays)")
-    try:
-        return np.load(path, allow_pickle=allow_pickle)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise UaoError(f"{path} is not a readable .npz file ({type(exc).__name__}: {_first_line(exc)})") from None
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
-
-
 def _array(path: Path, archive, key: str) -> np.ndarray:
-    try:
-        return archive[key]
-    except ValueError:  # numpy refuses object arrays without allow_pickle
-        raise UaoError(f"{path}: {key!r} holds pickled Python objects, which can run code when loaded; "
-                       "pass --allow-pickle (allow_pickle=True) only if you trust the file") from None
-    except (OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise UaoError(f"{path}: {key!r} cannot be read ({_first_line(exc)})") from None
+    return read_array(path, archive, key, "pass --allow-pickle (allow_pickle=True) only if you trust the file")
 
 
 def _track(path: Path, array, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +111,7 @@ def _scalar(path: Path, archive, key: str) -> float | None:
 def _pair(path: Path, archive, key: str) -> tuple[float, float] | None:
     if key not in archive.files:
         return None
-    value = np.asarray(_array(path, archive, key), dtype=np.float64).ravel()
+    value = numbers(path, _array(path, archive, key), key).ravel()
     if value.size == 1:
         value = np.repeat(value, 2)
     if value.size != 2 or not np.isfinite(value).all():

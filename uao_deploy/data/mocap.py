@@ -22,6 +22,11 @@ from .. import skeleton
 from ..camera import project
 from ..errors import UaoError
 from .cameras import Camera
+from .npz import open_npz, read_array
+
+# Mocap files are plain arrays; the pickled Human3.6M files have flags of their own that unpickle them.
+PICKLED_HINT = ("mocap clips are plain arrays; Human3.6M's pickled VideoPose3D files are read by `uao eval` and "
+                "`uao train` with --h36m-3d and --h36m-2d, which unpickle them: pass only files you trust")
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,15 @@ class NoiseModel:
     outlier_rate: float = 0.0
     outlier_px: float = 40.0
     reference_width: float = 1000.0
+
+    def __post_init__(self):
+        values = (self.sigma_min, self.sigma_max, self.outlier_px, self.reference_width)
+        if not all(math.isfinite(value) for value in values) or not 0 <= self.sigma_min <= self.sigma_max:
+            raise UaoError(f"detector noise must be finite with 0 <= sigma min <= sigma max (pixels); "
+                           f"got {self.sigma_min:g} to {self.sigma_max:g}")
+        if not 0 <= self.outlier_rate <= 1 or self.outlier_px < 0 or self.reference_width <= 0:
+            raise UaoError(f"outlier rate must be 0 to 1 and outlier size and reference width positive; got "
+                           f"{self.outlier_rate:g}, {self.outlier_px:g} px, {self.reference_width:g} px")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,16 +66,12 @@ class NoiseModel:
 def load_mocap(path: str | Path) -> dict[str, np.ndarray]:
     """Read a mocap npz: one (T, 17, 3) float array per clip. Pickled content is refused."""
     path = Path(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise UaoError(f"{path} is not a readable mocap .npz file ({exc})") from None
-    if not hasattr(archive, "files"):
-        raise UaoError(f"{path} is a single array, not a mocap .npz of clips")
     clips = {}
-    with archive:
+    with open_npz(path, "mocap .npz of clips") as archive:
         for name in archive.files:
-            clip = archive[name]
+            clip = read_array(path, archive, name, PICKLED_HINT)
+            if clip.dtype.kind not in "fiu":
+                raise UaoError(f"{path}: clip {name!r} holds {clip.dtype} values, not numbers")
             if clip.ndim != 3 or clip.shape[1:] != (skeleton.NUM_JOINTS, 3):
                 raise UaoError(f"{path}: clip {name!r} has shape {clip.shape}; expected (T, {skeleton.NUM_JOINTS}, 3)")
             if not np.isfinite(clip).all():

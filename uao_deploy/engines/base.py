@@ -18,7 +18,7 @@ import numpy as np
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..errors import UaoError
-from ..contract import read_manifest
+from ..contract import check_tto_iters, checked_graph_files, read_manifest
 from ..shapes import as_joint_batch, as_vector_batch
 from ..contract import TTOConfig
 from ..tto import flip_average, refine
@@ -166,14 +166,15 @@ def _vectors(array, size: int, name: str, batch: int) -> np.ndarray:
 
 
 def _iteration_count(iters) -> int:
-    if not isinstance(iters, (int, np.integer)) or iters < 0:
-        raise UaoError(f"iters must be a non-negative integer; got {iters!r}")
-    return int(iters)
+    if isinstance(iters, np.integer):
+        iters = int(iters)
+    return check_tto_iters(iters)
 
 
 # --- export and engine folders ----------------------------------------------------------------
 def graph_files(folder, suffix: str, backend: str) -> dict[str, Path]:
-    """``{graph: path}`` of the graphs that the manifest of ``folder`` lists; UaoError when any is missing.
+    """``{graph: path}`` of the graphs that the manifest of ``folder`` lists; UaoError when any is
+    missing or differs from the sha256 its manifest records.
 
     A folder that holds the other kind of artefact (engines where ONNX was expected, or the
     reverse) is named as such rather than reported as incomplete.
@@ -185,11 +186,7 @@ def graph_files(folder, suffix: str, backend: str) -> dict[str, Path]:
     if not (folder / f"forward{suffix}").is_file() and (folder / f"forward{other}").is_file():
         kind = {".onnx": "ONNX graphs (backend 'onnxruntime')", ".engine": "TensorRT engines (backend 'tensorrt')"}
         raise UaoError(f"{folder} holds {kind[other]}, not {kind[suffix]}")
-    files = {graph: folder / entry["file"] for graph, entry in read_manifest(folder)["graphs"].items()}
-    missing = [path.name for path in files.values() if not path.is_file()]
-    if missing:
-        raise UaoError(f"{folder} lacks {', '.join(missing)}, listed in its manifest; re-run `uao export`")
-    return files
+    return checked_graph_files(folder, read_manifest(folder), "export it again with `uao export`")
 
 
 def tto_config_from(meta: dict, source) -> TTOConfig:

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..errors import UaoError
-from ..contract import GRAPHS
+from ..contract import GRAPHS, check_manifest_metadata, read_manifest
 from ..runtimes import ort_session, require_available
 from .base import Engine, graph_files, tto_config_from
 
@@ -60,6 +60,7 @@ class OnnxRuntimeEngine(Engine):
         self._sessions = {graph: self._session(graph, path, threads) for graph, path in self.files.items()}
         shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
                                              for graph, session in self._sessions.items()})
+        check_manifest_metadata(read_manifest(export_dir), shared, export_dir)
         self.tto_config = tto_config_from(shared, self.files["forward"])
         self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
         self.precision = shared.get("uao.precision", "fp32")

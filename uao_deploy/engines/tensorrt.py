@@ -13,9 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UaoError
-from ..contract import GRAPHS, MANIFEST, read_manifest
+from ..contract import GRAPHS, MANIFEST, check_manifest_metadata, read_manifest
 from ..runtimes import load_tensorrt, trt_logger
-from ..fileio import file_sha256
 from .base import Engine, graph_files, tto_config_from
 
 
@@ -34,19 +33,18 @@ def read_engine_dir(folder) -> tuple[dict[str, Path], str, dict]:
     """(engine files, flavour, export metadata) of an engine folder, checked to belong together.
 
     Engines carry no metadata of their own: the folder's manifest holds the export's ``uao.*``
-    metadata and each engine's sha256, so an engine copied in from another build is caught by its
-    hash, and each sidecar must name its graph and the flavour that built it.
+    metadata (checked against the manifest's own claims) and each engine's sha256, so an engine
+    copied in from another build is caught by its hash (in ``graph_files``), and each sidecar must
+    name its graph and the flavour that built it.
     """
     files = graph_files(folder, ".engine", "tensorrt")
     manifest = read_manifest(folder)
+    check_manifest_metadata(manifest, manifest.get("metadata", {}), Path(folder) / MANIFEST)
     flavours = {}
     for graph, path in files.items():
         sidecar = read_sidecar(path)
         if sidecar.get("graph") != graph:
             raise UaoError(f"{path}.json describes a {sidecar.get('graph')!r} engine, not {graph}")
-        if file_sha256(path) != manifest["graphs"][graph].get("sha256"):
-            raise UaoError(f"mismatched engines: {path} is not the engine that {Path(folder) / MANIFEST} lists "
-                           "(its sha256 differs), so it comes from another build; rebuild with `uao export`")
         flavours[path.name] = sidecar.get("flavour")
     if len(set(flavours.values())) != 1:
         raise UaoError(f"mismatched engines: built with different TensorRT flavours {flavours}")

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..device import torch_device
 from ..errors import UaoError
 from ..model.checkpoint import resolve_model
 from ..contract import TORCH_PRECISIONS
@@ -36,9 +37,7 @@ class TorchEngine(Engine):
         super().__init__()
         if precision not in TORCH_PRECISIONS:
             raise UaoError(f"the torch backend runs precision {' or '.join(TORCH_PRECISIONS)}; got {precision!r}")
-        self.device = torch.device(device)
-        if self.device.type == "cuda" and not torch.cuda.is_available():
-            raise UaoError(f"device {device!r} was requested but torch.cuda.is_available() is False")
+        self.device = torch_device(device)
         if isinstance(model, torch.nn.Module):
             self.checkpoint = self.checkpoint_sha256 = None
             model = copy.deepcopy(model)  # freezing it below must not change the caller's module

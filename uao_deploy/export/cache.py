@@ -1,17 +1,27 @@
-"""Exports made on first use and kept in a cache folder, shared by ``uao infer``, ``verify`` and ``bench``."""
+"""Exports made on first use and kept in a cache folder, shared by ``uao infer``, ``verify`` and ``bench``.
+
+Entries are checked against their manifests' sha256 on every use and rebuilt when damaged;
+``uao cache`` lists them and ``uao cache --clear`` removes them.
+"""
 from __future__ import annotations
 
 import hashlib
 import json
+import contextlib
+import logging
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from .. import __version__
+from ..contract import TTOConfig, check_tto_iters, checked_graph_files, read_manifest
+from ..errors import UaoError
+from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
 from ..model.checkpoint import checkpoint_path
-from ..fileio import file_sha256
-from ..contract import TTOConfig
+
+log = logging.getLogger(__name__)
 
 # Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
 NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
@@ -34,6 +44,7 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     """
     from . import export_onnx  # looked up at call time: torch.onnx is heavy
 
+    check_tto_iters(tto.iters)
     checkpoint = checkpoint_path(checkpoint)
     key = json.dumps([file_sha256(checkpoint), tto.to_dict(), precision, __version__, exporter_fingerprint()],
                      sort_keys=True)
@@ -64,18 +75,76 @@ def built_engines(onnx_dir, max_batch: int) -> Path:
     return _cached(folder, lambda staging: build_engines(onnx_dir, staging, profile=profile))
 
 
+def _intact(folder: Path) -> bool:
+    """Whether a cache entry is complete with every graph as exported; a damaged one is moved aside."""
+    if not (folder / "manifest.json").is_file():
+        return False
+    try:
+        checked_graph_files(folder, read_manifest(folder), "")
+        return True
+    except UaoError as exc:
+        log.warning("rebuilding the damaged cache entry %s (%s)", folder, str(exc).rstrip("; "))
+        with contextlib.suppress(OSError):  # a concurrent run may have moved it already
+            os.replace(folder, folder.parent / f"{temporary_prefix(folder.name)}damaged")
+        shutil.rmtree(folder.parent / f"{temporary_prefix(folder.name)}damaged", ignore_errors=True)
+        return False
+
+
 def _cached(folder: Path, make) -> Path:
-    """``folder`` once ``make(staging)`` has filled a temporary sibling and it was renamed into place."""
-    if (folder / "manifest.json").is_file():
+    """``folder`` once ``make(staging)`` has filled a temporary sibling and it was renamed into place.
+
+    Staging folders of killed runs are removed first; a damaged entry is rebuilt."""
+    if _intact(folder):
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}."))
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UaoError(f"cannot create the cache folder {folder.parent}: {exc.strerror or exc}; "
+                       "set UAO_CACHE_DIR to a writable folder") from None
+    sweep_stale_temporaries(folder.parent)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=temporary_prefix(folder.name)))
     try:
         make(staging)
         os.replace(staging, folder)
-    except OSError:
+    except OSError as exc:
         if not (folder / "manifest.json").is_file():  # not a concurrent run that finished first
-            raise
+            raise UaoError(f"cannot write the cache entry {folder}: {exc.strerror or exc}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def cache_entries() -> list[dict]:
+    """Every cache entry: folder, size in bytes, age in days, and what it holds (from its manifest)."""
+    root = cache_dir() / "export"
+    entries = []
+    for folder in sorted(root.iterdir()) if root.is_dir() else []:
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        try:
+            manifest = read_manifest(folder)
+        except UaoError:
+            holds = "incomplete (no valid manifest)"
+        else:
+            tto = manifest.get("tto")
+            iters = tto.get("iters", "?") if isinstance(tto, dict) else "?"
+            holds = (f"{manifest.get('format', '?')} {manifest.get('precision', '?')}, K = {iters}, "
+                     f"checkpoint {str(manifest.get('checkpoint_sha256', '?'))[:12]}")
+        files = [path for path in folder.rglob("*") if path.is_file()]
+        entries.append({"folder": folder, "bytes": sum(path.stat().st_size for path in files),
+                        "age_days": (time.time() - folder.stat().st_mtime) / 86400, "holds": holds})
+    return entries
+
+
+def clear_cache() -> tuple[int, int]:
+    """Remove every cache entry and leftover staging folder; return (folders removed, bytes freed)."""
+    root = cache_dir() / "export"
+    removed = freed = 0
+    for folder in list(root.iterdir()) if root.is_dir() else []:
+        freed += sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0
+        if folder.is_dir() and not folder.is_symlink():
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            folder.unlink(missing_ok=True)
+        removed += 1
+    return removed, freed

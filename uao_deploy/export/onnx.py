@@ -20,12 +20,11 @@ import torch
 
 from .. import skeleton
 from ..errors import UaoError
+from ..contract import FRAME, GRAPHS, MANIFEST, PRECISIONS, Objective, TTOConfig, check_tto_iters, graph_metadata
+from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
 from ..model.checkpoint import resolve_model
-from ..fileio import file_sha256
-from ..contract import TTOConfig
 from . import trace
 from .layers import exportable_model
-from ..contract import FRAME, GRAPHS, MANIFEST, PRECISIONS, Objective, graph_metadata
 from ..fileio import write_json
 
 log = logging.getLogger(__name__)
@@ -129,8 +128,8 @@ def _drop_unused(graph: onnx.GraphProto) -> None:
 def check_options(config: TTOConfig, precision: str) -> None:
     if precision not in PRECISIONS:
         raise UaoError(f"unknown precision {precision!r}; choose one of {', '.join(PRECISIONS)}")
-    if not isinstance(config.iters, int) or config.iters < 1:
-        raise UaoError(f"TTO iterations must be an integer >= 1; got {config.iters!r}")
+    if check_tto_iters(config.iters) < 1:
+        raise UaoError(f"a fused TTO graph needs TTO iterations >= 1; got {config.iters!r}")
 
 
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
@@ -148,7 +147,8 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     checkpoint_path = None if resolved.path is None else str(resolved.path)
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    sweep_stale_temporaries(out.parent)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         graphs = build_graphs(model, tto, precision)
         manifest = {

@@ -16,8 +16,8 @@ import warnings
 from pathlib import Path
 
 from ..errors import UaoError
-from ..fileio import file_sha256
 from ..contract import TTOConfig
+from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
 from ..contract import MANIFEST, read_manifest
 from ..runtimes import load_tensorrt, trt_logger, visible_gpus
 from ..fileio import write_json
@@ -130,7 +130,8 @@ def build_engines(onnx_dir: str | os.PathLike, out_dir: str | os.PathLike = "eng
               "precision": graphs["precision"], "profile": {"min": profile[0], "opt": profile[1], "max": profile[2]}}
     log.info("building with %s %s for %s", flavour, trt.__version__, common["target"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.staging-"))
+    sweep_stale_temporaries(out.parent)
+    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         cache = _load_timing_cache(trt, out / TIMING_CACHE)
         manifest = {"format": "uao-engines", **common, "timing_cache": TIMING_CACHE, "graphs": {},

@@ -2,7 +2,8 @@
 
 For each sequence (see :mod:`uao_deploy.data.keypoints`):
 
-1. Missing joints are filled over time (:func:`~uao_deploy.data.keypoints.fill_missing`).
+1. Keypoints far outside the image (:func:`uao_deploy.camera.far_off_image`) count as missing;
+   missing joints are filled over time (:func:`~uao_deploy.data.keypoints.fill_missing`).
 2. Camera: the image size from the file or ``width``/``height``; the focal length from ``focal``
    (pixels), else the file, else :func:`uao_deploy.camera.default_intrinsics` (focal = image width,
    about 53 degrees horizontal field of view; principal point at the image centre; no distortion).
@@ -33,15 +34,18 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, engines
-from ..camera import default_intrinsics, estimate_root, normalize_screen_coordinates
+from ..camera import check_intrinsics, default_intrinsics, estimate_root, far_off_image, normalize_screen_coordinates
+from ..contract import check_tto_iters
 from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
-from ..fileio import atomic_write_bytes
 from ..contract import TTOConfig
+from ..fileio import atomic_write_bytes, check_output_file, check_output_folder
 
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
 # at all still gets a finite root from its interpolated keypoints.
 FILLED_WEIGHT = 1e-3
+# Longest root-smoothing window: 40 s at 25 fps; longer windows only cost memory.
+MAX_SMOOTH_ROOT = 1001
 UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
 
 
@@ -121,14 +125,13 @@ def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, it
 def camera_for(sequence: KeypointSequence, width: float | None = None, height: float | None = None,
                focal: float | None = None) -> tuple[np.ndarray, dict]:
     """Normalized intrinsics (9,) of a sequence's camera and, in pixels, what was used."""
-    width = width or sequence.width
-    height = height or sequence.height
-    if not width or not height:
+    width = width if width is not None else sequence.width
+    height = height if height is not None else sequence.height
+    if width is None or height is None:
         raise UaoError(f"{sequence.source}: the image size is unknown; pass --width and --height (pixels)")
-    if focal is not None and focal <= 0:
-        raise UaoError(f"the focal length must be positive; got {focal}")
-    cam = default_intrinsics(width, height)
     pixel_focal = (focal, focal) if focal is not None else sequence.focal
+    check_intrinsics(width, height, pixel_focal, sequence.center, sequence.source)
+    cam = default_intrinsics(width, height)
     if pixel_focal is not None:
         cam[0:2] = np.asarray(pixel_focal) / width * 2
     if sequence.center is not None:
@@ -139,14 +142,38 @@ def camera_for(sequence: KeypointSequence, width: float | None = None, height: f
     return cam, used
 
 
-def smooth_track(track: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving median over ``window`` frames (rounded up to odd; shorter at the ends)."""
+def smooth_track(track: np.ndarray, window: int, chunk: int = 4096) -> np.ndarray:
+    """Centred moving median over ``window`` frames (rounded up to odd; shorter at the ends).
+
+    Computed ``chunk`` frames at a time: the median copies each frame's window."""
+    check_options(smooth_root=window)
     if window <= 1:
         return track
     half = window // 2
     padded = np.pad(track.astype(np.float64), ((half, half), (0, 0)), constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, 3, window)
-    return np.nanmedian(windows, axis=-1).astype(np.float32)
+    return np.concatenate([np.nanmedian(windows[start:start + chunk], axis=-1)
+                           for start in range(0, len(track), chunk)]).astype(np.float32)
+
+
+def check_options(iters: int = 0, smooth_root: int = 1, batch_size: int = 1) -> None:
+    """Refuse option values that no run can use, before any work."""
+    check_tto_iters(iters)
+    if not 1 <= smooth_root <= MAX_SMOOTH_ROOT:
+        raise UaoError(f"the root smoothing window must be 1 to {MAX_SMOOTH_ROOT} frames; got {smooth_root}")
+    if batch_size < 1:
+        raise UaoError(f"the batch size must be at least 1; got {batch_size}")
+
+
+def prepare(sequence: KeypointSequence, width: float | None = None, height: float | None = None,
+            focal: float | None = None) -> tuple[np.ndarray, dict, np.ndarray, np.ndarray, np.ndarray]:
+    """(intrinsics, camera used, filled pixels, detected mask, confidence) of a sequence: keypoints
+    far outside the image count as missing, then missing joints are filled."""
+    cam, camera = camera_for(sequence, width, height, focal)
+    off_image = far_off_image(sequence.pixels, camera["width"], camera["height"])
+    confidence = np.where(off_image, 0.0, sequence.confidence).astype(np.float32)
+    pixels, detected = fill_missing(sequence.pixels, confidence, sequence.source)
+    return cam, camera, pixels, detected, confidence
 
 
 def _batches(frames: int, batch_size: int):
@@ -156,17 +183,13 @@ def _batches(frames: int, batch_size: int):
 def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None = None, height: float | None = None,
          focal: float | None = None, smooth_root: int = 1, batch_size: int = 64, progress: bool = False) -> LiftResult:
     """Lift one keypoint sequence with ``engine`` (see the module docstring for every step)."""
-    if batch_size < 1:
-        raise UaoError(f"the batch size must be at least 1; got {batch_size}")
-    if iters < 0:
-        raise UaoError(f"the number of TTO iterations must be >= 0; got {iters}")
+    check_options(iters, smooth_root, batch_size)
     started = time.perf_counter()
-    cam, camera = camera_for(sequence, width, height, focal)
-    pixels, detected = fill_missing(sequence.pixels, sequence.confidence, sequence.source)
+    cam, camera, pixels, detected, confidence = prepare(sequence, width, height, focal)
     frames = len(pixels)
     x = normalize_screen_coordinates(pixels, camera["width"], camera["height"])
     cams = np.repeat(cam[None], frames, axis=0)
-    weights = np.where(detected, sequence.confidence, FILLED_WEIGHT)
+    weights = np.where(detected, confidence, FILLED_WEIGHT)
     batches = _batches(frames, batch_size)
 
     from tqdm import tqdm
@@ -199,10 +222,24 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
         "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
                       "ms_per_frame": 1000 * (done - started) / frames},
     }
-    return LiftResult(poses_3d=np.concatenate(poses).astype(np.float32),
-                      poses_3d_initial=np.concatenate(initial).astype(np.float32), root=root.astype(np.float32),
-                      uncertainty=np.concatenate(uncertainty).astype(np.float32), keypoints_2d=pixels,
-                      confidence=np.where(detected, sequence.confidence, 0).astype(np.float32), metadata=metadata)
+    result = LiftResult(poses_3d=np.concatenate(poses).astype(np.float32),
+                        poses_3d_initial=np.concatenate(initial).astype(np.float32), root=root.astype(np.float32),
+                        uncertainty=np.concatenate(uncertainty).astype(np.float32), keypoints_2d=pixels,
+                        confidence=np.where(detected, confidence, 0).astype(np.float32), metadata=metadata)
+    check_result(result, sequence.source)
+    return result
+
+
+def check_result(result: LiftResult, source: str) -> None:
+    """Refuse a result that is no pose: non-finite values (e.g. a broken engine) or a root behind the camera."""
+    for name, array in result.arrays().items():
+        if name != "metadata" and not np.isfinite(array).all():
+            frame = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0, 0])
+            raise UaoError(f"{source}: the {name} of frame {frame} is not finite (NaN or infinite); nothing written")
+    behind = np.flatnonzero(result.root[:, 2] <= 0)
+    if len(behind):
+        raise UaoError(f"{source}: frame {behind[0]} puts the root behind the camera (z = {result.root[behind[0], 2]:.3g} m); "
+                       "check the keypoints and the camera values; nothing written")
 
 
 def write_lifted(result: LiftResult, target, up=None, camera_pitch: float | None = None) -> Path:
@@ -226,8 +263,7 @@ def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
         paths = [out] if len(sequences) == 1 else \
             [out.with_name(f"{out.stem}_{sequence.name}{out.suffix}") for sequence in sequences]
     else:
-        if out.exists() and not out.is_dir():
-            raise UaoError(f"{out} exists and is not a folder")
+        check_output_folder(out)
         paths = [out / f"{sequence.name}.npz" for sequence in sequences]
     duplicates = sorted({p.name for p in paths if paths.count(p) > 1})
     if duplicates:
@@ -258,19 +294,23 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     """
     if not files:
         raise UaoError("no keypoint files given")
+    check_options(iters, smooth_root, batch_size)
     if up is not None and camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     sequences = [sequence for path in files
                  for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height)]
     for sequence in sequences:
-        camera_for(sequence, width, height, focal)
-        fill_missing(sequence.pixels, sequence.confidence, sequence.source)
+        prepare(sequence, width, height, focal)
     targets = output_paths(sequences, out)
+    for target in targets:
+        check_output_file(target, files, "output")
     animations = render_paths(sequences, render)
     if render is not None:
         from ..viz.render import check_render_target
 
         check_render_target(render)
+        for animation in animations:
+            check_output_file(animation, [*files, *targets], "animation")
     engine = open_engine(backend, engine_dir, checkpoint, iters, precision, providers)
     notice = engine.path_notice(iters)
     if notice:
@@ -305,9 +345,7 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
     from ..data.sample import SAMPLE_PATH
     from ..metrics import mpjpe, p_mpjpe
 
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise UaoError(f"{out} exists and is not a folder")
+    out = check_output_folder(out)
     timings = {}
     started = time.perf_counter()
     engine = open_engine(backend, iters=iters)

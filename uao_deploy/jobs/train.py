@@ -14,8 +14,11 @@ import torch
 from tqdm import tqdm
 
 from .. import skeleton
+from ..device import torch_device
+from ..errors import UaoError, first_line
 from ..metrics import mpjpe
 from ..model import GUMLP, GUMLPConfig, save_checkpoint
+from ..model.checkpoint import load_tensors
 from ..fileio import atomic_write_bytes
 from ..tto import predict
 from ..tto.objective import gaussian_term
@@ -49,6 +52,14 @@ class TrainConfig:
     device: str = "cpu"
     max_batches: int | None = None  # cap per epoch, for smoke runs
 
+    def __post_init__(self):
+        if not (math.isfinite(self.lr) and self.lr > 0 and math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1):
+            raise UaoError(f"the learning rate must be positive and its decay in (0, 1]; got {self.lr:g} and "
+                           f"{self.lr_decay:g}")
+        if self.epochs < 1 or self.batch_size < 1 or (self.max_batches is not None and self.max_batches < 1):
+            raise UaoError(f"epochs, batch size and batches per epoch must be at least 1; got {self.epochs}, "
+                           f"{self.batch_size}, {self.max_batches}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -75,7 +86,21 @@ def validation_mpjpe(model: GUMLP, pairs: dict[str, np.ndarray], device: str, ba
 
 
 def _save_state(path: Path, state: dict) -> None:
+    """Tensors and plain containers only, so :func:`_load_state` reads it with ``weights_only=True``."""
     atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
+
+
+STATE_KEYS = ("model", "optimizer", "scheduler", "generator", "history", "epoch")
+
+
+def _load_state(path: Path, device: torch.device) -> dict:
+    """The training state written by :func:`_save_state`, loaded with ``weights_only=True``: a
+    planted file (OUT is often a relative folder in a cloned tree) cannot run code."""
+    state = load_tensors(path, "a uao training state (remove it or train without --resume)", device)
+    if not isinstance(state, dict) or any(key not in state for key in STATE_KEYS):
+        raise UaoError(f"{path} is not a uao training state (it lacks {', '.join(STATE_KEYS)}); "
+                       "remove it or train without --resume")
+    return state
 
 
 def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: bool = False,
@@ -87,7 +112,7 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     on its share of every batch with DistributedDataParallel and rank 0 writes the files."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    device = torch.device(config.device)
+    device = torch_device(config.device)
     torch.manual_seed(config.seed)
     model = GUMLP(config.model).to(device)
     ranks = distributed.current()
@@ -100,11 +125,15 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     start_epoch = 0
     state_path = out_dir / STATE_NAME
     if resume and state_path.is_file():
-        state = torch.load(state_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        state = _load_state(state_path, device)
+        try:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            generator.set_state(state["generator"].cpu() if device.type == "cpu" else state["generator"])
+        except (RuntimeError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise UaoError(f"{state_path} does not fit this run's model and options ({first_line(exc)}); "
+                           "resume with the options it was started with") from None
         history, start_epoch = state["history"], state["epoch"]
 
     validation = data.validation()

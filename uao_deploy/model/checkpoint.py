@@ -4,13 +4,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from ..fileio import atomic_write_bytes, file_sha256
 from .gumlp import GUMLP, GUMLPConfig
 
@@ -27,20 +28,35 @@ def sidecar_path(path: str | os.PathLike) -> Path:
     return Path(str(path) + ".json")
 
 
+def load_tensors(path: Path, what: str, map_location="cpu"):
+    """``torch.load`` with ``weights_only=True``: tensors and plain containers, never code. Anything
+    else is one UaoError that names the reason without torch's advice to load it unsafely."""
+    try:
+        return torch.load(path, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's message advises weights_only=False: keep only the reason
+        reason = str(exc).partition("WeightsUnpickler error:")[2].strip()
+        reason = first_line(reason.partition(". ")[0]) if reason else "not a PyTorch file"
+        raise UaoError(f"{path} is not {what}: it holds more than tensors and plain containers ({reason}); "
+                       "uao never unpickles code from it") from None
+    except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
+        raise UaoError(f"{path} is not {what} ({type(exc).__name__}: {first_line(exc)})") from None
+
+
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """Read a state dict with ``weights_only=True`` (no code runs), or raise a clear UaoError."""
     path = Path(path)
     if not path.is_file():
         raise UaoError(f"checkpoint not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise UaoError(f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: {first_line})") from None
+    state = load_tensors(path, "a readable PyTorch checkpoint")
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UaoError(f"{path} does not hold a GUMLP state dict (a mapping of parameter names to tensors)")
+    broken = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
+    if broken:
+        raise UaoError(f"{path} holds NaN or infinite weights (in {broken[0]}"
+                       f"{f' and {len(broken) - 1} more tensors' if len(broken) > 1 else ''}): a damaged checkpoint "
+                       "or a diverged training run")
     return state
 
 

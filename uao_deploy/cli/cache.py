@@ -1,0 +1,21 @@
+"""``uao cache``: list the exports kept in the cache folder, or remove them."""
+from __future__ import annotations
+
+import click
+
+
+@click.command("cache")
+@click.option("--clear", is_flag=True, help="Remove every cache entry (they are rebuilt on first use).")
+def command(clear):
+    """List the cached exports (folder, size, what they hold), or remove them all with --clear."""
+    from ..export.cache import cache_dir, cache_entries, clear_cache
+
+    if clear:
+        removed, freed = clear_cache()
+        click.echo(f"removed {removed} cache entries ({freed / 1e6:.1f} MB) from {cache_dir() / 'export'}")
+        return
+    entries = cache_entries()
+    for entry in entries:
+        click.echo(f"{entry['folder']}  {entry['bytes'] / 1e6:7.1f} MB  {entry['age_days']:5.1f} days  {entry['holds']}")
+    total = sum(entry["bytes"] for entry in entries)
+    click.echo(f"{len(entries)} entries, {total / 1e6:.1f} MB in {cache_dir() / 'export'} (`uao cache --clear` removes them)")

@@ -1,0 +1,77 @@
+"""Reading .npz archives of numeric arrays without trusting them: anything that is not a zip, a
+malformed or truncated member, a header claiming more data than the member holds, or an object
+array (pickled Python objects) is one clear UaoError naming the file and the array."""
+from __future__ import annotations
+
+import math
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import UaoError, first_line
+
+NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+
+
+def is_zip(path) -> bool:
+    """Whether ``path`` is a file that starts as a zip archive (an .npz) does."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    with open(path, "rb") as handle:
+        return handle.read(4) == b"PK\x03\x04"
+
+
+def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
+    """The ``np.load`` archive of ``path`` (use it as a context manager), refused unless it is a zip."""
+    path = Path(path)
+    if not path.is_file():
+        raise UaoError(f"{path} does not exist or is not a file")
+    with open(path, "rb") as handle:
+        magic = handle.read(6)
+    # Only zip archives reach np.load: given anything else it would try to unpickle the file.
+    if magic == b"\x93NUMPY":
+        raise UaoError(f"{path} is a single .npy array, not an {what}")
+    if not magic.startswith(b"PK\x03\x04"):
+        raise UaoError(f"{path} is not an .npz file (a zip archive of numpy arrays)")
+    try:
+        return np.load(path, allow_pickle=allow_pickle)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise UaoError(f"{path} is not a readable {what} ({type(exc).__name__}: {first_line(exc)})") from None
+
+
+def read_array(path, archive, key: str, pickle_hint: str | None = None) -> np.ndarray:
+    """``archive[key]`` once its npy header is checked: well formed, and no larger than the data
+    stored. An object array is refused; ``pickle_hint`` says how to opt in to reading it (from
+    files one trusts), when the caller offers a way."""
+    member = key if key in archive.zip.namelist() else f"{key}.npy"
+    try:
+        stored = archive.zip.getinfo(member).file_size
+        with archive.zip.open(member) as handle:
+            version = np.lib.format.read_magic(handle)
+            if version not in NPY_HEADER_READERS:
+                raise ValueError(f"unsupported npy format version {version}")
+            shape, _, dtype = NPY_HEADER_READERS[version](handle)
+            data_bytes = stored - handle.tell()
+    except (OSError, ValueError, EOFError, SyntaxError, TypeError, KeyError, zipfile.BadZipFile) as exc:
+        raise UaoError(f"{path}: {key!r} is not a readable numpy array ({first_line(exc)})") from None
+    if dtype.hasobject:
+        if not archive.allow_pickle:
+            hint = f"; {pickle_hint}" if pickle_hint else ""
+            raise UaoError(f"{path}: {key!r} holds pickled Python objects, which can run code when loaded{hint}")
+    elif math.prod(shape) * dtype.itemsize > data_bytes:
+        raise UaoError(f"{path}: {key!r} is truncated: its header claims {math.prod(shape) * dtype.itemsize:,} bytes "
+                       f"of {dtype} {shape} but it holds {max(data_bytes, 0):,}")
+    try:
+        return archive[key]
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise UaoError(f"{path}: {key!r} cannot be read ({first_line(exc)})") from None
+
+
+def numbers(path, value: np.ndarray, key: str) -> np.ndarray:
+    """``value`` as float64, refused unless it holds real numbers (not strings, objects or complex)."""
+    value = np.asarray(value)
+    if value.dtype.kind not in "fiu":
+        raise UaoError(f"{path}: {key!r} must hold numbers; it holds {value.dtype} values")
+    return value.astype(np.float64)
