@@ -79,7 +79,7 @@ def test_folder_job_mirrors_names_and_reports_the_bad_file(corpus, tmp_path, cap
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*.npz")) == ["a.npz", "walk/b.npz",
                                                                                 "walk/deep/c.npz"]
     assert "3 done, 0 skipped (already finished), 1 failed; 36 frames" in stdout
-    assert f"failed: {corpus / 'broken.npz'}: {corpus / 'broken.npz'} is not a readable .npz file" in stdout
+    assert f"failed: {corpus / 'broken.npz'}: {corpus / 'broken.npz'} is not a readable .npz" in stdout
     assert stderr.strip() == "Error: 1 of 4 input files failed (listed above)"
     with np.load(out / "walk/deep/c.npz") as result:
         job = json.loads(str(result["metadata"]))["job"]
@@ -166,3 +166,12 @@ def test_a_sequence_folder_in_a_corpus_is_one_input(corpus, shared_dir, tmp_path
         assert result["poses_3d"].shape == (9, 17, 3)
     code, stdout, _ = infer(capsys, small_checkpoint, corpus, "-o", out, "--width", 1280, "--height", 720, "--resume")
     assert code == 0 and "0 done, 4 skipped" in stdout
+
+
+def test_outputs_never_overwrite_their_inputs(corpus, capsys, small_checkpoint):
+    (corpus / "broken.npz").unlink()
+    before = {p: p.read_bytes() for p in corpus.rglob("*.npz")}
+    code, stdout, _ = infer(capsys, small_checkpoint, corpus, "-o", corpus)
+    assert code == 1 and "0 done, 0 skipped (already finished), 3 failed" in stdout
+    assert "refusing to overwrite an input" in stdout
+    assert {p: p.read_bytes() for p in corpus.rglob("*.npz")} == before

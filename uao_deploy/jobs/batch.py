@@ -9,7 +9,7 @@ config, fused K) and every setting of :class:`LiftSettings` but ``allow_pickle``
 holds exactly that record, so a changed input, model or setting is lifted again, and a file that
 merely exists (or is truncated) is not taken as done.
 
-The per-file steps (:func:`prepare`, :func:`lift_and_save`) are shared with the Ray job
+The per-file steps (:func:`prepare_file`, :func:`lift_and_save`) are shared with the Ray job
 (:mod:`uao_deploy.jobs.ray_batch`), so both write the same arrays for the same input.
 """
 from __future__ import annotations
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
+from .. import fileio
+from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError
-from ..fileio import file_sha256
-from .infer import camera_for, lift, write_lifted
+from .infer import check_options, lift, prepare, write_lifted
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
 # YOLO-pose txt frames, see is_sequence_folder).
@@ -202,10 +202,10 @@ def _corpus(root: Path) -> list[Path]:
 def input_sha256(path: Path) -> str:
     """sha256 of an input file, or of a sequence folder's file names and contents."""
     if not path.is_dir():
-        return file_sha256(path)
+        return fileio.file_sha256(path)
     digest = hashlib.sha256()
     for member in sorted(p for p in path.iterdir() if p.is_file()):
-        digest.update(member.name.encode() + b"\0" + bytes.fromhex(file_sha256(member)))
+        digest.update(member.name.encode() + b"\0" + bytes.fromhex(fileio.file_sha256(member)))
     return digest.hexdigest()
 
 
@@ -227,7 +227,7 @@ def _fixed_prefix(pattern: str) -> Path:
     return Path(*parts[:fixed]) if fixed else Path()
 
 
-def prepare(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict, resume: bool) -> Prepared:
+def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict, resume: bool) -> Prepared:
     """Hash, read and check one input; decide whether ``resume`` skips it. Never raises: a bad file
     comes back with its reason, so the job goes on with the others."""
     prepared = Prepared(source=str(item.path))
@@ -238,9 +238,9 @@ def prepare(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict,
         prepared.job = json.loads(json.dumps(job))  # as it reads back from an output (tuples as lists)
         prepared.sequences = read_keypoints(item.path, **settings.read_options())
         for sequence in prepared.sequences:
-            camera_for(sequence, settings.width, settings.height, settings.focal)
-            fill_missing(sequence.pixels, sequence.confidence, sequence.source)
-        prepared.targets = [out / item.subfolder / f"{sequence.name}.npz" for sequence in prepared.sequences]
+            prepare(sequence, settings.width, settings.height, settings.focal)
+        prepared.targets = [fileio.check_output_file(out / item.subfolder / f"{sequence.name}.npz", [item.path])
+                            for sequence in prepared.sequences]
         prepared.skipped = resume and all(recorded_job(target) == prepared.job for target in prepared.targets)
     except Exception as exc:  # a foreign or unreadable file is that file's failure, not the job's
         prepared.error = _one_line(exc)
@@ -280,24 +280,26 @@ def _one_line(exc: Exception) -> str:
     return reason if isinstance(exc, UaoError) else f"{type(exc).__name__}: {reason}"
 
 
-def check_output_folder(out) -> Path:
+def check_job(out, settings: LiftSettings) -> Path:
+    """Refuse, before any work, settings no run can use and an output that is no folder."""
+    check_options(settings.iters, settings.smooth_root, settings.batch_size)
+    if settings.up is not None and settings.camera_pitch is not None:
+        raise UaoError("give either --up or --camera-pitch, not both")
     out = Path(out)
-    if out.suffix == ".npz":
+    if out.suffix.lower() == ".npz":
         raise UaoError(f"-o {out} names one file; several inputs need a folder")
-    if out.exists() and not out.is_dir():
-        raise UaoError(f"{out} exists and is not a folder")
-    return out
+    return fileio.check_output_folder(out)
 
 
 def run_batch(inputs: list[InputFile], out, engine, settings: LiftSettings, resume: bool = False,
               log=print) -> BatchSummary:
     """Lift every input with ``engine`` in this process, file after file."""
-    out = check_output_folder(out)
+    out = check_job(out, settings)
     engine_id = engine_identity(engine)
     started = time.perf_counter()
     outcomes = []
     for item in inputs:
-        outcome = lift_and_save(prepare(item, out, settings, engine_id, resume), engine, settings)
+        outcome = lift_and_save(prepare_file(item, out, settings, engine_id, resume), engine, settings)
         log(outcome_line(outcome))
         outcomes.append(outcome)
     return BatchSummary(outcomes, time.perf_counter() - started)
@@ -316,7 +318,7 @@ def infer_many(specs, out, settings: LiftSettings, backend=None, engine_dir=None
     from .infer import open_engine
 
     inputs = expand_inputs(specs)
-    check_output_folder(out)
+    check_job(out, settings)
     engine = open_engine(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     notice = engine.path_notice(settings.iters)
     if notice:

@@ -5,7 +5,7 @@ checkpoint, or the ``--engine`` folder given); its files travel to the workers t
 object store (each node keeps one copy in its temporary folder, named by content hash), so nodes
 need no shared copy and never export. The dataset holds one row per input
 file (the unit of work until sequence windows exist). Ray tasks hash, read and check each file
-(:func:`~uao_deploy.jobs.batch.prepare`); a pool of actors, each holding one engine (an ONNX Runtime
+(:func:`~uao_deploy.jobs.batch.prepare_file`); a pool of actors, each holding one engine (an ONNX Runtime
 session, or TensorRT engines on a GPU), lifts and writes each file atomically
 (:func:`~uao_deploy.jobs.batch.lift_and_save`), so a killed job leaves whole outputs or none. The
 output folder must be reachable from every node (a shared file system on a multi-node cluster).
@@ -22,8 +22,8 @@ from pathlib import Path
 
 from ..errors import UaoError
 from ..fileio import atomic_write_bytes
-from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_output_folder, engine_identity,
-                    expand_inputs, lift_and_save, outcome_line, prepare, report)
+from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_job, engine_identity, expand_inputs,
+                    lift_and_save, outcome_line, prepare_file, report)
 
 RAY_BACKENDS = ("onnxruntime", "tensorrt")
 
@@ -127,7 +127,7 @@ def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", w
     import ray  # the extra uao-deploy[ray]; before the export, which takes a minute
 
     inputs = [InputFile(item.path.resolve(), item.subfolder) for item in expand_inputs(specs)]
-    out = check_output_folder(out).resolve()  # workers may run elsewhere: absolute paths only
+    out = check_job(out, settings).resolve()  # workers may run elsewhere: absolute paths only
     folder, backend = engine_folder(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     started_here = not ray.is_initialized()
     if started_here:
@@ -185,4 +185,4 @@ def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_p
 def _prepare_row(row, out, settings, engine_id, resume):
     item = InputFile(Path(row["path"]), Path(row["subfolder"]))
     # Pickled by hand: the sequences' arrays differ in shape from file to file, which Arrow columns refuse.
-    return {"prepared": pickle.dumps(prepare(item, out, settings, engine_id, resume))}
+    return {"prepared": pickle.dumps(prepare_file(item, out, settings, engine_id, resume))}
