@@ -329,7 +329,7 @@ def test_a_changed_graph_is_named_and_never_run(export_copy, work, capsys):
     (lambda m: m["graphs"]["forward"].pop("file"), "names no file"),
     (lambda m: m["graphs"]["forward"].update(file="../forward.onnx"), "names no file"),
     (lambda m: m["graphs"]["forward"].pop("sha256"), "has no sha256"),
-    (lambda m: m["graphs"].pop("tto_step"), "does not list the graphs"),
+    (lambda m: m["graphs"].pop("tto_step"), "does not list the frame objective's graphs tto_step"),
     (lambda m: m.update(metadata=["a list"]), "'metadata' is not a mapping"),
     (lambda m: m.update(checkpoint_sha256="0" * 64), "contradicts the graphs' metadata (checkpoint_sha256)"),
     (lambda m: m["model_config"].update(channels=512), "contradicts the graphs' metadata (model_config)"),

@@ -253,12 +253,12 @@ def write_lifted(result: LiftResult, target, up=None, camera_pitch: float | None
 
 def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
     """``out`` with a suffix names the output file, in the format the suffix names (.npz .csv .json .bvh
-    .html), or with several sequences <stem>_<name><suffix> each; without one (or an existing
-    folder) it is a folder of <name>.npz."""
+    .html), or with several sequences <stem>_<name><suffix> each; without one it is a folder of
+    <name>.npz."""
     from ..io.results import check_output
 
     out = Path(out)
-    if out.suffix and not out.is_dir():
+    if out.suffix:  # a file, even where a folder of that name is in the way (refused before any work)
         check_output(out)
         paths = [out] if len(sequences) == 1 else \
             [out.with_name(f"{out.stem}_{sequence.name}{out.suffix}") for sequence in sequences]
