@@ -6,35 +6,17 @@ alone, so results never depend on batch neighbours (the seed's batch mean is thi
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 
 from .. import skeleton
 from ..camera import project
+from .config import TTOConfig
 
 # ||d|| is computed as sqrt(max(|d|^2, NORM_FLOOR)): finite everywhere and with gradient exactly 0
 # for |d| < 1e-5 m. At TTO iteration 0 the prediction equals its own pseudo-target, so the distance
 # is 0 (or float noise of ~1e-7 m when two graphs compute it); PyTorch's norm has gradient 0 there,
 # a naive x/||x|| gives NaN and noise would give a random unit vector that Adam would amplify.
 NORM_FLOOR = 1e-10
-
-
-@dataclass(frozen=True)
-class TTOConfig:
-    """Hyper-parameters of UAO (the paper's defaults)."""
-
-    iters: int = 4
-    lr: float = 1e-3
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    w_gauss: float = 0.005
-    w_proj: float = 1.0
-    flip: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def safe_norm(vectors: torch.Tensor) -> torch.Tensor:
