@@ -36,13 +36,18 @@ POSITIVE = click.FloatRange(min=0, min_open=True)
               help="Checkpoint to use instead of the embedded model (exported on first use).")
 @click.option("--allow-pickle", is_flag=True, help="Read VideoPose3D files (pickled: only files you trust).")
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
+@click.option("--mode", type=click.Choice(["sequence", "frame"]), default="sequence", show_default=True,
+              help="sequence: smooth root trajectory, UAO through it, uncertainty-weighted smoothing over time; "
+                   "frame: every frame alone (per-frame root). --tto-iters 0 is always the plain per-frame lifter.")
+@click.option("--causal", is_flag=True, help="Sequence mode for live use: each frame sees only the frames before it; "
+                                             "reports the per-frame latency.")
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
-            checkpoint, allow_pickle, render, progress, precision, providers):
+            checkpoint, allow_pickle, render, progress, precision, providers, mode, causal):
     """Lift 2D keypoints (MHFormer/PoseMamba, plain npz or VideoPose3D files) to 3D poses."""
     from ..jobs.infer import infer_files
 
     infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
                 engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
-                precision=precision, providers=providers)
+                precision=precision, providers=providers, mode=mode, causal=causal)

@@ -39,6 +39,7 @@ from ..tto import TTOConfig
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
 # at all still gets a finite root from its interpolated keypoints.
 FILLED_WEIGHT = 1e-3
+MODES = ("frame", "sequence")
 UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
 
 
@@ -148,8 +149,18 @@ def _batches(frames: int, batch_size: int):
 
 
 def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None = None, height: float | None = None,
-         focal: float | None = None, smooth_root: int = 1, batch_size: int = 64, progress: bool = False) -> LiftResult:
-    """Lift one keypoint sequence with ``engine`` (see the module docstring for every step)."""
+         focal: float | None = None, smooth_root: int = 1, batch_size: int = 64, progress: bool = False,
+         mode: str = "sequence", causal: bool = False) -> LiftResult:
+    """Lift one keypoint sequence with ``engine`` (see the module docstring for every step).
+
+    ``mode`` "sequence" (with ``iters`` >= 1) runs :mod:`uao_deploy.jobs.video` instead of steps 3-4:
+    a smooth root trajectory, UAO through it and uncertainty-weighted smoothing; ``causal`` does so
+    frame by frame with past frames only and reports the per-frame latency.
+    """
+    if mode not in MODES:
+        raise UaoError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if causal and mode != "sequence":
+        raise UaoError("--causal is a sequence-mode option")
     if batch_size < 1:
         raise UaoError(f"the batch size must be at least 1; got {batch_size}")
     if iters < 0:
@@ -162,6 +173,9 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
     cams = np.repeat(cam[None], frames, axis=0)
     weights = np.where(detected, sequence.confidence, FILLED_WEIGHT)
     batches = _batches(frames, batch_size)
+    if mode == "sequence" and iters >= 1:
+        return _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, weights, batch_size, causal,
+                           started)
 
     from tqdm import tqdm
 
@@ -198,6 +212,48 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
                       confidence=np.where(detected, sequence.confidence, 0).astype(np.float32), metadata=metadata)
 
 
+def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, weights, batch_size, causal, started):
+    from . import video
+    from ..trajectory import estimate_focal_scale
+
+    initial = np.concatenate([engine.predict(x[part]) for part in _batches(len(x), batch_size)])
+    uncertainty = np.concatenate([np.exp(engine.forward(x[part], return_uncertainty=True)[1][..., 0])
+                                  for part in _batches(len(x), batch_size)])
+    if camera["focal_source"].startswith("default"):
+        scale = estimate_focal_scale(initial, x, cams, video.root_weights(weights, uncertainty))
+        cams = cams.copy()
+        cams[:, :2] *= scale
+        camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
+                  "focal_source": f"estimated from the sequence ({scale:.3f} x the image width)"}
+    latency = None
+    if causal:
+        poses, root, latency = video.lift_causal(engine, x, cams, weights, iters)
+        root_done = started
+    else:
+        root = video.root_trajectory(x, cams, initial, uncertainty, weights)
+        root_done = time.perf_counter()
+        poses = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters, batch_size)
+    done = time.perf_counter()
+    metadata = {
+        "uao_version": __version__, "source": sequence.source, "format": sequence.format, "layout": sequence.layout,
+        "frames": len(x), "fps": sequence.fps, "camera": camera, "missing_joints_filled": int((~detected).sum()),
+        "mode": "sequence", "causal": causal,
+        "root": {"method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)"
+                           + (f", causal window of {video.CAUSAL_WINDOW} frames" if causal else ""),
+                 "filled_joint_weight": FILLED_WEIGHT, **video.SETTINGS},
+        "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
+        "tto_iters": iters, "tto_path": engine.last_tto_path, "batch_size": 1 if causal else batch_size,
+        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
+                      "ms_per_frame": 1000 * (done - started) / len(x)},
+    }
+    if latency is not None:
+        metadata["latency_ms"] = {"mean": float(latency.mean()), "p95": float(np.percentile(latency, 95)),
+                                  "max": float(latency.max())}
+    return LiftResult(poses_3d=poses.astype(np.float32), poses_3d_initial=initial.astype(np.float32),
+                      root=root.astype(np.float32), uncertainty=uncertainty.astype(np.float32), keypoints_2d=pixels,
+                      confidence=np.where(detected, sequence.confidence, 0).astype(np.float32), metadata=metadata)
+
+
 def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
     """``out`` ending in .npz names the one output file; anything else is a folder of <name>.npz."""
     out = Path(out)
@@ -227,7 +283,7 @@ def render_paths(sequences: list[KeypointSequence], render) -> list[Path | None]
 def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, width=None, height=None, focal=None,
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
                 checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
-                providers: str | None = None) -> list[Path]:
+                providers: str | None = None, mode: str = "sequence", causal: bool = False) -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written."""
     if not files:
         raise UaoError("no keypoint files given")
@@ -244,11 +300,14 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     engine = open_engine(backend, engine_dir, checkpoint, iters, precision, providers)
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
-            result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)
+            result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress, mode, causal)
             result.save(target)
             timings = result.metadata["timings_s"]
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
+            if "latency_ms" in result.metadata:
+                latency = result.metadata["latency_ms"]
+                log(f"  causal latency per frame: mean {latency['mean']:.1f} ms, p95 {latency['p95']:.1f} ms")
             if animation is not None:
                 from ..viz.render import render_animation
 
