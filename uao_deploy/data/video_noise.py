@@ -81,8 +81,11 @@ class VideoClip:
 
 
 def video_clips(clips: dict[str, np.ndarray], cameras: list[Camera], noise: VideoNoiseModel, seed: int = 0,
-                include_focal: bool = True) -> list[VideoClip]:
-    """Every clip through every camera as a keypoint video (a :class:`KeypointSequence`) with its truth.
+                include_focal: bool = True, cameras_per_clip: int | None = None) -> list[VideoClip]:
+    """Every clip through its cameras as a keypoint video (a :class:`KeypointSequence`) with its truth.
+
+    Clip i is seen through ``cameras_per_clip`` cameras taken in turn from ``cameras`` (starting at
+    camera i * cameras_per_clip), or through all of them when it is None.
 
     ``include_focal`` False leaves the focal length out of the sequence, as for a video of unknown
     camera (the principal point stays: it is the image centre to within a few pixels here).
@@ -91,8 +94,9 @@ def video_clips(clips: dict[str, np.ndarray], cameras: list[Camera], noise: Vide
         raise UaoError("video clips need at least one clip and one camera")
     rng = np.random.default_rng(seed)
     videos = []
-    for name, world in clips.items():
-        for camera in cameras:
+    count = len(cameras) if cameras_per_clip is None else cameras_per_clip
+    for index, (name, world) in enumerate(clips.items()):
+        for camera in (cameras[(index * count + k) % len(cameras)] for k in range(count)):
             points = camera.world_to_camera(world)
             cam = np.repeat(camera.intrinsics[None], len(points), axis=0)
             with torch.no_grad():

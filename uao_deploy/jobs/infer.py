@@ -216,20 +216,20 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, weig
     from . import video
     from ..trajectory import estimate_focal_scale
 
-    initial = np.concatenate([engine.predict(x[part]) for part in _batches(len(x), batch_size)])
-    uncertainty = np.concatenate([np.exp(engine.forward(x[part], return_uncertainty=True)[1][..., 0])
-                                  for part in _batches(len(x), batch_size)])
-    if camera["focal_source"].startswith("default"):
-        scale = estimate_focal_scale(initial, x, cams, video.root_weights(weights, uncertainty))
-        cams = cams.copy()
-        cams[:, :2] *= scale
-        camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
-                  "focal_source": f"estimated from the sequence ({scale:.3f} x the image width)"}
     latency = None
-    if causal:
-        poses, root, latency = video.lift_causal(engine, x, cams, weights, iters)
+    if causal:  # the camera as given: a live stream has no whole sequence to fit the focal length on
+        poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, iters)
         root_done = started
     else:
+        initial = np.concatenate([engine.predict(x[part]) for part in _batches(len(x), batch_size)])
+        uncertainty = np.concatenate([np.exp(engine.forward(x[part], return_uncertainty=True)[1][..., 0])
+                                      for part in _batches(len(x), batch_size)])
+        if camera["focal_source"].startswith("default"):
+            scale = estimate_focal_scale(initial, x, cams, video.root_weights(weights, uncertainty))
+            cams = cams.copy()
+            cams[:, :2] *= scale
+            camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
+                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image width)"}
         root = video.root_trajectory(x, cams, initial, uncertainty, weights)
         root_done = time.perf_counter()
         poses = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters, batch_size)

@@ -58,7 +58,8 @@ def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int
 
 
 def lift_causal(engine, x, cams, confidence, iters: int):
-    """(poses, root, per-frame latency in ms (T,)): frame t sees frames up to t only, one frame at a time."""
+    """(poses, root, per-frame latency in ms (T,), plain poses, uncertainty exp(s) (T, 17)): frame t sees
+    frames up to t only, one frame at a time."""
     frames = len(x)
     poses, refined, uncertainty = np.zeros((frames, 17, 3), np.float32), np.zeros((frames, 17, 3), np.float32), \
         np.zeros((frames, 17), np.float32)
@@ -75,4 +76,4 @@ def lift_causal(engine, x, cams, confidence, iters: int):
         output[frame] = smooth_tracks(refined[past], pose_weights(confidence[past], uncertainty[past]),
                                       POSE_SMOOTHNESS)[-1]
         latency[frame] = (time.perf_counter() - started) * 1000
-    return skeleton.zero_root(output), root, latency
+    return skeleton.zero_root(output), root, latency, poses, uncertainty
