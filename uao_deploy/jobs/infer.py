@@ -161,6 +161,8 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
         raise UaoError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     if causal and mode != "sequence":
         raise UaoError("--causal is a sequence-mode option")
+    if mode == "sequence" and iters >= 1 and smooth_root != 1:
+        raise UaoError("--smooth-root is a frame-mode option; sequence mode fits a smooth root trajectory itself")
     if batch_size < 1:
         raise UaoError(f"the batch size must be at least 1; got {batch_size}")
     if iters < 0:
