@@ -12,6 +12,12 @@ For each sequence (see :mod:`uao_deploy.data.keypoints`):
    ``FILLED_WEIGHT``. Optionally a centred moving median over ``smooth_root`` frames.
 4. UAO with that root (``engine.tto``), in batches.
 
+That is ``mode="frame"`` (and, with ``iters`` 0, every mode: the plain lifter). The default
+``mode="sequence"`` replaces steps 3-4 by :mod:`uao_deploy.jobs.video`: a smooth root trajectory
+fitted to the whole sequence (the focal length estimated from it when neither ``focal`` nor the
+file gives one), UAO through that trajectory, and uncertainty-weighted smoothing over time;
+``causal`` does this frame by frame from past frames only.
+
 Output npz (float32): ``poses_3d`` (T, 17, 3) refined pose, root-relative (root joint 0), camera
 frame (x right, y down, z forward), metres; ``poses_3d_initial`` the flip-averaged prediction before
 TTO; ``root`` (T, 3) camera-frame root, metres; ``uncertainty`` (T, 17) = exp(s) of the network's
