@@ -229,9 +229,8 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, weig
         poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, iters)
         root_done = started
     else:
-        initial = np.concatenate([engine.predict(x[part]) for part in _batches(len(x), batch_size)])
-        uncertainty = np.concatenate([np.exp(engine.forward(x[part], return_uncertainty=True)[1][..., 0])
-                                      for part in _batches(len(x), batch_size)])
+        initial, uncertainty = (np.concatenate(parts) for parts in zip(
+            *(video.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), batch_size))))
         if camera["focal_source"].startswith("default"):
             scale = estimate_focal_scale(initial, x, cams, video.root_weights(weights, uncertainty))
             cams = cams.copy()

@@ -24,6 +24,7 @@ import time
 import numpy as np
 
 from .. import skeleton
+from ..tto import flip_average
 from ..trajectory import estimate_root_trajectory, smooth_tracks
 
 UNCERTAINTY_REF = 0.03  # metres: exp(s) of a well-predicted joint
@@ -42,6 +43,19 @@ def root_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
 
 def pose_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
     return (confidence * UNCERTAINTY_REF / uncertainty)[..., None]
+
+
+def predict_with_uncertainty(engine, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(flip-averaged root-zeroed poses (T, 17, 3), exp(s) of the unflipped input (T, 17)) from one forward."""
+    uncertainty = {}
+
+    def forward(both):
+        mu, s = engine.forward(both, return_uncertainty=True)
+        uncertainty["exp_s"] = np.exp(s[:len(x), :, 0])
+        return mu
+
+    pose = flip_average(forward, x, skeleton.flip_pose(x), engine.tto_config.flip)
+    return pose, uncertainty["exp_s"]
 
 
 def root_trajectory(x, cams, poses, uncertainty, confidence) -> np.ndarray:
@@ -67,8 +81,7 @@ def lift_causal(engine, x, cams, confidence, iters: int):
     for frame in range(frames):
         started = time.perf_counter()
         now, past = slice(frame, frame + 1), slice(max(0, frame - CAUSAL_WINDOW + 1), frame + 1)
-        poses[now] = engine.predict(x[now])
-        uncertainty[now] = np.exp(engine.forward(x[now], return_uncertainty=True)[1][..., 0])
+        poses[now], uncertainty[now] = predict_with_uncertainty(engine, x[now])
         track = estimate_root_trajectory(poses[past], x[past], cams[past],
                                          root_weights(confidence[past], uncertainty[past]), ROOT_SMOOTHNESS)
         root[frame] = track[-1]
