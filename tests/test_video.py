@@ -117,6 +117,8 @@ def test_video_noise_is_seeded_with_drift_gross_errors_and_misses(mocap_clips):
     assert np.std(white) == pytest.approx(4 * np.sqrt(2), rel=0.15)  # frame-to-frame: the white part, twice
     lag = error[1:] - error[:-1]
     assert np.abs(lag).max() > 30  # gross errors jump in and out
+    with pytest.raises(UaoError, match="sigma"):
+        VideoNoiseModel(sigma=-1)
     clean = video_clips(mocap_clips, cameras[:1], VideoNoiseModel(sigma=0), include_focal=False)
     assert all(np.isfinite(c.sequence.pixels).all() and c.sequence.focal is None for c in clean)
 

@@ -40,6 +40,11 @@ class VideoNoiseModel:
     missing_rate: float = 0.02
     reference_width: float = 1000.0
 
+    def __post_init__(self):
+        if self.sigma < 0 or not 0 <= self.missing_rate < 1 or not 0 <= self.gross_rate < 1:
+            raise UaoError(f"video noise needs sigma >= 0 and rates in [0, 1); got sigma {self.sigma}, "
+                           f"gross rate {self.gross_rate}, missing rate {self.missing_rate}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 
