@@ -28,7 +28,7 @@ from ..tto import flip_average
 from ..trajectory import estimate_root_trajectory, smooth_tracks
 
 UNCERTAINTY_REF = 0.03  # metres: exp(s) of a well-predicted joint
-ROOT_UNCERTAINTY_POWER = 0.75
+ROOT_UNCERTAINTY_POWER = 0.5
 ROOT_SMOOTHNESS = 3000.0
 POSE_SMOOTHNESS = 3.0
 CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
