@@ -25,9 +25,9 @@ import numpy as np
 
 from .. import skeleton
 from ..tto import flip_average
+from ..tto.config import UNCERTAINTY_REF
 from ..trajectory import estimate_root_trajectory, smooth_tracks
 
-UNCERTAINTY_REF = 0.03  # metres: exp(s) of a well-predicted joint
 ROOT_UNCERTAINTY_POWER = 0.5
 ROOT_SMOOTHNESS = 3000.0
 POSE_SMOOTHNESS = 3.0

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# Metres: exp(s) of a well-predicted joint (GUMLP's exp(s) is ~1-3 cm next to the pelvis, ~7 cm
+# at a wrist); the sequence terms weigh joints by their uncertainty relative to it.
+UNCERTAINTY_REF = 0.03
+
 
 @dataclass(frozen=True)
 class TTOConfig:

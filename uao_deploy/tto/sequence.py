@@ -27,13 +27,12 @@ import torch
 
 from .. import skeleton
 from ..camera import project
+from .config import UNCERTAINTY_REF
 from .objective import gaussian_term, place_in_camera, safe_norm
 from .optimize import adam_descent
 
 BONE_CHILDREN = tuple(range(1, skeleton.NUM_JOINTS))
 BONE_PARENTS = tuple(skeleton.PARENTS[1:])
-# exp(s) of a well-predicted joint is ~1-3 cm (the pelvis's neighbours), of a wrist ~7 cm.
-UNCERTAINTY_REF = 0.03
 
 
 @dataclass(frozen=True)
