@@ -15,7 +15,7 @@ every frame:
 Causal use solves steps 1 and 3 on the ``CAUSAL_WINDOW`` frames that end at the current frame and
 keeps that frame's value, and runs UAO on the current frame only: each new frame costs one
 frame's network work plus two small banded solves. The constants were chosen on the validation
-clips (CMU val through the Human3.6M test cameras, 4 px video noise), see README-video.
+clips (CMU val through the Human3.6M test cameras, 4 and 8 px video noise), see README-video.
 """
 from __future__ import annotations
 
