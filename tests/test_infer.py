@@ -130,7 +130,7 @@ def test_cli_writes_every_output(tmp_path, capsys, small_checkpoint, motion):
     out = tmp_path / "out" / "walk_3d.npz"
     code, stdout, stderr = uao(capsys, "infer", tmp_path / "walk.npz", "-o", out, "--backend", "torch",
                                "--checkpoint", small_checkpoint, "--tto-iters", "2", "--batch-size", "16",
-                               "--smooth-root", "5", "--no-progress")
+                               "--smooth-root", "5", "--mode", "frame", "--no-progress")
     assert code == 0, stderr
     assert str(out) in stdout
     with np.load(out) as result:

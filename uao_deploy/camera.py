@@ -109,6 +109,13 @@ def estimate_root(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray,
 
     pose (B, J, 3) metres, keypoints (B, J, 2) and cam (B, 9) normalized, weights (B, J) >= 0.
     """
+    normal, rhs = root_normal_equations(pose, keypoints, cam, weights)
+    normal = normal + 1e-12 * np.eye(3)
+    return np.linalg.solve(normal, rhs[..., None])[..., 0].astype(np.float32)
+
+
+def root_normal_equations(pose, keypoints, cam, weights=None) -> tuple[np.ndarray, np.ndarray]:
+    """The per-frame least-squares problem of :func:`estimate_root` as normal equations (B, 3, 3), (B, 3)."""
     pose = np.asarray(pose, dtype=np.float64)
     keypoints = np.asarray(keypoints, dtype=np.float64)
     cam = np.asarray(cam, dtype=np.float64)
@@ -127,5 +134,4 @@ def estimate_root(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray,
         rhs.append((offset * pose[..., 2] - focal * pose[..., axis]) * weights)
     design = np.concatenate(rows, axis=1)  # (B, 2J, 3)
     target = np.concatenate(rhs, axis=1)  # (B, 2J)
-    normal = np.einsum("bji,bjk->bik", design, design) + 1e-12 * np.eye(3)
-    return np.linalg.solve(normal, np.einsum("bji,bj->bi", design, target)[..., None])[..., 0].astype(np.float32)
+    return np.einsum("bji,bjk->bik", design, design), np.einsum("bji,bj->bi", design, target)

@@ -52,9 +52,15 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="Root position for TTO: ground truth (the paper's protocol) or estimated from the 2D keypoints.")
 @click.option("--batch-size", default=1024, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
+@click.option("--video", is_flag=True,
+              help="Mocap only: score keypoint videos (drift, gross errors, 2 %% missed joints; no ground-truth root) "
+                   "lifted as `uao infer` does: plain, plain + Savitzky-Golay, per-frame UAO, sequence UAO.")
+@click.option("--unknown-focal", is_flag=True, help="With --video: the videos carry no focal length.")
+@click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
+              help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
-            json_path):
+            json_path, video, unknown_focal, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -65,8 +71,34 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, mocap, h36m_3d, h36m_2d])
     device = torch_device(device)
+    if video:
+        report = _video_report(checkpoint, mocap, noise, seed, tto_iters, unknown_focal, cameras_per_clip)
+        options.emit(report.pop("table"), report, json_path)
+        return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
     report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)
     report.update(checkpoint=str(checkpoint_path(checkpoint)), data=data, group_kind=group_label)
     options.emit(format_table(report, group_label), report, json_path)
+
+
+def _video_report(checkpoint, mocap, noise, seed, iters, unknown_focal, cameras_per_clip) -> dict:
+    from ..data.cameras import TEST_SUBJECTS, cameras_of
+    from ..data.mocap import load_mocap
+    from ..data.video_noise import VideoNoiseModel, video_clips
+    from ..jobs.infer import open_engine
+    from ..jobs.video_eval import evaluate_videos, format_video_table
+
+    if not mocap:
+        raise click.UsageError("--video needs --mocap clips")
+    noise_model = VideoNoiseModel(sigma=noise)
+    clips = video_clips(load_mocap(mocap), cameras_of(TEST_SUBJECTS), noise_model, seed,
+                        include_focal=not unknown_focal, cameras_per_clip=cameras_per_clip)
+    with open_engine(checkpoint=checkpoint, iters=iters) as engine:
+        report = evaluate_videos(clips, engine, iters, progress=True)
+    setting = f"{noise:g} px, focal {'unknown' if unknown_focal else 'known'}"
+    report.update(data={"kind": "mocap video", "path": mocap, "noise": noise_model.to_dict(), "seed": seed,
+                        "focal": "unknown" if unknown_focal else "known", "cameras_per_clip": cameras_per_clip},
+                  table=format_video_table([(setting, report)]))
+    return report
+

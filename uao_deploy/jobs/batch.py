@@ -61,6 +61,8 @@ class LiftSettings:
     person: str = "all"
     up: tuple[float, float, float] | None = None
     camera_pitch: float | None = None
+    mode: str = "sequence"
+    causal: bool = False
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
@@ -68,7 +70,8 @@ class LiftSettings:
 
     def lift_options(self) -> dict:
         return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,
-                "smooth_root": self.smooth_root, "batch_size": self.batch_size}
+                "smooth_root": self.smooth_root, "batch_size": self.batch_size, "mode": self.mode,
+                "causal": self.causal}
 
     def recorded(self) -> dict:
         """What a finished output must match to be skipped (allow_pickle only permits reading)."""
@@ -282,7 +285,7 @@ def _one_line(exc: Exception) -> str:
 
 def check_job(out, settings: LiftSettings) -> Path:
     """Refuse, before any work, settings no run can use and an output that is no folder."""
-    check_options(settings.iters, settings.smooth_root, settings.batch_size)
+    check_options(settings.iters, settings.smooth_root, settings.batch_size, settings.mode, settings.causal)
     if settings.up is not None and settings.camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     out = Path(out)

@@ -13,6 +13,12 @@ For each sequence (see :mod:`uao_deploy.data.keypoints`):
    ``FILLED_WEIGHT``. Optionally a centred moving median over ``smooth_root`` frames.
 4. UAO with that root (``engine.tto``), in batches.
 
+That is ``mode="frame"`` (and, with ``iters`` 0, every mode: the plain lifter). The default
+``mode="sequence"`` replaces steps 3-4 by :mod:`uao_deploy.jobs.video`: a smooth root trajectory
+fitted to the whole sequence (the focal length estimated from it when neither ``focal`` nor the
+file gives one), UAO through that trajectory, and uncertainty-weighted smoothing over time;
+``causal`` does this frame by frame from past frames only.
+
 Output npz (float32): ``poses_3d`` (T, 17, 3) refined pose, root-relative (root joint 0), camera
 frame (x right, y down, z forward), metres; ``poses_3d_initial`` the flip-averaged prediction before
 TTO; ``root`` (T, 3) camera-frame root, metres; ``uncertainty`` (T, 17) = exp(s) of the network's
@@ -46,6 +52,7 @@ from ..fileio import atomic_write_bytes, check_output_file, check_output_folder
 FILLED_WEIGHT = 1e-3
 # Longest root-smoothing window: 40 s at 25 fps; longer windows only cost memory.
 MAX_SMOOTH_ROOT = 1001
+MODES = ("frame", "sequence")
 UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
 
 
@@ -156,13 +163,20 @@ def smooth_track(track: np.ndarray, window: int, chunk: int = 4096) -> np.ndarra
                            for start in range(0, len(track), chunk)]).astype(np.float32)
 
 
-def check_options(iters: int = 0, smooth_root: int = 1, batch_size: int = 1) -> None:
+def check_options(iters: int = 0, smooth_root: int = 1, batch_size: int = 1, mode: str = "sequence",
+                  causal: bool = False) -> None:
     """Refuse option values that no run can use, before any work."""
     check_tto_iters(iters)
     if not 1 <= smooth_root <= MAX_SMOOTH_ROOT:
         raise UaoError(f"the root smoothing window must be 1 to {MAX_SMOOTH_ROOT} frames; got {smooth_root}")
     if batch_size < 1:
         raise UaoError(f"the batch size must be at least 1; got {batch_size}")
+    if mode not in MODES:
+        raise UaoError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if causal and mode != "sequence":
+        raise UaoError("--causal is a sequence-mode option")
+    if mode == "sequence" and iters >= 1 and smooth_root != 1:
+        raise UaoError("--smooth-root is a frame-mode option; sequence mode fits a smooth root trajectory itself")
 
 
 def prepare(sequence: KeypointSequence, width: float | None = None, height: float | None = None,
@@ -181,9 +195,15 @@ def _batches(frames: int, batch_size: int):
 
 
 def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None = None, height: float | None = None,
-         focal: float | None = None, smooth_root: int = 1, batch_size: int = 64, progress: bool = False) -> LiftResult:
-    """Lift one keypoint sequence with ``engine`` (see the module docstring for every step)."""
-    check_options(iters, smooth_root, batch_size)
+         focal: float | None = None, smooth_root: int = 1, batch_size: int = 64, progress: bool = False,
+         mode: str = "sequence", causal: bool = False) -> LiftResult:
+    """Lift one keypoint sequence with ``engine`` (see the module docstring for every step).
+
+    ``mode`` "sequence" (with ``iters`` >= 1) runs :mod:`uao_deploy.jobs.video` instead of steps 3-4:
+    a smooth root trajectory, UAO through it and uncertainty-weighted smoothing; ``causal`` does so
+    frame by frame with past frames only and reports the per-frame latency.
+    """
+    check_options(iters, smooth_root, batch_size, mode, causal)
     started = time.perf_counter()
     cam, camera, pixels, detected, confidence = prepare(sequence, width, height, focal)
     frames = len(pixels)
@@ -191,6 +211,11 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
     cams = np.repeat(cam[None], frames, axis=0)
     weights = np.where(detected, confidence, FILLED_WEIGHT)
     batches = _batches(frames, batch_size)
+    if mode == "sequence" and iters >= 1:
+        result = _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, confidence, weights,
+                             batch_size, causal, started)
+        check_result(result, sequence.source)
+        return result
 
     from tqdm import tqdm
 
@@ -251,6 +276,49 @@ def write_lifted(result: LiftResult, target, up=None, camera_pitch: float | None
     return write_result(target, *add_world_frame(arrays, result.metadata, up, camera_pitch))
 
 
+def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, confidence, weights, batch_size, causal,
+                started):
+    from . import video
+    from ..trajectory import estimate_focal_scale
+
+    latency = None
+    if causal:  # the camera as given: a live stream has no whole sequence to fit the focal length on
+        poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, iters)
+        root_done = started
+    else:
+        initial, uncertainty = (np.concatenate(parts) for parts in zip(
+            *(video.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), batch_size))))
+        if camera["focal_source"].startswith("default"):
+            scale = estimate_focal_scale(initial, x, cams, video.root_weights(weights, uncertainty))
+            cams = cams.copy()
+            cams[:, :2] *= scale
+            camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
+                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image width)"}
+        root = video.root_trajectory(x, cams, initial, uncertainty, weights)
+        root_done = time.perf_counter()
+        poses = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters, batch_size)
+    done = time.perf_counter()
+    metadata = {
+        "uao_version": __version__, "source": sequence.source, "format": sequence.format, "layout": sequence.layout,
+        "frames": len(x), "fps": sequence.fps, "camera": camera, "missing_joints_filled": int((~detected).sum()),
+        "mode": "sequence", "causal": causal,
+        "root": {"method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)"
+                           + (f", causal window of {video.CAUSAL_WINDOW} frames" if causal else ""),
+                 "filled_joint_weight": FILLED_WEIGHT, **video.SETTINGS},
+        "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
+        "tto_iters": iters, "tto_path": engine.last_tto_path, "tto_path_notice": engine.path_notice(iters),
+        "batch_size": 1 if causal else batch_size,
+        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
+                      "ms_per_frame": 1000 * (done - started) / len(x)},
+    }
+    if latency is not None:
+        metadata["latency_ms"] = {"mean": float(latency.mean()), "p95": float(np.percentile(latency, 95)),
+                                  "max": float(latency.max())}
+    return LiftResult(poses_3d=poses.astype(np.float32), poses_3d_initial=initial.astype(np.float32),
+                      root=root.astype(np.float32), uncertainty=uncertainty.astype(np.float32), keypoints_2d=pixels,
+                      confidence=np.where(detected, confidence, 0).astype(np.float32), metadata=metadata)
+
+
 def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
     """``out`` with a suffix names the output file, in the format the suffix names (.npz .csv .json .bvh
     .html), or with several sequences <stem>_<name><suffix> each; without one it is a folder of
@@ -285,16 +353,17 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
                 checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
                 providers: str | None = None, format: str = "auto", person: str = "all", up=None,
-                camera_pitch: float | None = None) -> list[Path]:
+                camera_pitch: float | None = None, mode: str = "sequence", causal: bool = False) -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written.
 
     ``format``/``person`` choose the reader and people (:mod:`uao_deploy.io.keypoints`); the
     output's suffix its writer (:mod:`uao_deploy.io.results`); ``up``/``camera_pitch`` override
-    the world frame's up direction (:mod:`uao_deploy.pipeline.world`).
+    the world frame's up direction (:mod:`uao_deploy.pipeline.world`); ``mode``/``causal`` as
+    :func:`lift`.
     """
     if not files:
         raise UaoError("no keypoint files given")
-    check_options(iters, smooth_root, batch_size)
+    check_options(iters, smooth_root, batch_size, mode, causal)
     if up is not None and camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     sequences = [sequence for path in files
@@ -317,11 +386,14 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
         log(f"Note: {notice}")
     with engine:
         for sequence, target, animation in zip(sequences, targets, animations):
-            result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress)
+            result = lift(sequence, engine, iters, width, height, focal, smooth_root, batch_size, progress, mode, causal)
             write_lifted(result, target, up, camera_pitch)
             timings = result.metadata["timings_s"]
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
+            if "latency_ms" in result.metadata:
+                latency = result.metadata["latency_ms"]
+                log(f"  causal latency per frame: mean {latency['mean']:.1f} ms, p95 {latency['p95']:.1f} ms")
             if animation is not None:
                 from ..viz.render import render_animation
 

@@ -1,35 +1,54 @@
 """The UAO loop: pseudo-targets, K Adam steps on the inputs, a final flip-averaged forward.
 
-:func:`refine` is written over plain callables and works on numpy arrays and torch tensors alike:
-the PyTorch reference, the exporter's fused graph (traced through it) and the host-side loop of
-the ONNX Runtime engine all run this one loop.
+:func:`adam_descent` (Adam over named variables, each with its own step size) and :func:`refine`
+are written over plain callables and work on numpy arrays and torch tensors alike: the PyTorch
+reference, the exporter's fused graphs (traced through them) and the host-side loop of the ONNX
+Runtime engine all run this one loop. This module therefore imports no torch at module level.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 
-import numpy as np
-import torch
 
 from .. import skeleton
+from ..arrays import concat
 from ..camera import CAM_DIM
 from ..shapes import as_joint_batch, as_vector_batch
-from .objective import TTOConfig, first_value_and_grad, value_and_grad
+from .config import TTOConfig
 
 
-def _concat(first, second):
-    return torch.cat([first, second]) if isinstance(first, torch.Tensor) else np.concatenate([first, second])
+def adam_update(param, grad, avg, avg_sq, step: int, config: TTOConfig, lr: float | None = None):
+    """One Adam step (torch.optim.Adam's formula, no weight decay); returns (param, avg, avg_sq).
 
-
-def adam_update(param, grad, avg, avg_sq, step: int, config: TTOConfig):
-    """One Adam step (torch.optim.Adam's formula, no weight decay); returns (param, avg, avg_sq)."""
+    ``lr`` overrides ``config.lr`` (variables in metres need other steps than normalized pixels).
+    """
     avg = config.beta1 * avg + (1 - config.beta1) * grad
     avg_sq = config.beta2 * avg_sq + (1 - config.beta2) * grad * grad
     bias1 = 1 - config.beta1 ** step
     bias2_sqrt = (1 - config.beta2 ** step) ** 0.5
     denom = avg_sq ** 0.5 / bias2_sqrt + config.eps
-    return param - (config.lr / bias1) * avg / denom, avg, avg_sq
+    return param - ((config.lr if lr is None else lr) / bias1) * avg / denom, avg, avg_sq
+
+
+def adam_descent(value_and_grads, variables: dict, config: TTOConfig, lrs: dict | None = None):
+    """``config.iters`` Adam steps on named variables; returns (variables, per-iteration losses).
+
+    value_and_grads(iteration, variables) -> (loss, {name: gradient}) for the variables to move
+    (the others stay as they are); ``lrs`` maps a name to its own step size (default ``config.lr``).
+    Adam's moments start at zero, as torch.optim.Adam's.
+    """
+    lrs = lrs or {}
+    moments = {name: (value * 0, value * 0) for name, value in variables.items()}
+    losses = []
+    for iteration in range(1, config.iters + 1):
+        loss, grads = value_and_grads(iteration, variables)
+        variables = dict(variables)
+        for name, grad in grads.items():
+            variables[name], *moments[name] = adam_update(variables[name], grad, *moments[name], iteration,
+                                                           config, lrs.get(name))
+        losses.append(loss)
+    return variables, losses
 
 
 def flip_average(forward, x, x_flip, flip: bool = True):
@@ -42,7 +61,7 @@ def flip_average(forward, x, x_flip, flip: bool = True):
 
 def _predict_pair(forward, x, x_flip):
     """(mu of x, un-flipped mu of x_flip) from one forward of both."""
-    both = forward(_concat(x, x_flip))
+    both = forward(concat([x, x_flip]))
     half = both.shape[0] // 2
     return both[:half], skeleton.flip_pose(both[half:])
 
@@ -55,22 +74,21 @@ def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig(), first_s
     -> (loss, grad_z, grad_z_flip, mu0, mu0_flip), e.g. :func:`first_value_and_grad`, runs the first
     iteration and makes the pseudo-targets with one forward fewer; by default forward, then step.
     """
-    x_flip = skeleton.flip_pose(x)
     if first_step is None:
         first_step = functools.partial(targets_then_step, forward, step, config.flip)
-    z, z_flip = x, x_flip
-    moments = [x * 0, x * 0, x * 0, x * 0]
-    losses = []
-    for iteration in range(1, config.iters + 1):
+    targets = {}
+
+    def value_and_grads(iteration, variables):
+        z, z_flip = variables["z"], variables["z_flip"]
         if iteration == 1:
-            loss, grad_z, grad_z_flip, mu0, mu0_flip = first_step(z, z_flip, x, cam, root)
+            loss, grad_z, grad_z_flip, *pseudo = first_step(z, z_flip, x, cam, root)
+            targets.update(mu0=pseudo[0], mu0_flip=pseudo[1])
         else:
-            loss, grad_z, grad_z_flip = step(z, z_flip, x, mu0, mu0_flip, cam, root)
-        z, moments[0], moments[1] = adam_update(z, grad_z, moments[0], moments[1], iteration, config)
-        if config.flip:
-            z_flip, moments[2], moments[3] = adam_update(z_flip, grad_z_flip, moments[2], moments[3], iteration, config)
-        losses.append(loss)
-    return flip_average(forward, z, z_flip, config.flip), losses
+            loss, grad_z, grad_z_flip = step(z, z_flip, x, targets["mu0"], targets["mu0_flip"], cam, root)
+        return loss, ({"z": grad_z, "z_flip": grad_z_flip} if config.flip else {"z": grad_z})
+
+    variables, losses = adam_descent(value_and_grads, {"z": x, "z_flip": skeleton.flip_pose(x)}, config)
+    return flip_average(forward, variables["z"], variables["z_flip"], config.flip), losses
 
 
 def targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):
@@ -87,7 +105,7 @@ def targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):
 
 
 @contextlib.contextmanager
-def frozen(model: torch.nn.Module):
+def frozen(model):
     """Eval mode with weights excluded from autograd; restores the model's previous state."""
     was_training = model.training
     flags = [p.requires_grad for p in model.parameters()]
@@ -101,6 +119,10 @@ def frozen(model: torch.nn.Module):
 
 
 def _model_callables(model, config: TTOConfig):
+    import torch
+
+    from .objective import first_value_and_grad, value_and_grad
+
     def forward(x):
         with torch.no_grad():
             return model(x)[0]
@@ -114,11 +136,11 @@ def _model_callables(model, config: TTOConfig):
     return forward, step, first_step
 
 
-def _restore_shape(pose: torch.Tensor, like) -> torch.Tensor:
+def _restore_shape(pose, like):
     return pose[:, None] if like.ndim == 4 else pose
 
 
-def predict(model: torch.nn.Module, x: torch.Tensor, flip: bool = True) -> torch.Tensor:
+def predict(model, x, flip: bool = True):
     """Flip-averaged, root-zeroed prediction for x (B, 17, 2) or (B, 1, 17, 2); same leading shape."""
     joints = as_joint_batch(x, 2, "x")
     with frozen(model):
@@ -127,7 +149,7 @@ def predict(model: torch.nn.Module, x: torch.Tensor, flip: bool = True) -> torch
     return _restore_shape(pose, x)
 
 
-def optimize(model: torch.nn.Module, x: torch.Tensor, cam: torch.Tensor, root: torch.Tensor, iters: int = 4,
+def optimize(model, x, cam, root, iters: int = 4,
              lr: float = 1e-3, w_gauss: float = 0.005, w_proj: float = 1.0, flip: bool = True,
              return_losses: bool = False, **adam):
     """UAO in PyTorch with frozen weights: x (B, [1,] 17, 2), cam (B, 9), root (B, [1, 1,] 3).

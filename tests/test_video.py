@@ -1,0 +1,309 @@
+"""Video mode: root trajectory and smoothing solves, focal estimate, windows, sequence UAO, infer modes."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cli_runner import uao
+from conftest import moving_person
+from uao_deploy import UaoError, skeleton
+from uao_deploy.camera import estimate_root, normalized_intrinsics, root_normal_equations
+from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
+from uao_deploy.data.sample import SAMPLE_PATH
+from uao_deploy.data.video_noise import VideoNoiseModel, video_clips
+from uao_deploy.engines import load
+from uao_deploy.jobs.infer import lift
+from uao_deploy.jobs.sequence import refine_video
+from uao_deploy.jobs.video_eval import video_metrics
+from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+from uao_deploy.trajectory import estimate_focal_scale, estimate_root_trajectory, smooth_tracks
+from uao_deploy.tto.sequence import SequenceConfig, model_sequence_callables, refine_sequence, sequence_value_and_grad
+from uao_deploy.tto.windows import Stitcher, blend_weights, window_starts
+
+WIDTH, HEIGHT, FOCAL = 1000.0, 1002.0, 1145.0
+
+
+@pytest.fixture(scope="module")
+def motion():
+    """The embedded sample's ground truth: root-relative poses (T, 17, 3) and camera-frame roots (T, 3)."""
+    with np.load(SAMPLE_PATH) as sample:
+        return sample["poses_3d_gt"][:60].astype(np.float64), sample["root_gt"][:60].astype(np.float64)
+
+
+def exact_keypoints(poses, roots, focal=FOCAL):
+    """Normalized pinhole projections (T, 17, 2) and the intrinsics (T, 9)."""
+    cam = normalized_intrinsics((focal, focal), (WIDTH / 2, HEIGHT / 2), WIDTH, HEIGHT)
+    placed = poses + roots[:, None]
+    x = cam[:2] * placed[..., :2] / placed[..., 2:3] + cam[2:4]
+    return x, np.repeat(cam[None].astype(np.float64), len(poses), axis=0)
+
+
+@pytest.fixture(scope="module")
+def small_model():
+    torch.manual_seed(0)
+    return GUMLP(GUMLPConfig(channels=32, layers=1)).eval().requires_grad_(False)
+
+
+# --- root trajectory, smoothing, focal ------------------------------------------------------------
+def test_trajectory_without_smoothness_is_the_per_frame_root(motion):
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    weights = np.random.default_rng(0).uniform(0.5, 1, poses.shape[:2])
+    np.testing.assert_allclose(estimate_root_trajectory(poses, x, cam, weights, 0.0),
+                               estimate_root(poses, x, cam, weights), atol=1e-6)
+
+
+def test_trajectory_is_the_dense_least_squares_solution(motion):
+    poses, roots = motion
+    poses, roots = poses[:12], roots[:12]
+    x, cam = exact_keypoints(poses, roots)
+    x = x + np.random.default_rng(1).normal(0, 0.01, x.shape)
+    normal, rhs = root_normal_equations(poses, x, cam)
+    second_difference = np.diff(np.eye(12), n=2, axis=0)
+    dense = np.zeros((36, 36))
+    for frame in range(12):
+        dense[3 * frame:3 * frame + 3, 3 * frame:3 * frame + 3] = normal[frame]
+    dense += 7.0 * np.kron(second_difference.T @ second_difference, np.eye(3))
+    expected = np.linalg.solve(dense, rhs.reshape(-1)).reshape(12, 3)
+    np.testing.assert_allclose(estimate_root_trajectory(poses, x, cam, None, 7.0), expected, atol=1e-5)
+
+
+def test_trajectory_removes_root_jitter(motion):
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    noisy = x + np.random.default_rng(2).normal(0, 4 / 500, x.shape)  # 4 px at 1000 px width
+    weights = np.ones(poses.shape[:2])
+    per_frame = np.linalg.norm(estimate_root(poses, noisy, cam, weights) - roots, axis=-1).mean()
+    smooth = np.linalg.norm(estimate_root_trajectory(poses, noisy, cam, weights, 100.0) - roots, axis=-1).mean()
+    assert smooth < 0.6 * per_frame
+    with pytest.raises(UaoError, match="smoothness"):
+        estimate_root_trajectory(poses, noisy, cam, weights, -1.0)
+
+
+def test_smoothing_bridges_a_joint_the_detector_got_wrong():
+    track = np.linspace(0, 1, 20)[:, None] * np.array([1.0, -2.0])
+    corrupted = track.copy()
+    corrupted[8:10] += 5.0  # a gross error for two frames
+    weights = np.ones((20, 1))
+    weights[8:10] = 0.0  # ... which the weights say not to trust
+    np.testing.assert_allclose(smooth_tracks(corrupted, weights, 10.0), track, atol=1e-6)
+    # Confident frames of a straight track stay where they are for any smoothness.
+    np.testing.assert_allclose(smooth_tracks(track, np.ones((20, 1)), 1e3), track, atol=1e-6)
+
+
+def test_focal_scale_found_from_perspective(motion):
+    poses, roots = motion
+    roots = roots * np.array([1, 1, 0.6])  # closer to the camera: more perspective
+    x, cam = exact_keypoints(poses, roots)
+    guess = cam.copy()
+    guess[:, :2] /= 1.3  # the focal length 30 % too short
+    scale = estimate_focal_scale(poses, x, guess, np.ones(poses.shape[:2]))
+    assert scale == pytest.approx(1.3, rel=0.03)
+
+
+# --- noise model ------------------------------------------------------------------------------------
+def test_video_noise_is_seeded_with_drift_gross_errors_and_misses(mocap_clips):
+    cameras = cameras_of(TEST_SUBJECTS)
+    noise = VideoNoiseModel(gross_rate=0.02)
+    first = video_clips(mocap_clips, cameras, noise, seed=3, cameras_per_clip=2)
+    again = video_clips(mocap_clips, cameras, noise, seed=3, cameras_per_clip=2)
+    assert len(first) == 2 * len(mocap_clips)
+    for a, b in zip(first, again):
+        np.testing.assert_array_equal(a.sequence.pixels, b.sequence.pixels)
+    error, confidence = noise.sample(4000, np.random.default_rng(0))
+    assert 0.015 < (confidence == 0).mean() < 0.025
+    white = np.diff(error, axis=0)[np.abs(np.diff(error, axis=0)).max(-1) < 20]
+    assert np.std(white) == pytest.approx(4 * np.sqrt(2), rel=0.15)  # frame-to-frame: the white part, twice
+    lag = error[1:] - error[:-1]
+    assert np.abs(lag).max() > 30  # gross errors jump in and out
+    with pytest.raises(UaoError, match="sigma"):
+        VideoNoiseModel(sigma=-1)
+    clean = video_clips(mocap_clips, cameras[:1], VideoNoiseModel(sigma=0), include_focal=False)
+    assert all(np.isfinite(c.sequence.pixels).all() and c.sequence.focal is None for c in clean)
+
+
+# --- windows ----------------------------------------------------------------------------------------
+def test_windows_cover_the_sequence_and_cross_fade():
+    assert window_starts(10, 64, 16) == [0]
+    starts = window_starts(200, 64, 16)
+    assert starts[0] == 0 and starts[-1] + 64 == 200 and all(b - a <= 48 for a, b in zip(starts, starts[1:]))
+    weights = blend_weights(8, 3, first=False, last=False)
+    np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1, 1, 0.75, 0.5, 0.25])
+    with pytest.raises(UaoError):
+        window_starts(100, 10, 9)
+
+
+@pytest.mark.parametrize("length,overlap", [(16, 4), (23, 9), (50, 20)])
+def test_stitching_has_no_seams(length, overlap):
+    """Window results that agree with each other come out exactly, wherever the windows fall."""
+    signal = np.sin(np.arange(100) / 7.0)[:, None] * np.ones((1, 3))
+    stitcher = Stitcher(100, length, overlap)
+    for index, start in enumerate(stitcher.starts):
+        stitcher.add(index, {"value": signal[start:start + length]})
+    np.testing.assert_allclose(stitcher.result("value"), signal, atol=1e-6)
+
+
+# --- sequence UAO (the objective with Adam over windows) -----------------------------------------
+def _windows(small_model, windows=2, frames=6, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    x = torch.rand(windows, frames, 17, 2, generator=generator) * 0.4 - 0.2
+    confidence = torch.rand(windows, frames, 17, generator=generator)
+    cam = torch.tensor([[2.3, 2.3, 0.0, 0.0, 0, 0, 0, 0, 0]]).repeat(windows, 1)
+    root = torch.tensor([0.0, 0.0, 5.0]) + 0.05 * torch.randn(windows, frames, 3, generator=generator)
+    return x, confidence, cam, root
+
+
+def test_sequence_windows_do_not_interact(small_model):
+    x, confidence, cam, root = _windows(small_model)
+    config = SequenceConfig(fit_focal=True)
+    forward, step = model_sequence_callables(small_model, config)
+    both = refine_sequence(forward, step, x, confidence, cam, root, config)
+    alone = refine_sequence(forward, step, x[1:], confidence[1:], cam[1:], root[1:], config)
+    for joint, single in zip(both[:3], alone[:3]):
+        torch.testing.assert_close(joint[1:], single, atol=1e-6, rtol=0)
+
+
+def test_sequence_gradient_matches_finite_differences(small_model):
+    model = small_model.double()
+    try:
+        x, confidence, cam, root = (t.double() for t in _windows(model, windows=1, frames=5))
+        forward = model_sequence_callables(model, SequenceConfig())[0]
+        from uao_deploy.tto.sequence import sequence_targets
+        mu0, mu0_flip, weight = sequence_targets(forward, x, confidence)
+        z, z_flip, log_focal = x + 0.01, skeleton.flip_pose(x) - 0.01, torch.zeros(1, 1, dtype=torch.float64)
+        args = (x, confidence, weight, mu0, mu0_flip, cam)
+        loss, *grads = sequence_value_and_grad(model, z, z_flip, root, log_focal, *args)
+        variables = [z, z_flip, root, log_focal]
+        for index, grad in enumerate(grads):
+            direction = torch.randn_like(variables[index]) * 1e-6
+            shifted = [v + direction if i == index else v for i, v in enumerate(variables)]
+            ahead = sequence_value_and_grad(model, *shifted, *args)[0]
+            shifted = [v - direction if i == index else v for i, v in enumerate(variables)]
+            behind = sequence_value_and_grad(model, *shifted, *args)[0]
+            numeric = float((ahead - behind).sum() / 2)
+            assert float((grad * direction).sum()) == pytest.approx(numeric, rel=1e-4, abs=1e-12)
+    finally:
+        model.float()
+
+
+def test_focal_moves_only_when_fitted(small_model):
+    x, confidence, cam, root = _windows(small_model, windows=1)
+    for fit in (False, True):
+        config = SequenceConfig(fit_focal=fit)
+        forward, step = model_sequence_callables(small_model, config)
+        pose, fitted_root, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config)
+        assert len(losses) == config.iters and pose.shape == (1, 6, 17, 3) and (pose[..., 0, :] == 0).all()
+        assert (float(focal) != 1.0) == fit
+        # Adam moves each coordinate by at most about lr per step.
+        assert (fitted_root - root).abs().max() <= config.iters * config.lr_root * 1.01
+
+
+def test_video_windows_without_iterations_return_the_initial_state(small_model):
+    frames = 70
+    x = np.random.default_rng(0).uniform(-0.2, 0.2, (frames, 17, 2)).astype(np.float32)
+    root = np.tile(np.float32([0, 0, 5]), (frames, 1))
+    cam = np.float32([2.3, 2.3, 0, 0, 0, 0, 0, 0, 0])
+    confidence = np.ones((frames, 17), np.float32)
+    outputs = [refine_video(small_model, x, confidence, cam, root, SequenceConfig(iters=0), window, overlap)
+               for window, overlap in ((16, 4), (40, 12))]
+    with torch.no_grad():
+        forward = model_sequence_callables(small_model, SequenceConfig())[0]
+        plain = forward(torch.from_numpy(x))[0]
+        flipped = skeleton.flip_pose(forward(skeleton.flip_pose(torch.from_numpy(x)))[0])
+        expected = skeleton.zero_root((plain + flipped) / 2).numpy()
+    for output in outputs:
+        np.testing.assert_allclose(output.poses_3d, expected, atol=1e-5)
+        np.testing.assert_allclose(output.root, root, atol=1e-6)
+        assert output.focal_scale == 1.0
+
+
+# --- uao infer --------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def small_checkpoint(tmp_path_factory):
+    torch.manual_seed(0)
+    return save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(),
+                           tmp_path_factory.mktemp("model") / "small.pth")
+
+
+@pytest.fixture(scope="module")
+def noisy_video():
+    """45 frames of a person walking sideways, through a test camera, with the video noise model."""
+    world = moving_person(45, 0) + np.linspace(0, 1, 45)[:, None, None] * np.float32([1, 0, 0])
+    clip, = video_clips({"walk": world.astype(np.float32)}, cameras_of(TEST_SUBJECTS)[:1], VideoNoiseModel(), seed=0)
+    return clip
+
+
+def test_sequence_mode_is_the_default_and_keeps_one_row_per_frame(small_checkpoint, noisy_video):
+    sequence = noisy_video.sequence
+    with load(small_checkpoint, backend="torch") as engine:
+        result = lift(sequence, engine, iters=2)
+        plain = lift(sequence, engine, iters=0)
+        plain_sequence_flag = lift(sequence, engine, iters=0, mode="sequence")
+    assert result.poses_3d.shape == (len(sequence), 17, 3) and result.root.shape == (len(sequence), 3)
+    assert result.metadata["mode"] == "sequence" and (result.poses_3d[:, 0] == 0).all()
+    assert "estimated from the sequence" not in result.metadata["camera"]["focal_source"]  # the file has a focal
+    # --tto-iters 0 is the plain lifter with the per-frame root, whatever the mode.
+    np.testing.assert_array_equal(plain.poses_3d, plain_sequence_flag.poses_3d)
+    np.testing.assert_array_equal(plain.root, plain_sequence_flag.root)
+    assert "mode" not in plain.metadata
+    # The sequence root is smoother than the per-frame one.
+    def jitter(track):
+        return np.linalg.norm(np.diff(track, n=2, axis=0), axis=-1).mean()
+    assert jitter(result.root) < 0.5 * jitter(plain.root)
+
+
+def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
+    from dataclasses import replace
+
+    sequence = replace(noisy_video.sequence, focal=None)
+    with load(small_checkpoint, backend="torch") as engine:
+        result = lift(sequence, engine, iters=1)
+    camera = result.metadata["camera"]
+    assert camera["focal_source"].startswith("estimated from the sequence")
+    assert 0.5 * WIDTH <= camera["focal_px"][0] <= 2.0 * WIDTH
+
+
+def test_causal_frames_do_not_see_the_future(small_checkpoint, noisy_video):
+    from dataclasses import replace
+
+    sequence = noisy_video.sequence
+    shorter = replace(sequence, pixels=sequence.pixels[:30], confidence=sequence.confidence[:30])
+    with load(small_checkpoint, backend="torch") as engine:
+        full = lift(sequence, engine, iters=1, causal=True)
+        part = lift(shorter, engine, iters=1, causal=True)
+        offline = lift(sequence, engine, iters=1)
+    np.testing.assert_allclose(full.poses_3d[:30], part.poses_3d, atol=1e-5)
+    np.testing.assert_allclose(full.root[:30], part.root, atol=1e-5)
+    assert np.abs(full.root - offline.root).max() > 1e-4  # the offline solve does use later frames
+    latency = full.metadata["latency_ms"]
+    assert 0 < latency["mean"] <= latency["max"]
+
+
+def test_infer_cli_modes(small_checkpoint, noisy_video, tmp_path, capsys):
+    sequence = noisy_video.sequence
+    path = tmp_path / "walk.npz"
+    np.savez(path, keypoints=np.concatenate([sequence.pixels, sequence.confidence[..., None]], axis=-1),
+             width=WIDTH, height=HEIGHT, focal=FOCAL)
+    out = tmp_path / "out.npz"
+    code, _, err = uao(capsys, "infer", path, "-o", out, "--backend", "torch", "--engine", small_checkpoint,
+                       "--tto-iters", "1", "--mode", "frame", "--causal", "--no-progress")
+    assert code == 1 and "sequence-mode option" in err and "Traceback" not in err and not out.exists()
+    code, stdout, err = uao(capsys, "infer", path, "-o", out, "--backend", "torch", "--engine", small_checkpoint,
+                            "--tto-iters", "1", "--causal", "--no-progress")
+    assert code == 0, err
+    assert "causal latency per frame" in stdout
+    with np.load(out) as saved:
+        assert saved["poses_3d"].shape == (len(sequence), 17, 3)
+        assert json.loads(str(saved["metadata"]))["causal"] is True
+
+
+# --- evaluation metrics -----------------------------------------------------------------------------
+def test_video_metrics_are_zero_for_the_truth_and_see_jitter(noisy_video):
+    clip = noisy_video
+    perfect = video_metrics(clip.target, clip.root, clip)
+    for metric in ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error"):
+        assert perfect[metric] == pytest.approx(0, abs=1e-3)
+    shaken = clip.root + np.random.default_rng(0).normal(0, 0.01, clip.root.shape)
+    scores = video_metrics(clip.target, shaken, clip)
+    assert scores["mpjpe"] == pytest.approx(0, abs=1e-6) and scores["root_error"] > 5 and scores["accel_error"] > 10

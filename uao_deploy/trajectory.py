@@ -1,0 +1,124 @@
+"""A smooth root trajectory for a whole video, by one linear least-squares solve.
+
+Per frame, :func:`uao_deploy.camera.estimate_root` finds the root that best reprojects the pose;
+alone it jumps by decimetres from frame to frame (mostly in depth). Here all frames are solved
+together with a penalty ``smoothness`` x sum_t ||r_{t+1} - 2 r_t + r_{t-1}||^2 on the trajectory's
+acceleration: the normal equations are banded (each frame couples to two neighbours on each side),
+so an hour of video is one banded solve of O(T) time and memory.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .camera import estimate_root, root_normal_equations
+from .errors import UaoError
+
+# Half bandwidth of the normal matrix, unknowns ordered frame by frame (x, y, z): the acceleration
+# couples frames t-2..t+2 (offset 6) and a frame's own 3x3 block adds 2 more.
+_BAND = 8
+
+
+def _second_difference_gram(frames: int) -> np.ndarray:
+    """D^T D (T, T) of the second-difference operator D ((T-2) x T), returned as its 5 diagonals."""
+    diagonals = np.zeros((5, frames))  # offsets -2..2
+    for start in range(frames - 2):
+        stencil = np.array([1.0, -2.0, 1.0])
+        for i in range(3):
+            for j in range(3):
+                diagonals[2 + (j - i), start + i] += stencil[i] * stencil[j]
+    return diagonals
+
+
+def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
+                             smoothness: float) -> np.ndarray:
+    """Camera-frame roots (T, 3) minimising the per-frame reprojection residuals plus the acceleration penalty.
+
+    Arguments as :func:`uao_deploy.camera.estimate_root` (frames in order); ``smoothness`` 0 gives its result.
+    """
+    from scipy.linalg import solve_banded
+
+    if smoothness < 0:
+        raise UaoError(f"the root smoothness must be >= 0; got {smoothness}")
+    normal, rhs = root_normal_equations(pose, keypoints, cam, weights)
+    frames = len(normal)
+    size = 3 * frames
+    banded = np.zeros((2 * _BAND + 1, size))  # solve_banded layout: banded[u + i - j, j] = A[i, j]
+    for i in range(3):
+        for j in range(3):
+            banded[_BAND + i - j, np.arange(frames) * 3 + j] += normal[:, i, j]
+    banded[_BAND] += 1e-12
+    gram = _second_difference_gram(frames)
+    for offset in range(-2, 3):
+        for axis in range(3):
+            # A[3t + axis, 3(t + offset) + axis] += smoothness * gram(t, t + offset)
+            columns = np.arange(max(0, -offset), min(frames, frames - offset)) + offset
+            banded[_BAND - 3 * offset, columns * 3 + axis] += smoothness * gram[2 + offset, columns - offset]
+    solution = solve_banded((_BAND, _BAND), banded, rhs.reshape(size))
+    return solution.reshape(frames, 3).astype(np.float32)
+
+
+def smooth_tracks(values: np.ndarray, weights: np.ndarray, smoothness: float) -> np.ndarray:
+    """Per-track weighted smoothing: minimise sum_t w_t (y_t - v_t)^2 + smoothness sum_t ||accel y||^2.
+
+    values (T, ...) with weights broadcastable to them (e.g. per joint, from the network's
+    uncertainty and the detector's confidence); each trailing element is its own track. A
+    confident frame stays close to its value, an unsure one follows its neighbours.
+    """
+    from scipy.linalg import solve_banded
+
+    values = np.asarray(values, dtype=np.float64)
+    frames = len(values)
+    if frames < 3 or smoothness == 0:
+        return values.astype(np.float32)
+    flat = values.reshape(frames, -1)
+    weights = np.broadcast_to(np.asarray(weights, dtype=np.float64), values.shape).reshape(frames, -1)
+    gram = smoothness * _second_difference_gram(frames)
+    smoothed = np.empty_like(flat)
+    for track in range(flat.shape[1]):
+        banded = np.zeros((5, frames))
+        for offset in range(-2, 3):  # banded[2 - offset, t + offset] = A[t, t + offset]
+            rows = np.arange(max(0, -offset), min(frames, frames - offset))
+            banded[2 - offset, rows + offset] = gram[2 + offset, rows]
+        banded[2] += weights[:, track] + 1e-12
+        smoothed[:, track] = solve_banded((2, 2), banded, weights[:, track] * flat[:, track])
+    return smoothed.reshape(values.shape).astype(np.float32)
+
+
+def reprojection_rms(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, root: np.ndarray,
+                     weights: np.ndarray) -> float:
+    """Weighted RMS distance (normalized units) of the placed poses' pinhole projections to the keypoints."""
+    placed = np.asarray(pose, np.float64) + np.asarray(root, np.float64)[:, None]
+    cam = np.asarray(cam, np.float64)[:, None]
+    projected = cam[..., :2] * placed[..., :2] / placed[..., 2:3] + cam[..., 2:4]
+    squared = ((projected - keypoints) ** 2).sum(axis=-1)
+    return float(np.sqrt((squared * weights).sum() / weights.sum()))
+
+
+FOCAL_SCALES = np.exp(np.linspace(np.log(0.5), np.log(2.0), 57))  # 2.5 % apart
+
+
+def estimate_focal_scale(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
+                         max_frames: int = 2000) -> float:
+    """The factor on the focal length (0.5-2) whose per-frame least-squares roots reproject the poses best.
+
+    Perspective makes a pose of known depth extent fit best at the true focal; the minimum is
+    shallow (a 10 % wrong focal costs ~1 % of residual), so the whole sequence (up to ``max_frames``
+    frames, evenly taken) is used, and the grid minimum is refined by a parabola through its neighbours.
+    """
+    step = max(1, len(pose) // max_frames)
+    pose, keypoints, cam, weights = pose[::step], keypoints[::step], np.asarray(cam, np.float64)[::step], weights[::step]
+    residuals = []
+    for scale in FOCAL_SCALES:
+        scaled = cam.copy()
+        scaled[:, :2] *= scale
+        residuals.append(reprojection_rms(pose, keypoints, scaled, estimate_root(pose, keypoints, scaled, weights),
+                                          weights))
+    best = int(np.argmin(residuals))
+    log_scales = np.log(FOCAL_SCALES)
+    if 0 < best < len(FOCAL_SCALES) - 1:
+        left, centre, right = residuals[best - 1:best + 2]
+        curvature = left - 2 * centre + right
+        if curvature > 0:
+            offset = 0.5 * (left - right) / curvature
+            return float(np.exp(log_scales[best] + offset * (log_scales[1] - log_scales[0])))
+    return float(FOCAL_SCALES[best])
