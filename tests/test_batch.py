@@ -105,7 +105,7 @@ def test_resume_skips_only_what_is_finished_with_the_same_input_engine_and_setti
     assert code == 0 and "2 done, 1 skipped" in stdout
     assert f"{corpus / 'walk/deep/c.npz'}: skipped" in stdout
 
-    code, stdout, _ = infer(capsys, small_checkpoint, corpus, "-o", out, "--resume", "--smooth-root", "3")
+    code, stdout, _ = infer(capsys, small_checkpoint, corpus, "-o", out, "--resume", "--mode", "frame")
     assert code == 0 and "3 done, 0 skipped" in stdout  # another setting: every output is stale
 
 
