@@ -73,6 +73,18 @@ def tiny_checkpoint(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def small_checkpoint(tmp_path_factory):
+    """A random 32-channel, one-block GUMLP for the CLI and lifting tests (not exported at once)."""
+    import torch
+
+    from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+
+    torch.manual_seed(0)
+    return save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(),
+                           tmp_path_factory.mktemp("small_model") / "small.pth")
+
+
+@pytest.fixture(scope="session")
 def tiny_export(tiny_checkpoint, tmp_path_factory):
     """The tiny checkpoint exported to ONNX (verified in ONNX Runtime, K = 2): the folder."""
     from uao_deploy.export import export_onnx

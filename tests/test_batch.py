@@ -4,7 +4,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from cli_runner import uao
 from uao_deploy.data.sample import SAMPLE_PATH
@@ -12,14 +11,6 @@ from uao_deploy.errors import UaoError
 from uao_deploy.fileio import file_sha256
 from uao_deploy.jobs.batch import InputFile, LiftSettings, expand_inputs, run_batch
 from uao_deploy.jobs.infer import open_engine
-from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
-
-
-@pytest.fixture(scope="module")
-def small_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(),
-                           tmp_path_factory.mktemp("model") / "small.pth")
 
 
 def write_keypoints(path, start=0, frames=12):

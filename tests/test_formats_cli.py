@@ -4,19 +4,10 @@ import shutil
 
 import numpy as np
 import pytest
-import torch
 
 from cli_runner import uao
-from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
 FRAMES = 12
-
-
-@pytest.fixture(scope="module")
-def small_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(),
-                           tmp_path_factory.mktemp("model") / "small.pth")
 
 
 @pytest.fixture()

@@ -15,17 +15,9 @@ from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.engines.base import Engine
 from uao_deploy.jobs.infer import lift, smooth_track
 from uao_deploy.metrics import p_mpjpe
-from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 from uao_deploy.tto import TTOConfig
 
 WIDTH, HEIGHT, FOCAL = 1000.0, 1002.0, 1145.0
-
-
-@pytest.fixture(scope="module")
-def small_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(),
-                           tmp_path_factory.mktemp("model") / "small.pth")
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from uao_deploy.engines import load
 from uao_deploy.jobs.infer import lift
 from uao_deploy.jobs.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
-from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+from uao_deploy.model import GUMLP, GUMLPConfig
 from uao_deploy.trajectory import estimate_focal_scale, estimate_root_trajectory, smooth_tracks
 from uao_deploy.tto.sequence import SequenceConfig, model_sequence_callables, refine_sequence, sequence_value_and_grad
 from uao_deploy.tto.windows import Stitcher, blend_weights, window_starts
@@ -219,13 +219,6 @@ def test_video_windows_without_iterations_return_the_initial_state(small_model):
 
 
 # --- uao infer --------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def small_checkpoint(tmp_path_factory):
-    torch.manual_seed(0)
-    return save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(),
-                           tmp_path_factory.mktemp("model") / "small.pth")
-
-
 @pytest.fixture(scope="module")
 def noisy_video():
     """45 frames of a person walking sideways, through a test camera, with the video noise model."""
