@@ -61,6 +61,8 @@ def parse_up(ctx, param, value):
 @options.checkpoint("Checkpoint to use instead of the embedded model (exported on first use).")
 @click.option("--allow-pickle", is_flag=True, help="Read VideoPose3D files (pickled: only files you trust).")
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
+@click.option("--video", type=click.Path(dir_okay=False),
+              help="With --render: the video the keypoints came from, drawn under them (frame i under frame i).")
 @click.option("--mode", type=click.Choice(["sequence", "frame"]), default="sequence", show_default=True,
               help="sequence: smooth root trajectory, UAO through it, uncertainty-weighted smoothing over time; "
                    "frame: every frame alone (per-frame root). --tto-iters 0 is always the plain per-frame lifter.")
@@ -78,7 +80,7 @@ def parse_up(ctx, param, value):
               help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
             checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up, camera_pitch,
-            resume, ray_address, workers, gpus_per_worker, mode, causal):
+            resume, ray_address, workers, gpus_per_worker, mode, causal, video):
     """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
     or VideoPose3D files) to 3D poses. FILES may also be folders of such files, globs or .txt lists
     (one path a line): one .npz per sequence under -o DIR, mirroring their names."""
@@ -90,8 +92,8 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
     if ray_address or resume or any(map(is_batch_argument, files)):
         from ..jobs.batch import LiftSettings, infer_many
 
-        if render is not None:
-            raise click.UsageError("--render draws one file's animation; lift that file alone to render it")
+        if render is not None or video is not None:
+            raise click.UsageError("--render/--video draw one file's animation; lift that file alone to render it")
         settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size,
                                 input_format, person, up, camera_pitch, mode, causal)
         common = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
@@ -109,4 +111,4 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
                 engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
                 precision=precision, providers=providers, format=input_format, person=person, up=up,
-                camera_pitch=camera_pitch, mode=mode, causal=causal)
+                camera_pitch=camera_pitch, mode=mode, causal=causal, video=video)

@@ -353,13 +353,14 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
                 checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
                 providers: str | None = None, format: str = "auto", person: str = "all", up=None,
-                camera_pitch: float | None = None, mode: str = "sequence", causal: bool = False) -> list[Path]:
+                camera_pitch: float | None = None, mode: str = "sequence", causal: bool = False,
+                video=None) -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written.
 
     ``format``/``person`` choose the reader and people (:mod:`uao_deploy.io.keypoints`); the
     output's suffix its writer (:mod:`uao_deploy.io.results`); ``up``/``camera_pitch`` override
     the world frame's up direction (:mod:`uao_deploy.pipeline.world`); ``mode``/``causal`` as
-    :func:`lift`.
+    :func:`lift`; ``video`` goes under the keypoints of the ``render`` animations.
     """
     if not files:
         raise UaoError("no keypoint files given")
@@ -368,8 +369,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
         raise UaoError("give either --up or --camera-pitch, not both")
     sequences = [sequence for path in files
                  for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height)]
-    for sequence in sequences:
-        prepare(sequence, width, height, focal)
+    cameras = [prepare(sequence, width, height, focal)[1] for sequence in sequences]
     targets = output_paths(sequences, out)
     for target in targets:
         check_output_file(target, files, "output")
@@ -380,6 +380,13 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
         check_render_target(render)
         for animation in animations:
             check_output_file(animation, [*files, *targets], "animation")
+    if video is not None:
+        if render is None:
+            raise UaoError("--video is drawn under the keypoints of --render's animation; add --render")
+        from ..viz.render import check_video
+
+        for sequence, camera in zip(sequences, cameras):
+            check_video(video, len(sequence), camera["width"], camera["height"])
     engine = open_engine(backend, engine_dir, checkpoint, iters, precision, providers)
     notice = engine.path_notice(iters)
     if notice:
@@ -400,7 +407,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
                 render_animation(result.keypoints_2d, result.poses_3d, animation,
                                  result.metadata["camera"]["width"], result.metadata["camera"]["height"],
                                  fps=sequence.fps or 25.0, title=sequence.name,
-                                 root=result.root, up=up, camera_pitch=camera_pitch)
+                                 root=result.root, up=up, camera_pitch=camera_pitch, video=video)
                 log(f"  animation -> {animation}")
     return targets
 
