@@ -128,7 +128,8 @@ def test_interrupted_job_leaves_whole_outputs_and_resume_finishes_it(corpus, tmp
 
 @pytest.mark.parametrize("extra, message", [
     (["--workers", "2"], "--workers and --gpus-per-worker size a Ray job; add --ray"),
-    (["--render", "anim.gif"], "--render draws one file's animation"),
+    (["--render", "anim.gif"], "--render/--video draw one file's animation"),
+    (["--video", "clip.mp4"], "--render/--video draw one file's animation"),
 ])
 def test_options_that_do_not_fit_a_folder_job(corpus, tmp_path, capsys, small_checkpoint, extra, message):
     code, _, stderr = infer(capsys, small_checkpoint, corpus, "-o", tmp_path / "out", *extra)

@@ -6,7 +6,6 @@ import pytest
 
 from cli_runner import uao
 from conftest import STANDING_POSE
-from test_infer import small_checkpoint  # noqa: F401 (the fixture)
 from uao_deploy.viz.render import render_animation
 
 imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg", reason="the viz extra (imageio-ffmpeg) is not installed")
