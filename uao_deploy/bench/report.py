@@ -62,7 +62,7 @@ def format_markdown(report: dict) -> str:
         f"- timing: {settings['warmup']} warm-up call(s), then {timing} per row, all rows of a batch size "
         "timed in turns; throughput = batch / p50",
         f"- FLOPs per pose: forward {flops['forward'] / 1e6:.1f} M, eval {flops['eval'] / 1e9:.3f} G, "
-        f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench.py`)",
+        f"TTO {flops['tto'] / 1e9:.3f} G (counting rule in `uao_deploy/bench/__init__.py`)",
         "- peak (best 2048^3 matrix product of probes at the start and after each batch size): "
         + ", ".join(f"{key} {value:.0f} GFLOP/s" for key, value in report["peak_gflop_per_s"].items()),
         "- `x seed`: the seed loop's p50 (seed-eager, or seed-cuda for GPU rows) over this row's, same task and batch; `max diff mm`: largest "
