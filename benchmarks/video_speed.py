@@ -83,7 +83,7 @@ def main(argv=None) -> int:
     text = "\n".join(lines) + "\n"
     print(text)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"{dt.datetime.now():%Y-%m-%d-%H%M}_video_speed"
+    stem = args.out / f"{dt.datetime.now():%Y-%m-%d-%H%M}_video_speed_{args.data.stem if args.data else 'sample'}"
     Path(f"{stem}.md").write_text(text)
     Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
     return 0
