@@ -6,13 +6,14 @@ import numpy as np
 import onnxruntime
 import pytest
 import torch
+from cli_runner import uao
 
 from uao_deploy import skeleton
 from uao_deploy.camera import image_coordinates, normalized_intrinsics, project
-from cli_runner import uao
-from uao_deploy.data.keypoints import COCO_FOR_H36M, KeypointSequence
+from uao_deploy.data.keypoints import KeypointSequence
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.engines.base import Engine
+from uao_deploy.io.layouts import COCO_FOR_H36M
 from uao_deploy.jobs.infer import lift, smooth_track
 from uao_deploy.metrics import p_mpjpe
 from uao_deploy.tto import TTOConfig

@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from uao_deploy import UaoError
-from uao_deploy.data.keypoints import coco_to_h36m, fill_missing, read_keypoints
+from uao_deploy.data.keypoints import fill_missing, read_keypoints
+from uao_deploy.io.layouts import coco_to_h36m
 
 
 def _track(frames=5, channels=3, seed=0):

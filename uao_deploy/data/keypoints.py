@@ -35,7 +35,7 @@ from .. import skeleton
 from ..errors import UaoError
 from ..io import layouts
 from ..io.keypoints.sequence import KeypointSequence
-from ..io.layouts import COCO_FOR_H36M, COCO_JOINT_NAMES, coco_to_h36m, mark_missing  # noqa: F401 (their old home)
+from ..io.layouts import mark_missing
 from .npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)

@@ -172,9 +172,9 @@ def _iteration_count(iters) -> int:
 
 
 # --- export and engine folders ----------------------------------------------------------------
-def graph_files(folder, suffix: str, backend: str) -> dict[str, Path]:
-    """``{graph: path}`` of the graphs that the manifest of ``folder`` lists; UaoError when any is
-    missing or differs from the sha256 its manifest records.
+def graph_files(folder, suffix: str, backend: str) -> tuple[dict[str, Path], dict]:
+    """(``{graph: path}`` of the graphs that the manifest of ``folder`` lists, the manifest); UaoError
+    when any is missing or differs from the sha256 its manifest records.
 
     A folder that holds the other kind of artefact (engines where ONNX was expected, or the
     reverse) is named as such rather than reported as incomplete.
@@ -186,7 +186,8 @@ def graph_files(folder, suffix: str, backend: str) -> dict[str, Path]:
     if not (folder / f"forward{suffix}").is_file() and (folder / f"forward{other}").is_file():
         kind = {".onnx": "ONNX graphs (backend 'onnxruntime')", ".engine": "TensorRT engines (backend 'tensorrt')"}
         raise UaoError(f"{folder} holds {kind[other]}, not {kind[suffix]}")
-    return checked_graph_files(folder, read_manifest(folder), "export it again with `uao export`")
+    manifest = read_manifest(folder)
+    return checked_graph_files(folder, manifest, "export it again with `uao export`"), manifest
 
 
 def tto_config_from(meta: dict, source) -> TTOConfig:

@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 from ..errors import UaoError
-from ..contract import GRAPHS, check_manifest_metadata, read_manifest
+from ..contract import GRAPHS, check_manifest_metadata
 from ..runtimes import ort_session, require_available
 from .base import Engine, graph_files, tto_config_from
 
@@ -55,12 +55,12 @@ class OnnxRuntimeEngine(Engine):
     def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None,
                  chunk: int | None = None):
         super().__init__()
-        self.files = graph_files(export_dir, ".onnx", self.backend)
+        self.files, manifest = graph_files(export_dir, ".onnx", self.backend)
         self.requested_providers = require_available(providers)
         self._sessions = {graph: self._session(graph, path, threads) for graph, path in self.files.items()}
         shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
                                              for graph, session in self._sessions.items()})
-        check_manifest_metadata(read_manifest(export_dir), shared, export_dir)
+        check_manifest_metadata(manifest, shared, export_dir)
         self.tto_config = tto_config_from(shared, self.files["forward"])
         self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
         self.precision = shared.get("uao.precision", "fp32")

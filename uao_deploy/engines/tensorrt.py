@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UaoError
-from ..contract import GRAPHS, MANIFEST, check_manifest_metadata, read_manifest
+from ..contract import GRAPHS, MANIFEST, check_manifest_metadata
 from ..runtimes import load_tensorrt, trt_logger
 from .base import Engine, graph_files, tto_config_from
 
@@ -37,8 +37,7 @@ def read_engine_dir(folder) -> tuple[dict[str, Path], str, dict]:
     copied in from another build is caught by its hash (in ``graph_files``), and each sidecar must
     name its graph and the flavour that built it.
     """
-    files = graph_files(folder, ".engine", "tensorrt")
-    manifest = read_manifest(folder)
+    files, manifest = graph_files(folder, ".engine", "tensorrt")
     check_manifest_metadata(manifest, manifest.get("metadata", {}), Path(folder) / MANIFEST)
     flavours = {}
     for graph, path in files.items():

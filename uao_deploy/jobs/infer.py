@@ -236,23 +236,31 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
             bar.update(len(poses[-1]))
     done = time.perf_counter()
 
-    metadata = {
-        "uao_version": __version__, "source": sequence.source, "format": sequence.format, "layout": sequence.layout,
-        "frames": frames, "fps": sequence.fps, "camera": camera, "missing_joints_filled": int((~detected).sum()),
-        "root": {"method": "camera.estimate_root of the flip-averaged prediction, confidence-weighted",
-                 "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": smooth_root},
-        "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
-        "tto_iters": iters, "tto_path": engine.last_tto_path, "tto_path_notice": engine.path_notice(iters),
-        "batch_size": batch_size,
-        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
-                      "ms_per_frame": 1000 * (done - started) / frames},
-    }
+    metadata = _metadata(sequence, engine, iters, camera, detected, batch_size, started, root_done, done,
+                         root={"method": "camera.estimate_root of the flip-averaged prediction, confidence-weighted",
+                               "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": smooth_root})
     result = LiftResult(poses_3d=np.concatenate(poses).astype(np.float32),
                         poses_3d_initial=np.concatenate(initial).astype(np.float32), root=root.astype(np.float32),
                         uncertainty=np.concatenate(uncertainty).astype(np.float32), keypoints_2d=pixels,
                         confidence=np.where(detected, confidence, 0).astype(np.float32), metadata=metadata)
     check_result(result, sequence.source)
     return result
+
+
+def _metadata(sequence: KeypointSequence, engine, iters: int, camera: dict, detected: np.ndarray, batch_size: int,
+              started: float, root_done: float, done: float, **mode) -> dict:
+    """The output's metadata, the same for every mode; ``mode`` adds how the root was found (and, in
+    sequence mode, the mode)."""
+    frames = len(detected)
+    return {
+        "uao_version": __version__, "source": sequence.source, "format": sequence.format, "layout": sequence.layout,
+        "frames": frames, "fps": sequence.fps, "camera": camera, "missing_joints_filled": int((~detected).sum()),
+        **mode, "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
+        "tto_iters": iters, "tto_path": engine.last_tto_path, "tto_path_notice": engine.path_notice(iters),
+        "batch_size": batch_size,
+        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
+                      "ms_per_frame": 1000 * (done - started) / frames},
+    }
 
 
 def check_result(result: LiftResult, source: str) -> None:
@@ -298,19 +306,11 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
         root_done = time.perf_counter()
         poses = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters, batch_size)
     done = time.perf_counter()
-    metadata = {
-        "uao_version": __version__, "source": sequence.source, "format": sequence.format, "layout": sequence.layout,
-        "frames": len(x), "fps": sequence.fps, "camera": camera, "missing_joints_filled": int((~detected).sum()),
-        "mode": "sequence", "causal": causal,
-        "root": {"method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)"
-                           + (f", causal window of {video.CAUSAL_WINDOW} frames" if causal else ""),
-                 "filled_joint_weight": FILLED_WEIGHT, **video.SETTINGS},
-        "uncertainty": UNCERTAINTY_NOTE, "backend": engine.backend, "engine": engine.describe(),
-        "tto_iters": iters, "tto_path": engine.last_tto_path, "tto_path_notice": engine.path_notice(iters),
-        "batch_size": 1 if causal else batch_size,
-        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
-                      "ms_per_frame": 1000 * (done - started) / len(x)},
-    }
+    metadata = _metadata(sequence, engine, iters, camera, detected, 1 if causal else batch_size, started, root_done,
+                         done, mode="sequence", causal=causal,
+                         root={"method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)"
+                                         + (f", causal window of {video.CAUSAL_WINDOW} frames" if causal else ""),
+                               "filled_joint_weight": FILLED_WEIGHT, **video.SETTINGS})
     if latency is not None:
         metadata["latency_ms"] = {"mean": float(latency.mean()), "p95": float(np.percentile(latency, 95)),
                                   "max": float(latency.max())}
