@@ -285,3 +285,17 @@ def test_profiles_name_the_heaviest_operators(tiny_export, pairs):
     assert {op["op"] for op in graph_ops} & {"MatMul", "Gemm"} and all(op["ms_per_call"] >= 0 for op in graph_ops)
     text = bench.format_profile({"batch": 4, "threads": 1, "tto_iters": 2, "profiles": {"ort forward": graph_ops}})
     assert "ort forward" in text and "| op | ms per call | share |" in text
+
+
+def test_cli_bench_video_times_the_modes_side_by_side(tmp_path):
+    """``uao bench --video``: frame, sequence and causal lifts of the embedded sample, in turns."""
+    result = CliRunner().invoke(cli, ["bench", "--video", "--iters", "1", "--out", str(tmp_path), "--json", "-"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    medians = report["median_ms_per_frame"]
+    assert set(medians) == {"frame", "sequence", "causal"} and all(value > 0 for value in medians.values())
+    assert report["sequence_over_frame"] == pytest.approx(medians["sequence"] / medians["frame"])
+    assert 0 < report["causal_latency_ms"]["mean"] <= report["causal_latency_ms"]["max"]
+    assert report["engine"]["sequence"]["iters"] == report["iters"] == 4
+    markdown, = tmp_path.glob("*_video_speed_sample.md")
+    assert "sequence / frame" in markdown.read_text()

@@ -10,7 +10,7 @@ import pytest
 
 from uao_deploy import engines
 from uao_deploy.compare import sample_keypoints
-from uao_deploy.contract import TTOConfig
+from uao_deploy.contract import SequenceConfig, TTOConfig
 from uao_deploy.errors import UaoError
 
 K = 2  # the tiny export's fused iteration count
@@ -18,7 +18,7 @@ K = 2  # the tiny export's fused iteration count
 
 def _load(kind, tiny_checkpoint, tiny_export, tmp_path_factory):
     if kind == "torch":
-        return engines.load(tiny_checkpoint, backend="torch", tto=TTOConfig(iters=K))
+        return engines.load(tiny_checkpoint, backend="torch", tto=TTOConfig(iters=K), sequence=SequenceConfig(iters=K))
     if kind == "onnxruntime":
         return engines.load(tiny_export, threads=1)
     torch = pytest.importorskip("torch")
@@ -40,7 +40,15 @@ def engine(request, tiny_checkpoint, tiny_export, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def reference(tiny_checkpoint):
-    return engines.load(tiny_checkpoint, backend="torch", tto=TTOConfig(iters=K))
+    return engines.load(tiny_checkpoint, backend="torch", tto=TTOConfig(iters=K), sequence=SequenceConfig(iters=K))
+
+
+@pytest.fixture(scope="module")
+def windows():
+    """(x, confidence, cam, root) for 2 windows of 7 frames, each frame its own pose and root."""
+    x, cam, root = sample_keypoints(14, seed=4)
+    confidence = np.random.default_rng(4).uniform(0.2, 1.0, (2, 7, 17)).astype(np.float32)
+    return x.reshape(2, 7, 17, 2), confidence, cam[::7], root.reshape(2, 7, 3)
 
 
 @pytest.fixture(scope="module")
@@ -113,3 +121,31 @@ def test_describe_names_backend_precision_and_tto(engine):
     info = engine.describe()
     assert info["backend"] == engine.backend and info["precision"] == "fp32"
     assert info["tto"]["iters"] == K
+
+
+def test_sequence_uao_matches_the_torch_reference_fused_and_looped(engine, reference, windows):
+    pose, trajectory, focal, losses = engine.sequence_tto(*windows)
+    assert engine.last_tto_path == "fused"
+    shapes = {"pose": (2, 7, 17, 3), "trajectory": (2, 7, 3), "focal": (2, 1), "losses": (K, 2)}
+    for name, array in zip(shapes, (pose, trajectory, focal, losses)):
+        assert isinstance(array, np.ndarray) and array.dtype == np.float32 and array.shape == shapes[name], name
+    assert np.all(pose[..., 0, :] == 0)
+    expected = reference.sequence_tto(*windows)
+    for got, want in zip((pose, trajectory, focal), expected):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+    np.testing.assert_allclose(losses, expected[3], rtol=1e-5)
+    assert np.abs(trajectory - windows[3]).max() > 1e-4  # the root trajectory is a variable
+    # K + 1 iterations: graph engines loop their step graph on the host, with the same numbers.
+    looped = engine.sequence_tto(*windows, iters=K + 1)
+    assert engine.last_tto_path == ("fused" if engine.backend == "torch" else "step-loop")
+    for got, want in zip(looped[:3], reference.sequence_tto(*windows, iters=K + 1)):
+        np.testing.assert_allclose(got, want, atol=1e-4)
+
+
+def test_sequence_uao_names_bad_windows(engine, windows):
+    x, confidence, cam, root = windows
+    for args, message in (((x[0], confidence, cam, root), "windows of keypoints"),
+                          ((x, confidence[:, :5], cam, root), "confidence must have shape"),
+                          ((x, confidence, cam[:1], root), "cam must have shape")):
+        with pytest.raises(UaoError, match=message):
+            engine.sequence_tto(*args)

@@ -285,7 +285,7 @@ def test_missing_or_foreign_files_are_named(export_dir, tmp_path):
 def fake_engine_dir(folder):
     """An engine folder laid out as uao_deploy.export.tensorrt.build_engines writes it (dummy engine bytes)."""
     folder.mkdir()
-    metadata = graph_metadata("0" * 64, {"channels": 64, "layers": 1}, TTOConfig().to_dict(), "fp32")
+    metadata = graph_metadata("0" * 64, {"channels": 64, "layers": 1}, {"frame": TTOConfig()}, "fp32")
     manifest = {"format": "uao-engines", "graphs": {}, "metadata": metadata}
     for graph in ("forward", "tto_step", "tto_fused"):
         path = folder / f"{graph}.engine"

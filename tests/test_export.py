@@ -21,6 +21,7 @@ from uao_deploy.runtimes import ort_session
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint
 from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
+from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import frozen
 
 BATCHES = (1, 7, 64)  # none is the tracing batch: the graphs must not have fixed it
@@ -150,23 +151,26 @@ def test_graphs_are_valid_with_a_dynamic_batch_and_metadata(seed_export, seed_ch
                     for entry in (*manifest["graphs"][name]["inputs"], *manifest["graphs"][name]["outputs"])]
         assert signature == expected
         assert [entry["name"] for entry in manifest["graphs"][name]["inputs"]] == spec.input_names
-        assert all(shape[-1] == "B" if name == "tto_fused" and value == "losses" else shape[0] == "B"
-                   for value, shape, _ in signature)
         meta = {prop.key: prop.value for prop in model.metadata_props}
         assert meta["uao.graph"] == name
         assert meta["uao.checkpoint_sha256"] == file_sha256(seed_checkpoint)
         assert json.loads(meta["uao.tto"]) == TTOConfig().to_dict()
+        assert json.loads(meta["uao.sequence"]) == SequenceConfig().to_dict()
         assert json.loads(meta["uao.joints"]) == list(skeleton.JOINT_NAMES)
         assert json.loads(meta["uao.model_config"]) == GUMLPConfig().to_dict()
         assert meta["uao.precision"] == "fp32" and meta["uao.version"] and "u / w * 2 - 1" in meta["uao.normalization"]
         assert {key: value for key, value in meta.items() if key != "uao.graph"} == manifest["metadata"]
         assert manifest["graphs"][name]["sha256"] == file_sha256(path)
     assert manifest["graphs"]["tto_fused"]["outputs"][1]["shape"] == [4, "B"]
+    # The signature above is the graphs' own: named symbolic dimensions are dynamic.
+    assert manifest["graphs"]["seq_fused"]["inputs"][0]["shape"] == ["W", "T", 17, 2]
+    assert manifest["graphs"]["seq_fused"]["outputs"][3]["shape"] == [4, "W"]
 
 
 def test_fused_graph_stores_the_weights_once(seed_export):
     sizes = {name: (seed_export / f"{name}.onnx").stat().st_size for name in GRAPHS}
     assert sizes["tto_fused"] < sizes["forward"] + sizes["tto_step"]
+    assert sizes["seq_fused"] < sizes["forward"] + sizes["seq_step"]
 
 
 # --- the tiny model: verification, options, errors, fp16 ----------------------------------------
@@ -175,13 +179,17 @@ def test_export_verifies_every_graph(tiny_export):
     manifest = read_manifest(tiny_export)
     assert set(manifest["verification"]) == set(GRAPHS)
     assert all(error < 1e-4 for graph in manifest["verification"].values() for error in graph.values())
-    assert manifest["tto"]["iters"] == 2
+    assert manifest["tto"]["iters"] == 2 and manifest["objectives"]["sequence"]["config"]["iters"] == 2
+    # Sequence UAO: ONNX Runtime within 1e-5 of PyTorch on every gradient (relative to its scale).
+    sequence_step = manifest["verification"]["seq_step"]
+    assert all(sequence_step[name] < 1e-5 for name in ("grad_z", "grad_z_flip", "grad_root", "grad_log_focal"))
 
 
 def test_a_mismatch_is_an_error_and_writes_nothing(tiny_export, tmp_path, monkeypatch):
     """Graphs of one model checked against another fail, and the target folder is left alone."""
     with pytest.raises(UaoError, match="differs from PyTorch"):
-        verify_graphs(tiny_export, GUMLP(GUMLPConfig(channels=64, layers=1)), TTOConfig(iters=2), "fp32", batches=(2,))
+        verify_graphs(tiny_export, GUMLP(GUMLPConfig(channels=64, layers=1)), {"frame": TTOConfig(iters=2)}, "fp32",
+                      batches=(2,))
     saved = {name: onnx.load(str(tiny_export / f"{name}.onnx")) for name in GRAPHS}
     monkeypatch.setattr(export_module, "build_graphs", lambda *args: saved)  # skip the slow tracing
     out = tmp_path / "export"

@@ -13,12 +13,15 @@ from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.data.video_noise import VideoNoiseModel, video_clips
 from uao_deploy.engines import load
+from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.jobs.infer import lift
 from uao_deploy.jobs.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
 from uao_deploy.trajectory import estimate_focal_scale, estimate_root_trajectory, smooth_tracks
-from uao_deploy.tto.sequence import SequenceConfig, model_sequence_callables, refine_sequence, sequence_value_and_grad
+from uao_deploy.contract import SequenceConfig
+from uao_deploy.tto.optimize import refine_sequence
+from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
 from uao_deploy.tto.windows import Stitcher, blend_weights, window_starts
 
 WIDTH, HEIGHT, FOCAL = 1000.0, 1002.0, 1145.0
@@ -169,7 +172,7 @@ def test_sequence_gradient_matches_finite_differences(small_model):
     try:
         x, confidence, cam, root = (t.double() for t in _windows(model, windows=1, frames=5))
         forward = model_sequence_callables(model, SequenceConfig())[0]
-        from uao_deploy.tto.sequence import sequence_targets
+        from uao_deploy.tto.optimize import sequence_targets
         mu0, mu0_flip, weight = sequence_targets(forward, x, confidence)
         z, z_flip, log_focal = x + 0.01, skeleton.flip_pose(x) - 0.01, torch.zeros(1, 1, dtype=torch.float64)
         args = (x, confidence, weight, mu0, mu0_flip, cam)
@@ -205,8 +208,8 @@ def test_video_windows_without_iterations_return_the_initial_state(small_model):
     root = np.tile(np.float32([0, 0, 5]), (frames, 1))
     cam = np.float32([2.3, 2.3, 0, 0, 0, 0, 0, 0, 0])
     confidence = np.ones((frames, 17), np.float32)
-    outputs = [refine_video(small_model, x, confidence, cam, root, SequenceConfig(iters=0), window, overlap)
-               for window, overlap in ((16, 4), (40, 12))]
+    engine = TorchEngine(small_model)
+    outputs = [refine_video(engine, x, confidence, cam, root, 0, window, overlap) for window, overlap in ((16, 4), (40, 12))]
     with torch.no_grad():
         forward = model_sequence_callables(small_model, SequenceConfig())[0]
         plain = forward(torch.from_numpy(x))[0]
@@ -300,3 +303,24 @@ def test_video_metrics_are_zero_for_the_truth_and_see_jitter(noisy_video):
     shaken = clip.root + np.random.default_rng(0).normal(0, 0.01, clip.root.shape)
     scores = video_metrics(clip.target, shaken, clip)
     assert scores["mpjpe"] == pytest.approx(0, abs=1e-6) and scores["root_error"] > 5 and scores["accel_error"] > 10
+
+
+def test_video_output_barely_depends_on_where_the_windows_fall(small_model, noisy_video):
+    """Sequence UAO with K = 4 through windows of different lengths and overlaps: the stitched poses
+    and roots differ by a small fraction of what UAO itself changes."""
+    from uao_deploy.jobs.infer import prepare
+    from uao_deploy.camera import normalize_screen_coordinates
+
+    cam, camera, pixels, detected, confidence = prepare(noisy_video.sequence)
+    x = normalize_screen_coordinates(pixels, camera["width"], camera["height"]).astype(np.float32)
+    root = noisy_video.root.astype(np.float32)
+    confidence = np.where(detected, confidence, 0.1).astype(np.float32)
+    engine = TorchEngine(small_model)
+    start = refine_video(engine, x, confidence, cam, root, 0)
+    placements = [refine_video(engine, x, confidence, cam, root, 4, window, overlap)
+                  for window, overlap in ((20, 6), (32, 10), (45, 0))]
+    change = np.abs(placements[-1].poses_3d - start.poses_3d).max()
+    assert change > 1e-3
+    for other in placements[:-1]:
+        assert np.abs(other.poses_3d - placements[-1].poses_3d).max() < 0.25 * change
+        assert np.abs(other.root - placements[-1].root).max() < 0.25 * np.abs(placements[-1].root - root).max()

@@ -28,6 +28,10 @@ def constant_like(values, like):
     return like.new_tensor(values) if is_tensor(like) else np.asarray(values, dtype=like.dtype)
 
 
+def exp(array):
+    return sys.modules["torch"].exp(array) if is_tensor(array) else np.exp(array)
+
+
 def zeros_like(array):
     return sys.modules["torch"].zeros_like(array) if is_tensor(array) else np.zeros_like(array)
 

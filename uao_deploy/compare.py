@@ -52,7 +52,8 @@ TOLERANCES = {
 # The kind of each graph output: which tolerance of :class:`Tolerances` applies, and how it is measured.
 OUTPUT_KINDS = {"mu": "forward", "s": "forward", "loss": "gradient", "grad_z": "gradient",
                 "grad_z_flip": "gradient", "losses": "gradient", "mu0": "forward", "mu0_flip": "forward",
-                "pose": "pose"}
+                "pose": "pose", "grad_root": "gradient", "grad_log_focal": "gradient", "trajectory": "pose",
+                "focal_scale": "pose"}
 
 
 def difference(output: str, value, reference) -> float:

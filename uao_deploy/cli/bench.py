@@ -37,14 +37,19 @@ def _integers(text: str) -> tuple[int, ...]:
                    "use the cores you really have: oversubscribed threads make eager PyTorch 100x slower.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
               help="Mocap clips (.npz) for realistic inputs; default: the embedded sample.")
+@click.option("--video", is_flag=True,
+              help="Instead of the batch rows: the video modes of `uao infer` side by side on ONNX Runtime (CPU), "
+                   "frame / sequence / causal, in ms per frame, sequence / frame and the causal per-frame latency. "
+                   "The video: the embedded sample, or with --data the first clip through a test camera with video "
+                   "noise; --iters timed lifts per mode (default 3).")
 @click.option("--profile", "profile_batch", type=click.IntRange(min=1), default=None,
               help="Also profile TTO at this batch size (torch.profiler; ONNX Runtime's profiler on the fused "
                    "graph) and add the top operators to the markdown.")
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
               help="Folder for the markdown table, JSON and PNG plot (named by date, machine and model).")
 @options.json_report("full report")
-def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_iters, threads, data, profile_batch, out,
-            json_path):
+def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_iters, threads, data, video, profile_batch,
+            out, json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
     from ..bench import PRESETS, format_table, profile_backends, run_benchmark, write_results
     from ..fileio import check_output_folder
@@ -54,6 +59,9 @@ def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_i
         raise UaoError(f"--seconds must be a positive number; got {seconds}")
     check_output_folder(out)
     options.check_json_target(json_path, [checkpoint, data])
+    if video:
+        _video(checkpoint, data, tto_iters, iters or 3, out, json_path)
+        return
     default_backends, default_batches = PRESETS[preset]
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else default_backends
     batches = _integers(batches) if batches else default_batches
@@ -67,3 +75,37 @@ def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_i
     paths = write_results(report, out)
     wrote = f"wrote {paths['markdown']}, {paths['png'].name}, {paths['json'].name} and {paths['latest'].name}"
     options.emit(f"{format_table(report)}\n{wrote}", report, json_path)
+
+
+def _video(checkpoint, data, tto_iters, turns, out, json_path):
+    from pathlib import Path
+
+    from ..bench.video import format_video_speed, video_speed, write_video_speed
+    from ..jobs.infer import open_engine
+
+    if tto_iters < 1:
+        raise UaoError("--video compares the UAO modes: it needs --tto-iters >= 1")
+    sequence, name = _video_input(data)
+    with open_engine("onnxruntime", checkpoint=checkpoint, iters=tto_iters) as engine:
+        report = video_speed(sequence, engine, tto_iters, turns)
+    paths = write_video_speed(report, out, name)
+    options.emit(f"{format_video_speed(report)}wrote {paths['markdown']} and {Path(paths['json']).name}", report,
+                 json_path)
+
+
+def _video_input(data):
+    """(keypoint video, its name): the embedded sample, or the first mocap clip through a test camera."""
+    from pathlib import Path
+
+    if data is None:
+        from ..data.keypoints import read_keypoints
+        from ..data.sample import SAMPLE_PATH
+
+        sequence, = read_keypoints(SAMPLE_PATH)
+        return sequence, "sample"
+    from ..data.cameras import TEST_SUBJECTS, cameras_of
+    from ..data.mocap import load_mocap
+    from ..data.video_noise import VideoNoiseModel, video_clips
+
+    clips = video_clips(load_mocap(data), cameras_of(TEST_SUBJECTS), VideoNoiseModel(), 0, cameras_per_clip=1)
+    return clips[0].sequence, Path(data).stem

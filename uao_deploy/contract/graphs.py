@@ -27,14 +27,17 @@ NORMALIZATION = (
 )
 
 
-def graph_metadata(checkpoint_sha256: str, model_config: dict, tto: dict, precision: str) -> dict[str, str]:
+def graph_metadata(checkpoint_sha256: str, model_config: dict, configs: dict, precision: str) -> dict[str, str]:
     """The ``uao.*`` metadata_props shared by all graphs of an export (strings, JSON where structured);
-    each graph adds ``uao.graph`` with its own name."""
+    each graph adds ``uao.graph`` with its own name. ``configs``: {objective: config} (the frame one
+    is ``uao.tto``, each other ``uao.<objective>``)."""
+    settings = {f"uao.{'tto' if name == 'frame' else name}": json.dumps(config.to_dict(), sort_keys=True)
+                for name, config in configs.items()}
     return {
         "uao.version": __version__,
         "uao.checkpoint_sha256": checkpoint_sha256,
         "uao.model_config": json.dumps(model_config, sort_keys=True),
-        "uao.tto": json.dumps(tto, sort_keys=True),
+        **settings,
         "uao.joints": json.dumps(list(skeleton.JOINT_NAMES)),
         "uao.normalization": NORMALIZATION,
         "uao.precision": precision,

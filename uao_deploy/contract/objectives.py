@@ -12,7 +12,15 @@ from dataclasses import asdict, dataclass, fields
 from .. import skeleton
 from ..errors import UaoError
 
-BATCH = "B"  # the symbolic batch dimension in shapes
+BATCH = "B"  # the symbolic batch dimension in shapes (frames)
+WINDOWS = "W"  # windows of a sequence objective, optimized together but independently
+FRAMES = "T"  # frames per window
+ITERATIONS = "K"  # TTO iterations, fixed at export
+DYNAMIC = (BATCH, WINDOWS, FRAMES)  # the symbols that stay dynamic in exported graphs
+# Frames per window of sequence UAO: what ``uao infer`` sends (shorter videos send fewer) and what
+# TensorRT profiles are tuned for. 2 s at 50 fps: long enough for the temporal terms, short enough
+# that a window's activations stay small.
+WINDOW_FRAMES = 100
 MODEL_GRAPH = "forward"  # the network alone; every export has it, whatever its objectives
 # The most TTO iterations accepted anywhere: the paper uses 4, gains stop well before 64, and each
 # fused step adds a copy of the network's backward to the graph.
@@ -21,7 +29,7 @@ MAX_TTO_ITERS = 64
 
 @dataclass(frozen=True)
 class GraphSpec:
-    """Name and signature of one exported graph; shapes use "B" (and "K" for TTO iterations)."""
+    """Name and signature of one exported graph; shapes use the symbols above for their sizes."""
 
     name: str
     inputs: tuple[tuple[str, tuple], ...]
@@ -38,13 +46,28 @@ class GraphSpec:
     def signature(self, iters: int) -> dict:
         """Inputs and outputs as JSON-ready lists, with K replaced by the exported iteration count."""
         def describe(tensors):
-            return [{"name": name, "shape": [iters if dim == "K" else dim for dim in shape], "dtype": "float32"}
+            return [{"name": name, "shape": [iters if dim == ITERATIONS else dim for dim in shape], "dtype": "float32"}
                     for name, shape in tensors]
         return {"inputs": describe(self.inputs), "outputs": describe(self.outputs)}
 
 
+class Settings:
+    """Hyper-parameters recorded in exports and results as JSON, and read back strictly."""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict, source="settings"):
+        """The settings recorded in metadata; unknown keys are an error naming ``source``."""
+        names = {field.name for field in fields(cls)}
+        if not isinstance(values, dict) or set(values) - names:
+            raise UaoError(f"{source} holds {cls.__name__} settings this version does not know: {values!r}")
+        return cls(**values)
+
+
 @dataclass(frozen=True)
-class TTOConfig:
+class TTOConfig(Settings):
     """Hyper-parameters of per-frame UAO (the paper's defaults)."""
 
     iters: int = 4
@@ -56,16 +79,27 @@ class TTOConfig:
     w_proj: float = 1.0
     flip: bool = True
 
-    def to_dict(self) -> dict:
-        return asdict(self)
 
-    @classmethod
-    def from_dict(cls, values: dict, source="settings") -> "TTOConfig":
-        """The config recorded in metadata; unknown or missing keys are an error naming ``source``."""
-        names = {field.name for field in fields(cls)}
-        if not isinstance(values, dict) or set(values) - names:
-            raise UaoError(f"{source} holds TTO settings this version does not know: {values!r}")
-        return cls(**values)
+@dataclass(frozen=True)
+class SequenceConfig(Settings):
+    """Hyper-parameters of sequence UAO (:mod:`uao_deploy.tto.sequence`), chosen on the val clips."""
+
+    iters: int = 4
+    lr: float = 1e-3  # z and z_flip, normalized image units (as UAO)
+    lr_root: float = 0.005  # metres
+    lr_focal: float = 0.02  # log focal scale
+    beta1: float = 0.9
+    beta2: float = 0.999
+    eps: float = 1e-8
+    w_gauss: float = 0.005
+    w_proj: float = 1.0
+    w_smooth: float = 1.0
+    w_bone: float = 1.0
+    w_root: float = 1.0
+    fit_focal: bool = False
+
+    def step_sizes(self) -> dict:
+        return {"z": self.lr, "z_flip": self.lr, "root": self.lr_root, "log_focal": self.lr_focal}
 
 
 @dataclass(frozen=True)
@@ -83,6 +117,10 @@ class Objective:
 
     def spec(self, graph: str) -> GraphSpec:
         return {spec.name: spec for spec in (*self.graphs, *self.inlined)}[graph]
+
+    @property
+    def fused_spec(self) -> GraphSpec | None:
+        return self.spec(self.fused) if self.fused else None
 
 
 OBJECTIVES: dict[str, Objective] = {}
@@ -118,7 +156,7 @@ FRAME = register(Objective(
         GraphSpec(
             "tto_fused",
             (("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
-            (("pose", (BATCH, _J, 3)), ("losses", ("K", BATCH))),
+            (("pose", (BATCH, _J, 3)), ("losses", (ITERATIONS, BATCH))),
         ),
     ),
     # The first step also returns the pseudo-targets, saving the seed's duplicate forward at z = x.
@@ -133,3 +171,29 @@ FRAME = register(Objective(
     reference="uao_deploy.tto.frame_graphs",
 ))
 FIRST_STEP = FRAME.spec("tto_first_step")
+
+_W, _T = WINDOWS, FRAMES
+# Sequence UAO over windows of T frames: per-frame UAO's terms plus the root trajectory, temporal
+# smoothness of the absolute joints, bone-length consistency and (optionally) a focal scale.
+SEQUENCE = register(Objective(
+    name="sequence",
+    config=SequenceConfig,
+    graphs=(
+        GraphSpec(
+            "seq_step",
+            (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)), ("log_focal", (_W, 1)),
+             ("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("smooth_weight", (_W, _T, _J)),
+             ("mu0", (_W, _T, _J, 3)), ("mu0_flip", (_W, _T, _J, 3)), ("cam", (_W, 9))),
+            (("loss", (_W,)), ("grad_z", (_W, _T, _J, 2)), ("grad_z_flip", (_W, _T, _J, 2)), ("grad_root", (_W, _T, 3)),
+             ("grad_log_focal", (_W, 1))),
+        ),
+        GraphSpec(
+            "seq_fused",
+            (("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("cam", (_W, 9)), ("root", (_W, _T, 3))),
+            (("pose", (_W, _T, _J, 3)), ("trajectory", (_W, _T, 3)), ("focal_scale", (_W, 1)),
+             ("losses", (ITERATIONS, _W))),
+        ),
+    ),
+    fused="seq_fused",
+    reference="uao_deploy.tto.sequence",
+))

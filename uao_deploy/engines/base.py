@@ -18,11 +18,10 @@ import numpy as np
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..errors import UaoError
-from ..contract import check_tto_iters, checked_graph_files, read_manifest
+from ..contract import SEQUENCE, SequenceConfig, Settings, TTOConfig, check_tto_iters, checked_graph_files, read_manifest
 from ..shapes import as_joint_batch, as_vector_batch
-from ..contract import TTOConfig
 from ..tto import flip_average, refine
-from ..tto.optimize import targets_then_step
+from ..tto.optimize import refine_sequence, targets_then_step
 
 class Engine(ABC):
     """GUMLP and UAO on one backend; every method takes and returns float32 numpy arrays.
@@ -35,6 +34,7 @@ class Engine(ABC):
     tto_config: TTOConfig
     precision: str = "fp32"
     fused_iters: int | None = None  # K of the fused TTO graph, None when there is none
+    sequence_config: SequenceConfig | None = None  # None: the export holds no sequence UAO graphs
 
     def __init__(self):
         self.last_tto_path: str | None = None  # "fused" or "step-loop", set by every tto() call
@@ -51,7 +51,8 @@ class Engine(ABC):
     def describe(self) -> dict:
         """Backend, device or providers, graph files, precision and TTO config, for run metadata."""
         return {"backend": self.backend, "precision": self.precision, "tto": self.tto_config.to_dict(),
-                "fused_iters": self.fused_iters}
+                "fused_iters": self.fused_iters,
+                "sequence": None if self.sequence_config is None else self.sequence_config.to_dict()}
 
     def close(self) -> None:
         """Release sessions, engines and device memory."""
@@ -102,7 +103,37 @@ class Engine(ABC):
         self.last_tto_path = "fused" if use_fused else "step-loop"
         return (pose, losses) if return_losses else pose
 
+    def sequence_tto(self, x, confidence, cam, root, iters: int | None = None):
+        """Sequence UAO on windows (:data:`uao_deploy.contract.SEQUENCE`); returns (pose (W, T, 17, 3)
+        root-zeroed, root trajectory (W, T, 3), focal scale (W, 1), losses (iters, W)).
+
+        x (W, T, 17, 2) normalized keypoints, confidence (W, T, 17), cam (W, 9) normalized intrinsics,
+        root (W, T, 3) the initial trajectory in metres. The fused graph runs when its K is ``iters``,
+        else the step graph is looped on the host.
+        """
+        if self.sequence_config is None:
+            raise UaoError(f"this {self.backend} engine has no sequence UAO graphs (an export of an older "
+                           "uao-deploy, or one made without them); export again with `uao export`, or use --mode frame")
+        x, confidence, cam, root = _windows(x, confidence, cam, root)
+        config = self.sequence_config if iters is None else replace(self.sequence_config, iters=_iteration_count(iters))
+        use_fused = self._fuses_sequence(config.iters)
+        if use_fused:
+            outputs = self._sequence_fused(x, confidence, cam, root, config)
+        else:
+            pose, trajectory, focal, losses = refine_sequence(
+                lambda v: self._call("forward", v), lambda *a: self._call("seq_step", *a), x, confidence, cam, root,
+                config)
+            outputs = pose, trajectory, focal, np.stack(losses) if losses else np.zeros((0, len(x)), np.float32)
+        self.last_tto_path = "fused" if use_fused else "step-loop"
+        return outputs
+
     # --- shared plumbing -----------------------------------------------------------------
+    def _fuses_sequence(self, iters: int) -> bool:
+        return self.sequence_config.iters == iters
+
+    def _sequence_fused(self, x, confidence, cam, root, config: SequenceConfig):
+        return self._call("seq_fused", x, confidence, cam, root, batch_axes=(0, 0, 0, 1))
+
     def _fuses(self, iters: int) -> bool:
         return self.fused_iters == iters
 
@@ -165,6 +196,20 @@ def _vectors(array, size: int, name: str, batch: int) -> np.ndarray:
     return np.ascontiguousarray(as_vector_batch(_float32(array, name), size, name, batch))
 
 
+def _windows(x, confidence, cam, root):
+    """The sequence inputs as float32 arrays, checked to be windows of one shape."""
+    x = _float32(x, "x")
+    if x.ndim != 4 or x.shape[2:] != (17, 2) or 0 in x.shape[:2]:
+        raise UaoError(f"x must be windows of keypoints (W, T, 17, 2); got shape {x.shape}")
+    windows, frames = x.shape[:2]
+    wanted = {"confidence": (windows, frames, 17), "cam": (windows, CAM_DIM), "root": (windows, frames, 3)}
+    arrays = {"confidence": _float32(confidence, "confidence"), "cam": _float32(cam, "cam"), "root": _float32(root, "root")}
+    for name, array in arrays.items():
+        if array.shape != wanted[name]:
+            raise UaoError(f"{name} must have shape {wanted[name]} for x of shape {x.shape}; got {array.shape}")
+    return x, arrays["confidence"], arrays["cam"], arrays["root"]
+
+
 def _iteration_count(iters) -> int:
     if isinstance(iters, np.integer):
         iters = int(iters)
@@ -192,7 +237,18 @@ def graph_files(folder, suffix: str, backend: str) -> tuple[dict[str, Path], dic
 
 def tto_config_from(meta: dict, source) -> TTOConfig:
     """The TTOConfig recorded in a graph's ``uao.tto`` metadata."""
+    return _settings_from(meta, "uao.tto", TTOConfig, source)
+
+
+def sequence_config_from(meta: dict, graphs, source) -> SequenceConfig | None:
+    """The SequenceConfig in ``uao.sequence`` metadata when the export holds the sequence graphs, else None."""
+    if not {spec.name for spec in SEQUENCE.graphs} <= set(graphs):
+        return None
+    return _settings_from(meta, "uao.sequence", SequenceConfig, source)
+
+
+def _settings_from(meta: dict, key: str, settings: type[Settings], source):
     try:
-        return TTOConfig.from_dict(json.loads(meta["uao.tto"]), source)
+        return settings.from_dict(json.loads(meta[key]), source)
     except (KeyError, TypeError, ValueError) as exc:
-        raise UaoError(f"{source} has no valid 'uao.tto' metadata ({type(exc).__name__}: {exc})") from None
+        raise UaoError(f"{source} has no valid {key!r} metadata ({type(exc).__name__}: {exc})") from None

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 from ..errors import UaoError
-from ..contract import GRAPHS, check_manifest_metadata
+from ..contract import GRAPHS, SEQUENCE, check_manifest_metadata
 from ..runtimes import ort_session, require_available
-from .base import Engine, graph_files, tto_config_from
+from .base import Engine, graph_files, sequence_config_from, tto_config_from
 
 # Frames per session call, by default this many channel-frames: bigger batches run in chunks, so the
 # TTO graphs' activations (several MB per frame) stay within reach of the CPU caches. On the 2-core
@@ -15,7 +15,7 @@ from .base import Engine, graph_files, tto_config_from
 # (1.2-1.3x faster than 32 or 64) and at 8 for 512 channels.
 CHUNK_CHANNEL_FRAMES = 4096
 # Graph metadata that must agree between the graphs of one export.
-SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.precision")
+SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.sequence", "uao.precision")
 
 
 def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
@@ -43,6 +43,9 @@ def _channels(metadata: dict) -> int:
         raise UaoError("the graphs' metadata 'uao.model_config' names no channel count: not a uao export") from None
 
 
+_SEQUENCE_GRAPHS = {spec.name for spec in SEQUENCE.graphs}
+
+
 class OnnxRuntimeEngine(Engine):
     """The three graphs of an export folder in ONNX Runtime sessions.
 
@@ -63,6 +66,7 @@ class OnnxRuntimeEngine(Engine):
         check_manifest_metadata(manifest, shared, export_dir)
         self.tto_config = tto_config_from(shared, self.files["forward"])
         self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
+        self.sequence_config = sequence_config_from(shared, self.files, self.files["forward"])
         self.precision = shared.get("uao.precision", "fp32")
         self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
         self.chunk = chunk or max(1, CHUNK_CHANNEL_FRAMES // _channels(shared))
@@ -81,7 +85,8 @@ class OnnxRuntimeEngine(Engine):
                 "checkpoint_sha256": self.checkpoint_sha256}
 
     def max_batch(self, graph: str) -> int | None:
-        return self.chunk
+        # Sequence graphs take windows, which the caller already sends a few at a time.
+        return None if graph in _SEQUENCE_GRAPHS else self.chunk
 
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]

@@ -13,7 +13,9 @@ from ..model.checkpoint import resolve_model
 from ..contract import TORCH_PRECISIONS
 from ..model.precision import with_low_precision_mlps
 from ..tto import TTOConfig, refine, value_and_grad
-from ..tto.optimize import _model_callables
+from ..tto.config import SequenceConfig
+from ..tto.optimize import _model_callables, refine_sequence
+from ..tto.sequence import model_sequence_callables, sequence_value_and_grad
 from .base import Engine
 
 
@@ -33,7 +35,8 @@ class TorchEngine(Engine):
     backend = "torch"
 
     def __init__(self, model: torch.nn.Module | str | Path | None = None, device: str = "cpu",
-                 compile: bool | str = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32"):
+                 compile: bool | str = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32",
+                 sequence: SequenceConfig = SequenceConfig()):
         super().__init__()
         if precision not in TORCH_PRECISIONS:
             raise UaoError(f"the torch backend runs precision {' or '.join(TORCH_PRECISIONS)}; got {precision!r}")
@@ -44,7 +47,7 @@ class TorchEngine(Engine):
         else:
             resolved = resolve_model(model)
             model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
-        self.tto_config, self.compiled, self.precision = tto, compile, precision
+        self.tto_config, self.sequence_config, self.compiled, self.precision = tto, sequence, compile, precision
         model = model.to(self.device).eval().requires_grad_(False)
         self.model = self._compiled(model)
         self.step_model = self.model  # the network of the gradient steps
@@ -72,6 +75,8 @@ class TorchEngine(Engine):
                 outputs = self.model(*tensors)
         elif graph == "tto_step":
             outputs = value_and_grad(self.step_model, *tensors, config=self.tto_config)
+        elif graph == "seq_step":
+            outputs = sequence_value_and_grad(self.step_model, *tensors, config=self.sequence_config)
         else:
             raise ValueError(f"the torch engine has no {graph} graph")
         return tuple(output.cpu().numpy() for output in outputs)
@@ -89,3 +94,13 @@ class TorchEngine(Engine):
         pose, losses = refine(forward, step, *self._tensors((x, cam, root)), config, first_step)
         losses = torch.stack(losses).cpu().numpy() if losses else np.zeros((0, len(x)), np.float32)
         return pose.cpu().numpy(), losses
+
+    def _fuses_sequence(self, iters):
+        return True
+
+    def _sequence_fused(self, x, confidence, cam, root, config):
+        forward = model_sequence_callables(self.model, config)[0]
+        step = model_sequence_callables(self.step_model, config)[1]
+        *outputs, losses = refine_sequence(forward, step, *self._tensors((x, confidence, cam, root)), config)
+        losses = torch.stack(losses).cpu().numpy() if losses else np.zeros((0, len(x)), np.float32)
+        return (*(output.cpu().numpy() for output in outputs), losses)

@@ -1,9 +1,10 @@
-"""Export GUMLP and its TTO to three ONNX graphs: forward, TTO step (value and gradient), fused TTO.
+"""Export GUMLP and its TTO objectives to ONNX: the forward graph, then per objective its step graph
+(value and gradients) and its fused K-step loop.
 
-The graphs compute exactly the PyTorch reference functions their objective registers (for UAO,
-:mod:`uao_deploy.tto.frame_graphs`); the fused graph is the one UAO loop, traced once with
-placeholders for the forward and TTO-step graphs, which are then pasted in (sharing one copy of
-the weights).
+The graphs compute exactly the PyTorch reference functions their objective registers (per-frame
+UAO: :mod:`uao_deploy.tto.frame_graphs`; sequence UAO: :mod:`uao_deploy.tto.sequence`); a fused
+graph is the objective's one loop, traced once with placeholders for the forward and step graphs,
+which are then pasted in (sharing one copy of the weights).
 """
 from __future__ import annotations
 
@@ -20,7 +21,8 @@ import torch
 
 from .. import skeleton
 from ..errors import UaoError
-from ..contract import FRAME, GRAPHS, MANIFEST, PRECISIONS, Objective, TTOConfig, check_tto_iters, graph_metadata
+from ..contract import (FRAME, GRAPHS, MANIFEST, MODEL_GRAPH, OBJECTIVES, PRECISIONS, SEQUENCE, SequenceConfig,
+                        TTOConfig, check_tto_iters, graph_metadata)
 from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
 from ..model.checkpoint import resolve_model
 from . import trace
@@ -30,34 +32,36 @@ from ..fileio import write_json
 log = logging.getLogger(__name__)
 
 
-def example_inputs(spec, batch: int = trace.TRACE_BATCH) -> tuple[torch.Tensor, ...]:
-    """Zeros of each input's shape: tracing is symbolic, so only shapes and dtypes matter."""
-    return tuple(torch.zeros((batch,) + shape[1:]) for _, shape in spec.inputs)
+def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32") -> dict[str, onnx.ModelProto]:
+    """The graphs of the registered objectives named in ``configs`` ({objective: its config}) as
+    in-memory ONNX models, without metadata.
 
-
-def build_graphs(model: torch.nn.Module, config, precision: str = "fp32", objective: Objective = FRAME
-                 ) -> dict[str, onnx.ModelProto]:
-    """The graphs of one registered objective as in-memory ONNX models, without metadata.
-
-    Every graph but the objective's fused loop is traced from its reference function; the fused
-    loop is traced once with stand-ins for those graphs, which are then pasted in.
+    The forward graph is traced once; each objective's other graphs from its reference functions;
+    its fused loop once with stand-ins for the forward and those graphs, which are then pasted in.
     """
-    reference = importlib.import_module(objective.reference)
-    functions = reference.reference_functions(exportable_model(model, precision), config)
-    direct = [spec for spec in (*objective.graphs, *objective.inlined) if spec.name != objective.fused]
-    graphs = {}
-    for spec in direct:
-        log.info("tracing the %s graph", spec.name)
-        graphs[spec.name] = trace.trace_to_onnx(functions[spec.name], example_inputs(spec), spec.input_names,
-                                                spec.output_names)
-    if objective.fused:
-        log.info("tracing the %s graph (K = %d)", objective.fused, config.iters)
-        loop = reference.fused_loop({spec.name: trace.placeholder(spec) for spec in direct}, config)
-        spec = objective.spec(objective.fused)
-        outline = trace.trace_to_onnx(loop, example_inputs(spec), spec.input_names, spec.output_names,
-                                      custom_translations=trace.placeholder_translations(direct))
-        graphs[spec.name] = inline_graphs(outline, graphs)
-    return {spec.name: graphs[spec.name] for spec in objective.graphs}
+    exportable = exportable_model(model, precision)
+    forward = FRAME.spec(MODEL_GRAPH)
+    log.info("tracing the %s graph", MODEL_GRAPH)
+    graphs = {MODEL_GRAPH: trace.trace_to_onnx(exportable, forward)}
+    written = [MODEL_GRAPH]
+    for name, config in configs.items():
+        objective = OBJECTIVES[name]
+        reference = importlib.import_module(objective.reference)
+        functions = reference.reference_functions(exportable, config)
+        direct = [spec for spec in (*objective.graphs, *objective.inlined)
+                  if spec.name not in (objective.fused, MODEL_GRAPH)]
+        for spec in direct:
+            log.info("tracing the %s graph", spec.name)
+            graphs[spec.name] = trace.trace_to_onnx(functions[spec.name], spec)
+        if objective.fused:
+            log.info("tracing the %s graph (K = %d)", objective.fused, config.iters)
+            stand_ins = [forward, *direct]
+            loop = reference.fused_loop({spec.name: trace.placeholder(spec) for spec in stand_ins}, config)
+            outline = trace.trace_to_onnx(loop, objective.fused_spec,
+                                          custom_translations=trace.placeholder_translations(stand_ins))
+            graphs[objective.fused] = inline_graphs(outline, graphs)
+        written += [spec.name for spec in objective.graphs if spec.name not in written]
+    return {name: graphs[name] for name in written}
 
 
 def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) -> onnx.ModelProto:
@@ -132,9 +136,18 @@ def check_options(config: TTOConfig, precision: str) -> None:
         raise UaoError(f"a fused TTO graph needs TTO iterations >= 1; got {config.iters!r}")
 
 
+def export_configs(tto: TTOConfig, sequence: bool = True) -> dict:
+    """{objective: config} of an export: per-frame UAO as ``tto``; sequence UAO with the same K."""
+    configs = {FRAME.name: tto}
+    if sequence:
+        configs[SEQUENCE.name] = SequenceConfig(iters=tto.iters)
+    return configs
+
+
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
-                precision: str = "fp32", verify: bool = True) -> dict:
-    """Write forward.onnx, tto_step.onnx, tto_fused.onnx and manifest.json into ``out_dir``; return the manifest.
+                precision: str = "fp32", verify: bool = True, sequence: bool = True) -> dict:
+    """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; with ``sequence`` also
+    seq_step, seq_fused) and manifest.json into ``out_dir``; return the manifest.
 
     ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.
     With ``verify`` each graph is run in ONNX Runtime against PyTorch at several batch sizes first;
@@ -150,26 +163,28 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     sweep_stale_temporaries(out.parent)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
-        graphs = build_graphs(model, tto, precision)
+        configs = export_configs(tto, sequence)
+        graphs = build_graphs(model, configs, precision)
         manifest = {
             "format": "uao-onnx", "precision": precision, "opset": trace.OPSET,
             "checkpoint": checkpoint_path, "checkpoint_sha256": checkpoint_sha256,
             "model_config": model.config.to_dict(), "tto": tto.to_dict(),
             "joints": list(skeleton.JOINT_NAMES), "graphs": {},
         }
-        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), tto.to_dict(), precision)
+        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), configs, precision)
         for name, proto in graphs.items():
             onnx.helper.set_model_props(proto, {"uao.graph": name, **metadata})
             path = staging / f"{name}.onnx"
             onnx.save_model(proto, path)
             onnx.checker.check_model(str(path), full_check=True)
             manifest["graphs"][name] = {"file": path.name, "sha256": file_sha256(path), **GRAPHS[name].signature(tto.iters)}
-        manifest["objectives"] = {FRAME.name: {"config": tto.to_dict(), "graphs": list(graphs)}}
+        manifest["objectives"] = {name: {"config": config.to_dict(), "graphs": [spec.name for spec in OBJECTIVES[name].graphs]}
+                                  for name, config in configs.items()}
         manifest["metadata"] = metadata
         if verify:
             from .verify import VERIFY_BATCHES, verify_graphs
             log.info("checking every graph against PyTorch in ONNX Runtime at batch sizes %s", VERIFY_BATCHES)
-            manifest["verification"] = verify_graphs(staging, model, tto, precision)
+            manifest["verification"] = verify_graphs(staging, model, configs, precision)
         write_json(staging / MANIFEST, manifest)
         _move_into(staging, out, [f"{name}.onnx" for name in graphs] + [MANIFEST])
     finally:

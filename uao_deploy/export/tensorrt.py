@@ -16,9 +16,8 @@ import warnings
 from pathlib import Path
 
 from ..errors import UaoError
-from ..contract import TTOConfig
+from ..contract import BATCH, FRAMES, GRAPHS, MANIFEST, WINDOW_FRAMES, WINDOWS, TTOConfig, read_manifest
 from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
-from ..contract import MANIFEST, read_manifest
 from ..runtimes import load_tensorrt, trt_logger, visible_gpus
 from ..fileio import write_json
 from .onnx import check_options, export_onnx
@@ -60,8 +59,17 @@ def build_target(trt, flavour: str) -> dict:
     return {"compute_capabilities": "TensorRT-RTX default: portable across RTX-class GPUs of compute capability 8.0 and later"}
 
 
-def build_engine(trt, onnx_path: Path, profile: tuple[int, int, int], timing_cache=None):
-    """Serialized engine (bytes) for one ONNX graph, every input's batch dimension on ``profile``."""
+def dimension_profiles(profile: tuple[int, int, int]) -> dict[str, tuple[int, int, int]]:
+    """(min, opt, max) of each dynamic dimension: frames on ``profile``; sequence windows of up to
+    WINDOW_FRAMES frames, as many as fit in ``profile``'s frames."""
+    low, opt, high = profile
+    return {BATCH: profile, FRAMES: (1, WINDOW_FRAMES, WINDOW_FRAMES),
+            WINDOWS: (1, max(1, opt // WINDOW_FRAMES), max(1, high // WINDOW_FRAMES))}
+
+
+def build_engine(trt, onnx_path: Path, profile: tuple[int, int, int], timing_cache=None, graph: str | None = None):
+    """Serialized engine (bytes) for one ONNX graph, its dynamic dimensions on :func:`dimension_profiles`
+    (``graph`` names its spec; default: the file's stem)."""
     builder = trt.Builder(trt_logger(trt))
     if builder is None:
         raise UaoError(f"{trt.__name__} could not create a builder (no usable GPU or driver?)")
@@ -80,10 +88,12 @@ def build_engine(trt, onnx_path: Path, profile: tuple[int, int, int], timing_cac
         with _timing_cache_api():
             config.set_timing_cache(timing_cache, False)
     shapes = builder.create_optimization_profile()
+    sizes = dimension_profiles(profile)
+    inputs = dict(GRAPHS[graph or onnx_path.stem].inputs)
     for index in range(network.num_inputs):
         tensor = network.get_input(index)
-        rest = tuple(tensor.shape)[1:]
-        shapes.set_shape(tensor.name, *((batch,) + rest for batch in profile))
+        dims = inputs[tensor.name]
+        shapes.set_shape(tensor.name, *(tuple(sizes[dim][k] if dim in sizes else dim for dim in dims) for k in range(3)))
     config.add_optimization_profile(shapes)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
@@ -135,7 +145,8 @@ def build_engines(onnx_dir: str | os.PathLike, out_dir: str | os.PathLike = "eng
     try:
         cache = _load_timing_cache(trt, out / TIMING_CACHE)
         manifest = {"format": "uao-engines", **common, "timing_cache": TIMING_CACHE, "graphs": {},
-                    **{key: graphs[key] for key in ("checkpoint_sha256", "model_config", "tto", "joints", "metadata")}}
+                    **{key: graphs[key] for key in ("checkpoint_sha256", "model_config", "tto", "joints", "metadata",
+                                                    "objectives") if key in graphs}}
         moved = []
         for name, entry in graphs["graphs"].items():
             graph_path = onnx_dir / entry["file"]
@@ -150,7 +161,7 @@ def build_engines(onnx_dir: str | os.PathLike, out_dir: str | os.PathLike = "eng
                 sidecar = cached
             else:
                 log.info("%s: building %s", name, engine_file)
-                (staging / engine_file).write_bytes(build_engine(trt, graph_path, profile, cache))
+                (staging / engine_file).write_bytes(build_engine(trt, graph_path, profile, cache, name))
                 sidecar["engine_sha256"] = file_sha256(staging / engine_file)
                 write_json(staging / f"{engine_file}.json", sidecar)
                 moved += [engine_file, f"{engine_file}.json"]

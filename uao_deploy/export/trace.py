@@ -18,10 +18,14 @@ import torch.fx.config
 from torch._decomp import get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
-from ..contract import BATCH
+from ..contract import BATCH, DYNAMIC, FRAMES, WINDOWS
 
 OPSET = 20  # Gelu is an ONNX op from opset 20
-TRACE_BATCH = 5  # any size > 1 works; tests run others to prove the batch stays dynamic
+# Sizes of the dynamic dimensions while tracing: any above 1 work, but each must differ from every
+# other size in the graph (symbolic tracing gives equal sizes one symbol); tests run other sizes to
+# prove they stay dynamic.
+TRACE_SIZES = {BATCH: 5, WINDOWS: 6, FRAMES: 11}
+TRACE_BATCH = TRACE_SIZES[BATCH]
 
 
 def _scatter_add_as_matmul(self, indices, values, accumulate=False):
@@ -78,24 +82,31 @@ def _broadcast_matmul_onnx(weight, x):
     return getattr(onnxscript, f"opset{OPSET}").MatMul(weight, x)
 
 
-def trace_to_onnx(function, example_args: tuple, input_names: list[str], output_names: list[str],
-                  custom_translations: dict | None = None) -> onnx.ModelProto:
-    """ONNX graph of ``function(*example_args)`` with dimension 0 of every input dynamic ("B")."""
+def example_inputs(spec) -> tuple[torch.Tensor, ...]:
+    """Zeros of each input's shape at the trace sizes: tracing is symbolic, so only shapes and dtypes matter."""
+    return tuple(torch.zeros(tuple(TRACE_SIZES.get(dim, dim) for dim in shape)) for _, shape in spec.inputs)
+
+
+def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> onnx.ModelProto:
+    """ONNX graph of ``function`` with ``spec``'s signature; its symbolic dimensions (B, W, T) stay dynamic."""
     translations = {torch.ops.uao_export.broadcast_matmul.default: _broadcast_matmul_onnx, **(custom_translations or {})}
+    example_args = example_inputs(spec)
+    dims = {symbol: torch.export.Dim(symbol, min=1) for symbol in DYNAMIC}
+    dynamic = [{axis: dims[symbol] for axis, symbol in enumerate(shape) if symbol in dims} for _, shape in spec.inputs]
     # Stack traces per FX node cost half the export time of a large graph and are not needed.
     with mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True), _quiet_exporter():
         graph = make_fx(function, tracing_mode="symbolic", decomposition_table=DECOMPOSITIONS,
                         _allow_non_fake_inputs=True)(*example_args)
-        batch = torch.export.Dim("B", min=1)
         program = torch.onnx.export(
-            graph.eval(), example_args, dynamo=True, dynamic_shapes=tuple({0: batch} for _ in example_args),
-            input_names=input_names, output_names=output_names, opset_version=OPSET,
+            graph.eval(), example_args, dynamo=True, dynamic_shapes=tuple(dynamic),
+            input_names=spec.input_names, output_names=spec.output_names, opset_version=OPSET,
             custom_translation_table=translations, verbose=False, optimize=False,
         )
     proto = simplify(program.model)
-    fixed = [value.name for value in proto.graph.input if not value.type.tensor_type.shape.dim[0].dim_param]
-    if fixed:  # the exporter specializes silently when a guard pins the batch size
-        raise RuntimeError(f"export fixed the batch size of {fixed}; the traced code must not branch on it")
+    fixed = [f"{value.name}[{axis}]" for value, axes in zip(proto.graph.input, dynamic) for axis in axes
+             if not value.type.tensor_type.shape.dim[axis].dim_param]
+    if fixed:  # the exporter specializes silently when a guard pins a size
+        raise RuntimeError(f"export fixed the size of {fixed}; the traced code must not branch on it")
     return proto
 
 
@@ -151,10 +162,10 @@ def placeholder(spec):
         def stand_in(*args):
             raise RuntimeError(f"the {spec.name} placeholder only stands in for its graph while tracing")
 
-        def fake(*args):  # output shapes from the spec: "B" is the first input's batch
-            batch = args[0].shape[0]
-            return tuple(args[0].new_empty(tuple(batch if dim == BATCH else dim for dim in shape))
-                         for _, shape in spec.outputs)
+        def fake(*args):  # output shapes from the spec, symbols sized as the inputs have them
+            sizes = {dim: arg.shape[axis] for (_, shape), arg in zip(spec.inputs, args)
+                     for axis, dim in enumerate(shape) if isinstance(dim, str)}
+            return tuple(args[0].new_empty(tuple(sizes.get(dim, dim) for dim in shape)) for _, shape in spec.outputs)
 
         torch.library.impl(qualified, "CompositeExplicitAutograd", stand_in)
         torch.library.register_fake(qualified, fake)

@@ -304,7 +304,7 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
                       "focal_source": f"estimated from the sequence ({scale:.3f} x the image width)"}
         root = video.root_trajectory(x, cams, initial, uncertainty, weights)
         root_done = time.perf_counter()
-        poses = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters, batch_size)
+        poses, root = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters)
     done = time.perf_counter()
     metadata = _metadata(sequence, engine, iters, camera, detected, 1 if causal else batch_size, started, root_done,
                          done, mode="sequence", causal=causal,

@@ -7,7 +7,9 @@ every frame:
    equations (:func:`uao_deploy.camera.estimate_root`), joints weighted by
    ``c * (UNCERTAINTY_REF / exp(s)) ** ROOT_UNCERTAINTY_POWER``, plus ``ROOT_SMOOTHNESS`` x the
    squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`).
-2. UAO (``engine.tto``) with that root, on any engine.
+2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
+   any engine (:func:`uao_deploy.jobs.sequence.refine_video`): the 2D inputs and the trajectory
+   move together under the reprojection, pseudo-target, smoothness and bone-length terms.
 3. Pose smoothing: each root-relative joint coordinate over time, weighted by
    ``c * UNCERTAINTY_REF / exp(s)``, with ``POSE_SMOOTHNESS`` x its squared acceleration
    (:func:`uao_deploy.trajectory.smooth_tracks`): an unsure joint follows its neighbours in time.
@@ -27,6 +29,7 @@ from .. import skeleton
 from ..tto import flip_average
 from ..tto.config import UNCERTAINTY_REF
 from ..trajectory import estimate_root_trajectory, smooth_tracks
+from .sequence import OVERLAP, WINDOW, refine_video
 
 ROOT_UNCERTAINTY_POWER = 0.5
 ROOT_SMOOTHNESS = 3000.0
@@ -34,7 +37,8 @@ POSE_SMOOTHNESS = 3.0
 CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
-            "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS}
+            "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS, "window": WINDOW,
+            "overlap": OVERLAP}
 
 
 def root_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
@@ -63,12 +67,11 @@ def root_trajectory(x, cams, poses, uncertainty, confidence) -> np.ndarray:
     return estimate_root_trajectory(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS)
 
 
-def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int, batch_size: int) -> np.ndarray:
-    """Steps 2 and 3 for a whole sequence: root-zeroed poses (T, 17, 3)."""
-    refined = np.concatenate([engine.tto(x[start:start + batch_size], cams[start:start + batch_size],
-                                         root[start:start + batch_size], iters=iters)
-                              for start in range(0, len(x), batch_size)])
-    return skeleton.zero_root(smooth_tracks(refined, pose_weights(confidence, uncertainty), POSE_SMOOTHNESS))
+def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 2 and 3 for a whole sequence: (root-zeroed poses (T, 17, 3), root trajectory (T, 3))."""
+    refined = refine_video(engine, x, confidence, cams[0], root, iters)
+    poses = smooth_tracks(refined.poses_3d, pose_weights(confidence, uncertainty), POSE_SMOOTHNESS)
+    return skeleton.zero_root(poses), refined.root
 
 
 def lift_causal(engine, x, cams, confidence, iters: int):

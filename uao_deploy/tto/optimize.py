@@ -1,9 +1,10 @@
-"""The UAO loop: pseudo-targets, K Adam steps on the inputs, a final flip-averaged forward.
+"""The UAO loops: pseudo-targets, K Adam steps on the variables, a final flip-averaged forward.
 
-:func:`adam_descent` (Adam over named variables, each with its own step size) and :func:`refine`
-are written over plain callables and work on numpy arrays and torch tensors alike: the PyTorch
-reference, the exporter's fused graphs (traced through them) and the host-side loop of the ONNX
-Runtime engine all run this one loop. This module therefore imports no torch at module level.
+:func:`adam_descent` (Adam over named variables, each with its own step size), :func:`refine`
+(per-frame UAO) and :func:`refine_sequence` (sequence UAO over windows) are written over plain
+callables and work on numpy arrays and torch tensors alike: the PyTorch reference, the exporter's
+fused graphs (traced through them) and the host-side loop of the graph engines all run these
+loops. This module therefore imports no torch at module level.
 """
 from __future__ import annotations
 
@@ -12,10 +13,10 @@ import functools
 
 
 from .. import skeleton
-from ..arrays import concat
+from ..arrays import concat, exp
 from ..camera import CAM_DIM
 from ..shapes import as_joint_batch, as_vector_batch
-from .config import TTOConfig
+from .config import UNCERTAINTY_REF, SequenceConfig, TTOConfig
 
 
 def adam_update(param, grad, avg, avg_sq, step: int, config: TTOConfig, lr: float | None = None):
@@ -89,6 +90,60 @@ def refine(forward, step, x, cam, root, config: TTOConfig = TTOConfig(), first_s
 
     variables, losses = adam_descent(value_and_grads, {"z": x, "z_flip": skeleton.flip_pose(x)}, config)
     return flip_average(forward, variables["z"], variables["z_flip"], config.flip), losses
+
+
+def _frames(windows):
+    """(W, T, ...) -> (W * T, ...)."""
+    return windows.reshape((-1,) + tuple(windows.shape[2:]))
+
+
+def smoothness_weights(uncertainty, confidence):
+    """Per joint and frame weight of the sequence smoothness term: exp(s) / UNCERTAINTY_REF * (2 - confidence).
+
+    A joint the network is unsure of, or the detector missed, leans more on its neighbours in time.
+    """
+    return exp(uncertainty) / UNCERTAINTY_REF * (2 - confidence)
+
+
+def sequence_targets(forward, x, confidence):
+    """(mu0, mu0_flip un-flipped, smooth_weight) of windows x (W, T, 17, 2) from one forward of both flips.
+
+    forward(x (N, 17, 2)) -> (mu (N, 17, 3), s (N, 17, 1)).
+    """
+    flat = _frames(x)
+    mu, s = forward(concat([flat, skeleton.flip_pose(flat)]))
+    half = flat.shape[0]
+    uncertainty = (s[:half, :, 0] + skeleton.swap_lr(s[half:])[:, :, 0]) / 2
+    windows = tuple(x.shape[:2])
+    return (mu[:half].reshape(windows + (skeleton.NUM_JOINTS, 3)), skeleton.flip_pose(mu[half:]).reshape(windows + (skeleton.NUM_JOINTS, 3)),
+            smoothness_weights(uncertainty.reshape(windows + (skeleton.NUM_JOINTS,)), confidence))
+
+
+SEQUENCE_VARIABLES = ("z", "z_flip", "root", "log_focal")
+
+
+def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceConfig = SequenceConfig()):
+    """Sequence UAO on windows; returns (pose (W, T, 17, 3) root-zeroed, root trajectory (W, T, 3),
+    focal scale (W, 1), per-iteration losses [(W,)] * iters).
+
+    x (W, T, 17, 2) normalized keypoints, confidence (W, T, 17), cam (W, 9) normalized intrinsics
+    before the focal scale, root (W, T, 3) the initial trajectory in metres. forward(x) -> (mu, s)
+    of the frozen network; step(z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0,
+    mu0_flip, cam) -> (loss (W,), gradient of each variable), e.g.
+    :func:`uao_deploy.tto.sequence.sequence_value_and_grad` bound to a model.
+    """
+    mu0, mu0_flip, smooth_weight = sequence_targets(forward, x, confidence)
+    moving = SEQUENCE_VARIABLES if config.fit_focal else SEQUENCE_VARIABLES[:3]
+
+    def value_and_grads(iteration, variables):
+        loss, *grads = step(*(variables[name] for name in SEQUENCE_VARIABLES), x, confidence, smooth_weight, mu0,
+                            mu0_flip, cam)
+        return loss, {name: grad for name, grad in zip(SEQUENCE_VARIABLES, grads) if name in moving}
+
+    start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root, "log_focal": cam[:, :1] * 0}
+    final, losses = adam_descent(value_and_grads, start, config, config.step_sizes())
+    pose = flip_average(lambda v: forward(v)[0], _frames(final["z"]), _frames(final["z_flip"]))
+    return pose.reshape(tuple(x.shape[:2]) + (skeleton.NUM_JOINTS, 3)), final["root"], exp(final["log_focal"]), losses
 
 
 def targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):

@@ -1,71 +1,41 @@
-"""Sequence UAO: test-time optimization over windows of T frames that also fits the root trajectory.
+"""Sequence UAO's objective and its graphs as PyTorch functions: what the exporter traces and checks.
 
 Per window (W windows of T frames, optimized together but independently), the variables are
-UAO's inputs z_t and z_flip_t, the camera-frame root trajectory r_t (initialised from the
-per-frame least-squares root) and, when the focal length is unknown, a log focal scale. The loss
-of a window is the sum over its frames of
+UAO's inputs z_t and z_flip_t, the camera-frame root trajectory r_t (initialised from the smooth
+least-squares trajectory) and, when the focal length is unknown, a log focal scale. The loss of a
+window is the sum over its frames of
 
 * ``w_gauss`` x UAO's Gaussian pseudo-target term (both flips, uncertainty held constant);
 * ``w_proj`` x the reprojection distance of the placed pose (joint j of frame t at r_t + m_tj,
   through the camera with the fitted focal), per joint weighted by the detector confidence;
 * ``w_smooth`` x the squared acceleration of every absolute joint (r_t plus the flip-averaged
-  pose), weighted per joint by ``smoothness_weights`` (more where the network is unsure and the
-  detector is not confident);
+  pose), weighted per joint by :func:`~uao_deploy.tto.optimize.smoothness_weights` (more where the
+  network is unsure and the detector is not confident);
 * ``w_bone`` x the squared deviation of each bone's length from its mean over the window;
 * ``w_root`` x the squared acceleration of the root trajectory.
 
 Adam moves each variable with its own step size (normalized pixels, metres and a log scale are
 not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
 window length. The loss of window w depends on window w alone.
+
+Registered in :data:`uao_deploy.contract.SEQUENCE`: ``reference_functions`` gives the step graph's
+function, ``fused_loop`` the fused graph's, :func:`~uao_deploy.tto.optimize.refine_sequence` over
+any callables standing for the forward and step graphs.
 """
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass
 
 import torch
 
 from .. import skeleton
 from ..camera import project
-from .config import UNCERTAINTY_REF
+from .config import SequenceConfig
 from .objective import gaussian_term, place_in_camera, safe_norm
-from .optimize import adam_descent
+from .optimize import refine_sequence
 
 BONE_CHILDREN = tuple(range(1, skeleton.NUM_JOINTS))
 BONE_PARENTS = tuple(skeleton.PARENTS[1:])
-
-
-@dataclass(frozen=True)
-class SequenceConfig:
-    """Hyper-parameters of sequence UAO; chosen on the train/val clips (see README-video)."""
-
-    iters: int = 4
-    lr: float = 1e-3  # z and z_flip, normalized image units (as UAO)
-    lr_root: float = 0.02  # metres
-    lr_focal: float = 0.02  # log focal scale
-    beta1: float = 0.9
-    beta2: float = 0.999
-    eps: float = 1e-8
-    w_gauss: float = 0.005
-    w_proj: float = 1.0
-    w_smooth: float = 1.0
-    w_bone: float = 1.0
-    w_root: float = 1.0
-    fit_focal: bool = False
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def step_sizes(self) -> dict:
-        return {"z": self.lr, "z_flip": self.lr, "root": self.lr_root, "log_focal": self.lr_focal}
-
-
-def smoothness_weights(uncertainty: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
-    """Per joint and frame weight of the smoothness term: exp(s) / UNCERTAINTY_REF * (2 - confidence).
-
-    A joint the network is unsure of, or the detector missed, leans more on its neighbours in time.
-    """
-    return torch.exp(uncertainty) / UNCERTAINTY_REF * (2 - confidence)
 
 
 def _acceleration(track: torch.Tensor) -> torch.Tensor:
@@ -113,7 +83,7 @@ def sequence_objective(model, z, z_flip, root, log_focal, x, confidence, smooth_
 
 def sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0, mu0_flip, cam,
                             config: SequenceConfig = SequenceConfig()):
-    """(loss (W,), d/dz, d/dz_flip, d/droot, d/dlog_focal): the sequence step the exporter traces.
+    """(loss (W,), d/dz, d/dz_flip, d/droot, d/dlog_focal): the sequence step graph's function.
 
     Only variable gradients are formed; the model's weights get none.
     """
@@ -124,48 +94,25 @@ def sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, sm
     return (loss.detach(), *grads)
 
 
-def sequence_targets(forward, x, confidence):
-    """(mu0, mu0_flip un-flipped, smooth_weight) of windows x (W, T, 17, 2) from one forward of both flips.
+def fused_loop(graphs: dict, config: SequenceConfig):
+    """``refine_sequence`` as one function of (x, confidence, cam, root) -> (pose, trajectory, focal
+    scale, losses (K, W)) over the given forward and seq_step callables."""
+    forward, step = graphs["forward"], graphs["seq_step"]
 
-    forward(x (N, 17, 2)) -> (mu (N, 17, 3), s (N, 17, 1)).
-    """
-    windows, frames = x.shape[0], x.shape[1]
-    flat = x.flatten(0, 1)
-    mu, s = forward(torch.cat([flat, skeleton.flip_pose(flat)]))
-    half = windows * frames
-    mu0, mu0_flip = mu[:half], skeleton.flip_pose(mu[half:])
-    uncertainty = (s[:half, :, 0] + skeleton.swap_lr(s[half:])[:, :, 0]) / 2
-    shape = (windows, frames)
-    return mu0.unflatten(0, shape), mu0_flip.unflatten(0, shape), \
-        smoothness_weights(uncertainty.unflatten(0, shape), confidence)
+    def run(x, confidence, cam, root):
+        pose, trajectory, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config)
+        return pose, trajectory, focal, torch.stack(losses)
+    return run
 
 
-def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceConfig = SequenceConfig()):
-    """Sequence UAO on windows; returns (pose (W, T, 17, 3) root-zeroed, root (W, T, 3), focal scale (W, 1),
-    per-iteration losses [(W,)] * iters).
-
-    forward(x) -> (mu, s) of the frozen network; step(...) -> :func:`sequence_value_and_grad`'s outputs
-    for the same arguments (less ``model`` and ``config``). root (W, T, 3) is the initial trajectory.
-    """
-    mu0, mu0_flip, smooth_weight = sequence_targets(forward, x, confidence)
-    names = ("z", "z_flip", "root", "log_focal")
-    moving = names if config.fit_focal else names[:3]
-
-    def value_and_grads(iteration, variables):
-        loss, *grads = step(*(variables[name] for name in names), x, confidence, smooth_weight, mu0, mu0_flip, cam)
-        return loss, {name: grad for name, grad in zip(names, grads) if name in moving}
-
-    start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root, "log_focal": cam[:, :1] * 0}
-    final, losses = adam_descent(value_and_grads, start, config, config.step_sizes())
-    windows, frames = x.shape[0], x.shape[1]
-    mu = forward(torch.cat([final["z"].flatten(0, 1), final["z_flip"].flatten(0, 1)]))[0]
-    half = windows * frames
-    pose = skeleton.zero_root((mu[:half] + skeleton.flip_pose(mu[half:])) / 2).unflatten(0, (windows, frames))
-    return pose, final["root"], torch.exp(final["log_focal"]), losses
+def reference_functions(model: torch.nn.Module, config: SequenceConfig) -> dict:
+    """The PyTorch function each graph must compute, by graph name (model frozen by the caller)."""
+    graphs = {"forward": model, "seq_step": functools.partial(sequence_value_and_grad, model, config=config)}
+    return {**graphs, "seq_fused": fused_loop(graphs, config)}
 
 
 def model_sequence_callables(model, config: SequenceConfig):
-    """(forward, step) of a frozen torch model for :func:`refine_sequence`."""
+    """(forward, step) of a frozen torch model for :func:`~uao_deploy.tto.optimize.refine_sequence`."""
     def forward(x):
         with torch.no_grad():
             return model(x)
