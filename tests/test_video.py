@@ -103,6 +103,13 @@ def test_focal_scale_found_from_perspective(motion):
     guess[:, :2] /= 1.3  # the focal length 30 % too short
     scale = estimate_focal_scale(poses, x, guess, np.ones(poses.shape[:2]))
     assert scale == pytest.approx(1.3, rel=0.03)
+    # uao infer weighs the fit with the default camera's focal (scale 1) in log space.
+    from uao_deploy.jobs import video
+
+    ones = np.ones(poses.shape[:2])
+    used, fitted = video.focal_scale(x, guess, poses, ones * video.UNCERTAINTY_REF, ones)
+    assert fitted == pytest.approx(scale, rel=1e-3)
+    assert used == pytest.approx(fitted ** (1 - video.FOCAL_PRIOR_WEIGHT), rel=1e-6) and 1 < used < fitted
 
 
 # --- noise model ------------------------------------------------------------------------------------
@@ -324,3 +331,21 @@ def test_video_output_barely_depends_on_where_the_windows_fall(small_model, nois
     for other in placements[:-1]:
         assert np.abs(other.poses_3d - placements[-1].poses_3d).max() < 0.25 * change
         assert np.abs(other.root - placements[-1].root).max() < 0.25 * np.abs(placements[-1].root - root).max()
+
+
+def test_eval_video_grid_reports_every_setting_and_method(mocap_clips, tmp_path, capsys):
+    """``uao eval --video --grid``: noise 0/4/8 px with the focal known and unknown, four methods each."""
+    path = tmp_path / "clips.npz"
+    np.savez(path, **mocap_clips)
+    code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--grid", "--json", "-")
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert [row["setting"] for row in report["settings"]] == [
+        f"{noise} px, focal {focal}" for noise in (0, 4, 8) for focal in ("known", "unknown")]
+    for row in report["settings"]:
+        assert row["clips"] == 3 and set(row["methods"]) == {"plain", "plain+savgol", "frame-uao", "sequence-uao"}
+        assert all(np.isfinite(value) for method in row["methods"].values() for value in method.values())
+    noiseless, noisy = report["settings"][0]["methods"]["plain"], report["settings"][4]["methods"]["plain"]
+    assert noisy["mpjpe"] > noiseless["mpjpe"]
+    code, _, err = uao(capsys, "eval", "--grid")
+    assert code == 2 and "--grid is a --video option" in err

@@ -56,11 +56,14 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="Mocap only: score keypoint videos (drift, gross errors, 2 %% missed joints; no ground-truth root) "
                    "lifted as `uao infer` does: plain, plain + Savitzky-Golay, per-frame UAO, sequence UAO.")
 @click.option("--unknown-focal", is_flag=True, help="With --video: the videos carry no focal length.")
+@click.option("--grid", is_flag=True,
+              help="With --video: every setting in one table: noise 0, 4 and 8 px, each with the focal length "
+                   "known and unknown (--noise and --unknown-focal are then not used).")
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
-            json_path, video, unknown_focal, cameras_per_clip):
+            json_path, video, unknown_focal, grid, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -71,8 +74,12 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, mocap, h36m_3d, h36m_2d])
     device = torch_device(device)
+    if grid and not video:
+        raise click.UsageError("--grid is a --video option")
     if video:
-        report = _video_report(checkpoint, mocap, noise, seed, tto_iters, unknown_focal, cameras_per_clip)
+        settings = [(level, unknown) for level in VIDEO_GRID_NOISE for unknown in (False, True)] if grid \
+            else [(noise, unknown_focal)]
+        report = _video_report(checkpoint, mocap, settings, seed, tto_iters, cameras_per_clip)
         options.emit(report.pop("table"), report, json_path)
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
@@ -82,7 +89,11 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     options.emit(format_table(report, group_label), report, json_path)
 
 
-def _video_report(checkpoint, mocap, noise, seed, iters, unknown_focal, cameras_per_clip) -> dict:
+VIDEO_GRID_NOISE = (0.0, 4.0, 8.0)  # px at 1000 px width
+
+
+def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip) -> dict:
+    """Every (noise px, focal unknown) setting of ``settings`` on the mocap clips as keypoint videos."""
     from ..data.cameras import TEST_SUBJECTS, cameras_of
     from ..data.mocap import load_mocap
     from ..data.video_noise import VideoNoiseModel, video_clips
@@ -91,14 +102,17 @@ def _video_report(checkpoint, mocap, noise, seed, iters, unknown_focal, cameras_
 
     if not mocap:
         raise click.UsageError("--video needs --mocap clips")
-    noise_model = VideoNoiseModel(sigma=noise)
-    clips = video_clips(load_mocap(mocap), cameras_of(TEST_SUBJECTS), noise_model, seed,
-                        include_focal=not unknown_focal, cameras_per_clip=cameras_per_clip)
+    motion = load_mocap(mocap)
+    rows = []
     with open_engine(checkpoint=checkpoint, iters=iters) as engine:
-        report = evaluate_videos(clips, engine, iters, progress=True)
-    setting = f"{noise:g} px, focal {'unknown' if unknown_focal else 'known'}"
-    report.update(data={"kind": "mocap video", "path": mocap, "noise": noise_model.to_dict(), "seed": seed,
-                        "focal": "unknown" if unknown_focal else "known", "cameras_per_clip": cameras_per_clip},
-                  table=format_video_table([(setting, report)]))
-    return report
+        for noise, unknown_focal in settings:
+            noise_model = VideoNoiseModel(sigma=noise)
+            clips = video_clips(motion, cameras_of(TEST_SUBJECTS), noise_model, seed,
+                                include_focal=not unknown_focal, cameras_per_clip=cameras_per_clip)
+            report = evaluate_videos(clips, engine, iters, progress=True)
+            report.update(setting=f"{noise:g} px, focal {'unknown' if unknown_focal else 'known'}",
+                          noise=noise_model.to_dict(), focal="unknown" if unknown_focal else "known")
+            rows.append(report)
+    return {"data": {"kind": "mocap video", "path": mocap, "seed": seed, "cameras_per_clip": cameras_per_clip},
+            "settings": rows, "table": format_video_table([(row["setting"], row) for row in rows])}
 

@@ -287,7 +287,6 @@ def write_lifted(result: LiftResult, target, up=None, camera_pitch: float | None
 def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, confidence, weights, batch_size, causal,
                 started):
     from . import video
-    from ..trajectory import estimate_focal_scale
 
     latency = None
     if causal:  # the camera as given: a live stream has no whole sequence to fit the focal length on
@@ -297,11 +296,12 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
         initial, uncertainty = (np.concatenate(parts) for parts in zip(
             *(video.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), batch_size))))
         if camera["focal_source"].startswith("default"):
-            scale = estimate_focal_scale(initial, x, cams, video.root_weights(weights, uncertainty))
+            scale, fitted = video.focal_scale(x, cams, initial, uncertainty, weights)
             cams = cams.copy()
             cams[:, :2] *= scale
             camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
-                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image width)"}
+                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image width: fitted "
+                                      f"{fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
         root = video.root_trajectory(x, cams, initial, uncertainty, weights)
         root_done = time.perf_counter()
         poses, root = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters)
