@@ -22,7 +22,7 @@ from uao_deploy.trajectory import estimate_focal_scale, estimate_root_trajectory
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
-from uao_deploy.tto.windows import Stitcher, blend_weights, window_starts
+from uao_deploy.tto.windows import Stitcher, blend_weights, window_layout
 
 WIDTH, HEIGHT, FOCAL = 1000.0, 1002.0, 1145.0
 
@@ -134,14 +134,23 @@ def test_video_noise_is_seeded_with_drift_gross_errors_and_misses(mocap_clips):
 
 
 # --- windows ----------------------------------------------------------------------------------------
-def test_windows_cover_the_sequence_and_cross_fade():
-    assert window_starts(10, 64, 16) == [0]
-    starts = window_starts(200, 64, 16)
-    assert starts[0] == 0 and starts[-1] + 64 == 200 and all(b - a <= 48 for a, b in zip(starts, starts[1:]))
+@pytest.mark.parametrize("frames", [101, 143, 200, 1000, 3607])
+def test_windows_cover_the_sequence_with_the_fewest_shortest_windows(frames):
+    assert window_layout(10, 64, 16) == ([0], 10)
+    starts, size = window_layout(frames, 100, 10)
+    count = len(starts)
+    assert count == -(-(frames - 10) // 90) and size <= 100  # the fewest windows of at most 100 frames
+    assert starts[0] == 0 and starts[-1] + size == frames
+    assert all(10 <= a + size - b <= 10 + 1 + (size * count - frames) // max(1, count - 1)
+               for a, b in zip(starts, starts[1:]))  # overlaps of at least 10 frames, evenly spread
+    assert size * count < frames * 1.12 + 100  # little more work than the video itself
+
+
+def test_cross_fade_weights_and_bad_windows():
     weights = blend_weights(8, 3, first=False, last=False)
     np.testing.assert_allclose(weights, [0.25, 0.5, 0.75, 1, 1, 0.75, 0.5, 0.25])
     with pytest.raises(UaoError):
-        window_starts(100, 10, 9)
+        window_layout(100, 10, 9)
 
 
 @pytest.mark.parametrize("length,overlap", [(16, 4), (23, 9), (50, 20)])
@@ -150,7 +159,7 @@ def test_stitching_has_no_seams(length, overlap):
     signal = np.sin(np.arange(100) / 7.0)[:, None] * np.ones((1, 3))
     stitcher = Stitcher(100, length, overlap)
     for index, start in enumerate(stitcher.starts):
-        stitcher.add(index, {"value": signal[start:start + length]})
+        stitcher.add(index, {"value": signal[start:start + stitcher.length]})
     np.testing.assert_allclose(stitcher.result("value"), signal, atol=1e-6)
 
 

@@ -1,27 +1,33 @@
 """Long sequences as overlapping windows, stitched by cross-fading (numpy only, no torch).
 
-Windows of ``length`` frames overlap their neighbours by ``overlap`` frames; a sequence shorter
+A sequence is cut into the fewest windows of at most ``length`` frames that overlap their
+neighbours by at least ``overlap`` frames, all of one length (as short as that allows, so a video
+a little longer than one window costs little more than one) and spread evenly; a sequence shorter
 than one window is one window of its own length. In an overlap the two windows' results are
 blended with linear ramps, so no frame switches abruptly from one window's solution to the next
 one's, and the frames near a window's edge (which see less of the motion) count least.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..errors import UaoError
 
 
-def window_starts(frames: int, length: int, overlap: int) -> list[int]:
-    """First frame of each window; the last window ends at the last frame."""
+def window_layout(frames: int, length: int, overlap: int) -> tuple[list[int], int]:
+    """(first frame of each window, the windows' length): the first starts at frame 0, the last ends
+    at the last frame, neighbours share at least ``overlap`` frames."""
     if frames < 1:
         raise UaoError("a sequence needs at least one frame")
     if length < 3 or not 0 <= overlap < length - 1:
         raise UaoError(f"windows need length >= 3 and 0 <= overlap < length - 1; got {length} and {overlap}")
     if frames <= length:
-        return [0]
-    starts = list(range(0, frames - length, length - overlap))
-    return starts + [frames - length]
+        return [0], frames
+    count = math.ceil((frames - overlap) / (length - overlap))
+    size = math.ceil((frames + (count - 1) * overlap) / count)
+    return [round(index * (frames - size) / (count - 1)) for index in range(count)], size
 
 
 def blend_weights(length: int, overlap: int, first: bool, last: bool) -> np.ndarray:
@@ -42,8 +48,8 @@ class Stitcher:
     """
 
     def __init__(self, frames: int, length: int, overlap: int):
-        self.starts = window_starts(frames, length, overlap)
-        self.frames, self.length, self.overlap = frames, min(length, frames), overlap
+        self.starts, self.length = window_layout(frames, length, overlap)
+        self.frames, self.overlap = frames, overlap
         self._sums: dict[str, np.ndarray] = {}
         self._weights = np.zeros(frames)
 
