@@ -4,6 +4,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from uao_deploy.contract import SequenceConfig
+
+# The tiny export's sequence UAO: K = 2 and every variable moving (the default keeps the root still).
+TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01, fit_focal=True)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
@@ -86,12 +91,13 @@ def small_checkpoint(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_export(tiny_checkpoint, tmp_path_factory):
-    """The tiny checkpoint exported to ONNX (verified in ONNX Runtime, K = 2): the folder."""
+    """The tiny checkpoint exported to ONNX (verified in ONNX Runtime, K = 2; sequence UAO with
+    TINY_SEQUENCE, every variable moving): the folder."""
     from uao_deploy.export import export_onnx
     from uao_deploy.tto import TTOConfig
 
     out = tmp_path_factory.mktemp("tiny_export") / "export"
-    export_onnx(tiny_checkpoint, out, tto=TTOConfig(iters=2))
+    export_onnx(tiny_checkpoint, out, tto=TTOConfig(iters=2), sequence=TINY_SEQUENCE)
     return out
 
 

@@ -21,6 +21,7 @@ from uao_deploy.runtimes import ort_session
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint
 from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
+from conftest import TINY_SEQUENCE
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import frozen
 
@@ -179,7 +180,7 @@ def test_export_verifies_every_graph(tiny_export):
     manifest = read_manifest(tiny_export)
     assert set(manifest["verification"]) == set(GRAPHS)
     assert all(error < 1e-4 for graph in manifest["verification"].values() for error in graph.values())
-    assert manifest["tto"]["iters"] == 2 and manifest["objectives"]["sequence"]["config"]["iters"] == 2
+    assert manifest["tto"]["iters"] == 2 and manifest["objectives"]["sequence"]["config"] == TINY_SEQUENCE.to_dict()
     # Sequence UAO: ONNX Runtime within 1e-5 of PyTorch on every gradient (relative to its scale).
     sequence_step = manifest["verification"]["seq_step"]
     assert all(sequence_step[name] < 1e-5 for name in ("grad_z", "grad_z_flip", "grad_root", "grad_log_focal"))

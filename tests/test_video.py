@@ -184,7 +184,10 @@ def test_sequence_windows_do_not_interact(small_model):
 
 
 def test_sequence_gradient_matches_finite_differences(small_model):
+    """Every term but the Gaussian one, whose uncertainty s is held constant by design (as UAO's), so
+    that finite differences, which do move s, would not match it."""
     model = small_model.double()
+    config = SequenceConfig(w_gauss=0.0, w_smooth=1.0, w_bone=1.0)
     try:
         x, confidence, cam, root = (t.double() for t in _windows(model, windows=1, frames=5))
         forward = model_sequence_callables(model, SequenceConfig())[0]
@@ -192,14 +195,14 @@ def test_sequence_gradient_matches_finite_differences(small_model):
         mu0, mu0_flip, weight = sequence_targets(forward, x, confidence)
         z, z_flip, log_focal = x + 0.01, skeleton.flip_pose(x) - 0.01, torch.zeros(1, 1, dtype=torch.float64)
         args = (x, confidence, weight, mu0, mu0_flip, cam)
-        loss, *grads = sequence_value_and_grad(model, z, z_flip, root, log_focal, *args)
+        loss, *grads = sequence_value_and_grad(model, z, z_flip, root, log_focal, *args, config=config)
         variables = [z, z_flip, root, log_focal]
         for index, grad in enumerate(grads):
             direction = torch.randn_like(variables[index]) * 1e-6
             shifted = [v + direction if i == index else v for i, v in enumerate(variables)]
-            ahead = sequence_value_and_grad(model, *shifted, *args)[0]
+            ahead = sequence_value_and_grad(model, *shifted, *args, config=config)[0]
             shifted = [v - direction if i == index else v for i, v in enumerate(variables)]
-            behind = sequence_value_and_grad(model, *shifted, *args)[0]
+            behind = sequence_value_and_grad(model, *shifted, *args, config=config)[0]
             numeric = float((ahead - behind).sum() / 2)
             assert float((grad * direction).sum()) == pytest.approx(numeric, rel=1e-4, abs=1e-12)
     finally:
@@ -331,7 +334,7 @@ def test_video_output_barely_depends_on_where_the_windows_fall(small_model, nois
     x = normalize_screen_coordinates(pixels, camera["width"], camera["height"]).astype(np.float32)
     root = noisy_video.root.astype(np.float32)
     confidence = np.where(detected, confidence, 0.1).astype(np.float32)
-    engine = TorchEngine(small_model)
+    engine = TorchEngine(small_model, sequence=SequenceConfig(lr_root=0.005))  # the trajectory moves too
     start = refine_video(engine, x, confidence, cam, root, 0)
     placements = [refine_video(engine, x, confidence, cam, root, 4, window, overlap)
                   for window, overlap in ((20, 6), (32, 10), (45, 0))]
@@ -358,3 +361,27 @@ def test_eval_video_grid_reports_every_setting_and_method(mocap_clips, tmp_path,
     assert noisy["mpjpe"] > noiseless["mpjpe"]
     code, _, err = uao(capsys, "eval", "--grid")
     assert code == 2 and "--grid is a --video option" in err
+
+
+def test_long_videos_go_through_a_few_windows_at_a_time():
+    """Memory stays bounded: an engine sees at most ``windows_per_call`` windows per call, and every
+    frame of a long video comes back (here an engine that returns its inputs)."""
+    class Recorder:
+        def __init__(self):
+            self.calls = []
+
+        def sequence_tto(self, x, confidence, cam, root, iters=None):
+            self.calls.append(x.shape)
+            pose = np.concatenate([x, confidence[..., None]], axis=-1)
+            return pose, root, np.ones((len(x), 1), np.float32), np.zeros((0, len(x)), np.float32)
+
+    frames = 20_000
+    x = np.random.default_rng(0).uniform(-1, 1, (frames, 17, 2)).astype(np.float32)
+    confidence = np.ones((frames, 17), np.float32)
+    root = np.cumsum(np.full((frames, 3), 0.001, np.float32), axis=0)
+    engine = Recorder()
+    result = refine_video(engine, x, confidence, np.float32([2.3, 2.3, 0, 0, 0, 0, 0, 0, 0]), root, 4,
+                          windows_per_call=3)
+    assert max(shape[0] for shape in engine.calls) == 3 and all(shape[1] <= 100 for shape in engine.calls)
+    np.testing.assert_allclose(result.poses_3d[..., :2], x, atol=1e-6)
+    np.testing.assert_allclose(result.root, root, rtol=1e-5)

@@ -136,18 +136,26 @@ def check_options(config: TTOConfig, precision: str) -> None:
         raise UaoError(f"a fused TTO graph needs TTO iterations >= 1; got {config.iters!r}")
 
 
-def export_configs(tto: TTOConfig, sequence: bool = True) -> dict:
-    """{objective: config} of an export: per-frame UAO as ``tto``; sequence UAO with the same K."""
+DEFAULT_SEQUENCE = "default"  # sequence UAO with SequenceConfig's settings and the per-frame K
+
+
+def export_configs(tto: TTOConfig, sequence: SequenceConfig | str | None = DEFAULT_SEQUENCE) -> dict:
+    """{objective: config} of an export: per-frame UAO as ``tto``; sequence UAO as ``sequence`` (None: left out)."""
     configs = {FRAME.name: tto}
-    if sequence:
-        configs[SEQUENCE.name] = SequenceConfig(iters=tto.iters)
+    if sequence == DEFAULT_SEQUENCE:
+        sequence = SequenceConfig(iters=tto.iters)
+    if sequence is not None:
+        if check_tto_iters(sequence.iters) < 1:
+            raise UaoError(f"a fused sequence graph needs iterations >= 1; got {sequence.iters!r}")
+        configs[SEQUENCE.name] = sequence
     return configs
 
 
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
-                precision: str = "fp32", verify: bool = True, sequence: bool = True) -> dict:
-    """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; with ``sequence`` also
-    seq_step, seq_fused) and manifest.json into ``out_dir``; return the manifest.
+                precision: str = "fp32", verify: bool = True,
+                sequence: SequenceConfig | str | None = DEFAULT_SEQUENCE) -> dict:
+    """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; unless ``sequence`` is None
+    also seq_step, seq_fused) and manifest.json into ``out_dir``; return the manifest.
 
     ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.
     With ``verify`` each graph is run in ONNX Runtime against PyTorch at several batch sizes first;
