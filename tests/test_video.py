@@ -176,11 +176,15 @@ def _windows(small_model, windows=2, frames=6, seed=0):
 def test_sequence_windows_do_not_interact(small_model):
     x, confidence, cam, root = _windows(small_model)
     config = SequenceConfig(fit_focal=True)
-    forward, step = model_sequence_callables(small_model, config)
+    forward, step, first_step = model_sequence_callables(small_model, config)
     both = refine_sequence(forward, step, x, confidence, cam, root, config)
     alone = refine_sequence(forward, step, x[1:], confidence[1:], cam[1:], root[1:], config)
     for joint, single in zip(both[:3], alone[:3]):
         torch.testing.assert_close(joint[1:], single, atol=1e-6, rtol=0)
+    # The first step that makes the targets from its own forward computes the same.
+    shared = refine_sequence(forward, step, x, confidence, cam, root, config, first_step)
+    for separate, joint in zip(both[:3], shared[:3]):
+        torch.testing.assert_close(joint, separate, atol=1e-6, rtol=0)
 
 
 def test_sequence_gradient_matches_finite_differences(small_model):
@@ -213,7 +217,7 @@ def test_focal_moves_only_when_fitted(small_model):
     x, confidence, cam, root = _windows(small_model, windows=1)
     for fit in (False, True):
         config = SequenceConfig(fit_focal=fit)
-        forward, step = model_sequence_callables(small_model, config)
+        forward, step, _ = model_sequence_callables(small_model, config)
         pose, fitted_root, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config)
         assert len(losses) == config.iters and pose.shape == (1, 6, 17, 3) and (pose[..., 0, :] == 0).all()
         assert (float(focal) != 1.0) == fit

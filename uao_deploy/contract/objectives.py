@@ -200,6 +200,15 @@ SEQUENCE = register(Objective(
              ("losses", (ITERATIONS, _W))),
         ),
     ),
+    # The first step also returns the targets (as per-frame UAO's): one forward fewer per window.
+    inlined=(GraphSpec(
+        "seq_first_step",
+        (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)), ("log_focal", (_W, 1)),
+         ("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("cam", (_W, 9))),
+        (("loss", (_W,)), ("grad_z", (_W, _T, _J, 2)), ("grad_z_flip", (_W, _T, _J, 2)), ("grad_root", (_W, _T, 3)),
+         ("grad_log_focal", (_W, 1)), ("mu0", (_W, _T, _J, 3)), ("mu0_flip", (_W, _T, _J, 3)),
+         ("smooth_weight", (_W, _T, _J))),
+    ),),
     fused="seq_fused",
     reference="uao_deploy.tto.sequence",
 ))

@@ -100,7 +100,7 @@ class TorchEngine(Engine):
 
     def _sequence_fused(self, x, confidence, cam, root, config):
         forward = model_sequence_callables(self.model, config)[0]
-        step = model_sequence_callables(self.step_model, config)[1]
-        *outputs, losses = refine_sequence(forward, step, *self._tensors((x, confidence, cam, root)), config)
+        _, step, first_step = model_sequence_callables(self.step_model, config)
+        *outputs, losses = refine_sequence(forward, step, *self._tensors((x, confidence, cam, root)), config, first_step)
         losses = torch.stack(losses).cpu().numpy() if losses else np.zeros((0, len(x)), np.float32)
         return (*(output.cpu().numpy() for output in outputs), losses)

@@ -122,7 +122,8 @@ def sequence_targets(forward, x, confidence):
 SEQUENCE_VARIABLES = ("z", "z_flip", "root", "log_focal")
 
 
-def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceConfig = SequenceConfig()):
+def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceConfig = SequenceConfig(),
+                    first_step=None):
     """Sequence UAO on windows; returns (pose (W, T, 17, 3) root-zeroed, root trajectory (W, T, 3),
     focal scale (W, 1), per-iteration losses [(W,)] * iters).
 
@@ -130,14 +131,24 @@ def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceCon
     before the focal scale, root (W, T, 3) the initial trajectory in metres. forward(x) -> (mu, s)
     of the frozen network; step(z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0,
     mu0_flip, cam) -> (loss (W,), gradient of each variable), e.g.
-    :func:`uao_deploy.tto.sequence.sequence_value_and_grad` bound to a model.
+    :func:`uao_deploy.tto.sequence.sequence_value_and_grad` bound to a model. first_step(z, z_flip,
+    root, log_focal, x, confidence, cam) -> (loss, the 4 gradients, mu0, mu0_flip, smooth_weight)
+    runs the first iteration and makes the targets with one forward fewer; by default forward, then step.
     """
-    mu0, mu0_flip, smooth_weight = sequence_targets(forward, x, confidence)
     moving = SEQUENCE_VARIABLES if config.fit_focal else SEQUENCE_VARIABLES[:3]
+    targets = []
 
     def value_and_grads(iteration, variables):
-        loss, *grads = step(*(variables[name] for name in SEQUENCE_VARIABLES), x, confidence, smooth_weight, mu0,
-                            mu0_flip, cam)
+        values = [variables[name] for name in SEQUENCE_VARIABLES]
+        if iteration == 1 and first_step is not None:
+            loss, *grads = first_step(*values, x, confidence, cam)
+            targets.extend(grads[4:])
+            grads = grads[:4]
+        else:
+            if not targets:
+                targets.extend(sequence_targets(forward, x, confidence))
+            mu0, mu0_flip, smooth_weight = targets
+            loss, *grads = step(*values, x, confidence, smooth_weight, mu0, mu0_flip, cam)
         return loss, {name: grad for name, grad in zip(SEQUENCE_VARIABLES, grads) if name in moving}
 
     start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root, "log_focal": cam[:, :1] * 0}

@@ -32,7 +32,7 @@ from .. import skeleton
 from ..camera import project
 from .config import SequenceConfig
 from .objective import gaussian_term, place_in_camera, safe_norm
-from .optimize import refine_sequence
+from .optimize import refine_sequence, smoothness_weights
 
 BONE_CHILDREN = tuple(range(1, skeleton.NUM_JOINTS))
 BONE_PARENTS = tuple(skeleton.PARENTS[1:])
@@ -55,12 +55,24 @@ def sequence_objective(model, z, z_flip, root, log_focal, x, confidence, smooth_
     confidence and smooth_weight (W, T, 17); mu0, mu0_flip (W, T, 17, 3), mu0_flip un-flipped;
     cam (W, 9) normalized intrinsics before the focal scale.
     """
+    return _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, config,
+                             (mu0, mu0_flip, smooth_weight))[0]
+
+
+def _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, config: SequenceConfig, targets=None):
+    """(loss (W,), (mu0, mu0_flip, smooth_weight)): the targets given, or (None) made from this forward,
+    as at z = x, where the prediction is its own pseudo-target."""
     windows, frames = z.shape[0], z.shape[1]
     flat = functools.partial(torch.flatten, start_dim=0, end_dim=1)
     mu, s = model(torch.cat([flat(z), flat(z_flip)]))
     half = windows * frames
     mu_flip, s_flip = skeleton.flip_pose(mu[half:]), skeleton.swap_lr(s[half:])
     mu, s = mu[:half], s[:half]
+    if targets is None:
+        uncertainty = ((s[..., 0] + s_flip[..., 0]) / 2).detach().unflatten(0, (windows, frames))
+        targets = (mu.detach().unflatten(0, (windows, frames)), mu_flip.detach().unflatten(0, (windows, frames)),
+                   smoothness_weights(uncertainty, confidence))
+    mu0, mu0_flip, smooth_weight = targets
     gauss = gaussian_term(mu, s, flat(mu0)) + gaussian_term(mu_flip, s_flip, flat(mu0_flip))
 
     cams = torch.repeat_interleave(_scaled_cam(cam, log_focal), frames, dim=0)
@@ -78,7 +90,7 @@ def sequence_objective(model, z, z_flip, root, log_focal, x, confidence, smooth_
     root_term = (root_accel * root_accel).sum(dim=-1).sum(dim=1)
 
     per_frame = (config.w_gauss * gauss + config.w_proj * proj).unflatten(0, (windows, frames)).sum(dim=1)
-    return per_frame + config.w_smooth * smooth + config.w_bone * bone + config.w_root * root_term
+    return per_frame + config.w_smooth * smooth + config.w_bone * bone + config.w_root * root_term, targets
 
 
 def sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0, mu0_flip, cam,
@@ -87,32 +99,48 @@ def sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, sm
 
     Only variable gradients are formed; the model's weights get none.
     """
+    return _value_and_grads(model, z, z_flip, root, log_focal, x, confidence, cam, config,
+                            (mu0, mu0_flip, smooth_weight))[:5]
+
+
+def first_sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, cam,
+                                  config: SequenceConfig = SequenceConfig()):
+    """The first step, which also yields the targets: (loss, the 4 gradients, mu0, mu0_flip, smooth_weight).
+
+    At z = x (and z_flip = flip(x)) the prediction is the pseudo-target, so one forward serves both;
+    the distance term is then exactly 0 with gradient 0.
+    """
+    return _value_and_grads(model, z, z_flip, root, log_focal, x, confidence, cam, config)
+
+
+def _value_and_grads(model, z, z_flip, root, log_focal, x, confidence, cam, config, targets=None):
     with torch.enable_grad():
         variables = [v.detach().requires_grad_(True) for v in (z, z_flip, root, log_focal)]
-        loss = sequence_objective(model, *variables, x, confidence, smooth_weight, mu0, mu0_flip, cam, config)
+        loss, targets = _loss_and_targets(model, *variables, x, confidence, cam, config, targets)
         grads = torch.autograd.grad(loss.sum(), variables)
-    return (loss.detach(), *grads)
+    return (loss.detach(), *grads, *targets)
 
 
 def fused_loop(graphs: dict, config: SequenceConfig):
     """``refine_sequence`` as one function of (x, confidence, cam, root) -> (pose, trajectory, focal
     scale, losses (K, W)) over the given forward and seq_step callables."""
-    forward, step = graphs["forward"], graphs["seq_step"]
+    forward, step, first_step = graphs["forward"], graphs["seq_step"], graphs["seq_first_step"]
 
     def run(x, confidence, cam, root):
-        pose, trajectory, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config)
+        pose, trajectory, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config, first_step)
         return pose, trajectory, focal, torch.stack(losses)
     return run
 
 
 def reference_functions(model: torch.nn.Module, config: SequenceConfig) -> dict:
     """The PyTorch function each graph must compute, by graph name (model frozen by the caller)."""
-    graphs = {"forward": model, "seq_step": functools.partial(sequence_value_and_grad, model, config=config)}
+    graphs = {"forward": model, "seq_step": functools.partial(sequence_value_and_grad, model, config=config),
+              "seq_first_step": functools.partial(first_sequence_value_and_grad, model, config=config)}
     return {**graphs, "seq_fused": fused_loop(graphs, config)}
 
 
 def model_sequence_callables(model, config: SequenceConfig):
-    """(forward, step) of a frozen torch model for :func:`~uao_deploy.tto.optimize.refine_sequence`."""
+    """(forward, step, first_step) of a frozen torch model for :func:`~uao_deploy.tto.optimize.refine_sequence`."""
     def forward(x):
         with torch.no_grad():
             return model(x)
@@ -120,4 +148,7 @@ def model_sequence_callables(model, config: SequenceConfig):
     def step(*args):
         return sequence_value_and_grad(model, *args, config=config)
 
-    return forward, step
+    def first_step(*args):
+        return first_sequence_value_and_grad(model, *args, config=config)
+
+    return forward, step, first_step
