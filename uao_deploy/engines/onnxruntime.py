@@ -86,7 +86,7 @@ class OnnxRuntimeEngine(Engine):
 
     def max_batch(self, graph: str) -> int | None:
         # Sequence graphs take windows of up to 100 frames: one per call keeps them in cache (on this
-        # project's 2-core CPU the fused sequence graph ran 10-20 % faster per frame one window per
+        # project's 2-core CPU the fused sequence graph ran 7-20 % faster per frame one window per
         # call than two to ten).
         return 1 if graph in _SEQUENCE_GRAPHS else self.chunk
 
