@@ -18,7 +18,8 @@ import numpy as np
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..errors import UaoError
-from ..contract import SEQUENCE, SequenceConfig, Settings, TTOConfig, check_tto_iters, checked_graph_files, read_manifest
+from ..contract import (SEQUENCE, SequenceConfig, Settings, TTOConfig, check_tto_iters, checked_graph_files,
+                        read_manifest)
 from ..shapes import as_joint_batch, as_vector_batch
 from ..tto import flip_average, refine
 from ..tto.optimize import refine_sequence, targets_then_step
@@ -203,7 +204,7 @@ def _windows(x, confidence, cam, root):
         raise UaoError(f"x must be windows of keypoints (W, T, 17, 2); got shape {x.shape}")
     windows, frames = x.shape[:2]
     wanted = {"confidence": (windows, frames, 17), "cam": (windows, CAM_DIM), "root": (windows, frames, 3)}
-    arrays = {"confidence": _float32(confidence, "confidence"), "cam": _float32(cam, "cam"), "root": _float32(root, "root")}
+    arrays = {name: _float32(array, name) for name, array in (("confidence", confidence), ("cam", cam), ("root", root))}
     for name, array in arrays.items():
         if array.shape != wanted[name]:
             raise UaoError(f"{name} must have shape {wanted[name]} for x of shape {x.shape}; got {array.shape}")

@@ -32,7 +32,8 @@ def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray,
                  windows_per_call: int = 4) -> SequenceResult:
     """Sequence UAO of one video: x (T, 17, 2) normalized, confidence (T, 17), cam (9,), root (T, 3) initial."""
     frames = len(x)
-    if x.shape[1:] != (17, 2) or confidence.shape != x.shape[:2] or root.shape != (frames, 3) or cam.shape != (CAM_DIM,):
+    shapes = (x.shape[1:], confidence.shape, root.shape, cam.shape)
+    if shapes != ((17, 2), x.shape[:2], (frames, 3), (CAM_DIM,)):
         raise UaoError(f"sequence UAO needs x (T, 17, 2), confidence (T, 17), cam ({CAM_DIM},) and root (T, 3); got "
                        f"{x.shape}, {confidence.shape}, {cam.shape} and {root.shape}")
     stitcher = Stitcher(frames, window, overlap)

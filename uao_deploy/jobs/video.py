@@ -8,8 +8,9 @@ every frame:
    ``c * (UNCERTAINTY_REF / exp(s)) ** ROOT_UNCERTAINTY_POWER``, plus ``ROOT_SMOOTHNESS`` x the
    squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`).
 2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
-   any engine (:func:`uao_deploy.jobs.sequence.refine_video`): the 2D inputs and the trajectory
-   move together under the reprojection, pseudo-target, smoothness and bone-length terms.
+   any engine (:func:`uao_deploy.jobs.sequence.refine_video`): the 2D inputs move under the
+   reprojection (through the trajectory), pseudo-target, smoothness and bone-length terms (the
+   trajectory too where ``SequenceConfig.lr_root`` > 0; by default it stays, see there).
 3. Pose smoothing: each root-relative joint coordinate over time, weighted by
    ``c * UNCERTAINTY_REF / exp(s)``, with ``POSE_SMOOTHNESS`` x its squared acceleration
    (:func:`uao_deploy.trajectory.smooth_tracks`): an unsure joint follows its neighbours in time.

@@ -114,9 +114,9 @@ def sequence_targets(forward, x, confidence):
     mu, s = forward(concat([flat, skeleton.flip_pose(flat)]))
     half = flat.shape[0]
     uncertainty = (s[:half, :, 0] + skeleton.swap_lr(s[half:])[:, :, 0]) / 2
-    windows = tuple(x.shape[:2])
-    return (mu[:half].reshape(windows + (skeleton.NUM_JOINTS, 3)), skeleton.flip_pose(mu[half:]).reshape(windows + (skeleton.NUM_JOINTS, 3)),
-            smoothness_weights(uncertainty.reshape(windows + (skeleton.NUM_JOINTS,)), confidence))
+    windows, joints = tuple(x.shape[:2]), skeleton.NUM_JOINTS
+    return (mu[:half].reshape(windows + (joints, 3)), skeleton.flip_pose(mu[half:]).reshape(windows + (joints, 3)),
+            smoothness_weights(uncertainty.reshape(windows + (joints,)), confidence))
 
 
 SEQUENCE_VARIABLES = ("z", "z_flip", "root", "log_focal")
