@@ -69,7 +69,7 @@ def read_manifest(directory: str | os.PathLike) -> dict:
         raise UaoError(f"{path} lists graphs this uao-deploy does not know ({', '.join(unknown)}): "
                        "made by another version, or not a uao export")
     for objective in OBJECTIVES.values():
-        lacking = sorted({spec.name for spec in objective.graphs} - set(graphs))
+        lacking = sorted(objective.graph_names - set(graphs))
         if objective.name == "frame" and lacking or lacking and set(graphs) & {spec.name for spec in objective.graphs
                                                                               if spec.name != MODEL_GRAPH}:
             raise UaoError(f"{path} does not list the {objective.name} objective's graphs {', '.join(lacking)}: "

@@ -125,6 +125,11 @@ class Objective:
         return {spec.name: spec for spec in (*self.graphs, *self.inlined)}[graph]
 
     @property
+    def graph_names(self) -> frozenset[str]:
+        """The names of the graphs written to files."""
+        return frozenset(spec.name for spec in self.graphs)
+
+    @property
     def fused_spec(self) -> GraphSpec | None:
         return self.spec(self.fused) if self.fused else None
 

@@ -243,7 +243,7 @@ def tto_config_from(meta: dict, source) -> TTOConfig:
 
 def sequence_config_from(meta: dict, graphs, source) -> SequenceConfig | None:
     """The SequenceConfig in ``uao.sequence`` metadata when the export holds the sequence graphs, else None."""
-    if not {spec.name for spec in SEQUENCE.graphs} <= set(graphs):
+    if not SEQUENCE.graph_names <= set(graphs):
         return None
     return _settings_from(meta, "uao.sequence", SequenceConfig, source)
 

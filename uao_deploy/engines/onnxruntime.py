@@ -43,9 +43,6 @@ def _channels(metadata: dict) -> int:
         raise UaoError("the graphs' metadata 'uao.model_config' names no channel count: not a uao export") from None
 
 
-_SEQUENCE_GRAPHS = {spec.name for spec in SEQUENCE.graphs}
-
-
 class OnnxRuntimeEngine(Engine):
     """The three graphs of an export folder in ONNX Runtime sessions.
 
@@ -88,7 +85,7 @@ class OnnxRuntimeEngine(Engine):
         # Sequence graphs take windows of up to 100 frames: one per call keeps them in cache (on this
         # project's 2-core CPU the fused sequence graph ran 7-20 % faster per frame one window per
         # call than two to ten).
-        return 1 if graph in _SEQUENCE_GRAPHS else self.chunk
+        return 1 if graph in SEQUENCE.graph_names else self.chunk
 
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]

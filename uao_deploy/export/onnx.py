@@ -136,15 +136,13 @@ def check_options(config: TTOConfig, precision: str) -> None:
         raise UaoError(f"a fused TTO graph needs TTO iterations >= 1; got {config.iters!r}")
 
 
-DEFAULT_SEQUENCE = "default"  # sequence UAO with SequenceConfig's settings and the per-frame K
-
-
-def export_configs(tto: TTOConfig, sequence: SequenceConfig | str | None = DEFAULT_SEQUENCE) -> dict:
-    """{objective: config} of an export: per-frame UAO as ``tto``; sequence UAO as ``sequence`` (None: left out)."""
+def export_configs(tto: TTOConfig, sequence: SequenceConfig | bool = True) -> dict:
+    """{objective: config} of an export: per-frame UAO as ``tto``; sequence UAO as ``sequence`` (True:
+    SequenceConfig's settings with ``tto``'s K; False: left out)."""
     configs = {FRAME.name: tto}
-    if sequence == DEFAULT_SEQUENCE:
+    if sequence is True:
         sequence = SequenceConfig(iters=tto.iters)
-    if sequence is not None:
+    if sequence is not False:
         if check_tto_iters(sequence.iters) < 1:
             raise UaoError(f"a fused sequence graph needs iterations >= 1; got {sequence.iters!r}")
         configs[SEQUENCE.name] = sequence
@@ -153,8 +151,8 @@ def export_configs(tto: TTOConfig, sequence: SequenceConfig | str | None = DEFAU
 
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
                 precision: str = "fp32", verify: bool = True,
-                sequence: SequenceConfig | str | None = DEFAULT_SEQUENCE) -> dict:
-    """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; unless ``sequence`` is None
+                sequence: SequenceConfig | bool = True) -> dict:
+    """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; unless ``sequence`` is False
     also seq_step, seq_fused) and manifest.json into ``out_dir``; return the manifest.
 
     ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.

@@ -25,7 +25,7 @@ SAMPLE_FRAMES = 9  # frames per window of the sequence graphs' checks (the trace
 def sample_inputs(graph: str, forward, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
     """Inputs of ``graph`` in its input order (``batch`` frames, or windows for sequence graphs);
     step inputs sit one small step away from x."""
-    if graph in {spec.name for spec in SEQUENCE.graphs}:
+    if graph in SEQUENCE.graph_names:
         return _sequence_inputs(graph, forward, batch, seed)
     x, cam, root = (torch.from_numpy(array) for array in sample_keypoints(batch, seed))
     if graph == "forward":

@@ -113,10 +113,16 @@ def sequence_targets(forward, x, confidence):
     flat = _frames(x)
     mu, s = forward(concat([flat, skeleton.flip_pose(flat)]))
     half = flat.shape[0]
-    uncertainty = (s[:half, :, 0] + skeleton.swap_lr(s[half:])[:, :, 0]) / 2
-    windows, joints = tuple(x.shape[:2]), skeleton.NUM_JOINTS
-    return (mu[:half].reshape(windows + (joints, 3)), skeleton.flip_pose(mu[half:]).reshape(windows + (joints, 3)),
-            smoothness_weights(uncertainty.reshape(windows + (joints,)), confidence))
+    return targets_of(mu[:half], skeleton.flip_pose(mu[half:]), s[:half], skeleton.swap_lr(s[half:]), confidence)
+
+
+def targets_of(mu, mu_flip, s, s_flip, confidence):
+    """(mu0, mu0_flip, smooth_weight) shaped as ``confidence`` (W, T, 17) from the frames' predictions of
+    both flips (mu_flip, s_flip un-flipped; frames in window order)."""
+    windows = tuple(confidence.shape[:2])
+    uncertainty = ((s[..., 0] + s_flip[..., 0]) / 2).reshape(windows + (skeleton.NUM_JOINTS,))
+    return (mu.reshape(windows + (skeleton.NUM_JOINTS, 3)), mu_flip.reshape(windows + (skeleton.NUM_JOINTS, 3)),
+            smoothness_weights(uncertainty, confidence))
 
 
 SEQUENCE_VARIABLES = ("z", "z_flip", "root", "log_focal")

@@ -32,7 +32,7 @@ from .. import skeleton
 from ..camera import project
 from .config import SequenceConfig
 from .objective import gaussian_term, place_in_camera, safe_norm
-from .optimize import refine_sequence, smoothness_weights
+from .optimize import refine_sequence, targets_of
 
 BONE_CHILDREN = tuple(range(1, skeleton.NUM_JOINTS))
 BONE_PARENTS = tuple(skeleton.PARENTS[1:])
@@ -69,9 +69,7 @@ def _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, con
     mu_flip, s_flip = skeleton.flip_pose(mu[half:]), skeleton.swap_lr(s[half:])
     mu, s = mu[:half], s[:half]
     if targets is None:
-        uncertainty = ((s[..., 0] + s_flip[..., 0]) / 2).detach().unflatten(0, (windows, frames))
-        targets = (mu.detach().unflatten(0, (windows, frames)), mu_flip.detach().unflatten(0, (windows, frames)),
-                   smoothness_weights(uncertainty, confidence))
+        targets = targets_of(mu.detach(), mu_flip.detach(), s.detach(), s_flip.detach(), confidence)
     mu0, mu0_flip, smooth_weight = targets
     gauss = gaussian_term(mu, s, flat(mu0)) + gaussian_term(mu_flip, s_flip, flat(mu0_flip))
 
