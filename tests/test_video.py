@@ -18,7 +18,8 @@ from uao_deploy.jobs.infer import lift
 from uao_deploy.jobs.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
-from uao_deploy.trajectory import estimate_focal_scale, estimate_root_trajectory, smooth_tracks
+from uao_deploy.trajectory import (estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance,
+                                   smooth_tracks)
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
@@ -110,6 +111,83 @@ def test_focal_scale_found_from_perspective(motion):
     used, fitted = video.focal_scale(x, guess, poses, ones * video.UNCERTAINTY_REF, ones)
     assert fitted == pytest.approx(scale, rel=1e-3)
     assert used == pytest.approx(fitted ** (1 - video.FOCAL_PRIOR_WEIGHT), rel=1e-6) and 1 < used < fitted
+
+
+def test_noise_correction_keeps_the_root_depth_of_noisy_keypoints(motion):
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    detected, weights = np.ones(x.shape[:2], bool), np.ones(x.shape[:2])
+    assert np.sqrt(keypoint_noise_variance(x, detected)) * WIDTH / 2 < 0.3  # real motion is no noise
+    biased, corrected = [], []
+    for seed in range(3):
+        noisy = x + np.random.default_rng(seed).normal(0, 8 / 500, x.shape)  # 8 px of white noise
+        variance = keypoint_noise_variance(noisy, detected)
+        assert np.sqrt(variance) * WIDTH / 2 == pytest.approx(8, rel=0.1)
+        biased.append(np.mean(estimate_root_trajectory(poses, noisy, cam, weights, 100.0)[:, 2] - roots[:, 2]))
+        corrected.append(np.mean(estimate_root_trajectory(poses, noisy, cam, weights, 100.0, variance)[:, 2]
+                                 - roots[:, 2]))
+    # Noise makes the pose look larger, so the plain fit puts the root nearer; the correction does not.
+    assert np.mean(biased) < -0.025
+    assert abs(np.mean(corrected)) < 0.25 * abs(np.mean(biased))
+    missing = detected.copy()
+    missing[1::2] = False  # no three detected frames in a row: nothing to measure, no correction
+    assert keypoint_noise_variance(noisy, missing) == 0.0
+
+
+def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint, tmp_path):
+    import shutil
+
+    from uao_deploy.contract import Calibration
+    from uao_deploy.export import export_onnx
+    from uao_deploy.model.checkpoint import read_calibration, write_calibration
+
+    checkpoint = tmp_path / "calibrated.pth"
+    shutil.copy(tiny_checkpoint, checkpoint)  # a bare seed-format checkpoint: no sidecar yet
+    assert read_calibration(checkpoint) == Calibration()
+    calibration = Calibration(root_depth_scale=0.97, measured_on="test clips")
+    write_calibration(checkpoint, calibration)
+    assert read_calibration(checkpoint) == calibration
+    export_onnx(checkpoint, tmp_path / "export", sequence=False, verify=False)
+    assert load(tmp_path / "export", backend="onnxruntime").calibration == calibration
+    assert load(checkpoint, backend="torch").calibration == calibration
+    with pytest.raises(UaoError, match="depth scale"):
+        Calibration(root_depth_scale=0.2)
+    # The scale moves the root along its viewing ray: the trajectory is scaled, not shifted.
+    from uao_deploy.jobs import video
+
+    rng = np.random.default_rng(0)
+    poses, x = rng.normal(0, 0.2, (5, 17, 3)), rng.normal(0, 0.1, (5, 17, 2))
+    cams, ones = np.repeat(normalized_intrinsics((FOCAL, FOCAL), (500, 501), WIDTH, HEIGHT)[None], 5, 0), np.ones((5, 17))
+    np.testing.assert_allclose(video.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97),
+                               0.97 * video.root_trajectory(x, cams, poses, ones, ones), rtol=1e-5)
+
+
+def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):
+    import shutil
+
+    from uao_deploy.model.checkpoint import default_checkpoint, read_calibration, sidecar_path, write_calibration
+    from uao_deploy.contract import Calibration
+
+    clips = tmp_path / "clips.npz"
+    np.savez(clips, **mocap_clips)
+    code, out, err = uao(capsys, "calibrate", small_checkpoint, "--mocap", clips, "--noise", "0", "--dry-run")
+    assert code != 0 and "is the model trained" in err and "Traceback" not in err  # a random model: no calibration
+    checkpoint = tmp_path / "model.pth"
+    shutil.copy(default_checkpoint(), checkpoint)
+    shutil.copy(sidecar_path(default_checkpoint()), sidecar_path(checkpoint))
+    write_calibration(checkpoint, Calibration())
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "0", "--dry-run")
+    assert code == 0, err
+    assert read_calibration(checkpoint).root_depth_scale == 1.0  # a dry run writes nothing
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "0,4")
+    assert code == 0, err
+    calibration = read_calibration(checkpoint)
+    assert f"root depth scale {calibration.root_depth_scale:.4f}" in out
+    assert "3 clips at 0, 4 px" in calibration.measured_on
+    assert 0.8 < calibration.root_depth_scale < 1.2  # a trained model: a few per cent
+    assert json.loads(sidecar_path(checkpoint).read_text())["train"]["epochs"] == 22  # the rest is kept
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "four")
+    assert code != 0 and "--noise takes px values" in err and "Traceback" not in err
 
 
 # --- noise model ------------------------------------------------------------------------------------

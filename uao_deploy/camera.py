@@ -114,8 +114,17 @@ def estimate_root(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray,
     return np.linalg.solve(normal, rhs[..., None])[..., 0].astype(np.float32)
 
 
-def root_normal_equations(pose, keypoints, cam, weights=None) -> tuple[np.ndarray, np.ndarray]:
-    """The per-frame least-squares problem of :func:`estimate_root` as normal equations (B, 3, 3), (B, 3)."""
+def root_normal_equations(pose, keypoints, cam, weights=None,
+                          keypoint_variance: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The per-frame least-squares problem of :func:`estimate_root` as normal equations (B, 3, 3), (B, 3).
+
+    ``keypoint_variance`` (normalized units squared, per axis) corrects for keypoint noise: noise in
+    u - c sits in the depth column of the design, so on average it adds its variance to the depth
+    entry of the normal matrix and takes it times the joint's depth from the right-hand side. A
+    noisy pose looks larger than it is and the root comes out too near, more the noisier the video;
+    subtracting both expectations (errors-in-variables) removes that. At most half of the depth entry
+    is removed, so a frame with few joints stays solvable.
+    """
     pose = np.asarray(pose, dtype=np.float64)
     keypoints = np.asarray(keypoints, dtype=np.float64)
     cam = np.asarray(cam, dtype=np.float64)
@@ -134,4 +143,10 @@ def root_normal_equations(pose, keypoints, cam, weights=None) -> tuple[np.ndarra
         rhs.append((offset * pose[..., 2] - focal * pose[..., axis]) * weights)
     design = np.concatenate(rows, axis=1)  # (B, 2J, 3)
     target = np.concatenate(rhs, axis=1)  # (B, 2J)
-    return np.einsum("bji,bjk->bik", design, design), np.einsum("bji,bj->bi", design, target)
+    normal, rhs = np.einsum("bji,bjk->bik", design, design), np.einsum("bji,bj->bi", design, target)
+    if keypoint_variance > 0:
+        noise = 2 * keypoint_variance * weights ** 2  # both axes, per joint (B, J)
+        share = np.minimum(1.0, 0.5 * normal[:, 2, 2] / np.maximum(noise.sum(axis=1), 1e-30))
+        normal[:, 2, 2] -= share * noise.sum(axis=1)
+        rhs[:, 2] += share * (noise * pose[..., 2]).sum(axis=1)
+    return normal, rhs

@@ -29,17 +29,34 @@ def _second_difference_gram(frames: int) -> np.ndarray:
     return diagonals
 
 
+def keypoint_noise_variance(keypoints: np.ndarray, detected: np.ndarray) -> float:
+    """Variance (per axis, units of ``keypoints``) of the frame-to-frame noise of keypoint tracks (T, J, 2).
+
+    From the second differences of the tracks over three detected frames: motion is smooth at video
+    rates, white noise of variance v gives second differences of variance 6 v. The median absolute
+    deviation keeps fast motion and gross detector errors out. A detector's slow drift passes unseen.
+    """
+    keypoints = np.asarray(keypoints, np.float64)
+    usable = detected[2:] & detected[1:-1] & detected[:-2]
+    if usable.sum() < 10:
+        return 0.0
+    second = (keypoints[2:] - 2 * keypoints[1:-1] + keypoints[:-2])[usable]
+    deviation = np.median(np.abs(second - np.median(second, axis=0)))
+    return float((1.4826 * deviation) ** 2 / 6)
+
+
 def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
-                             smoothness: float) -> np.ndarray:
+                             smoothness: float, keypoint_variance: float = 0.0) -> np.ndarray:
     """Camera-frame roots (T, 3) minimising the per-frame reprojection residuals plus the acceleration penalty.
 
-    Arguments as :func:`uao_deploy.camera.estimate_root` (frames in order); ``smoothness`` 0 gives its result.
+    Arguments as :func:`uao_deploy.camera.estimate_root` (frames in order); ``smoothness`` 0 gives its
+    result; ``keypoint_variance`` as :func:`uao_deploy.camera.root_normal_equations`.
     """
     from scipy.linalg import solve_banded
 
     if smoothness < 0:
         raise UaoError(f"the root smoothness must be >= 0; got {smoothness}")
-    normal, rhs = root_normal_equations(pose, keypoints, cam, weights)
+    normal, rhs = root_normal_equations(pose, keypoints, cam, weights, keypoint_variance)
     frames = len(normal)
     size = 3 * frames
     banded = np.zeros((2 * _BAND + 1, size))  # solve_banded layout: banded[u + i - j, j] = A[i, j]

@@ -22,6 +22,7 @@ COMMANDS = {
     "demo": ("demo", "Run the embedded default model end to end: export, infer on the embedded sample, render."),
     "train": ("train", "Train GUMLP on motion capture or Human3.6M and write a checkpoint."),
     "eval": ("evaluate", "MPJPE / P-MPJPE of a checkpoint, with and without test-time optimization."),
+    "calibrate": ("calibrate", "Measure a checkpoint's root depth bias on mocap clips; record it with the checkpoint."),
     "export": ("export", "Export forward, TTO-step and fused-TTO graphs to ONNX, or TensorRT engines."),
     "infer": ("infer", "Lift 2D keypoint files to 3D with UAO on an engine."),
     "view": ("view", "Write a lifted result as an offline 3D viewer (.html), BVH, CSV or JSON."),

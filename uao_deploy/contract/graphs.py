@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .. import __version__, skeleton
 from ..errors import UaoError
-from .objectives import GRAPHS, MAX_TTO_ITERS, MODEL_GRAPH, OBJECTIVES
+from .objectives import GRAPHS, MAX_TTO_ITERS, MODEL_GRAPH, OBJECTIVES, Calibration
 from ..fileio import file_sha256
 
 MANIFEST = "manifest.json"
@@ -27,10 +27,11 @@ NORMALIZATION = (
 )
 
 
-def graph_metadata(checkpoint_sha256: str, model_config: dict, configs: dict, precision: str) -> dict[str, str]:
+def graph_metadata(checkpoint_sha256: str, model_config: dict, configs: dict, precision: str,
+                   calibration: Calibration = Calibration()) -> dict[str, str]:
     """The ``uao.*`` metadata_props shared by all graphs of an export (strings, JSON where structured);
     each graph adds ``uao.graph`` with its own name. ``configs``: {objective: config} (the frame one
-    is ``uao.tto``, each other ``uao.<objective>``)."""
+    is ``uao.tto``, each other ``uao.<objective>``); ``calibration`` the checkpoint's."""
     settings = {f"uao.{'tto' if name == 'frame' else name}": json.dumps(config.to_dict(), sort_keys=True)
                 for name, config in configs.items()}
     return {
@@ -38,6 +39,7 @@ def graph_metadata(checkpoint_sha256: str, model_config: dict, configs: dict, pr
         "uao.checkpoint_sha256": checkpoint_sha256,
         "uao.model_config": json.dumps(model_config, sort_keys=True),
         **settings,
+        "uao.calibration": json.dumps(calibration.to_dict(), sort_keys=True),
         "uao.joints": json.dumps(list(skeleton.JOINT_NAMES)),
         "uao.normalization": NORMALIZATION,
         "uao.precision": precision,

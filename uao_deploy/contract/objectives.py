@@ -67,6 +67,26 @@ class Settings:
 
 
 @dataclass(frozen=True)
+class Calibration(Settings):
+    """A model's measured bias, kept in its checkpoint's sidecar and in every export of it.
+
+    ``root_depth_scale``: the factor that takes the video pipeline's least-squares root trajectory to
+    the true one, on average over mocap clips (the root moves along its viewing ray, so the 2D fit
+    is unchanged). The fitted root sits too far when the predicted poses spread wider than the true
+    ones, which even a well-trained lifter's errors do, and when the lens distorts. Measured by
+    ``uao calibrate`` (:mod:`uao_deploy.jobs.calibrate`); 1.0 for a model never calibrated.
+    """
+
+    root_depth_scale: float = 1.0
+    measured_on: str = ""
+
+    def __post_init__(self):
+        if isinstance(self.root_depth_scale, bool) or not isinstance(self.root_depth_scale, (int, float)) \
+                or not 0.5 <= self.root_depth_scale <= 2.0:
+            raise UaoError(f"a root depth scale must be a number from 0.5 to 2; got {self.root_depth_scale!r}")
+
+
+@dataclass(frozen=True)
 class TTOConfig(Settings):
     """Hyper-parameters of per-frame UAO (the paper's defaults)."""
 

@@ -18,7 +18,7 @@ import numpy as np
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..errors import UaoError
-from ..contract import (SEQUENCE, SequenceConfig, Settings, TTOConfig, check_tto_iters, checked_graph_files,
+from ..contract import (SEQUENCE, Calibration, SequenceConfig, Settings, TTOConfig, check_tto_iters, checked_graph_files,
                         read_manifest)
 from ..shapes import as_joint_batch, as_vector_batch
 from ..tto import flip_average, refine
@@ -36,6 +36,7 @@ class Engine(ABC):
     precision: str = "fp32"
     fused_iters: int | None = None  # K of the fused TTO graph, None when there is none
     sequence_config: SequenceConfig | None = None  # None: the export holds no sequence UAO graphs
+    calibration: Calibration = Calibration()  # the model's measured biases (none for an older export)
 
     def __init__(self):
         self.last_tto_path: str | None = None  # "fused" or "step-loop", set by every tto() call
@@ -53,7 +54,8 @@ class Engine(ABC):
         """Backend, device or providers, graph files, precision and TTO config, for run metadata."""
         return {"backend": self.backend, "precision": self.precision, "tto": self.tto_config.to_dict(),
                 "fused_iters": self.fused_iters,
-                "sequence": None if self.sequence_config is None else self.sequence_config.to_dict()}
+                "sequence": None if self.sequence_config is None else self.sequence_config.to_dict(),
+                "calibration": self.calibration.to_dict()}
 
     def close(self) -> None:
         """Release sessions, engines and device memory."""
@@ -246,6 +248,11 @@ def sequence_config_from(meta: dict, graphs, source) -> SequenceConfig | None:
     if not SEQUENCE.graph_names <= set(graphs):
         return None
     return _settings_from(meta, "uao.sequence", SequenceConfig, source)
+
+
+def calibration_from(meta: dict, source) -> Calibration:
+    """The Calibration in ``uao.calibration`` metadata; none measured for an export made before it existed."""
+    return _settings_from(meta, "uao.calibration", Calibration, source) if "uao.calibration" in meta else Calibration()
 
 
 def _settings_from(meta: dict, key: str, settings: type[Settings], source):

@@ -7,7 +7,7 @@ from pathlib import Path
 from ..errors import UaoError
 from ..contract import GRAPHS, SEQUENCE, check_manifest_metadata
 from ..runtimes import ort_session, require_available
-from .base import Engine, graph_files, sequence_config_from, tto_config_from
+from .base import Engine, calibration_from, graph_files, sequence_config_from, tto_config_from
 
 # Frames per session call, by default this many channel-frames: bigger batches run in chunks, so the
 # TTO graphs' activations (several MB per frame) stay within reach of the CPU caches. On the 2-core
@@ -15,7 +15,7 @@ from .base import Engine, graph_files, sequence_config_from, tto_config_from
 # (1.2-1.3x faster than 32 or 64) and at 8 for 512 channels.
 CHUNK_CHANNEL_FRAMES = 4096
 # Graph metadata that must agree between the graphs of one export.
-SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.sequence", "uao.precision")
+SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.sequence", "uao.calibration", "uao.precision")
 
 
 def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
@@ -64,6 +64,7 @@ class OnnxRuntimeEngine(Engine):
         self.tto_config = tto_config_from(shared, self.files["forward"])
         self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
         self.sequence_config = sequence_config_from(shared, self.files, self.files["forward"])
+        self.calibration = calibration_from(shared, self.files["forward"])
         self.precision = shared.get("uao.precision", "fp32")
         self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
         self.chunk = chunk or max(1, CHUNK_CHANNEL_FRAMES // _channels(shared))

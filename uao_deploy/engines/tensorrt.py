@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import UaoError
 from ..contract import GRAPHS, MANIFEST, check_manifest_metadata
 from ..runtimes import load_tensorrt, trt_logger
-from .base import Engine, graph_files, sequence_config_from, tto_config_from
+from .base import Engine, calibration_from, graph_files, sequence_config_from, tto_config_from
 
 
 def read_sidecar(engine_path: Path) -> dict:
@@ -79,6 +79,7 @@ class TensorRTEngine(Engine):
         self.tto_config = tto_config_from(shared, Path(engine_dir) / MANIFEST)
         self.fused_iters = self.tto_config.iters
         self.sequence_config = sequence_config_from(shared, self.files, Path(engine_dir) / MANIFEST)
+        self.calibration = calibration_from(shared, Path(engine_dir) / MANIFEST)
         self.precision = shared.get("uao.precision", "fp32")
         self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
         self.cuda_graphs = cuda_graphs

@@ -47,6 +47,7 @@ class TorchEngine(Engine):
         else:
             resolved = resolve_model(model)
             model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
+            self.calibration = resolved.calibration
         self.tto_config, self.sequence_config, self.compiled, self.precision = tto, sequence, compile, precision
         model = model.to(self.device).eval().requires_grad_(False)
         self.model = self._compiled(model)

@@ -174,10 +174,10 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
         manifest = {
             "format": "uao-onnx", "precision": precision, "opset": trace.OPSET,
             "checkpoint": checkpoint_path, "checkpoint_sha256": checkpoint_sha256,
-            "model_config": model.config.to_dict(), "tto": tto.to_dict(),
+            "model_config": model.config.to_dict(), "tto": tto.to_dict(), "calibration": resolved.calibration.to_dict(),
             "joints": list(skeleton.JOINT_NAMES), "graphs": {},
         }
-        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), configs, precision)
+        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), configs, precision, resolved.calibration)
         for name, proto in graphs.items():
             onnx.helper.set_model_props(proto, {"uao.graph": name, **metadata})
             path = staging / f"{name}.onnx"

@@ -46,6 +46,7 @@ from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
 from ..contract import TTOConfig
 from ..fileio import atomic_write_bytes, check_output_file, check_output_folder
+from ..trajectory import keypoint_noise_variance
 
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
 # at all still gets a finite root from its interpolated keypoints.
@@ -290,7 +291,7 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
 
     latency = None
     if causal:  # the camera as given: a live stream has no whole sequence to fit the focal length on
-        poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, iters)
+        poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, detected, iters)
         root_done = started
     else:
         initial, uncertainty = (np.concatenate(parts) for parts in zip(
@@ -302,7 +303,8 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
             camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
                       "focal_source": f"estimated from the sequence ({scale:.3f} x the image width: fitted "
                                       f"{fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
-        root = video.root_trajectory(x, cams, initial, uncertainty, weights)
+        noise = keypoint_noise_variance(x, detected)
+        root = video.root_trajectory(x, cams, initial, uncertainty, weights, noise, engine.calibration.root_depth_scale)
         root_done = time.perf_counter()
         poses, root = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters)
     done = time.perf_counter()
@@ -310,7 +312,9 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
                          done, mode="sequence", causal=causal,
                          root={"method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)"
                                          + (f", causal window of {video.CAUSAL_WINDOW} frames" if causal else ""),
-                               "filled_joint_weight": FILLED_WEIGHT, **video.SETTINGS})
+                               "filled_joint_weight": FILLED_WEIGHT, **video.SETTINGS,
+                               "depth_scale": engine.calibration.root_depth_scale,
+                               "keypoint_noise_px": None if causal else float(np.sqrt(noise) * camera["width"] / 2)})
     if latency is not None:
         metadata["latency_ms"] = {"mean": float(latency.mean()), "p95": float(np.percentile(latency, 95)),
                                   "max": float(latency.max())}

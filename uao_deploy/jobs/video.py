@@ -7,6 +7,12 @@ every frame:
    equations (:func:`uao_deploy.camera.estimate_root`), joints weighted by
    ``c * (UNCERTAINTY_REF / exp(s)) ** ROOT_UNCERTAINTY_POWER``, plus ``ROOT_SMOOTHNESS`` x the
    squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`).
+   Two biases of that fit are taken out: keypoint noise makes a pose look larger and the root
+   nearer, so the noise variance, measured from the tracks themselves
+   (:func:`uao_deploy.trajectory.keypoint_noise_variance`), is subtracted from the normal
+   equations; and the model's own bias (its poses spread wider than the truth, so the root sits
+   too far) is its calibrated depth scale (:class:`uao_deploy.contract.Calibration`), applied to
+   the trajectory.
 2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
    any engine (:func:`uao_deploy.jobs.sequence.refine_video`): the 2D inputs move under the
    reprojection (through the trajectory), pseudo-target, smoothness and bone-length terms (the
@@ -29,7 +35,7 @@ import numpy as np
 from .. import skeleton
 from ..tto import flip_average
 from ..tto.config import UNCERTAINTY_REF
-from ..trajectory import estimate_focal_scale, estimate_root_trajectory, smooth_tracks
+from ..trajectory import estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance, smooth_tracks
 from .sequence import OVERLAP, WINDOW, refine_video
 
 ROOT_UNCERTAINTY_POWER = 0.5
@@ -75,9 +81,14 @@ def focal_scale(x, cams, poses, uncertainty, confidence) -> tuple[float, float]:
     return fitted ** (1 - FOCAL_PRIOR_WEIGHT), fitted
 
 
-def root_trajectory(x, cams, poses, uncertainty, confidence) -> np.ndarray:
-    """Step 1 for a whole sequence: the smooth root trajectory (T, 3)."""
-    return estimate_root_trajectory(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS)
+def root_trajectory(x, cams, poses, uncertainty, confidence, keypoint_variance: float = 0.0,
+                    depth_scale: float = 1.0) -> np.ndarray:
+    """Step 1 for a whole sequence: the smooth root trajectory (T, 3), corrected for the keypoints' noise
+    (``keypoint_variance``, see :func:`uao_deploy.camera.root_normal_equations`) and scaled by the model's
+    calibrated ``depth_scale`` (:class:`uao_deploy.contract.Calibration`)."""
+    trajectory = estimate_root_trajectory(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
+                                          keypoint_variance)
+    return trajectory * np.float32(depth_scale)
 
 
 def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +98,7 @@ def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int
     return skeleton.zero_root(poses), refined.root
 
 
-def lift_causal(engine, x, cams, confidence, iters: int):
+def lift_causal(engine, x, cams, confidence, detected, iters: int):
     """(poses, root, per-frame latency in ms (T,), plain poses, uncertainty exp(s) (T, 17)): frame t sees
     frames up to t only, one frame at a time."""
     frames = len(x)
@@ -98,9 +109,9 @@ def lift_causal(engine, x, cams, confidence, iters: int):
         started = time.perf_counter()
         now, past = slice(frame, frame + 1), slice(max(0, frame - CAUSAL_WINDOW + 1), frame + 1)
         poses[now], uncertainty[now] = predict_with_uncertainty(engine, x[now])
-        track = estimate_root_trajectory(poses[past], x[past], cams[past],
-                                         root_weights(confidence[past], uncertainty[past]), ROOT_SMOOTHNESS)
-        root[frame] = track[-1]
+        root[frame] = root_trajectory(x[past], cams[past], poses[past], uncertainty[past], confidence[past],
+                                      keypoint_noise_variance(x[past], detected[past]),
+                                      engine.calibration.root_depth_scale)[-1]
         refined[now] = engine.tto(x[now], cams[now], root[now], iters=iters)
         output[frame] = smooth_tracks(refined[past], pose_weights(confidence[past], uncertainty[past]),
                                       POSE_SMOOTHNESS)[-1]

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from ..contract import Calibration
 from ..errors import UaoError, first_line
 from ..fileio import atomic_write_bytes, file_sha256
 from .gumlp import GUMLP, GUMLPConfig
@@ -102,6 +103,7 @@ class ResolvedModel:
     model: GUMLP
     sha256: str
     path: Path | None
+    calibration: Calibration = Calibration()
 
 
 def resolve_model(model_or_checkpoint: GUMLP | str | os.PathLike | None = None) -> ResolvedModel:
@@ -113,7 +115,7 @@ def resolve_model(model_or_checkpoint: GUMLP | str | os.PathLike | None = None) 
             digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
         return ResolvedModel(model_or_checkpoint, digest.hexdigest(), None)
     path = checkpoint_path(model_or_checkpoint)
-    return ResolvedModel(load_checkpoint(path), file_sha256(path), path)
+    return ResolvedModel(load_checkpoint(path), file_sha256(path), path, read_calibration(path))
 
 
 def load_checkpoint(path: str | os.PathLike | None = None) -> GUMLP:
@@ -129,6 +131,22 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     """The JSON metadata next to a checkpoint, or {} for a bare seed checkpoint."""
     side = sidecar_path(path)
     return json.loads(side.read_text()) if side.is_file() else {}
+
+
+def read_calibration(path: str | os.PathLike) -> Calibration:
+    """The checkpoint's measured biases (its sidecar's "calibration"), or none measured."""
+    return Calibration.from_dict(read_sidecar(path).get("calibration", {}), sidecar_path(path))
+
+
+def write_calibration(path: str | os.PathLike, calibration: Calibration) -> Path:
+    """Record ``calibration`` in the checkpoint's sidecar (made if it has none), atomically."""
+    path = checkpoint_path(path)
+    sidecar = read_sidecar(path) or {"format": "gumlp-state-dict", "config": load_checkpoint(path).config.to_dict(),
+                                     "sha256": file_sha256(path)}
+    sidecar["calibration"] = calibration.to_dict()
+    target = sidecar_path(path)
+    atomic_write_bytes(target, lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2) + "\n"))
+    return target
 
 
 def save_checkpoint(model: GUMLP, path: str | os.PathLike, metadata: dict | None = None) -> Path:
