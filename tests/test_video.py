@@ -333,11 +333,22 @@ def noisy_video():
 
 def test_sequence_mode_is_the_default_and_keeps_one_row_per_frame(small_checkpoint, noisy_video):
     sequence = noisy_video.sequence
+    from uao_deploy.contract import Calibration
+
     with load(small_checkpoint, backend="torch") as engine:
         result = lift(sequence, engine, iters=2)
         plain = lift(sequence, engine, iters=0)
         plain_sequence_flag = lift(sequence, engine, iters=0, mode="sequence")
+        engine.calibration = Calibration(root_depth_scale=0.9)
+        calibrated = lift(sequence, engine, iters=2)
+        calibrated_plain = lift(sequence, engine, iters=0)
     assert result.poses_3d.shape == (len(sequence), 17, 3) and result.root.shape == (len(sequence), 3)
+    # The model's depth scale moves the sequence root along its rays; the plain lifter keeps its root.
+    np.testing.assert_allclose(calibrated.root, 0.9 * result.root, rtol=1e-5)
+    np.testing.assert_array_equal(calibrated_plain.root, plain.root)
+    assert result.metadata["root"]["depth_scale"] == 1.0 and calibrated.metadata["root"]["depth_scale"] == 0.9
+    # The noise model's 4 px of white noise plus the clip's own 2 cm joint jitter (about 4.6 px here).
+    assert 5 < result.metadata["root"]["keypoint_noise_px"] < 7.5
     assert result.metadata["mode"] == "sequence" and (result.poses_3d[:, 0] == 0).all()
     assert "estimated from the sequence" not in result.metadata["camera"]["focal_source"]  # the file has a focal
     # --tto-iters 0 is the plain lifter with the per-frame root, whatever the mode.
