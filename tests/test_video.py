@@ -183,7 +183,7 @@ def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tm
     assert code == 0, err
     calibration = read_calibration(checkpoint)
     assert f"root depth scale {calibration.root_depth_scale:.4f}" in out
-    assert "3 clips at 0, 4 px" in calibration.measured_on
+    assert "3 clips at 0, 4 px white keypoint noise" in calibration.measured_on
     assert 0.8 < calibration.root_depth_scale < 1.2  # a trained model: a few per cent
     assert json.loads(sidecar_path(checkpoint).read_text())["train"]["epochs"] == 22  # the rest is kept
     code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "four")
