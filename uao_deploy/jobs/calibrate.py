@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..camera import normalize_screen_coordinates
 from ..contract import Calibration
 from ..errors import UaoError
 from ..trajectory import keypoint_noise_variance
 from . import video
-from .infer import FILLED_WEIGHT, prepare
+from .infer import model_inputs, prepare
 
 NOISE_PX = (0.0, 4.0, 8.0)
 
@@ -25,9 +24,7 @@ NOISE_PX = (0.0, 4.0, 8.0)
 def depth_ratio(engine, clip) -> float:
     """Median over frames of true / fitted root depth for one keypoint video with its truth."""
     cam, camera, pixels, detected, confidence = prepare(clip.sequence)
-    x = normalize_screen_coordinates(pixels, camera["width"], camera["height"])
-    cams = np.repeat(cam[None], len(x), axis=0)
-    weights = np.where(detected, confidence, FILLED_WEIGHT)
+    x, cams, weights = model_inputs(cam, camera, pixels, detected, confidence)
     poses, uncertainty = video.predict_with_uncertainty(engine, x)
     root = video.root_trajectory(x, cams, poses, uncertainty, weights, keypoint_noise_variance(x, detected))
     return float(np.median(clip.root[:, 2] / root[:, 2]))

@@ -191,6 +191,13 @@ def prepare(sequence: KeypointSequence, width: float | None = None, height: floa
     return cam, camera, pixels, detected, confidence
 
 
+def model_inputs(cam, camera, pixels, detected, confidence) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(normalized keypoints (T, 17, 2), intrinsics per frame (T, 9), root-fit weights (T, 17)) from
+    :func:`prepare`'s result: filled joints weigh ``FILLED_WEIGHT``."""
+    x = normalize_screen_coordinates(pixels, camera["width"], camera["height"])
+    return x, np.repeat(cam[None], len(x), axis=0), np.where(detected, confidence, FILLED_WEIGHT)
+
+
 def _batches(frames: int, batch_size: int):
     return [slice(start, start + batch_size) for start in range(0, frames, batch_size)]
 
@@ -208,9 +215,7 @@ def lift(sequence: KeypointSequence, engine, iters: int = 4, width: float | None
     started = time.perf_counter()
     cam, camera, pixels, detected, confidence = prepare(sequence, width, height, focal)
     frames = len(pixels)
-    x = normalize_screen_coordinates(pixels, camera["width"], camera["height"])
-    cams = np.repeat(cam[None], frames, axis=0)
-    weights = np.where(detected, confidence, FILLED_WEIGHT)
+    x, cams, weights = model_inputs(cam, camera, pixels, detected, confidence)
     batches = _batches(frames, batch_size)
     if mode == "sequence" and iters >= 1:
         result = _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, confidence, weights,
