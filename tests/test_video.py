@@ -19,7 +19,7 @@ from uao_deploy.jobs.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
 from uao_deploy.trajectory import (estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance,
-                                   smooth_tracks)
+                                   smooth_tracks, smoothed_noise_share)
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
@@ -132,6 +132,25 @@ def test_noise_correction_keeps_the_root_depth_of_noisy_keypoints(motion):
     missing = detected.copy()
     missing[1::2] = False  # no three detected frames in a row: nothing to measure, no correction
     assert keypoint_noise_variance(noisy, missing) == 0.0
+
+
+def test_keypoint_smoothing_leaves_the_share_of_noise_it_reports(motion):
+    from uao_deploy.jobs import video
+
+    poses, roots = motion
+    x, _ = exact_keypoints(poses, roots)
+    detected, confidence = np.ones(x.shape[:2], bool), np.full(x.shape[:2], 0.75)
+    smoothed, measured, left = video.denoise_keypoints(x, confidence, detected)
+    # Real motion passes: well under a pixel moved.
+    assert np.sqrt(np.mean((smoothed - x) ** 2)) * WIDTH / 2 < 0.5
+    noise = np.random.default_rng(0).normal(0, 8 / 500, x.shape)  # 8 px of white noise
+    smoothed, measured, left = video.denoise_keypoints(x + noise, confidence, detected)
+    assert np.sqrt(measured) * WIDTH / 2 == pytest.approx(8, rel=0.1)
+    share = smoothed_noise_share(0.75, video.KEYPOINT_SMOOTHNESS)
+    assert left == pytest.approx(measured * share) and share < 0.25
+    # What the smoothing leaves of the noise is the share it reports (edges aside).
+    residual = (smoothed - x)[10:-10]
+    assert np.var(residual) == pytest.approx(left, rel=0.2)
 
 
 def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint, tmp_path):

@@ -101,6 +101,17 @@ def smooth_tracks(values: np.ndarray, weights: np.ndarray, smoothness: float) ->
     return smoothed.reshape(values.shape).astype(np.float32)
 
 
+def smoothed_noise_share(weight: float, smoothness: float) -> float:
+    """The share of white noise's variance that :func:`smooth_tracks` leaves in a long track of constant ``weight``.
+
+    The smoother is then a filter of frequency response w / (w + smoothness (2 - 2 cos omega)^2); white
+    noise is spread evenly over frequencies, so what passes is the mean of the squared response.
+    """
+    omega = np.linspace(0.0, np.pi, 2049)
+    response = weight / (weight + smoothness * (2 - 2 * np.cos(omega)) ** 2)
+    return float(np.mean(response ** 2))
+
+
 def reprojection_rms(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, root: np.ndarray,
                      weights: np.ndarray) -> float:
     """Weighted RMS distance (normalized units) of the placed poses' pinhole projections to the keypoints."""

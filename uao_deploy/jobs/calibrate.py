@@ -14,7 +14,6 @@ import numpy as np
 
 from ..contract import Calibration
 from ..errors import UaoError
-from ..trajectory import keypoint_noise_variance
 from . import video
 from .infer import model_inputs, prepare
 
@@ -25,8 +24,9 @@ def depth_ratio(engine, clip) -> float:
     """Median over frames of true / fitted root depth for one keypoint video with its truth."""
     cam, camera, pixels, detected, confidence = prepare(clip.sequence)
     x, cams, weights = model_inputs(cam, camera, pixels, detected, confidence)
+    x, _, noise_left = video.denoise_keypoints(x, weights, detected)
     poses, uncertainty = video.predict_with_uncertainty(engine, x)
-    root = video.root_trajectory(x, cams, poses, uncertainty, weights, keypoint_noise_variance(x, detected))
+    root = video.root_trajectory(x, cams, poses, uncertainty, weights, noise_left)
     return float(np.median(clip.root[:, 2] / root[:, 2]))
 
 

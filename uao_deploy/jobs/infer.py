@@ -46,7 +46,6 @@ from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
 from ..contract import TTOConfig
 from ..fileio import atomic_write_bytes, check_output_file, check_output_folder
-from ..trajectory import keypoint_noise_variance
 
 # Root-estimation weight of a filled (not detected) joint: small, but a frame with no detection
 # at all still gets a finite root from its interpolated keypoints.
@@ -299,6 +298,7 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
         poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, detected, iters)
         root_done = started
     else:
+        x, noise, noise_left = video.denoise_keypoints(x, weights, detected)
         initial, uncertainty = (np.concatenate(parts) for parts in zip(
             *(video.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), batch_size))))
         if camera["focal_source"].startswith("default"):
@@ -308,8 +308,8 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
             camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
                       "focal_source": f"estimated from the sequence ({scale:.3f} x the image width: fitted "
                                       f"{fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
-        noise = keypoint_noise_variance(x, detected)
-        root = video.root_trajectory(x, cams, initial, uncertainty, weights, noise, engine.calibration.root_depth_scale)
+        root = video.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
+                                     engine.calibration.root_depth_scale)
         root_done = time.perf_counter()
         poses, root = video.refine_and_smooth(engine, x, cams, root, uncertainty, weights, iters)
     done = time.perf_counter()

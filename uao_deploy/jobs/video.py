@@ -1,18 +1,23 @@
 """Sequence mode of ``uao infer``: a smooth root trajectory, UAO through it, uncertainty-weighted smoothing.
 
-Given the flip-averaged poses, the network's uncertainty exp(s) and the detector confidence c of
-every frame:
+0. Keypoints: each 2D keypoint track is smoothed over time, weighted by the detector confidence
+   c, with ``KEYPOINT_SMOOTHNESS`` x its squared acceleration (:func:`denoise_keypoints`). The
+   detector's frame-to-frame noise makes the network's poses noisier and smaller, and the pose
+   look larger in 2D (so the root nearer); smoothing removes four fifths of its variance, and the
+   steps below see the smoothed keypoints. Its noise variance, measured from the raw tracks
+   (:func:`uao_deploy.trajectory.keypoint_noise_variance`), is carried as the share the smoothing
+   leaves.
+
+Then, given the flip-averaged poses of those keypoints, the network's uncertainty exp(s) and c:
 
 1. Root trajectory: all frames' roots in one least-squares solve of the per-frame reprojection
    equations (:func:`uao_deploy.camera.estimate_root`), joints weighted by
    ``c * (UNCERTAINTY_REF / exp(s)) ** ROOT_UNCERTAINTY_POWER``, plus ``ROOT_SMOOTHNESS`` x the
    squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`).
-   Two biases of that fit are taken out: keypoint noise makes a pose look larger and the root
-   nearer, so the noise variance, measured from the tracks themselves
-   (:func:`uao_deploy.trajectory.keypoint_noise_variance`), is subtracted from the normal
-   equations; and the model's own bias (its poses spread wider than the truth, so the root sits
-   too far) is its calibrated depth scale (:class:`uao_deploy.contract.Calibration`), applied to
-   the trajectory.
+   Two biases of that fit are taken out: the noise left in the keypoints makes a pose look larger
+   and the root nearer, so its variance is subtracted from the normal equations; and the model's
+   own bias (its poses spread wider than the truth, so the root sits too far) is its calibrated
+   depth scale (:class:`uao_deploy.contract.Calibration`), applied to the trajectory.
 2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
    any engine (:func:`uao_deploy.jobs.sequence.refine_video`): the 2D inputs move under the
    reprojection (through the trajectory), pseudo-target, smoothness and bone-length terms (the
@@ -21,10 +26,11 @@ every frame:
    ``c * UNCERTAINTY_REF / exp(s)``, with ``POSE_SMOOTHNESS`` x its squared acceleration
    (:func:`uao_deploy.trajectory.smooth_tracks`): an unsure joint follows its neighbours in time.
 
-Causal use solves steps 1 and 3 on the ``CAUSAL_WINDOW`` frames that end at the current frame and
-keeps that frame's value, and runs UAO on the current frame only: each new frame costs one
-frame's network work plus two small banded solves. The constants were chosen on the validation
-clips (CMU val through the Human3.6M test cameras, 4 and 8 px video noise), see README-video.
+Causal use skips step 0 (a smoother's last frame lags), solves steps 1 and 3 on the
+``CAUSAL_WINDOW`` frames that end at the current frame and keeps that frame's value, and runs UAO
+on the current frame only: each new frame costs one frame's network work plus two small banded
+solves. The constants were chosen on the validation clips (CMU val through the Human3.6M test
+cameras, 4 and 8 px video noise), see README-video.
 """
 from __future__ import annotations
 
@@ -35,12 +41,14 @@ import numpy as np
 from .. import skeleton
 from ..tto import flip_average
 from ..tto.config import UNCERTAINTY_REF
-from ..trajectory import estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance, smooth_tracks
+from ..trajectory import (estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance,
+                          smooth_tracks, smoothed_noise_share)
 from .sequence import OVERLAP, WINDOW, refine_video
 
 ROOT_UNCERTAINTY_POWER = 0.5
 ROOT_SMOOTHNESS = 3000.0
 POSE_SMOOTHNESS = 3.0
+KEYPOINT_SMOOTHNESS = 3.0
 CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
 # An unknown focal length: the scale fitted to the sequence is noisy (perspective is a weak cue; on the
 # val clips its log error is 9 % on average, up to 24 %), so it is combined with the default camera's
@@ -50,7 +58,8 @@ CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
 FOCAL_PRIOR_WEIGHT = 0.5
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
-            "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS, "window": WINDOW,
+            "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS,
+            "keypoint_smoothness": KEYPOINT_SMOOTHNESS, "window": WINDOW,
             "overlap": OVERLAP, "focal_prior_weight": FOCAL_PRIOR_WEIGHT}
 
 
@@ -60,6 +69,13 @@ def root_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
 
 def pose_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
     return (confidence * UNCERTAINTY_REF / uncertainty)[..., None]
+
+
+def denoise_keypoints(x: np.ndarray, confidence: np.ndarray, detected: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """Step 0: (smoothed keypoints (T, 17, 2), noise variance measured in ``x``, noise variance left in them)."""
+    measured = keypoint_noise_variance(x, detected)
+    smoothed = smooth_tracks(x, confidence[..., None], KEYPOINT_SMOOTHNESS)
+    return smoothed, measured, measured * smoothed_noise_share(float(confidence.mean()), KEYPOINT_SMOOTHNESS)
 
 
 def predict_with_uncertainty(engine, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
