@@ -475,6 +475,22 @@ def test_eval_video_grid_reports_every_setting_and_method(mocap_clips, tmp_path,
     assert code == 2 and "--grid is a --video option" in err
 
 
+def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path, capsys):
+    path = tmp_path / "clips.npz"
+    np.savez(path, **mocap_clips)
+    code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--noise", "4", "--drift", "0",
+                            "--gross-rate", "0", "--missing-rate", "0.1", "--json", "-")
+    assert code == 0, err
+    (row,) = json.loads(stdout)["settings"]
+    assert row["noise"] == {**VideoNoiseModel().to_dict(), "sigma": 4.0, "drift": 0.0, "gross_rate": 0.0,
+                            "missing_rate": 0.1}
+    for bad, message in ((["--video", "--missing-rate", "1.5"], "rates in [0, 1)"),
+                         (["--video", "--drift", "-1"], "drift >= 0"),
+                         (["--drift", "0"], "--drift is a --video option")):
+        code, _, err = uao(capsys, "eval", "--mocap", path, *bad)
+        assert code != 0 and message in err and "Traceback" not in err
+
+
 def test_long_videos_go_through_a_few_windows_at_a_time():
     """Memory stays bounded: an engine sees at most ``windows_per_call`` windows per call, and every
     frame of a long video comes back (here an engine that returns its inputs)."""

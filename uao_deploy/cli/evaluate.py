@@ -59,11 +59,16 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 @click.option("--grid", is_flag=True,
               help="With --video: every setting in one table: noise 0, 4 and 8 px, each with the focal length "
                    "known and unknown (--noise and --unknown-focal are then not used).")
+@click.option("--drift", type=float, help="With --video: the slow drift's standard deviation, a multiple of --noise "
+              "[default: 0.75].")
+@click.option("--gross-rate", type=float, help="With --video: chance per joint and frame that a 40 px gross error "
+              "starts [default: 0.003].")
+@click.option("--missing-rate", type=float, help="With --video: share of missed joints [default: 0.02].")
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
-            json_path, video, unknown_focal, grid, cameras_per_clip):
+            json_path, video, unknown_focal, grid, drift, gross_rate, missing_rate, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -74,12 +79,19 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, mocap, h36m_3d, h36m_2d])
     device = torch_device(device)
-    if grid and not video:
-        raise click.UsageError("--grid is a --video option")
+    noise_options = {"drift": drift, "gross_rate": gross_rate, "missing_rate": missing_rate}
+    given = ["grid"] * grid + [name for name, value in noise_options.items() if value is not None]
+    if given and not video:
+        raise click.UsageError(f"--{given[0].replace('_', '-')} is a --video option")
     if video:
+        from ..data.video_noise import VideoNoiseModel
+
         settings = [(level, unknown) for level in VIDEO_GRID_NOISE for unknown in (False, True)] if grid \
             else [(noise, unknown_focal)]
-        report = _video_report(checkpoint, mocap, settings, seed, tto_iters, cameras_per_clip)
+        # Every value checked before any work; each setting replaces sigma with its own noise level.
+        noise_model = VideoNoiseModel(sigma=noise, **{name: value for name, value in noise_options.items()
+                                                      if value is not None})
+        report = _video_report(checkpoint, mocap, settings, seed, tto_iters, cameras_per_clip, noise_model)
         options.emit(report.pop("table"), report, json_path)
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
@@ -92,11 +104,14 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
 VIDEO_GRID_NOISE = (0.0, 4.0, 8.0)  # px at 1000 px width
 
 
-def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip) -> dict:
-    """Every (noise px, focal unknown) setting of ``settings`` on the mocap clips as keypoint videos."""
+def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip, noise_model) -> dict:
+    """Every (noise px, focal unknown) setting of ``settings`` on the mocap clips as keypoint videos, with
+    ``noise_model`` at that noise."""
+    import dataclasses
+
     from ..data.cameras import TEST_SUBJECTS, cameras_of
     from ..data.mocap import load_mocap
-    from ..data.video_noise import VideoNoiseModel, video_clips
+    from ..data.video_noise import video_clips
     from ..jobs.infer import open_engine
     from ..jobs.video_eval import evaluate_videos, format_video_table
 
@@ -106,12 +121,12 @@ def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip) ->
     rows = []
     with open_engine(checkpoint=checkpoint, iters=iters) as engine:
         for noise, unknown_focal in settings:
-            noise_model = VideoNoiseModel(sigma=noise)
-            clips = video_clips(motion, cameras_of(TEST_SUBJECTS), noise_model, seed,
+            setting_noise = dataclasses.replace(noise_model, sigma=noise)
+            clips = video_clips(motion, cameras_of(TEST_SUBJECTS), setting_noise, seed,
                                 include_focal=not unknown_focal, cameras_per_clip=cameras_per_clip)
             report = evaluate_videos(clips, engine, iters, progress=True)
             report.update(setting=f"{noise:g} px, focal {'unknown' if unknown_focal else 'known'}",
-                          noise=noise_model.to_dict(), focal="unknown" if unknown_focal else "known")
+                          noise=setting_noise.to_dict(), focal="unknown" if unknown_focal else "known")
             rows.append(report)
     return {"data": {"kind": "mocap video", "path": mocap, "seed": seed, "cameras_per_clip": cameras_per_clip},
             "settings": rows, "table": format_video_table([(row["setting"], row) for row in rows])}

@@ -41,9 +41,9 @@ class VideoNoiseModel:
     reference_width: float = 1000.0
 
     def __post_init__(self):
-        if self.sigma < 0 or not 0 <= self.missing_rate < 1 or not 0 <= self.gross_rate < 1:
-            raise UaoError(f"video noise needs sigma >= 0 and rates in [0, 1); got sigma {self.sigma}, "
-                           f"gross rate {self.gross_rate}, missing rate {self.missing_rate}")
+        if self.sigma < 0 or self.drift < 0 or not 0 <= self.missing_rate < 1 or not 0 <= self.gross_rate < 1:
+            raise UaoError(f"video noise needs sigma and drift >= 0 and rates in [0, 1); got sigma {self.sigma}, "
+                           f"drift {self.drift}, gross rate {self.gross_rate}, missing rate {self.missing_rate}")
 
     def to_dict(self) -> dict:
         return asdict(self)
