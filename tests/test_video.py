@@ -151,6 +151,12 @@ def test_keypoint_smoothing_leaves_the_share_of_noise_it_reports(motion):
     # What the smoothing leaves of the noise is the share it reports (edges aside).
     residual = (smoothed - x)[10:-10]
     assert np.var(residual) == pytest.approx(left, rel=0.2)
+    # The last frame, where --causal reads, keeps more: there the smoother has no future to average.
+    last = smoothed_noise_share(0.75, video.KEYPOINT_SMOOTHNESS, len(x), -1)
+    assert last > 2 * share
+    ends = [np.var(smooth_tracks(x[:end] + noise[:end], confidence[:end, :, None], video.KEYPOINT_SMOOTHNESS)[-1]
+                   - x[end - 1]) for end in range(30, len(x) + 1)]
+    assert np.mean(ends) == pytest.approx(measured * last, rel=0.25)
 
 
 def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint, tmp_path):

@@ -8,6 +8,8 @@ so an hour of video is one banded solve of O(T) time and memory.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .camera import estimate_root, root_normal_equations
@@ -101,15 +103,22 @@ def smooth_tracks(values: np.ndarray, weights: np.ndarray, smoothness: float) ->
     return smoothed.reshape(values.shape).astype(np.float32)
 
 
-def smoothed_noise_share(weight: float, smoothness: float) -> float:
-    """The share of white noise's variance that :func:`smooth_tracks` leaves in a long track of constant ``weight``.
+def smoothed_noise_share(weight: float, smoothness: float, frames: int = 101, frame: int | None = None) -> float:
+    """The share of white noise's variance that :func:`smooth_tracks` leaves at ``frame`` (default: the
+    middle) of a track of ``frames`` frames of constant ``weight``.
 
-    The smoother is then a filter of frequency response w / (w + smoothness (2 - 2 cos omega)^2); white
-    noise is spread evenly over frequencies, so what passes is the mean of the squared response.
+    The smoother is linear: that frame's value is a weighted sum of the track's values, and white
+    noise passes as the sum of the squared weights (the frame's row of the smoother, found by
+    smoothing impulses). The last frame, where a causal smoother reads, keeps more than the middle.
     """
-    omega = np.linspace(0.0, np.pi, 2049)
-    response = weight / (weight + smoothness * (2 - 2 * np.cos(omega)) ** 2)
-    return float(np.mean(response ** 2))
+    return _smoothed_noise_share(round(float(weight), 2), float(smoothness), frames, frames // 2 if frame is None
+                                 else frame % frames)
+
+
+@lru_cache(maxsize=256)
+def _smoothed_noise_share(weight: float, smoothness: float, frames: int, frame: int) -> float:
+    row = smooth_tracks(np.eye(frames), np.full((frames, frames), weight), smoothness)[frame]
+    return float(np.square(row, dtype=np.float64).sum())
 
 
 def reprojection_rms(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, root: np.ndarray,

@@ -26,10 +26,10 @@ Then, given the flip-averaged poses of those keypoints, the network's uncertaint
    ``c * UNCERTAINTY_REF / exp(s)``, with ``POSE_SMOOTHNESS`` x its squared acceleration
    (:func:`uao_deploy.trajectory.smooth_tracks`): an unsure joint follows its neighbours in time.
 
-Causal use skips step 0 (a smoother's last frame lags), solves steps 1 and 3 on the
-``CAUSAL_WINDOW`` frames that end at the current frame and keeps that frame's value, and runs UAO
-on the current frame only: each new frame costs one frame's network work plus two small banded
-solves. The constants were chosen on the validation clips (CMU val through the Human3.6M test
+Causal use solves steps 0, 1 and 3 on the ``CAUSAL_WINDOW`` frames that end at the current frame
+and keeps that frame's value (at the last frame the keypoint smoothing keeps about half the noise
+variance, against a fifth inside a sequence), and runs UAO on the current frame only: each new
+frame costs one frame's network work plus three small banded solves. The constants were chosen on the validation clips (CMU val through the Human3.6M test
 cameras, 4 and 8 px video noise), see README-video.
 """
 from __future__ import annotations
@@ -124,14 +124,17 @@ def lift_causal(engine, x, cams, confidence, detected, iters: int):
     poses, refined, uncertainty = np.zeros((frames, 17, 3), np.float32), np.zeros((frames, 17, 3), np.float32), \
         np.zeros((frames, 17), np.float32)
     output, root, latency = np.zeros_like(poses), np.zeros((frames, 3), np.float32), np.zeros(frames)
+    keypoints = np.zeros_like(x)
     for frame in range(frames):
         started = time.perf_counter()
         now, past = slice(frame, frame + 1), slice(max(0, frame - CAUSAL_WINDOW + 1), frame + 1)
-        poses[now], uncertainty[now] = predict_with_uncertainty(engine, x[now])
-        root[frame] = root_trajectory(x[past], cams[past], poses[past], uncertainty[past], confidence[past],
-                                      keypoint_noise_variance(x[past], detected[past]),
-                                      engine.calibration.root_depth_scale)[-1]
-        refined[now] = engine.tto(x[now], cams[now], root[now], iters=iters)
+        keypoints[frame] = smooth_tracks(x[past], confidence[past][..., None], KEYPOINT_SMOOTHNESS)[-1]
+        poses[now], uncertainty[now] = predict_with_uncertainty(engine, keypoints[now])
+        noise_left = keypoint_noise_variance(x[past], detected[past]) * smoothed_noise_share(
+            confidence[past].mean(), KEYPOINT_SMOOTHNESS, len(x[past]), -1)
+        root[frame] = root_trajectory(keypoints[past], cams[past], poses[past], uncertainty[past], confidence[past],
+                                      noise_left, engine.calibration.root_depth_scale)[-1]
+        refined[now] = engine.tto(keypoints[now], cams[now], root[now], iters=iters)
         output[frame] = smooth_tracks(refined[past], pose_weights(confidence[past], uncertainty[past]),
                                       POSE_SMOOTHNESS)[-1]
         latency[frame] = (time.perf_counter() - started) * 1000
