@@ -29,8 +29,9 @@ Then, given the flip-averaged poses of those keypoints, the network's uncertaint
 Causal use solves steps 0, 1 and 3 on the ``CAUSAL_WINDOW`` frames that end at the current frame
 and keeps that frame's value (at the last frame the keypoint smoothing keeps about half the noise
 variance, against a fifth inside a sequence), and runs UAO on the current frame only: each new
-frame costs one frame's network work plus three small banded solves. The constants were chosen on the validation clips (CMU val through the Human3.6M test
-cameras, 4 and 8 px video noise), see README-video.
+frame costs one frame's network work plus three small banded solves. The constants were chosen on
+the validation clips (CMU val through the Human3.6M test cameras, 4 and 8 px video noise), see
+README-video.
 """
 from __future__ import annotations
 
@@ -74,11 +75,14 @@ def pose_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
     return (confidence * UNCERTAINTY_REF / uncertainty)[..., None]
 
 
-def denoise_keypoints(x: np.ndarray, confidence: np.ndarray, detected: np.ndarray) -> tuple[np.ndarray, float, float]:
-    """Step 0: (smoothed keypoints (T, 17, 2), noise variance measured in ``x``, noise variance left in them)."""
+def denoise_keypoints(x: np.ndarray, confidence: np.ndarray, detected: np.ndarray,
+                      last_frame: bool = False) -> tuple[np.ndarray, float, float]:
+    """Step 0: (smoothed keypoints (T, 17, 2), noise variance measured in ``x``, noise variance left in them:
+    inside the sequence, or at its last frame where ``last_frame``, as a causal window reads it)."""
     measured = keypoint_noise_variance(x, detected)
     smoothed = smooth_tracks(x, confidence[..., None], KEYPOINT_SMOOTHNESS)
-    return smoothed, measured, measured * smoothed_noise_share(float(confidence.mean()), KEYPOINT_SMOOTHNESS)
+    at = (len(x), -1) if last_frame else ()
+    return smoothed, measured, measured * smoothed_noise_share(float(confidence.mean()), KEYPOINT_SMOOTHNESS, *at)
 
 
 def predict_with_uncertainty(engine, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -128,10 +132,9 @@ def lift_causal(engine, x, cams, confidence, detected, iters: int):
     for frame in range(frames):
         started = time.perf_counter()
         now, past = slice(frame, frame + 1), slice(max(0, frame - CAUSAL_WINDOW + 1), frame + 1)
-        keypoints[frame] = smooth_tracks(x[past], confidence[past][..., None], KEYPOINT_SMOOTHNESS)[-1]
+        smoothed, _, noise_left = denoise_keypoints(x[past], confidence[past], detected[past], last_frame=True)
+        keypoints[frame] = smoothed[-1]
         poses[now], uncertainty[now] = predict_with_uncertainty(engine, keypoints[now])
-        noise_left = keypoint_noise_variance(x[past], detected[past]) * smoothed_noise_share(
-            confidence[past].mean(), KEYPOINT_SMOOTHNESS, len(x[past]), -1)
         root[frame] = root_trajectory(keypoints[past], cams[past], poses[past], uncertainty[past], confidence[past],
                                       noise_left, engine.calibration.root_depth_scale)[-1]
         refined[now] = engine.tto(keypoints[now], cams[now], root[now], iters=iters)
