@@ -71,4 +71,15 @@ def test_confidence_weights_discount_a_bad_joint():
 def test_default_intrinsics_centre_is_the_image_centre(width, height):
     cam = default_intrinsics(width, height)
     np.testing.assert_allclose(cam[2:4], [0.0, 0.0], atol=1e-6)
-    assert cam[0] == pytest.approx(2.0)
+
+
+def test_default_focal_is_the_longer_side_in_either_orientation():
+    # The same camera held in landscape or portrait keeps its focal length in pixels.
+    for width, height in [(1920, 1080), (1080, 1920)]:
+        cam = default_intrinsics(width, height)
+        np.testing.assert_allclose(image_focal_px(cam, width), [1920, 1920], rtol=1e-6)
+    np.testing.assert_allclose(image_focal_px(default_intrinsics(1080, 1920, focal=700), 1080), [700, 700], rtol=1e-6)
+
+
+def image_focal_px(cam, width):
+    return cam[0:2] * width / 2

@@ -135,7 +135,7 @@ def test_cli_writes_every_output(tmp_path, capsys, small_checkpoint, motion):
         assert result["confidence"][3, 16] == 0 and np.isfinite(result["keypoints_2d"]).all()
         assert not np.allclose(result["poses_3d"], result["poses_3d_initial"])  # TTO moved the poses
     assert metadata["backend"] == "torch" and metadata["tto_iters"] == 2
-    assert metadata["camera"]["focal_px"] == [WIDTH, WIDTH]  # the documented default: the image width
+    assert metadata["camera"]["focal_px"] == [HEIGHT, HEIGHT]  # the documented default: the longer side
     assert metadata["source"] == str(tmp_path / "walk.npz") and metadata["missing_joints_filled"] == 1
     assert metadata["engine"]["checkpoint"] == str(small_checkpoint)
     assert {"root", "tto", "total"} <= set(metadata["timings_s"])

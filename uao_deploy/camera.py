@@ -74,10 +74,11 @@ def normalized_intrinsics(focal, center, width: float, height: float, radial=(0.
 def default_intrinsics(width: float, height: float, focal: float | None = None) -> np.ndarray:
     """Intrinsics for an unknown camera: principal point at the image centre, no distortion.
 
-    Without ``focal`` (pixels) the focal length is the image width, i.e. a horizontal field of view
-    of about 53 degrees, typical of phone and webcam footage.
+    Without ``focal`` (pixels) the focal length is the image's longer side (the common convention
+    f = max(w, h)): about 53 degrees across the longer side, typical of phone and webcam footage,
+    and the same camera in portrait or landscape keeps its focal length in pixels.
     """
-    focal = float(width) if focal is None else float(focal)
+    focal = float(max(width, height)) if focal is None else float(focal)
     return normalized_intrinsics((focal, focal), (width / 2, height / 2), width, height)
 
 

@@ -5,8 +5,8 @@ For each sequence (see :mod:`uao_deploy.data.keypoints`):
 1. Keypoints far outside the image (:func:`uao_deploy.camera.far_off_image`) count as missing;
    missing joints are filled over time (:func:`~uao_deploy.data.keypoints.fill_missing`).
 2. Camera: the image size from the file or ``width``/``height``; the focal length from ``focal``
-   (pixels), else the file, else :func:`uao_deploy.camera.default_intrinsics` (focal = image width,
-   about 53 degrees horizontal field of view; principal point at the image centre; no distortion).
+   (pixels), else the file, else :func:`uao_deploy.camera.default_intrinsics` (focal = the image's
+   longer side, about 53 degrees across it; principal point at the image centre; no distortion).
 3. Root: no ground truth exists for a video, so each frame's camera-frame root is the translation
    that best reprojects the flip-averaged prediction onto the keypoints
    (:func:`uao_deploy.camera.estimate_root`), weighted by detector confidence; filled joints weigh
@@ -145,7 +145,7 @@ def camera_for(sequence: KeypointSequence, width: float | None = None, height: f
         cam[2:4] = normalize_screen_coordinates(np.asarray(sequence.center), width, height)
     used = {"width": float(width), "height": float(height), "focal_px": (cam[0:2] * width / 2).tolist(),
             "center_px": list(sequence.center or (width / 2, height / 2)),
-            "focal_source": "argument" if focal is not None else "file" if sequence.focal else "default (image width)"}
+            "focal_source": "argument" if focal is not None else "file" if sequence.focal else "default (the image's longer side)"}
     return cam, used
 
 
@@ -306,8 +306,8 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
             cams = cams.copy()
             cams[:, :2] *= scale
             camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
-                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image width: fitted "
-                                      f"{fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
+                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image's longer side: "
+                                      f"fitted {fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
         root = video.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
                                      engine.calibration.root_depth_scale)
         root_done = time.perf_counter()

@@ -55,7 +55,7 @@ KEYPOINT_SMOOTHNESS = 3.0
 CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
 # An unknown focal length: the scale fitted to the sequence is noisy (perspective is a weak cue; on the
 # val clips its log error is 9 % on average, up to 24 %), so it is combined with the default camera's
-# (focal = image width, 53 degrees horizontal field of view) as a log-normal prior: a weighted mean in
+# (focal = the image's longer side, 53 degrees across it) as a log-normal prior: a weighted mean in
 # log space. The weight was chosen on the val clips (4 px, rechecked with the calibrated, smoothed
 # pipeline: root error 444 mm with the fitted scale alone, 620 mm with the prior alone, 312 mm with
 # 0.25, 297 mm with 0.5).
