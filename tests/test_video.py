@@ -232,6 +232,13 @@ def test_video_noise_is_seeded_with_drift_gross_errors_and_misses(mocap_clips):
     assert np.abs(lag).max() > 30  # gross errors jump in and out
     with pytest.raises(UaoError, match="sigma"):
         VideoNoiseModel(sigma=-1)
+    # Box jitter: one shift per frame for every joint, of box_jitter x sigma, on top of the same other errors.
+    jittered, jittered_confidence = VideoNoiseModel(gross_rate=0.02, box_jitter=2.0).sample(
+        4000, np.random.default_rng(0))
+    np.testing.assert_array_equal(jittered_confidence, confidence)
+    shift = jittered - error
+    np.testing.assert_allclose(shift, np.broadcast_to(shift[:, :1], shift.shape), atol=1e-9)
+    assert np.std(shift[:, 0]) == pytest.approx(8.0, rel=0.05)
     clean = video_clips(mocap_clips, cameras[:1], VideoNoiseModel(sigma=0), include_focal=False)
     assert all(np.isfinite(c.sequence.pixels).all() and c.sequence.focal is None for c in clean)
 
@@ -485,13 +492,18 @@ def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path
     path = tmp_path / "clips.npz"
     np.savez(path, **mocap_clips)
     code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--noise", "4", "--drift", "0",
-                            "--gross-rate", "0", "--missing-rate", "0.1", "--json", "-")
+                            "--drift-frames", "50", "--box-jitter", "1.5", "--gross-rate", "0", "--missing-rate",
+                            "0.1", "--json", "-")
     assert code == 0, err
     (row,) = json.loads(stdout)["settings"]
-    assert row["noise"] == {**VideoNoiseModel().to_dict(), "sigma": 4.0, "drift": 0.0, "gross_rate": 0.0,
-                            "missing_rate": 0.1}
+    assert row["noise"] == {**VideoNoiseModel().to_dict(), "sigma": 4.0, "drift": 0.0, "drift_frames": 50.0,
+                            "box_jitter": 1.5, "gross_rate": 0.0, "missing_rate": 0.1}
     for bad, message in ((["--video", "--missing-rate", "1.5"], "rates in [0, 1)"),
-                         (["--video", "--drift", "-1"], "drift >= 0"),
+                         (["--video", "--drift", "-1"], "drift and box jitter >= 0"),
+                         (["--video", "--drift", "nan"], "drift nan"),
+                         (["--video", "--box-jitter", "-2"], "box jitter -2"),
+                         (["--video", "--drift-frames", "0"], "drift frames > 0"),
+                         (["--box-jitter", "1"], "--box-jitter is a --video option"),
                          (["--drift", "0"], "--drift is a --video option")):
         code, _, err = uao(capsys, "eval", "--mocap", path, *bad)
         assert code != 0 and message in err and "Traceback" not in err

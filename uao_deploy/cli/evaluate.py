@@ -61,6 +61,10 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
                    "known and unknown (--noise and --unknown-focal are then not used).")
 @click.option("--drift", type=float, help="With --video: the slow drift's standard deviation, a multiple of --noise "
               "[default: 0.75].")
+@click.option("--drift-frames", type=float, help="With --video: the time over which the drift changes, frames "
+              "[default: 25].")
+@click.option("--box-jitter", type=float, help="With --video: a whole-body shift per frame (a top-down detector's "
+              "box jitter), its standard deviation a multiple of --noise [default: 0].")
 @click.option("--gross-rate", type=float, help="With --video: chance per joint and frame that a 40 px gross error "
               "starts [default: 0.003].")
 @click.option("--missing-rate", type=float, help="With --video: share of missed joints [default: 0.02].")
@@ -68,7 +72,8 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
-            json_path, video, unknown_focal, grid, drift, gross_rate, missing_rate, cameras_per_clip):
+            json_path, video, unknown_focal, grid, drift, drift_frames, box_jitter, gross_rate, missing_rate,
+            cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -79,7 +84,8 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, mocap, h36m_3d, h36m_2d])
     device = torch_device(device)
-    noise_options = {"drift": drift, "gross_rate": gross_rate, "missing_rate": missing_rate}
+    noise_options = {"drift": drift, "drift_frames": drift_frames, "box_jitter": box_jitter,
+                     "gross_rate": gross_rate, "missing_rate": missing_rate}
     given = ["grid"] * grid + [name for name, value in noise_options.items() if value is not None]
     if given and not video:
         raise click.UsageError(f"--{given[0].replace('_', '-')} is a --video option")

@@ -9,7 +9,10 @@
 * short gross errors: with probability ``gross_rate`` per joint and frame an error of ``gross_px``
   pixels in a random direction starts and lasts 1 to ``gross_frames`` frames (a detector confusing
   limbs for a moment); those detections get a lower confidence;
-* missed joints: ``missing_rate`` of the joints are not detected (NaN, confidence 0).
+* missed joints: ``missing_rate`` of the joints are not detected (NaN, confidence 0);
+* box jitter (off by default): one shift of the whole body per frame, Gaussian, of standard deviation
+  ``box_jitter * sigma``, new every frame, as a top-down detector's person box moving: an error
+  the same for every joint, which no bone length or pose shape reveals.
 
 Detected joints carry a confidence in [0.5, 1] (gross errors: [0.2, 0.7]). Deterministic for a seed.
 At ``sigma`` 0 the keypoints are the exact projections, fully detected.
@@ -38,12 +41,17 @@ class VideoNoiseModel:
     gross_px: float = 40.0
     gross_frames: int = 5
     missing_rate: float = 0.02
+    box_jitter: float = 0.0
     reference_width: float = 1000.0
 
     def __post_init__(self):
-        if self.sigma < 0 or self.drift < 0 or not 0 <= self.missing_rate < 1 or not 0 <= self.gross_rate < 1:
-            raise UaoError(f"video noise needs sigma and drift >= 0 and rates in [0, 1); got sigma {self.sigma}, "
-                           f"drift {self.drift}, gross rate {self.gross_rate}, missing rate {self.missing_rate}")
+        if not (self.sigma >= 0 and self.drift >= 0 and self.box_jitter >= 0 and 0 <= self.missing_rate < 1
+                and 0 <= self.gross_rate < 1):
+            raise UaoError(f"video noise needs sigma, drift and box jitter >= 0 and rates in [0, 1); got sigma "
+                           f"{self.sigma}, drift {self.drift}, box jitter {self.box_jitter}, gross rate "
+                           f"{self.gross_rate}, missing rate {self.missing_rate}")
+        if not (self.drift_frames > 0 and math.isfinite(self.drift_frames)):
+            raise UaoError(f"video noise needs finite drift frames > 0; got {self.drift_frames}")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +79,8 @@ class VideoNoiseModel:
             error[span, joint] = self.gross_px * np.array([math.cos(angle), math.sin(angle)])
             confidence[span, joint] = rng.uniform(0.2, 0.7)
         confidence[rng.random(shape[:2]) < self.missing_rate] = 0.0
+        if self.box_jitter > 0:  # drawn last: the other errors stay those of the same seed without it
+            error += rng.normal(0.0, self.box_jitter * self.sigma, (frames, 1, 2))
         return error, confidence
 
 
