@@ -493,9 +493,11 @@ def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path
     np.savez(path, **mocap_clips)
     code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--noise", "4", "--drift", "0",
                             "--drift-frames", "50", "--box-jitter", "1.5", "--gross-rate", "0", "--missing-rate",
-                            "0.1", "--json", "-")
+                            "0.1", "--causal", "--json", "-")
     assert code == 0, err
     (row,) = json.loads(stdout)["settings"]
+    causal, offline = row["methods"]["causal-uao"], row["methods"]["sequence-uao"]  # --causal adds live lifting
+    assert all(np.isfinite(value) for value in causal.values()) and causal != offline
     assert row["noise"] == {**VideoNoiseModel().to_dict(), "sigma": 4.0, "drift": 0.0, "drift_frames": 50.0,
                             "box_jitter": 1.5, "gross_rate": 0.0, "missing_rate": 0.1}
     for bad, message in ((["--video", "--missing-rate", "1.5"], "rates in [0, 1)"),
@@ -504,6 +506,7 @@ def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path
                          (["--video", "--box-jitter", "-2"], "box jitter -2"),
                          (["--video", "--drift-frames", "0"], "drift frames > 0"),
                          (["--box-jitter", "1"], "--box-jitter is a --video option"),
+                         (["--causal"], "--causal is a --video option"),
                          (["--drift", "0"], "--drift is a --video option")):
         code, _, err = uao(capsys, "eval", "--mocap", path, *bad)
         assert code != 0 and message in err and "Traceback" not in err

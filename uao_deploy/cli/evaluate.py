@@ -68,12 +68,14 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 @click.option("--gross-rate", type=float, help="With --video: chance per joint and frame that a 40 px gross error "
               "starts [default: 0.003].")
 @click.option("--missing-rate", type=float, help="With --video: share of missed joints [default: 0.02].")
+@click.option("--causal", is_flag=True, help="With --video: also score `uao infer --causal` (live use: each frame "
+              "from the frames up to it), one frame at a time.")
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
 def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
             json_path, video, unknown_focal, grid, drift, drift_frames, box_jitter, gross_rate, missing_rate,
-            cameras_per_clip):
+            causal, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -86,7 +88,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     device = torch_device(device)
     noise_options = {"drift": drift, "drift_frames": drift_frames, "box_jitter": box_jitter,
                      "gross_rate": gross_rate, "missing_rate": missing_rate}
-    given = ["grid"] * grid + [name for name, value in noise_options.items() if value is not None]
+    given = ["grid"] * grid + ["causal"] * causal + [name for name, value in noise_options.items() if value is not None]
     if given and not video:
         raise click.UsageError(f"--{given[0].replace('_', '-')} is a --video option")
     if video:
@@ -97,7 +99,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         # Every value checked before any work; each setting replaces sigma with its own noise level.
         noise_model = VideoNoiseModel(sigma=noise, **{name: value for name, value in noise_options.items()
                                                       if value is not None})
-        report = _video_report(checkpoint, mocap, settings, seed, tto_iters, cameras_per_clip, noise_model)
+        report = _video_report(checkpoint, mocap, settings, seed, tto_iters, cameras_per_clip, noise_model, causal)
         options.emit(report.pop("table"), report, json_path)
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
@@ -110,7 +112,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
 VIDEO_GRID_NOISE = (0.0, 4.0, 8.0)  # px at 1000 px width
 
 
-def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip, noise_model) -> dict:
+def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip, noise_model, causal=False) -> dict:
     """Every (noise px, focal unknown) setting of ``settings`` on the mocap clips as keypoint videos, with
     ``noise_model`` at that noise."""
     import dataclasses
@@ -130,7 +132,7 @@ def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip, no
             setting_noise = dataclasses.replace(noise_model, sigma=noise)
             clips = video_clips(motion, cameras_of(TEST_SUBJECTS), setting_noise, seed,
                                 include_focal=not unknown_focal, cameras_per_clip=cameras_per_clip)
-            report = evaluate_videos(clips, engine, iters, progress=True)
+            report = evaluate_videos(clips, engine, iters, progress=True, causal=causal)
             report.update(setting=f"{noise:g} px, focal {'unknown' if unknown_focal else 'known'}",
                           noise=setting_noise.to_dict(), focal="unknown" if unknown_focal else "known")
             rows.append(report)

@@ -7,7 +7,8 @@ Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`)
 * ``plain+savgol``: that output smoothed with ``scipy.signal.savgol_filter`` (cubic; 31 frames on
   the root, 9 on the pose), what users do by hand;
 * ``frame-uao``: ``--mode frame`` (UAO per frame through the per-frame root);
-* ``sequence-uao``: the default sequence mode.
+* ``sequence-uao``: the default sequence mode;
+* ``causal-uao`` (only where asked for): ``--causal``, live use, each frame from the frames up to it.
 
 Metrics per video, then averaged per clip (over its cameras) and over clips, in mm: MPJPE and
 P-MPJPE (root-relative), root error, absolute MPJPE (camera frame), acceleration error of the
@@ -24,7 +25,7 @@ from ..errors import UaoError
 from ..metrics import mpjpe, p_mpjpe
 from .infer import lift
 
-METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao")
+METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
 SAVGOL_ROOT, SAVGOL_POSE = 31, 9
 
@@ -57,17 +58,23 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip) -> dict[s
     return {name: float(value) * 1000 for name, value in values.items()}
 
 
-def lift_methods(clip: VideoClip, engine, iters: int = 4) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(pose, root) of every method for one video."""
+def lift_methods(clip: VideoClip, engine, iters: int = 4, causal: bool = False) -> dict[str, tuple[np.ndarray,
+                                                                                                  np.ndarray]]:
+    """(pose, root) of every method for one video (``causal-uao`` where ``causal``)."""
     plain = lift(clip.sequence, engine, iters=0, mode="frame")
     frame = lift(clip.sequence, engine, iters=iters, mode="frame")
     sequence = lift(clip.sequence, engine, iters=iters, mode="sequence")
     smoothed = skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE))
-    return {"plain": (plain.poses_3d, plain.root), "plain+savgol": (smoothed, savgol(plain.root, SAVGOL_ROOT)),
-            "frame-uao": (frame.poses_3d, frame.root), "sequence-uao": (sequence.poses_3d, sequence.root)}
+    methods = {"plain": (plain.poses_3d, plain.root), "plain+savgol": (smoothed, savgol(plain.root, SAVGOL_ROOT)),
+               "frame-uao": (frame.poses_3d, frame.root), "sequence-uao": (sequence.poses_3d, sequence.root)}
+    if causal:
+        live = lift(clip.sequence, engine, iters=iters, mode="sequence", causal=True)
+        methods["causal-uao"] = (live.poses_3d, live.root)
+    return methods
 
 
-def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bool = False) -> dict:
+def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bool = False,
+                    causal: bool = False) -> dict:
     """{method: {metric: mean over clips of the per-clip mean over cameras}} plus the clip count."""
     if not clips:
         raise UaoError("no videos to evaluate")
@@ -75,7 +82,7 @@ def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bo
 
     per_clip: dict[str, dict[str, dict[str, list[float]]]] = {}
     for clip in tqdm(clips, desc="videos", unit="video", disable=not progress):
-        for method, (pose, root) in lift_methods(clip, engine, iters).items():
+        for method, (pose, root) in lift_methods(clip, engine, iters, causal).items():
             scores = per_clip.setdefault(method, {}).setdefault(clip.clip, {})
             for metric, value in video_metrics(pose, root, clip).items():
                 scores.setdefault(metric, []).append(value)
