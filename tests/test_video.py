@@ -420,30 +420,6 @@ def test_causal_frames_do_not_see_the_future(small_checkpoint, noisy_video):
     assert 0 < latency["mean"] <= latency["max"]
 
 
-def test_causal_refits_an_unknown_focal_from_past_frames(small_checkpoint, noisy_video, monkeypatch):
-    from dataclasses import replace
-
-    from uao_deploy.jobs import video
-
-    monkeypatch.setattr(video, "FOCAL_REFIT_FRAMES", 15)  # the clip is shorter than the default second
-    sequence = replace(noisy_video.sequence, focal=None)
-    shorter = replace(sequence, pixels=sequence.pixels[:30], confidence=sequence.confidence[:30])
-    default = max(sequence.width, sequence.height)
-    with load(small_checkpoint, backend="torch") as engine:
-        full = lift(sequence, engine, iters=1, causal=True)
-        part = lift(shorter, engine, iters=1, causal=True)
-        fixed = lift(sequence, engine, iters=1, causal=True, focal=default)
-    # Before the first refit the default camera, after it the fitted one; refits use past frames only.
-    np.testing.assert_allclose(full.root[:14], fixed.root[:14], atol=1e-6)
-    assert np.abs(full.root[14:] - fixed.root[14:]).max() > 1e-4
-    np.testing.assert_allclose(full.root[:30], part.root, atol=1e-5)
-    np.testing.assert_allclose(full.poses_3d[:30], part.poses_3d, atol=1e-5)
-    camera = full.metadata["camera"]
-    assert camera["focal_source"].startswith("estimated from the frames so far")
-    assert camera["focal_px"][0] != default and 0.5 * default <= camera["focal_px"][0] <= 2 * default
-    assert fixed.metadata["camera"]["focal_source"] == "argument"
-
-
 def test_infer_cli_modes(small_checkpoint, noisy_video, tmp_path, capsys):
     sequence = noisy_video.sequence
     path = tmp_path / "walk.npz"

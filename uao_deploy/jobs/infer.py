@@ -294,21 +294,14 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
     from . import video
 
     latency = None
-    unknown_focal = camera["focal_source"].startswith("default")
-    if causal:  # an unknown focal length is refitted from the frames so far as they come
-        poses, root, latency, initial, uncertainty, scale = video.lift_causal(engine, x, cams, weights, detected,
-                                                                              iters, unknown_focal)
-        if unknown_focal:
-            camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
-                      "focal_source": f"estimated from the frames so far, every {video.FOCAL_REFIT_FRAMES} frames "
-                                      f"(the image's longer side before frame {video.FOCAL_REFIT_FRAMES}; last "
-                                      f"{scale:.3f} x it, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
+    if causal:  # the camera as given: a live stream has no whole sequence to fit the focal length on
+        poses, root, latency, initial, uncertainty = video.lift_causal(engine, x, cams, weights, detected, iters)
         root_done = started
     else:
         x, noise, noise_left = video.denoise_keypoints(x, weights, detected)
         initial, uncertainty = (np.concatenate(parts) for parts in zip(
             *(video.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), batch_size))))
-        if unknown_focal:
+        if camera["focal_source"].startswith("default"):
             scale, fitted = video.focal_scale(x, cams, initial, uncertainty, weights)
             cams = cams.copy()
             cams[:, :2] *= scale

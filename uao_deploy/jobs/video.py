@@ -60,10 +60,6 @@ CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
 # pipeline: root error 444 mm with the fitted scale alone, 620 mm with the prior alone, 312 mm with
 # 0.25, 297 mm with 0.5).
 FOCAL_PRIOR_WEIGHT = 0.5
-# Causal use with an unknown focal length: the scale is refitted from the frames seen so far once a
-# second (at 50 fps), on at most FOCAL_FIT_FRAMES of them (evenly taken: one refit is ~0.1 s here).
-FOCAL_REFIT_FRAMES = 50
-FOCAL_FIT_FRAMES = 200
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
             "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS,
@@ -102,9 +98,9 @@ def predict_with_uncertainty(engine, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pose, uncertainty["exp_s"]
 
 
-def focal_scale(x, cams, poses, uncertainty, confidence, max_frames: int = 2000) -> tuple[float, float]:
+def focal_scale(x, cams, poses, uncertainty, confidence) -> tuple[float, float]:
     """(scale to use, scale fitted to the sequence alone) of the focal length in ``cams`` (the default camera)."""
-    fitted = estimate_focal_scale(poses, x, cams, root_weights(confidence, uncertainty), max_frames)
+    fitted = estimate_focal_scale(poses, x, cams, root_weights(confidence, uncertainty))
     return fitted ** (1 - FOCAL_PRIOR_WEIGHT), fitted
 
 
@@ -125,32 +121,24 @@ def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int
     return skeleton.zero_root(poses), refined.root
 
 
-def lift_causal(engine, x, cams, confidence, detected, iters: int, estimate_focal: bool = False):
-    """(poses, root, per-frame latency in ms (T,), plain poses, uncertainty exp(s) (T, 17), focal scale used
-    last): frame t sees frames up to t only, one frame at a time. ``estimate_focal``: ``cams`` hold the
-    default camera, whose focal scale is refitted every ``FOCAL_REFIT_FRAMES`` frames from those so far."""
+def lift_causal(engine, x, cams, confidence, detected, iters: int):
+    """(poses, root, per-frame latency in ms (T,), plain poses, uncertainty exp(s) (T, 17)): frame t sees
+    frames up to t only, one frame at a time."""
     frames = len(x)
     poses, refined, uncertainty = np.zeros((frames, 17, 3), np.float32), np.zeros((frames, 17, 3), np.float32), \
         np.zeros((frames, 17), np.float32)
     output, root, latency = np.zeros_like(poses), np.zeros((frames, 3), np.float32), np.zeros(frames)
     keypoints = np.zeros_like(x)
-    scale = 1.0
     for frame in range(frames):
         started = time.perf_counter()
         now, past = slice(frame, frame + 1), slice(max(0, frame - CAUSAL_WINDOW + 1), frame + 1)
         smoothed, _, noise_left = denoise_keypoints(x[past], confidence[past], detected[past], last_frame=True)
         keypoints[frame] = smoothed[-1]
         poses[now], uncertainty[now] = predict_with_uncertainty(engine, keypoints[now])
-        if estimate_focal and (frame + 1) % FOCAL_REFIT_FRAMES == 0:
-            seen = slice(0, frame + 1)
-            scale = focal_scale(keypoints[seen], cams[seen], poses[seen], uncertainty[seen], confidence[seen],
-                                FOCAL_FIT_FRAMES)[0]
-        window_cams = cams[past].copy()
-        window_cams[:, :2] *= scale
-        root[frame] = root_trajectory(keypoints[past], window_cams, poses[past], uncertainty[past], confidence[past],
+        root[frame] = root_trajectory(keypoints[past], cams[past], poses[past], uncertainty[past], confidence[past],
                                       noise_left, engine.calibration.root_depth_scale)[-1]
-        refined[now] = engine.tto(keypoints[now], window_cams[-1:], root[now], iters=iters)
+        refined[now] = engine.tto(keypoints[now], cams[now], root[now], iters=iters)
         output[frame] = smooth_tracks(refined[past], pose_weights(confidence[past], uncertainty[past]),
                                       POSE_SMOOTHNESS)[-1]
         latency[frame] = (time.perf_counter() - started) * 1000
-    return skeleton.zero_root(output), root, latency, poses, uncertainty, scale
+    return skeleton.zero_root(output), root, latency, poses, uncertainty
