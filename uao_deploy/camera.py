@@ -71,6 +71,9 @@ def normalized_intrinsics(focal, center, width: float, height: float, radial=(0.
     return np.concatenate([focal, center, radial, tangential]).astype(np.float32)
 
 
+DEFAULT_FOCAL_RULE = "the image's longer side"  # how default_intrinsics picks the focal length, for messages
+
+
 def default_intrinsics(width: float, height: float, focal: float | None = None) -> np.ndarray:
     """Intrinsics for an unknown camera: principal point at the image centre, no distortion.
 

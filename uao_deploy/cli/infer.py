@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..camera import DEFAULT_FOCAL_RULE
 from ..contract import TORCH_PRECISIONS
 from ..data.keypoints import LAYOUTS
 from ..io.keypoints import FORMATS
@@ -42,7 +43,8 @@ def parse_up(ctx, param, value):
               help="Degrees the camera looks below the horizon (no roll), instead of estimating the up direction.")
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
-@click.option("--focal", type=POSITIVE, help="Focal length in pixels [default: from the file, else the image's longer side].")
+@click.option("--focal", type=POSITIVE,
+              help=f"Focal length in pixels [default: from the file, else {DEFAULT_FOCAL_RULE}].")
 @options.tto_iters(minimum=0, help="UAO iterations (0: the plain lifter).")
 @click.option("--smooth-root", default=1, show_default=True, type=click.IntRange(min=1),
               help="Centred moving median of the estimated root over N frames (1: none).")

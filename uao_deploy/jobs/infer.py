@@ -40,7 +40,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import __version__, engines
-from ..camera import check_intrinsics, default_intrinsics, estimate_root, far_off_image, normalize_screen_coordinates
+from ..camera import (DEFAULT_FOCAL_RULE, check_intrinsics, default_intrinsics, estimate_root, far_off_image,
+                      normalize_screen_coordinates)
 from ..contract import check_tto_iters
 from ..data.keypoints import KeypointSequence, fill_missing, read_keypoints
 from ..errors import UaoError
@@ -145,7 +146,8 @@ def camera_for(sequence: KeypointSequence, width: float | None = None, height: f
         cam[2:4] = normalize_screen_coordinates(np.asarray(sequence.center), width, height)
     used = {"width": float(width), "height": float(height), "focal_px": (cam[0:2] * width / 2).tolist(),
             "center_px": list(sequence.center or (width / 2, height / 2)),
-            "focal_source": "argument" if focal is not None else "file" if sequence.focal else "default (the image's longer side)"}
+            "focal_source": "argument" if focal is not None else "file" if sequence.focal
+            else f"default ({DEFAULT_FOCAL_RULE})"}
     return cam, used
 
 
@@ -306,8 +308,8 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
             cams = cams.copy()
             cams[:, :2] *= scale
             camera = {**camera, "focal_px": [f * scale for f in camera["focal_px"]],
-                      "focal_source": f"estimated from the sequence ({scale:.3f} x the image's longer side: "
-                                      f"fitted {fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
+                      "focal_source": f"estimated from the sequence ({scale:.3f} x {DEFAULT_FOCAL_RULE}: fitted "
+                                      f"{fitted:.3f}, weighed with the prior 1.0 by {video.FOCAL_PRIOR_WEIGHT:g})"}
         root = video.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
                                      engine.calibration.root_depth_scale)
         root_done = time.perf_counter()
