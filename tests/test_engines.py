@@ -1,5 +1,6 @@
 """uao_deploy.engines: one interface, the same numbers on every backend, clear errors."""
 import json
+import os
 import shutil
 
 import numpy as np
@@ -149,6 +150,23 @@ def test_torch_cuda_device_without_gpu_raises(checkpoint):
 
 
 # --- onnxruntime backend: graphs exported by uao_deploy.export ------------------------------
+def test_cuda_graph_modes_copy_the_network_outputs(checkpoint, frames):
+    from uao_deploy.engines.torch import OutputsCopied
+
+    # torch.compile is lazy: nothing compiles here. CUDA graphs free a call's outputs at the next
+    # call, and TTO keeps the first prediction as its pseudo-targets: those modes copy them out.
+    assert isinstance(engines.load(checkpoint, compile="reduce-overhead").model, OutputsCopied)
+    assert not isinstance(engines.load(checkpoint, compile=True).model, OutputsCopied)
+    torch.manual_seed(0)
+    network = GUMLP(SMALL).eval()
+    x = torch.from_numpy(frames[0]).requires_grad_(True)
+    copied, direct = OutputsCopied(network)(x), network(x)
+    for got, expected in zip(copied, direct, strict=True):
+        assert torch.equal(got, expected) and got.data_ptr() != expected.data_ptr()
+    gradient, = torch.autograd.grad(copied[0].sum(), x)
+    assert torch.equal(gradient, torch.autograd.grad(direct[0].sum(), x)[0])
+
+
 @pytest.fixture(scope="module")
 def export_dir(checkpoint, tmp_path_factory):
     from uao_deploy.export import export_onnx
@@ -229,6 +247,60 @@ def test_inactive_gpu_provider_is_an_error(export_dir, monkeypatch):
         engines.load(export_dir, providers="cuda")
     with pytest.raises(UaoError, match="unknown onnxruntime providers"):
         engines.load(export_dir, providers="gpu")
+
+
+# What onnxruntime-gpu 1.31 writes when CUDA is missing (seen on this CPU machine), colours included.
+ORT_CUDA_LOG = (
+    "\x1b[1;31m2026-12-02 06:39:19.342 [E:onnxruntime:Default, provider_bridge_ort.cc:2458 operator()] "
+    "/onnxruntime_src/onnxruntime/core/session/provider_bridge_ort.cc:2043 onnxruntime::ProviderLibrary::Get() "
+    "[ONNXRuntimeError] : 1 : FAIL : Failed to load library /venv/onnxruntime/capi/libonnxruntime_providers_cuda.so "
+    "with error: libcublasLt.so.13: cannot open shared object file: No such file or directory\n\x1b[m\n"
+    "\x1b[0;93m2026-12-02 06:39:19.344 [W:onnxruntime:Default, onnxruntime_pybind_state.cc:1295 "
+    "CreateExecutionProviderFactoryInstance] Failed to create CUDAExecutionProvider. Require cuDNN 9.* and CUDA 13.*.\x1b[m\n")
+
+
+def test_gpu_provider_failure_is_read_from_onnxruntime_log():
+    from uao_deploy.runtimes import provider_failure
+
+    assert provider_failure(ORT_CUDA_LOG) == "libcublasLt.so.13: cannot open shared object file: No such file or directory"
+    assert provider_failure(ORT_CUDA_LOG.split("\n", 2)[2]).startswith("Failed to create CUDAExecutionProvider.")
+    tensorrt_missing = ("EP Error /onnxruntime_src/onnxruntime/python/onnxruntime_pybind_state.cc:729 void "
+                        "onnxruntime::python::RegisterTensorRTPluginsAsCustomOps(PySessionOptions&, const "
+                        "onnxruntime::ProviderOptions&) Please install TensorRT libraries as mentioned in the GPU "
+                        "requirements page\n when using ['TensorrtExecutionProvider', 'CUDAExecutionProvider']\n")
+    assert provider_failure(tensorrt_missing + ORT_CUDA_LOG).startswith("Please install TensorRT libraries")
+    assert provider_failure("") == ""
+
+
+def test_onnxruntime_output_is_held_back_and_restored(capfd):
+    from uao_deploy.runtimes import output_held
+
+    with output_held() as held:
+        os.write(2, b"from C++\n")
+        print("from Python")
+    os.write(2, b"after\n")
+    print("after")
+    assert held() == "from Python\nfrom C++\n"
+    assert capfd.readouterr() == ("after\n", "after\n")
+
+
+def test_cuda_library_failures_are_kept_for_the_error(monkeypatch, capsys):
+    import onnxruntime
+
+    from uao_deploy import runtimes
+
+    def preload_dlls():
+        print("Failed to load /venv/nvidia/cu13/lib/libcudart.so.13: cannot open shared object file")
+        print("Please follow https://onnxruntime.ai/docs/install/#cuda-and-cudnn to install CUDA.")
+
+    monkeypatch.setattr(onnxruntime, "preload_dlls", preload_dlls, raising=False)
+    runtimes.load_cuda_libraries.cache_clear()
+    try:
+        assert runtimes.load_cuda_libraries() == (
+            "Failed to load /venv/nvidia/cu13/lib/libcudart.so.13: cannot open shared object file")
+    finally:
+        runtimes.load_cuda_libraries.cache_clear()
+    assert capsys.readouterr().out == ""  # nothing on stdout, which may carry a --json - result
 
 
 def with_metadata(path, **changes):

@@ -6,9 +6,15 @@ them imports another for this, and a missing library is reported in one way.
 """
 from __future__ import annotations
 
+import contextlib
+import functools
 import importlib
+import io
 import os
+import re
 import subprocess
+import sys
+import tempfile
 
 from .errors import UaoError, first_line
 
@@ -48,19 +54,87 @@ def require_available(providers) -> list[str]:
     return requested
 
 
-def require_provider(wanted: str, active: list[str], where: str) -> None:
+@functools.cache
+def load_cuda_libraries() -> str:
+    """Load CUDA and cuDNN from pip's nvidia packages (``onnxruntime.preload_dlls``), which onnxruntime-gpu
+    does not search by itself: without it the CUDA provider needs torch imported first or an
+    LD_LIBRARY_PATH. Returns the first library that failed to load ("" when all did), for the error."""
+    ort = import_onnxruntime()
+    if not hasattr(ort, "preload_dlls"):  # onnxruntime < 1.21
+        return ""
+    report = io.StringIO()
+    with contextlib.redirect_stdout(report):  # it prints its failures; stdout may be a --json - result
+        try:
+            ort.preload_dlls()
+        except Exception as exc:  # noqa: BLE001 - a failure here only explains a later error
+            print(f"Failed to load CUDA libraries: {first_line(exc)}")
+    failures = [line for line in report.getvalue().splitlines() if line.startswith("Failed to load")]
+    return failures[0] if failures else ""
+
+
+@contextlib.contextmanager
+def output_held():
+    """Hold back what is written in this block to Python's stdout and to file descriptor 2 (where
+    ONNX Runtime's C++ log goes); yields a callable that returns it. Where fd 2 cannot be
+    redirected, only Python's stdout is held."""
+    held = []
+    printed = io.StringIO()
+    try:
+        saved = os.dup(2)
+    except OSError:
+        saved = None
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as native_log, contextlib.redirect_stdout(printed):
+        if saved is not None:
+            os.dup2(native_log.fileno(), 2)
+        try:
+            yield lambda: "".join(held)
+        finally:
+            if saved is not None:
+                os.dup2(saved, 2)
+                os.close(saved)
+            native_log.seek(0)
+            held.extend((printed.getvalue(), native_log.read().decode(errors="replace")))
+
+
+def provider_failure(log: str) -> str:
+    """Why ONNX Runtime did not start a GPU provider, from what it wrote: its Python "EP Error"
+    (TensorRT missing, say), the library it could not load (``... with error: libcudnn.so.9: cannot
+    open ...``), else its own reason ("Failed to create ...")."""
+    lines = re.sub(r"\x1b\[[0-9;]*m", "", log).splitlines()  # without its colours
+    for line in lines:
+        reason = re.match(r"EP Error \S+:\d+ .*?\) (\w.*)$", line)
+        if reason:
+            return reason.group(1).strip()
+    for line in lines:
+        if "Failed to load library" in line and "with error:" in line:
+            return line.split("with error:", 1)[1].strip()
+    for line in lines:
+        if "] " in line and ("Failed to create" in line or "CUDA failure" in line):
+            return line.split("] ", 1)[1].strip()
+    return ""
+
+
+def require_provider(wanted: str, active: list[str], where: str, cause: str = "") -> None:
     """ONNX Runtime falls back to the CPU silently (e.g. onnxruntime-gpu without CUDA): make that an error."""
     if wanted not in active:
+        remedy = ("this machine has no NVIDIA driver" if "libcuda.so" in cause else
+                  "install onnxruntime-gpu matching your CUDA and TensorRT "
+                  "(pip install 'uao-deploy[gpu]' brings CUDA and cuDNN)")
         raise UaoError(f"onnxruntime provider {wanted} was requested but is not active ({where} "
-                       f"{', '.join(active)}); install onnxruntime-gpu matching your CUDA and TensorRT, "
-                       "or use providers='cpu'")
+                       f"{', '.join(active)}{': ' + cause if cause else ''}); {remedy}, or use providers='cpu'")
 
 
 def ort_session(path, providers="cpu", threads: int | None = None, profile_prefix: str | None = None):
     """An ONNX Runtime session for a graph file (a path, so weights in ``.onnx.data`` are found), on the
-    requested providers, the first of which must be active; a file ORT cannot load is one UaoError."""
+    requested providers, the first of which must be active; a file ORT cannot load is one UaoError.
+
+    For a GPU provider the CUDA libraries are loaded first, and ONNX Runtime's own log of the session's
+    start is held back: when the provider does not start, its reason goes into the one error line."""
     ort = import_onnxruntime()
     requested = require_available(providers)
+    on_gpu = requested[0] != "CPUExecutionProvider"
+    unloaded = load_cuda_libraries() if on_gpu else ""
     options = ort.SessionOptions()
     options.log_severity_level = 3
     if threads:
@@ -68,11 +142,15 @@ def ort_session(path, providers="cpu", threads: int | None = None, profile_prefi
     if profile_prefix:
         options.enable_profiling = True
         options.profile_file_prefix = profile_prefix
-    try:
-        session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
-    except Exception as exc:  # ORT raises its own exception types for every kind of bad file
-        raise UaoError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
-    require_provider(requested[0], session.get_providers(), f"{os.path.basename(path)} runs on")
+    with output_held() if on_gpu else contextlib.nullcontext(lambda: "") as held:
+        try:
+            session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
+        except Exception as exc:  # ORT raises its own exception types for every kind of bad file
+            raise UaoError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
+    if requested[0] not in session.get_providers():
+        require_provider(requested[0], session.get_providers(), f"{os.path.basename(path)} runs on",
+                         provider_failure(held()) or unloaded)
+    sys.stderr.write(held())  # the provider started: its warnings are the user's, on stderr (stdout may be a result)
     return session
 
 

@@ -19,6 +19,26 @@ from ..tto.sequence import model_sequence_callables, sequence_value_and_grad
 from .base import Engine
 
 
+# torch.compile modes that replay CUDA graphs (CUDAGraph Trees).
+CUDA_GRAPH_MODES = ("reduce-overhead", "max-autotune")
+
+
+class OutputsCopied(torch.nn.Module):
+    """A compiled network whose outputs are copied out of the CUDA graphs' memory.
+
+    CUDAGraph Trees free a call's outputs when the next call starts a new iteration (any call with
+    no backward pending), and TTO reads the first step's prediction, its pseudo-targets, in every
+    later step. The copies are the network's (N, 17, 3) and (N, 17, 1) outputs, small beside its work.
+    """
+
+    def __init__(self, compiled: torch.nn.Module):
+        super().__init__()
+        self.compiled = compiled
+
+    def forward(self, *inputs):
+        return tuple(output.clone() for output in self.compiled(*inputs))
+
+
 class TorchEngine(Engine):
     """GUMLP from a checkpoint path (None: the embedded default) or a GUMLP module.
 
@@ -59,7 +79,9 @@ class TorchEngine(Engine):
     def _compiled(self, model):
         if not self.compiled:
             return model
-        return torch.compile(model, mode=None if self.compiled is True else self.compiled)
+        mode = None if self.compiled is True else self.compiled
+        compiled = torch.compile(model, mode=mode)
+        return OutputsCopied(compiled) if mode in CUDA_GRAPH_MODES else compiled
 
     def describe(self) -> dict:
         return {**super().describe(), "device": str(self.device), "compiled": self.compiled,
