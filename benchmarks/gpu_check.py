@@ -6,7 +6,7 @@ about 6 minutes on an H100):
     python benchmarks/gpu_check.py --out benchmarks/results/gpu
 
 1. ``environment.json``: GPU, driver, CUDA, torch, onnxruntime and its providers.
-2. Correctness (``gpu_check.json``): a small model exported to ONNX (and TensorRT engines where
+2. Correctness (``gpu_check_<part>.json``): a small model exported to ONNX (and TensorRT engines where
    TensorRT is installed) with a small optimization profile, so big batches are split; forward,
    fused TTO, the host step loop and TTO with another iteration count on every backend it can start,
    each against the PyTorch CPU reference within the "fp32-gpu" tolerances of uao_deploy.compare.
@@ -15,6 +15,9 @@ about 6 minutes on an H100):
    uao_deploy.tto frozen on CUDA, under torch.compile with CUDA graphs, bf16/fp16 steps, ONNX
    Runtime's CUDA provider on the fused and step graphs, TensorRT; p50/p99, poses/s, the ratio to
    the seed loop and the mm difference to float32 on the CPU (markdown, JSON, PNG).
+
+``--part torch`` runs only the PyTorch rows (and the seed loop), which need nothing beyond torch;
+``--part graphs`` the ONNX Runtime and TensorRT rows with the seed loop; both write their own files.
 
 A backend whose package or device is missing becomes a "skipped" row, never a crash; on a machine
 without a GPU every GPU row is skipped, which is how the script is tested. Exit status 1 when a
@@ -39,6 +42,11 @@ from uao_deploy.runtimes import FLAVOURS
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
 SEED_CHECKPOINT = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "gumlp_seed_format.pth"
+# --part: the PyTorch rows need only the machine's torch, the graph rows onnxruntime-gpu (or TensorRT),
+# so a machine can give the first while the second is still being brought (benchmarks/gpu_device.sh).
+PARTS = {"torch": ("seed-cuda", "torch-cuda", "torch-cuda-graphs", "torch-cuda-bf16", "torch-cuda-fp16"),
+         "graphs": ("seed-cuda", "onnxruntime-cuda", "tensorrt"),
+         "all": bench.GPU_BACKENDS}
 # GPU engines against PyTorch on the CPU: the "fp32-gpu" row of the one tolerance table.
 TOLERANCES = compare.TOLERANCES["fp32-gpu"]
 
@@ -89,15 +97,22 @@ def environment() -> dict:
     return info
 
 
-def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour) -> bool:
-    """Every backend against the CPU reference on a small model; True when all rows pass or skip."""
-    export_onnx(checkpoint, out / "onnx")
-    engines_dir = None
-    try:
-        build_engines(out / "onnx", out / "engines", profile=(1, 8, 16), flavour=flavour)
-        engines_dir = out / "engines"
-    except UaoError as exc:
-        print(f"TensorRT engines not built: {exc}")
+def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour, part: str) -> bool:
+    """The part's backends against the CPU reference on a small model; True when all rows pass or skip."""
+    setups = {"torch-cuda": lambda: engines.load(checkpoint, device="cuda")} if part != "graphs" else {}
+    if part != "torch":
+        export_onnx(checkpoint, out / "onnx")
+        setups.update({
+            "onnxruntime-cpu": lambda: engines.load(out / "onnx", providers="cpu"),
+            "onnxruntime-cuda": lambda: engines.load(out / "onnx", providers="cuda"),
+            "onnxruntime-tensorrt": lambda: engines.load(out / "onnx", providers="tensorrt"),
+        })
+        try:
+            build_engines(out / "onnx", out / "engines", profile=(1, 8, 16), flavour=flavour)
+            setups["tensorrt"] = lambda: engines.load(out / "engines")
+            setups["tensorrt-cuda-graphs"] = lambda: engines.load(out / "engines", cuda_graphs=True)
+        except UaoError as exc:
+            print(f"TensorRT engines not built: {exc}")
 
     inputs = compare.sample_keypoints(batch)
     reference_engine = engines.load(checkpoint)
@@ -105,15 +120,6 @@ def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour) -> bool
                  "tto_iters2": reference_engine.tto(*inputs, iters=2)}
     reference["tto_step_loop"] = reference["tto"]  # the host loop must give the fused result
 
-    setups = {
-        "torch-cuda": lambda: engines.load(checkpoint, device="cuda"),
-        "onnxruntime-cpu": lambda: engines.load(out / "onnx", providers="cpu"),
-        "onnxruntime-cuda": lambda: engines.load(out / "onnx", providers="cuda"),
-        "onnxruntime-tensorrt": lambda: engines.load(out / "onnx", providers="tensorrt"),
-    }
-    if engines_dir is not None:
-        setups["tensorrt"] = lambda: engines.load(engines_dir)
-        setups["tensorrt-cuda-graphs"] = lambda: engines.load(engines_dir, cuda_graphs=True)
     rows, failed = {}, False
     for name, setup in setups.items():
         try:
@@ -136,7 +142,7 @@ def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour) -> bool
             failed |= not ok
             print(f"{name:22s} {operation:14s} max|diff| {result['max_abs_diff']:.2e} (<= {bound:.0e} "
                   f"{'ok' if ok else 'FAIL'})  {result['ms']:8.2f} ms  path={result['path']}")
-    (out / "gpu_check.json").write_text(json.dumps(rows, indent=2) + "\n")
+    (out / f"gpu_check_{part}.json").write_text(json.dumps(rows, indent=2) + "\n")
     return not failed
 
 
@@ -150,20 +156,22 @@ def main(argv=None) -> int:
     parser.add_argument("--batches", default="1,64,1024,8192", help="benchmark batch sizes")
     parser.add_argument("--seconds", type=float, default=0.5, help="benchmark: timed seconds per row and batch")
     parser.add_argument("--flavour", choices=FLAVOURS, help="TensorRT flavour to build with (default: the exporter's choice)")
+    parser.add_argument("--part", choices=PARTS, default="all",
+                        help="torch: the PyTorch rows only; graphs: ONNX Runtime and TensorRT (with the seed loop)")
     args = parser.parse_args(argv)
 
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "environment.json").write_text(json.dumps(environment(), indent=2) + "\n")
     torch.manual_seed(0)
     small = save_checkpoint(GUMLP(GUMLPConfig(channels=64, layers=1)), args.out / "small.pth")
-    passed = correctness(args.out, small, args.batch, args.repeat, args.flavour)
+    passed = correctness(args.out, small, args.batch, args.repeat, args.flavour, args.part)
 
     seed_weights = args.seed_checkpoint
     if not seed_weights.is_file():  # speed only: random weights of the seed's shape
         seed_weights = save_checkpoint(GUMLP(GUMLPConfig(channels=512, layers=3)), args.out / "seed_shape.pth")
     batches = tuple(int(part) for part in args.batches.split(","))
     for checkpoint in (None, seed_weights):
-        report = bench.run_benchmark(checkpoint, bench.GPU_BACKENDS, batches, seconds=args.seconds,
+        report = bench.run_benchmark(checkpoint, PARTS[args.part], batches, seconds=args.seconds,
                                      log=lambda line: print(line, flush=True))
         paths = bench.write_results(report, args.out)
         print(bench.format_table(report))

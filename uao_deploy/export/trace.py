@@ -93,8 +93,11 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
     example_args = example_inputs(spec)
     dims = {symbol: torch.export.Dim(symbol, min=1) for symbol in DYNAMIC}
     dynamic = [{axis: dims[symbol] for axis, symbol in enumerate(shape) if symbol in dims} for _, shape in spec.inputs]
-    # Stack traces per FX node cost half the export time of a large graph and are not needed.
-    with mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True), _quiet_exporter():
+    # Stack traces per FX node cost half the export time of a large graph and are not needed; the
+    # switch is newer than torch 2.11 (the GPU machines' torch), which keeps emitting them.
+    no_stack_traces = (mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True)
+                       if hasattr(torch.fx.config, "do_not_emit_stack_traces") else contextlib.nullcontext())
+    with no_stack_traces, _quiet_exporter():
         graph = make_fx(function, tracing_mode="symbolic", decomposition_table=DECOMPOSITIONS,
                         _allow_non_fake_inputs=True)(*example_args)
         program = torch.onnx.export(
