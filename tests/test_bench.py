@@ -1,5 +1,6 @@
 """uao_deploy.bench: statistics, FLOP counting, the seed-style baseline, the run and its files (never timings)."""
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -260,6 +261,15 @@ def test_write_results_markdown_json_png(checkpoint, pairs, fixed_peak, tmp_path
     saved = json.loads(paths["json"].read_text())
     assert all("p50_ms" in row and "p99_ms" in row for row in saved["rows"])
     assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_results_without_matplotlib_skips_the_png(checkpoint, pairs, fixed_peak, tmp_path, monkeypatch):
+    report = bench.run_benchmark(checkpoint, ("torch",), batches=(1,), iters=1, seconds=None, warmup=0,
+                                 threads=1, pairs=pairs)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
+    paths = bench.write_results(report, tmp_path)
+    assert paths["png"] is None and paths["markdown"].is_file() and paths["json"].is_file()
+    assert sorted(p.suffix for p in tmp_path.iterdir()) == [".json", ".md", ".md"]
 
 
 def test_cli_bench_json_to_stdout(checkpoint, tmp_path, fixed_peak):

@@ -135,7 +135,9 @@ def plot(report: dict, path: Path) -> None:
 
 
 def write_results(report: dict, out_dir) -> dict[str, Path]:
-    """Markdown, JSON and PNG named by date, machine and model under ``out_dir``, plus latest.md."""
+    """Markdown, JSON and PNG named by date, machine and model under ``out_dir``, plus latest.md.
+
+    Without matplotlib (the [viz] extra) there is no PNG, and ``paths["png"]`` is None."""
     out_dir = Path(out_dir)
     stem = result_stem(report)
     markdown = format_markdown(report)
@@ -143,5 +145,10 @@ def write_results(report: dict, out_dir) -> dict[str, Path]:
              "latest": out_dir / "latest.md"}
     for key, text in (("markdown", markdown), ("json", json.dumps(report, indent=2) + "\n"), ("latest", markdown)):
         atomic_write_bytes(paths[key], lambda tmp, text=text: Path(tmp).write_text(text))
-    plot(report, paths["png"])
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        paths["png"] = None
+    else:
+        plot(report, paths["png"])
     return paths

@@ -73,7 +73,8 @@ def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_i
     if profile_batch:
         report["profile"] = profile_backends(checkpoint, profile_batch, tto_iters, threads, pairs)
     paths = write_results(report, out)
-    wrote = f"wrote {paths['markdown']}, {paths['png'].name}, {paths['json'].name} and {paths['latest'].name}"
+    written = [paths[key].name for key in ("png", "json", "latest") if paths[key] is not None]
+    wrote = f"wrote {paths['markdown']}, {', '.join(written[:-1])} and {written[-1]}"
     options.emit(f"{format_table(report)}\n{wrote}", report, json_path)
 
 
