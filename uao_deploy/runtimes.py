@@ -15,6 +15,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import threading
 
 from .errors import UaoError, first_line
 
@@ -72,6 +73,9 @@ def load_cuda_libraries() -> str:
     return failures[0] if failures else ""
 
 
+_OUTPUT_HELD = threading.Lock()  # file descriptor 2 and sys.stdout are the process's: one holder at a time
+
+
 @contextlib.contextmanager
 def output_held():
     """Hold back what is written in this block to Python's stdout and to file descriptor 2 (where
@@ -79,12 +83,12 @@ def output_held():
     redirected, only Python's stdout is held."""
     held = []
     printed = io.StringIO()
-    try:
-        saved = os.dup(2)
-    except OSError:
-        saved = None
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as native_log, contextlib.redirect_stdout(printed):
+    with _OUTPUT_HELD, tempfile.TemporaryFile() as native_log, contextlib.redirect_stdout(printed):
+        try:
+            saved = os.dup(2)
+        except OSError:
+            saved = None
+        sys.stderr.flush()
         if saved is not None:
             os.dup2(native_log.fileno(), 2)
         try:
