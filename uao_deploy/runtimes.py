@@ -63,13 +63,12 @@ def load_cuda_libraries() -> str:
     ort = import_onnxruntime()
     if not hasattr(ort, "preload_dlls"):  # onnxruntime < 1.21
         return ""
-    report = io.StringIO()
-    with contextlib.redirect_stdout(report):  # it prints its failures; stdout may be a --json - result
+    with output_held() as held:  # it prints its failures; stdout may be a --json - result
         try:
             ort.preload_dlls()
         except Exception as exc:  # noqa: BLE001 - a failure here only explains a later error
             print(f"Failed to load CUDA libraries: {first_line(exc)}")
-    failures = [line for line in report.getvalue().splitlines() if line.startswith("Failed to load")]
+    failures = [line for line in held().splitlines() if line.startswith("Failed to load")]
     return failures[0] if failures else ""
 
 
@@ -151,9 +150,8 @@ def ort_session(path, providers="cpu", threads: int | None = None, profile_prefi
             session = ort.InferenceSession(str(path), sess_options=options, providers=requested)
         except Exception as exc:  # ORT raises its own exception types for every kind of bad file
             raise UaoError(f"onnxruntime cannot load {path}: {first_line(exc)}") from None
-    if requested[0] not in session.get_providers():
-        require_provider(requested[0], session.get_providers(), f"{os.path.basename(path)} runs on",
-                         provider_failure(held()) or unloaded)
+    require_provider(requested[0], session.get_providers(), f"{os.path.basename(path)} runs on",
+                     provider_failure(held()) or unloaded)
     sys.stderr.write(held())  # the provider started: its warnings are the user's, on stderr (stdout may be a result)
     return session
 

@@ -104,9 +104,13 @@ def result_stem(report: dict) -> str:
     return f"{started}_{name}_gumlp{config['channels']}x{config['layers']}"
 
 
-def plot(report: dict, path: Path) -> None:
-    """Poses per second against batch size, one line per backend path, one panel per task."""
-    import matplotlib
+def plot(report: dict, path: Path) -> Path | None:
+    """Poses per second against batch size, one line per backend path, one panel per task, written
+    to ``path``; None without matplotlib (the [viz] extra)."""
+    try:
+        import matplotlib
+    except ImportError:
+        return None
 
     matplotlib.use("Agg")
     from matplotlib import pyplot
@@ -132,6 +136,7 @@ def plot(report: dict, path: Path) -> None:
     figure.tight_layout()
     atomic_write_bytes(path, lambda tmp: figure.savefig(tmp, format="png", dpi=110))
     pyplot.close(figure)
+    return path
 
 
 def write_results(report: dict, out_dir) -> dict[str, Path]:
@@ -145,10 +150,5 @@ def write_results(report: dict, out_dir) -> dict[str, Path]:
              "latest": out_dir / "latest.md"}
     for key, text in (("markdown", markdown), ("json", json.dumps(report, indent=2) + "\n"), ("latest", markdown)):
         atomic_write_bytes(paths[key], lambda tmp, text=text: Path(tmp).write_text(text))
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
-        paths["png"] = None
-    else:
-        plot(report, paths["png"])
+    paths["png"] = plot(report, paths["png"])
     return paths
