@@ -12,7 +12,6 @@ import torch
 
 from ..contract import TTOConfig
 from ..model import load_checkpoint
-from ..model.checkpoint import checkpoint_path
 from .cases import BACKENDS, Setup, tile_inputs
 
 
@@ -63,7 +62,6 @@ def profile_backends(checkpoint=None, batch: int = 64, tto_iters: int = 4, threa
     from ..jobs.verify import exported_graphs, load_pairs
 
     threads = threads or torch.get_num_threads()
-    checkpoint = checkpoint_path(checkpoint)
     x, cam, root = tile_inputs(load_pairs() if pairs is None else pairs, batch)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)

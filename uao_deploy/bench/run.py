@@ -13,9 +13,7 @@ import torch
 
 from ..contract import TTOConfig
 from ..errors import UaoError
-from ..fileio import file_sha256
-from ..model import load_checkpoint
-from ..model.checkpoint import checkpoint_path
+from ..model import resolve_model
 from . import flops
 from .cases import BACKENDS, DEFAULT_BACKENDS, PRESETS, Case, Setup, tile_inputs
 from .flops import TASKS, flops_per_pose, forward_flops, share_of_peak
@@ -132,13 +130,13 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
     if not batches or min(batches) < 1 or tto_iters < 1 or warmup < 0 or (iters is not None and iters < 1):
         raise UaoError("batch sizes, --tto-iters and --iters must be at least 1 and --warmup at least 0")
     threads = threads or torch.get_num_threads()
-    checkpoint = checkpoint_path(checkpoint)
     pairs = load_pairs() if pairs is None else pairs
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)  # every backend on the same number of cores, ORT included
     try:
-        model = load_checkpoint(checkpoint)
-        setup = Setup(checkpoint, model, TTOConfig(iters=tto_iters), threads, tuple(batches))
+        resolved = resolve_model(checkpoint)
+        setup = Setup(checkpoint, resolved.model, TTOConfig(iters=tto_iters), threads, tuple(batches))
+        forward = forward_flops(resolved.model)
         cases, skipped = [], []
         for name in backends:
             try:
@@ -153,21 +151,21 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
         report = {
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "machine": machine_info(threads),
-            "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint),
-                           "config": model.config.to_dict()},
+            "checkpoint": {"path": None if resolved.path is None else str(resolved.path), "sha256": resolved.sha256,
+                           "architecture": resolved.architecture, "config": resolved.config},
             "tto": setup.tto.to_dict(),
             "settings": {"batches": list(batches), "iters": iters, "seconds": seconds, "warmup": warmup,
                          "threads": threads, "throughput": "batch / p50 latency"},
             "inputs": pairs.get("source"),
-            "flops_per_pose": {"forward": forward_flops(model.config),
-                               **{task: flops_per_pose(model.config, task, tto_iters) for task in TASKS}},
+            "flops_per_pose": {"forward": forward,
+                               **{task: flops_per_pose(forward, task, tto_iters) for task in TASKS}},
             "peak_gflop_per_s": {},
             "backends": {name: BACKENDS[name][1] for name in backends},
             "skipped": skipped,
             "rows": [],
             "complete": False,
         }
-        for _ in _time_cases(cases, setup, pairs, iters, seconds, warmup, report["rows"], log):
+        for _ in _time_cases(cases, setup, pairs, iters, seconds, warmup, report["rows"], log, forward):
             _probe_peaks(cases, peaks)
             _shares(report, peaks)
             _speedups(report["rows"])
@@ -180,7 +178,7 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
     return report
 
 
-def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
+def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log, forward):
     """Append one row per case to ``rows``, batch size by batch size; yields after each batch size.
 
     At each batch size every case first runs once alone (its result is compared with the torch
@@ -218,7 +216,7 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
             if isinstance(times, Exception):
                 batch_rows[position].update(status="error", error=_message(times))
                 continue
-            row = _row(case, batch, latency(times), flops_per_pose(setup.model.config, case.task, setup.tto.iters), ran)
+            row = _row(case, batch, latency(times), flops_per_pose(forward, case.task, setup.tto.iters), ran)
             row["extra_memory_mb"] = extra / 2 ** 20
             _differences(row, pose[checked], reference[case.task])
             batch_rows[position] = row

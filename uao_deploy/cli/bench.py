@@ -17,6 +17,7 @@ def _integers(text: str) -> tuple[int, ...]:
 
 
 @click.command("bench")
+@options.model()
 @options.checkpoint()
 @click.option("--preset", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
               help="Default backends and batch sizes: cpu (1,8,64,512; the CPU rows, GPU rows where a GPU is) or "
@@ -48,7 +49,7 @@ def _integers(text: str) -> tuple[int, ...]:
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
               help="Folder for the markdown table, JSON and PNG plot (named by date, machine and model).")
 @options.json_report("full report")
-def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_iters, threads, data, video, profile_batch,
+def command(architecture, checkpoint, preset, backends, batches, iters, seconds, warmup, tto_iters, threads, data, video, profile_batch,
             out, json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
     from ..bench import PRESETS, format_table, profile_backends, run_benchmark, write_results
@@ -59,6 +60,7 @@ def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_i
         raise UaoError(f"--seconds must be a positive number; got {seconds}")
     check_output_folder(out)
     options.check_json_target(json_path, [checkpoint, data])
+    checkpoint = options.lifter(architecture, checkpoint)
     if video:
         _video(checkpoint, data, tto_iters, iters or 3, out, json_path)
         return

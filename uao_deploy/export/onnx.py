@@ -1,4 +1,5 @@
-"""Export GUMLP and its TTO objectives to ONNX: the forward graph, then per objective its step graph
+"""Export a lifter (GUMLP or any module meeting the contract of :mod:`uao_deploy.model.registry`) and its
+TTO objectives to ONNX: the forward graph, then per objective its step graph
 (value and gradients) and its fused K-step loop.
 
 The graphs compute exactly the PyTorch reference functions their objective registers (per-frame
@@ -20,7 +21,7 @@ import onnx
 import torch
 
 from .. import skeleton
-from ..errors import UaoError
+from ..errors import UaoError, first_line
 from ..contract import (FRAME, GRAPHS, MANIFEST, MODEL_GRAPH, OBJECTIVES, PRECISIONS, SEQUENCE, SequenceConfig,
                         TTOConfig, check_tto_iters, graph_metadata)
 from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
@@ -32,7 +33,8 @@ from ..fileio import write_json
 log = logging.getLogger(__name__)
 
 
-def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32") -> dict[str, onnx.ModelProto]:
+def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32",
+                 lifter: str = "gumlp") -> dict[str, onnx.ModelProto]:
     """The graphs of the registered objectives named in ``configs`` ({objective: its config}) as
     in-memory ONNX models, without metadata.
 
@@ -42,7 +44,7 @@ def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32")
     exportable = exportable_model(model, precision)
     forward = FRAME.spec(MODEL_GRAPH)
     log.info("tracing the %s graph", MODEL_GRAPH)
-    graphs = {MODEL_GRAPH: trace.trace_to_onnx(exportable, forward)}
+    graphs = {MODEL_GRAPH: _traced(lifter, MODEL_GRAPH, exportable, forward)}
     written = [MODEL_GRAPH]
     for name, config in configs.items():
         objective = OBJECTIVES[name]
@@ -52,16 +54,24 @@ def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32")
                   if spec.name not in (objective.fused, MODEL_GRAPH)]
         for spec in direct:
             log.info("tracing the %s graph", spec.name)
-            graphs[spec.name] = trace.trace_to_onnx(functions[spec.name], spec)
+            graphs[spec.name] = _traced(lifter, spec.name, functions[spec.name], spec)
         if objective.fused:
             log.info("tracing the %s graph (K = %d)", objective.fused, config.iters)
             stand_ins = [forward, *direct]
             loop = reference.fused_loop({spec.name: trace.placeholder(spec) for spec in stand_ins}, config)
-            outline = trace.trace_to_onnx(loop, objective.fused_spec,
-                                          custom_translations=trace.placeholder_translations(stand_ins))
+            outline = _traced(lifter, objective.fused, loop, objective.fused_spec,
+                              custom_translations=trace.placeholder_translations(stand_ins))
             graphs[objective.fused] = inline_graphs(outline, graphs)
         written += [spec.name for spec in objective.graphs if spec.name not in written]
     return {name: graphs[name] for name in written}
+
+
+def _traced(lifter: str, graph: str, function, spec, **options) -> onnx.ModelProto:
+    try:
+        return trace.trace_to_onnx(function, spec, **options)
+    except Exception as exc:  # a lifter's code may fail the tracer anywhere: name it and the graph
+        raise UaoError(f"model {lifter} does not trace into the {graph} graph ({type(exc).__name__}: "
+                       f"{first_line(exc)})") from exc
 
 
 def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) -> onnx.ModelProto:
@@ -155,7 +165,8 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; unless ``sequence`` is False
     also seq_step, seq_fused) and manifest.json into ``out_dir``; return the manifest.
 
-    ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.
+    ``model_or_checkpoint``: a lifter module, a checkpoint path, a ModelRef (``--model`` and
+    ``--checkpoint``), or None for the embedded default model.
     With ``verify`` each graph is run in ONNX Runtime against PyTorch at several batch sizes first;
     a mismatch raises UaoError and ``out_dir`` is left as it was (graphs are built in a temporary
     folder beside it and moved in only when complete).
@@ -170,14 +181,16 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         configs = export_configs(tto, sequence)
-        graphs = build_graphs(model, configs, precision)
+        graphs = build_graphs(model, configs, precision, resolved.architecture.get("name", "lifter"))
         manifest = {
             "format": "uao-onnx", "precision": precision, "opset": trace.OPSET,
             "checkpoint": checkpoint_path, "checkpoint_sha256": checkpoint_sha256,
-            "model_config": model.config.to_dict(), "tto": tto.to_dict(), "calibration": resolved.calibration.to_dict(),
+            "architecture": resolved.architecture, "model_config": resolved.config,
+            "tto": tto.to_dict(), "calibration": resolved.calibration.to_dict(),
             "joints": list(skeleton.JOINT_NAMES), "graphs": {},
         }
-        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), configs, precision, resolved.calibration)
+        metadata = graph_metadata(checkpoint_sha256, resolved.config, configs, precision, resolved.calibration,
+                                  resolved.architecture)
         for name, proto in graphs.items():
             onnx.helper.set_model_props(proto, {"uao.graph": name, **metadata})
             path = staging / f"{name}.onnx"

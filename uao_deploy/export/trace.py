@@ -44,9 +44,13 @@ def _scatter_add_as_matmul(self, indices, values, accumulate=False):
 
 _aten = torch.ops.aten
 # GELU stays one ONNX Gelu, which ONNX Runtime and TensorRT run as one kernel (decomposed it is 4
-# passes over the largest activations); its backward is decomposed. LayerNorm never reaches ATen's
-# 3-output form: the exported layers write it out (``layers.AxisLayerNorm``).
-DECOMPOSITIONS = get_decompositions([_aten.gelu_backward])
+# passes over the largest activations); its backward is decomposed. The exported layers write
+# nn.LayerNorm out (``layers.AxisLayerNorm``); any other layer norm or batch norm a user's lifter
+# calls is decomposed here, so neither reaches ONNX's multi-output forms that TensorRT refuses.
+DECOMPOSITIONS = get_decompositions([
+    _aten.gelu_backward, _aten.native_layer_norm, _aten.native_layer_norm_backward,
+    _aten._native_batch_norm_legit_no_training, _aten.native_batch_norm_backward,
+])
 DECOMPOSITIONS[_aten.index_put.default] = _scatter_add_as_matmul
 
 
