@@ -71,7 +71,8 @@ register(Architecture("martinez", martinez.MartinezMLP, martinez.MartinezConfig,
 class Lifter(nn.Module):
     """A user's module given GUMLP's input handling: any leading shape, e.g. the seed's (B, 1, 17, 2).
 
-    The module sees (N, 17, 2); its outputs may be (N, 17, C) or (N, 1, 17, C).
+    The module sees (N, 17, 2); its outputs may be (N, 17, C) or (N, 1, 17, C). Its outputs' kind
+    and shapes are checked here, where they are static (also while tracing).
     """
 
     def __init__(self, net: nn.Module):
@@ -80,7 +81,16 @@ class Lifter(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         lead, joints = x.shape[:-2], skeleton.NUM_JOINTS
-        mu, s = self.net(x.reshape(-1, joints, 2))
+        outputs = self.net(x.reshape(-1, joints, 2))
+        if not (isinstance(outputs, (tuple, list)) and len(outputs) == 2):
+            raise UaoError(f"must return (mu, s), two tensors; it returned {_describe(outputs)}")
+        for output, label, size in zip(outputs, ("mu", "s"), (3, 1)):
+            if not isinstance(output, torch.Tensor) or tuple(output.shape[-2:]) != (joints, size) \
+                    or output.numel() != x.numel() // 2 * size:
+                shape = tuple(output.shape) if isinstance(output, torch.Tensor) else type(output).__name__
+                raise UaoError(f"returns {label} of shape {shape} for keypoints of shape {tuple(x.shape)}; "
+                               f"expected (N, {joints}, {size})")
+        mu, s = outputs
         return mu.reshape(*lead, joints, 3), s.reshape(*lead, joints, 1)
 
 
@@ -179,6 +189,8 @@ def _check(model: nn.Module, where: str) -> None:
         probe = x.reshape(shape).clone().requires_grad_(True)
         try:
             outputs = model(probe)
+        except UaoError as exc:
+            raise UaoError(f"{where} {exc}") from None
         except Exception as exc:  # the user's code: any failure is one line naming it
             raise UaoError(f"{where} does not run on 2D keypoints {shape} ({type(exc).__name__}: {first_line(exc)})") from None
         if not (isinstance(outputs, (tuple, list)) and len(outputs) == 2
