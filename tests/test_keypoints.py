@@ -46,7 +46,7 @@ def test_mhformer_file_is_human36m_per_person(tmp_path):
     np.testing.assert_array_equal(sequence.pixels, track[..., :2])
 
     np.savez(tmp_path / "two.npz", reconstruction=np.stack([track, track + 1]))
-    names = [s.name for s in read_keypoints(tmp_path / "two.npz")]
+    names = [s.name for s in read_keypoints(tmp_path / "two.npz", person="all")]
     assert names == ["two_person0", "two_person1"]
 
 

@@ -35,8 +35,10 @@ def parse_up(ctx, param, value):
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="Joint layout of the keypoints, converted to Human3.6M-17. auto: as the file says or "
                    "its joint count implies (OpenPose BODY_25 vs BODY_25B from the keypoints), else h36m.")
-@click.option("--person", default="all", show_default=True,
-              help="Which person (track id) of a multi-person file to lift, or 'all' (one output each).")
+@click.option("--person", default="main", show_default=True,
+              help="Which people of a multi-person file to lift: main (the longest, largest track, to exactly -o), "
+                   "all (one output each, the main subject's at -o; a summary line each) or a track id. Tracks "
+                   "seen in at most 5 % of the frames are left out with a notice.")
 @click.option("--up", callback=parse_up, metavar="X,Y,Z",
               help="World up direction in camera coordinates (x right, y down, z forward) [default: estimated].")
 @click.option("--camera-pitch", type=click.FloatRange(-90, 90, min_open=True, max_open=True), metavar="DEGREES",

@@ -34,6 +34,7 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 from ..io import layouts
+from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
 from ..io.layouts import mark_missing
 from .npz import is_zip, numbers, open_npz, read_array
@@ -42,7 +43,7 @@ LAYOUTS = ("auto", *layouts.LAYOUTS)
 
 
 def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, format: str = "auto",
-                   person: str = "all", width: float | None = None,
+                   person: str = "main", width: float | None = None,
                    height: float | None = None) -> list[KeypointSequence]:
     """All sequences of a keypoint file or folder, converted to Human3.6M-17 (missing joints still NaN).
 
@@ -50,7 +51,8 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
     files are Human3.6M) and Human3.6M otherwise; a name of :data:`uao_deploy.io.layouts.LAYOUTS`
     forces it, and contradicting a file's declared layout is an error. Anything but an npz (or any
     ``format`` but "npz") goes to :func:`uao_deploy.io.keypoints.read_detector_output` with
-    ``person`` and the image size ``width``/``height``.
+    the image size ``width``/``height``; ``person`` picks the people of a file of several
+    (:mod:`uao_deploy.io.keypoints.people`: the main subject by default).
     """
     if layout not in LAYOUTS:
         raise UaoError(f"unknown keypoint layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
@@ -71,11 +73,10 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
                            f"(plain) or 'positions_2d' (VideoPose3D); it has {', '.join(archive.files) or 'no arrays'}")
     if not sequences:
         raise UaoError(f"{path} holds no keypoint sequence")
-    if person != "all":  # MHFormer files hold several people, named <file>#person<N>
-        sequences = [sequence for sequence in sequences if sequence.source.endswith(f"#person{person}")]
-        if not sequences:
-            raise UaoError(f"{path} has no person {person!r} (--person picks one of a multi-person MHFormer file)")
-    return [_to_h36m(sequence, layout) for sequence in sequences]
+    sequences = [_to_h36m(sequence, layout) for sequence in sequences]
+    if sequences[0].format == "mhformer":  # MHFormer files hold several people
+        sequences = choose_people(sequences, person, path)
+    return sequences
 
 
 def _array(path: Path, archive, key: str) -> np.ndarray:
@@ -128,11 +129,9 @@ def _read_mhformer(path: Path, archive) -> list[KeypointSequence]:
     sequences = []
     for person, track in enumerate(tracks):
         pixels, confidence = _track(path, track, "'reconstruction'")
-        several = len(tracks) > 1
         sequences.append(KeypointSequence(
-            name=f"{path.stem}_person{person}" if several else path.stem,
-            source=f"{path}#person{person}" if several else str(path),
-            format="mhformer", layout="h36m", pixels=pixels, confidence=confidence))
+            name=path.stem, source=f"{path}#person{person}" if len(tracks) > 1 else str(path),
+            format="mhformer", layout="h36m", pixels=pixels, confidence=confidence, person=person))
     return sequences
 
 

@@ -58,7 +58,7 @@ class LiftSettings:
     smooth_root: int = 1
     batch_size: int = 64
     format: str = "auto"
-    person: str = "all"
+    person: str = "main"
     up: tuple[float, float, float] | None = None
     camera_pitch: float | None = None
     mode: str = "sequence"
