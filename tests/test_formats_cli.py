@@ -11,11 +11,9 @@ FRAMES = 12
 
 
 @pytest.fixture()
-def openpose_folder(shared_dir, tmp_path):
+def openpose_folder(formats, tmp_path):
     """The first frames of the real Pose2Sim OpenPose BODY_25B output (a subject and false positives)."""
-    source = shared_dir / "data" / "formats" / "openpose_body25b_pose2sim"
-    if not source.is_dir():
-        pytest.skip("../shared/data/formats is absent")
+    source = formats / "openpose_body25b_pose2sim"
     folder = tmp_path / "cam01"
     folder.mkdir()
     for file in sorted(source.iterdir())[:FRAMES]:

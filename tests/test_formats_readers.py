@@ -17,14 +17,6 @@ J = {name: index for index, name in enumerate(JOINT_NAMES)}
 UPRIGHT_CHAIN = ("head", "thorax", "pelvis", "r_knee", "r_ankle")
 
 
-@pytest.fixture(scope="module")
-def formats(shared_dir):
-    folder = shared_dir / "data" / "formats"
-    if not folder.is_dir():
-        pytest.skip("../shared/data/formats (real detector outputs) is absent")
-    return folder
-
-
 def _upright_fraction(pixels):
     """Fraction of fully detected frames whose head, thorax, pelvis, knee and ankle go downwards."""
     y = pixels[:, [J[name] for name in UPRIGHT_CHAIN], 1]
