@@ -63,10 +63,11 @@ class LiftSettings:
     camera_pitch: float | None = None
     mode: str = "sequence"
     causal: bool = False
+    fps: float | None = None
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
-                "person": self.person, "width": self.width, "height": self.height}
+                "person": self.person, "width": self.width, "height": self.height, "fps": self.fps}
 
     def lift_options(self) -> dict:
         return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,
