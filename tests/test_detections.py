@@ -40,8 +40,8 @@ def test_points_at_zero_zero_are_missing_and_edge_points_on_their_track_are_kept
     rng = np.random.default_rng(0)
     points = np.tile(rng.uniform(300, 500, (1, 17, 2)), (10, 1, 1)) + rng.normal(0, 2, (10, 17, 2))
     confidence = np.full((10, 17), 0.9)
-    points[3, 5] = 0  # (0, 0): "not found", whatever the confidence says
     points[..., 0] -= points[..., 0].min() - 20  # the person at the left edge
+    points[3, 5] = 0  # (0, 0): "not found", whatever the confidence says
     points[:, 16, 0] = 0  # a wrist clamped to the edge in every frame, next to the body: kept
     points[6, 2, 1] = 1079  # the last row, 600 px from where its track is
     kept = drop_implausible(points, confidence, 1920, 1080)
