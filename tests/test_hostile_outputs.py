@@ -170,13 +170,15 @@ def test_a_per_person_name_that_is_another_inputs_output_loses_no_result(tmp_pat
     two_people(corpus / "v.npz")
     np.savez(corpus / "v_person0.npz", **keypoint_arrays())
     out = tmp_path / "out"
-    code, stdout, stderr = infer(capsys, checkpoint, corpus, "-o", out, "--width", "1000", "--height", "1000")
+    code, stdout, stderr = infer(capsys, checkpoint, corpus, "-o", out, "--width", "1000", "--height", "1000",
+                                 "--person", "all")
     assert_refused((code, stdout, stderr), "1 of 2 input files failed")
     assert "v_person0.npz is also the output of" in stdout, stdout
     assert sorted(path.name for path in out.iterdir()) == ["v_person0.npz", "v_person1.npz"]
     assert result_contents(out / "v_person0.npz")[1]["source"].endswith("v.npz#person0")  # the first claim kept
     outputs = tree(out)
-    code, stdout, _ = infer(capsys, checkpoint, corpus, "-o", out, "--width", "1000", "--height", "1000", "--resume")
+    code, stdout, _ = infer(capsys, checkpoint, corpus, "-o", out, "--width", "1000", "--height", "1000",
+                            "--person", "all", "--resume")
     assert code == 1 and "1 done, 1 skipped" not in stdout and "0 done, 1 skipped" in stdout, stdout
     assert tree(out) == outputs
 
@@ -186,7 +188,7 @@ def test_a_per_person_name_clash_in_one_file_run_is_refused(tmp_path, capsys, ch
     np.savez(tmp_path / "v_person0.npz", **keypoint_arrays())
     before = tree(tmp_path)
     result = infer(capsys, checkpoint, tmp_path / "v.npz", tmp_path / "v_person0.npz", "-o", tmp_path / "out",
-                   "--width", "1000", "--height", "1000")
+                   "--width", "1000", "--height", "1000", "--person", "all")
     assert_refused(result, "v_person0.npz")
     assert tree(tmp_path) == before
 
@@ -341,6 +343,14 @@ def test_an_absurd_fps_in_a_keypoint_file_is_refused_before_any_work(tmp_path, c
     before = tree(tmp_path)
     assert_refused(infer(capsys, checkpoint, tmp_path / "x.npz", "-o", tmp_path / "out.bvh"), needle)
     assert tree(tmp_path) == before
+
+
+@pytest.mark.parametrize("fps", ["1e308", "1e-9", "5000"])
+def test_an_absurd_fps_option_is_refused_before_any_work(work, capsys, checkpoint, fps):
+    before = tree(work)
+    assert_refused(infer(capsys, checkpoint, work / "x.npz", "-o", work / "out.bvh", "--fps", fps),
+                   "fps must be from 1 to 1000")
+    assert tree(work) == before
 
 
 def test_a_huge_up_vector_is_a_direction(result_file, tmp_path, capsys):
