@@ -17,6 +17,7 @@ from uao_deploy.model import MartinezConfig, MartinezMLP, ModelRef, resolve_mode
 from uao_deploy.tto import TTOConfig
 
 from cli_runner import uao
+from conftest import STANDING_POSE
 
 # A user's lifter, as a file outside the package: a LayerNorm and GELU MLP over the whole pose.
 USER_LIFTER = textwrap.dedent('''
@@ -51,6 +52,10 @@ def user_lifter(tmp_path_factory):
     spec = f"{folder / 'pose_mlp.py'}:make"
     torch.manual_seed(3)
     module = resolve_model(ModelRef(spec)).model.net
+    with torch.no_grad():  # weights that lift to a standing person (camera frame: x right, y down, z ahead)
+        world = torch.from_numpy(STANDING_POSE - STANDING_POSE[0])
+        module.mu.bias.copy_(torch.stack([world[:, 0], -world[:, 2], world[:, 1]], dim=1).flatten())
+        module.mu.weight.mul_(0.05)
     torch.save(module.state_dict(), folder / "pose_mlp.pth")
     return spec, folder / "pose_mlp.pth"
 
@@ -209,3 +214,12 @@ def test_onnxruntime_equals_pytorch_on_the_martinez_lifter(martinez_export):
     pose = graphs.tto(x, cam, root)
     want_pose = reference["tto_fused"](*(torch.from_numpy(a) for a in (x, cam, root)))[0].detach().numpy()
     np.testing.assert_allclose(pose, want_pose, rtol=0, atol=1e-4)
+
+
+def test_the_docs_example_is_a_short_lifter_outside_the_package():
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "docs" / "examples" / "joint_mixer.py"
+    assert len(example.read_text().splitlines()) <= 30
+    resolved = resolve_model(ModelRef(f"{example}:make"))
+    assert resolved.architecture["source"] == "joint_mixer.py" and resolved.path is None
