@@ -1,7 +1,7 @@
 """``uao eval --video``: what a user gets from keypoint videos of real motion, method by method.
 
 Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`) and lifted with
-:func:`uao_deploy.jobs.infer.lift`, exactly as ``uao infer`` does:
+:func:`uao_deploy.pipeline.lift`, exactly as ``uao infer`` does:
 
 * ``plain``: ``--tto-iters 0`` (the lifter with the per-frame least-squares root);
 * ``plain+savgol``: that output smoothed with ``scipy.signal.savgol_filter`` (cubic; 31 frames on
@@ -23,7 +23,7 @@ from .. import skeleton
 from ..data.video_noise import VideoClip
 from ..errors import UaoError
 from ..metrics import mpjpe, p_mpjpe
-from .infer import lift
+from ..pipeline import LiftSettings, camera_of, lift, prepare
 
 METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
@@ -61,14 +61,15 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip) -> dict[s
 def lift_methods(clip: VideoClip, engine, iters: int = 4, causal: bool = False) -> dict[str, tuple[np.ndarray,
                                                                                                   np.ndarray]]:
     """(pose, root) of every method for one video (``causal-uao`` where ``causal``)."""
-    plain = lift(clip.sequence, engine, iters=0, mode="frame")
-    frame = lift(clip.sequence, engine, iters=iters, mode="frame")
-    sequence = lift(clip.sequence, engine, iters=iters, mode="sequence")
+    keypoints = prepare(clip.sequence, camera_of(clip.sequence))
+    plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
+    frame = lift(keypoints, engine, settings=LiftSettings(iters, "frame"))
+    sequence = lift(keypoints, engine, settings=LiftSettings(iters, "sequence"))
     smoothed = skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE))
     methods = {"plain": (plain.poses_3d, plain.root), "plain+savgol": (smoothed, savgol(plain.root, SAVGOL_ROOT)),
                "frame-uao": (frame.poses_3d, frame.root), "sequence-uao": (sequence.poses_3d, sequence.root)}
     if causal:
-        live = lift(clip.sequence, engine, iters=iters, mode="sequence", causal=True)
+        live = lift(keypoints, engine, settings=LiftSettings(iters, "causal"))
         methods["causal-uao"] = (live.poses_3d, live.root)
     return methods
 

@@ -3,7 +3,7 @@
 ============ ==============================================================================
 suffix       content
 ============ ==============================================================================
-``.npz``     every array of :class:`uao_deploy.jobs.infer.LiftResult`, plus ``poses_world``
+``.npz``     every array of :class:`uao_deploy.pipeline.LiftResult`, plus ``poses_world``
              (T, 17, 3) and ``root_world`` (T, 3) in the world frame; ``metadata`` (JSON) holds
              the world frame's transform
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
@@ -13,8 +13,8 @@ suffix       content
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-Every format but the npz needs the world-frame arrays, which
-:func:`uao_deploy.pipeline.world.add_world_frame` adds (Y up, floor at 0).
+A lifted sequence is written by :func:`write_lift`, which adds the world-frame arrays
+(:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
 """
 from __future__ import annotations
 
@@ -27,10 +27,10 @@ import numpy as np
 from ... import skeleton
 from ...errors import UaoError
 from ...fileio import atomic_write_bytes
+from ...pipeline.result import LIFT_ARRAYS, LiftResult
 
 SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
 DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
-LIFT_ARRAYS = ("poses_3d", "poses_3d_initial", "root", "uncertainty", "keypoints_2d", "confidence")
 
 
 def check_output(path) -> None:
@@ -47,6 +47,14 @@ def check_output(path) -> None:
 
 def fps_of(metadata: dict) -> float:
     return float(metadata.get("fps") or DEFAULT_FPS)
+
+
+def write_lift(result: LiftResult, path, up=None, camera_pitch: float | None = None) -> Path:
+    """Write a lifted sequence with its world frame (``up``/``camera_pitch`` as
+    :func:`uao_deploy.pipeline.world.estimate_world_frame`), atomically, in the format of ``path``'s suffix."""
+    from ...pipeline.world import add_world_frame
+
+    return write_result(path, *add_world_frame(result.arrays(), result.metadata, up, camera_pitch))
 
 
 def write_result(path, arrays: dict, metadata: dict) -> Path:
