@@ -419,3 +419,17 @@ def test_train_then_calibrate_with_a_broken_sidecar(tmp_path, capsys, mocap):
     before = tree(tmp_path)
     assert_refused(uao(capsys, "calibrate", run / "best.pth", "--mocap", mocap[0]), "holds a JSON list")
     assert tree(tmp_path) == before
+
+
+def test_the_writer_checks_the_same_schema(result_file, tmp_path):
+    from uao_deploy.errors import UaoError
+    from uao_deploy.io.results import load_result, write_result
+
+    arrays, metadata = load_result(result_file)
+    with pytest.raises(UaoError, match="stray is not in the result schema"):
+        write_result(tmp_path / "r.npz", {**arrays, "stray": np.zeros(FRAMES)}, metadata)
+    with pytest.raises(UaoError, match="refusing to write .*fps must be from 1 to 1000"):
+        write_result(tmp_path / "r.bvh", arrays, {**metadata, "fps": 1e308})
+    with pytest.raises(UaoError, match="refusing to write .*root has shape"):
+        write_result(tmp_path / "r.csv", {**arrays, "root": arrays["root"][:-1]}, metadata)
+    assert list(tmp_path.iterdir()) == []
