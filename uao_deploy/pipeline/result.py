@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import UaoError
+from ..io.results.schema import LIFT_ARRAYS
 from .camera import Camera
 
 # exp(s): the scale of the expected per-joint error the network reports for each joint.
 UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
-LIFT_ARRAYS = ("poses_3d", "poses_3d_initial", "root", "uncertainty", "keypoints_2d", "confidence")
 
 
 @dataclass
