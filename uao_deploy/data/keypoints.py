@@ -21,7 +21,7 @@ Detector outputs (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; files or fo
 
 Missing detections: a joint whose coordinates are NaN or whose confidence is 0 (or NaN) is missing.
 :func:`fill_missing` fills it: interpolated over short gaps, inferred from a pose prior over long
-ones and where never seen (:mod:`uao_deploy.data.missing`). A sequence with no detected joint at
+ones and where never seen (:mod:`uao_deploy.pipeline.missing`). A sequence with no detected joint at
 all is an error.
 """
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ..io import layouts
 from ..io.keypoints.checks import check_upper_body_inside, drop_implausible, quality_notes
 from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
-from .missing import DETECTED, fill_and_mark
+from ..pipeline.missing import DETECTED, fill_and_mark
 from .npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
@@ -218,7 +218,7 @@ def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -
 
 def fill_missing(pixels: np.ndarray, confidence: np.ndarray | None = None,
                  source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
-    """(filled pixels (T, 17, 2), detected mask (T, 17)): :func:`uao_deploy.data.missing.fill_and_mark`
+    """(filled pixels (T, 17, 2), detected mask (T, 17)): :func:`uao_deploy.pipeline.missing.fill_and_mark`
     with only whether each joint was detected."""
     filled, sources = fill_and_mark(pixels, confidence, source)
     return filled, sources == DETECTED

@@ -25,9 +25,9 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 from ..io.layouts import mark_missing
+from ..io.results.schema import JOINT_SOURCES
 
-DETECTED, INTERPOLATED, INFERRED = 0, 1, 2
-SOURCE_NAMES = {DETECTED: "detected", INTERPOLATED: "interpolated", INFERRED: "inferred"}
+DETECTED, INTERPOLATED, INFERRED = (JOINT_SOURCES.index(name) for name in ("detected", "interpolated", "inferred"))
 # Longest gap filled by interpolation: 0.2 s at 50 fps, 0.4 s at 25 fps.
 INTERPOLATE_MAX_FRAMES = 10
 # Median over the CMU train clips of every root-relative pose turned to face the camera (its
