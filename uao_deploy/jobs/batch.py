@@ -14,7 +14,6 @@ The per-file steps (:func:`prepare_file`, :func:`lift_and_save`) are shared with
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -25,13 +24,14 @@ from pathlib import Path
 import numpy as np
 
 from .. import fileio
+from ..io import budget
 from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError
 from .infer import check_options, lift, prepare, write_lifted
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
-# YOLO-pose txt frames, see is_sequence_folder).
-INPUT_SUFFIXES = (".npz", ".csv")
+# YOLO-pose txt frames, see is_sequence_folder): npz, MediaPipe CSV, AlphaPose and MMPose JSON.
+INPUT_SUFFIXES = (".npz", ".csv", ".json")
 # A file argument with this suffix lists inputs, one path a line (relative to the list's folder).
 LIST_SUFFIX = ".txt"
 GLOB_CHARACTERS = "*?["
@@ -170,10 +170,11 @@ def expand_inputs(specs) -> list[InputFile]:
         elif kind == "list":
             inputs += [InputFile(p) for p in _listed(path)]
         elif kind == "glob":
-            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+            base = _fixed_prefix(spec)
+            # pathlib's ** never enters a linked folder, so links that loop cannot make it endless.
+            matches = sorted(p for p in base.glob(str(Path(spec).relative_to(base))) if p.is_file())
             if not matches:
                 raise UaoError(f"no file matches {spec}")
-            base = _fixed_prefix(spec)
             inputs += [InputFile(p, p.parent.relative_to(base)) for p in matches]
         else:
             inputs.append(InputFile(path))
@@ -205,6 +206,7 @@ def _corpus(root: Path) -> list[Path]:
 def input_sha256(path: Path) -> str:
     """sha256 of an input file, or of a sequence folder's file names and contents."""
     if not path.is_dir():
+        budget.regular_file(path)  # never hash a FIFO, a device or a link to /dev/zero
         return fileio.file_sha256(path)
     digest = hashlib.sha256()
     for member in sorted(p for p in path.iterdir() if p.is_file()):
