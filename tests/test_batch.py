@@ -138,12 +138,10 @@ def test_options_that_do_not_fit_a_folder_job(corpus, tmp_path, capsys, small_ch
 
 
 
-def test_a_sequence_folder_in_a_corpus_is_one_input(corpus, shared_dir, tmp_path, capsys, small_checkpoint):
+def test_a_sequence_folder_in_a_corpus_is_one_input(corpus, formats, tmp_path, capsys, small_checkpoint):
     import shutil
 
-    frames = shared_dir / "data" / "formats" / "openpose_body25_slp"
-    if not frames.is_dir():
-        pytest.skip("../shared/data/formats (real detector outputs) is absent")
+    frames = formats / "openpose_body25_slp"
     (corpus / "broken.npz").unlink()
     shutil.copytree(frames, corpus / "walk" / "signer")
     assert [str(item.subfolder) for item in expand_inputs([corpus]) if item.path.is_dir()] == ["walk"]

@@ -58,15 +58,16 @@ class LiftSettings:
     smooth_root: int = 1
     batch_size: int = 64
     format: str = "auto"
-    person: str = "all"
+    person: str = "main"
     up: tuple[float, float, float] | None = None
     camera_pitch: float | None = None
     mode: str = "sequence"
     causal: bool = False
+    fps: float | None = None
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
-                "person": self.person, "width": self.width, "height": self.height}
+                "person": self.person, "width": self.width, "height": self.height, "fps": self.fps}
 
     def lift_options(self) -> dict:
         return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,

@@ -64,11 +64,6 @@ class TrainConfig:
         return asdict(self)
 
 
-def gaussian_nll(mu: torch.Tensor, s: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The training loss: the Gaussian term of the TTO objective, learning s, averaged over the batch."""
-    return gaussian_term(mu, s, target, hold_s=False).mean()
-
-
 def random_flip(x: torch.Tensor, target: torch.Tensor, generator: torch.Generator):
     """Mirror a random half of the samples, input and target together."""
     mask = torch.rand(len(x), 1, 1, generator=generator, device=generator.device) < 0.5

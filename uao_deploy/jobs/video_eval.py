@@ -25,7 +25,6 @@ from ..errors import UaoError
 from ..metrics import mpjpe, p_mpjpe
 from .infer import lift
 
-METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
 SAVGOL_ROOT, SAVGOL_POSE = 31, 9
 

@@ -70,7 +70,7 @@ def is_openpose_frame(path: Path) -> bool:
         return True
 
 
-def read_detector_output(path, format: str = "auto", layout: str = "auto", person: str = "all",
+def read_detector_output(path, format: str = "auto", layout: str = "auto", person: str = "main",
                          width: float | None = None, height: float | None = None):
     """Every selected person of a detector output as Human3.6M-17 :class:`KeypointSequence` s."""
     path = Path(path)
