@@ -65,7 +65,7 @@ def _add_row(path: Path, number: int, row: dict, frames: dict[int, np.ndarray]) 
         frame = whole_number(row["frame_number"], f"{path} line {number} frame_number")
         landmark = row["landmark"].strip()
         joint = int(landmark) if landmark.isdigit() else _BY_NAME[landmark.upper()]
-        x, y = float(row["x"]), float(row["y"])
+        x, y = (float(row[axis]) if row[axis].strip() else np.nan for axis in ("x", "y"))  # empty: not found
         visibility = float(row["visibility"]) if row.get("visibility") not in (None, "") else 1.0
     except (KeyError, ValueError, TypeError, AttributeError):
         raise UaoError(f"{path} line {number} is not frame_number,landmark,x,y,... with a MediaPipe landmark") from None
