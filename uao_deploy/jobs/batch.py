@@ -275,19 +275,23 @@ def recorded_job(path: Path) -> dict | None:
     return metadata.get("job") if all(name in arrays for name in WORLD_ARRAYS) else None
 
 
-def claim_outputs(prepared: Prepared, claimed: dict[Path, str]) -> Prepared:
+def claim_outputs(prepared: Prepared, claimed: dict[str, str]) -> Prepared:
     """Fail a file whose outputs another input of this job already writes (``v.npz`` holding two
     people and ``v_person0.npz`` both make ``v_person0.npz``): the first claim keeps the name, so no
     result silently replaces another. ``claimed`` maps each output (resolved) to its input."""
     if prepared.error is None:
-        for target in prepared.targets:
-            other = claimed.get(target.resolve())
-            if other is not None and other != prepared.source:
-                prepared.error = f"{target} is also the output of {other} in this job; rename one of the inputs"
-                prepared.skipped = False
-                return prepared
-        claimed.update({target.resolve(): prepared.source for target in prepared.targets})
+        prepared.error = first_claim([str(target.resolve()) for target in prepared.targets], prepared.source, claimed)
     return prepared
+
+
+def first_claim(targets: list[str], source: str, claimed: dict[str, str]) -> str | None:
+    """Claim ``targets`` for ``source`` in ``claimed``; the reason it fails when another input has one."""
+    for target in targets:
+        other = claimed.get(target)
+        if other is not None and other != source:
+            return f"{target} is also the output of {other} in this job; rename one of the inputs"
+    claimed.update(dict.fromkeys(targets, source))
+    return None
 
 
 def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOutcome:
