@@ -22,12 +22,29 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+# Real detector outputs copied from ../shared/data/formats (licences beside them): every reader is
+# tested on a fresh clone.
+FORMATS = Path(__file__).resolve().parent / "data" / "formats"
+
+
+def skip_without_shared(what: str) -> None:
+    """Skip with a reason that says how to get the project's shared data."""
+    pytest.skip(f"{what} is absent: these tests need the project's shared data folder (reference/, data/) "
+                f"checked out beside this repository as {SHARED}")
+
+
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
-    shared = Path(__file__).resolve().parents[1].parent / "shared"
-    if not shared.is_dir():
-        pytest.skip("../shared is absent: the reference checkpoint and golden files live there")
-    return shared
+    if not SHARED.is_dir():
+        skip_without_shared("../shared")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def formats() -> Path:
+    """The real detector outputs of tests/data/formats (one folder per detector family)."""
+    return FORMATS
 
 
 @pytest.fixture(scope="session")
@@ -51,6 +68,34 @@ def moving_person(frames: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     drift = np.cumsum(rng.normal(scale=0.01, size=(frames, 1, 3)), axis=0) * np.float32([1, 1, 0])
     return (STANDING_POSE + drift + rng.normal(scale=0.02, size=(frames, 17, 3))).astype(np.float32)
+
+
+def synthetic_walk(frames: int, fps: float = 25.0) -> np.ndarray:
+    """(frames, 17, 3) world poses: the standing pose walking 1.2 m/s along -y, legs and arms swinging."""
+    t = np.arange(frames)[:, None] / fps
+    phase = 2 * np.pi * 0.9 * t  # 0.9 strides per second
+    poses = np.repeat(STANDING_POSE[None], frames, axis=0).copy()
+    poses[..., 1] -= 1.2 * t
+    for knee, ankle, sign in ((2, 3, 1), (5, 6, -1)):
+        swing = sign * np.sin(phase)
+        poses[:, knee, 1] -= 0.12 * swing
+        poses[:, ankle, 1] -= 0.30 * swing
+        poses[:, ankle, 2] += 0.05 * np.clip(swing, 0, None)
+    for wrist, sign in ((13, 1), (16, -1)):
+        poses[:, wrist, 1] += 0.15 * sign * np.sin(phase)
+    return poses.astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def walk_clip() -> np.ndarray:
+    """A walk in the world frame at 25 fps: CMU's 02_01 (every 2nd frame) where ../shared is present,
+    else a synthetic walk, so the writers are tested on a fresh clone too."""
+    mocap = SHARED / "data" / "cmu_h36m17" / "test.npz"
+    if mocap.is_file():
+        from uao_deploy.data.mocap import load_mocap
+
+        return load_mocap(mocap)["02_01"][::2]
+    return synthetic_walk(120)
 
 
 @pytest.fixture

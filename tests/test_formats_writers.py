@@ -11,7 +11,6 @@ import torch
 from uao_deploy import UaoError
 from uao_deploy.camera import image_coordinates, project
 from uao_deploy.data.cameras import h36m_cameras
-from uao_deploy.data.mocap import load_mocap
 from uao_deploy.io.results import check_output, load_result, write_result
 from uao_deploy.io.results.bvh import BVH_NAMES, bone_lengths, with_bone_lengths
 from uao_deploy.pipeline.world import add_world_frame
@@ -19,9 +18,9 @@ from uao_deploy.skeleton import JOINT_NAMES
 
 
 @pytest.fixture(scope="module")
-def result(shared_dir):
-    """A lifted-result stand-in: a real CMU walk seen by a Human3.6M camera (25 fps)."""
-    clip = load_mocap(shared_dir / "data" / "cmu_h36m17" / "test.npz")["02_01"][::2]
+def result(walk_clip):
+    """A lifted-result stand-in: a walk seen by a Human3.6M camera (25 fps)."""
+    clip = walk_clip
     camera = h36m_cameras()["S9"][1]
     joints = camera.world_to_camera(clip)
     root = joints[:, 0]

@@ -9,7 +9,8 @@ from uao_deploy import load_checkpoint
 from uao_deploy.data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
 from uao_deploy.data.mocap import MocapTrainingData, NoiseModel
 from uao_deploy.model import GUMLPConfig
-from uao_deploy.jobs.train import TrainConfig, gaussian_nll, train
+from uao_deploy.jobs.train import TrainConfig, train
+from uao_deploy.tto.objective import gaussian_term
 
 
 @pytest.fixture(scope="module")
@@ -36,11 +37,11 @@ def _data(mocap_files):
                              noise=NoiseModel(1.0, 2.0), stride=1, views_per_frame=4, val_stride=6)
 
 
-def test_gaussian_nll_is_the_papers_loss():
+def test_the_training_loss_is_the_papers_gaussian_nll():
     mu = torch.zeros(1, 2, 3)
     target = torch.tensor([[[3.0, 4.0, 0.0], [0.0, 0.0, 0.0]]])
     s = torch.tensor([[[0.0], [1.0]]])
-    assert gaussian_nll(mu, s, target).item() == pytest.approx((5.0 * 1 + 0) / 2 + (0 + 1) / 2)
+    assert gaussian_term(mu, s, target, hold_s=False).mean().item() == pytest.approx((5.0 * 1 + 0) / 2 + (0 + 1) / 2)
 
 
 def test_short_training_lowers_the_loss_and_writes_a_seed_format_checkpoint(mocap_files, tmp_path):

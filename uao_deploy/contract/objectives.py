@@ -106,8 +106,7 @@ class SequenceConfig(Settings):
 
     The root trajectory is a variable of the objective (its gradient is in the graphs), but its
     default step is 0: it starts at the smooth least-squares trajectory, and on the val clips every
-    step tried made it worse (root error 147.1 mm at 0; 147.3 mm and 1.6x the jitter at 1 mm per
-    step; 150 mm at 5 mm per step with the moved trajectory smoothed again).
+    step tried made it worse. How each default was chosen: benchmarks/results/sequence_config_choice.md.
     """
 
     iters: int = 4
@@ -119,8 +118,8 @@ class SequenceConfig(Settings):
     eps: float = 1e-8
     w_gauss: float = 0.005
     w_proj: float = 1.0
-    w_smooth: float = 0.1  # val MPJPE 46.62 mm (1.0: 47.08, 0 with w_bone 0: 46.66 as per-frame UAO)
-    w_bone: float = 0.1  # bone-length std 8.72 mm (0: 9.0; 0.3: 8.69)
+    w_smooth: float = 0.1
+    w_bone: float = 0.1
     w_root: float = 1.0
     fit_focal: bool = False
 

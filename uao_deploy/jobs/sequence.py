@@ -24,7 +24,6 @@ OVERLAP = 10  # frames shared with each neighbour: 11 % more work than no overla
 class SequenceResult:
     poses_3d: np.ndarray  # (T, 17, 3) root-relative, root joint 0
     root: np.ndarray  # (T, 3) camera frame, metres
-    focal_scale: float  # fitted focal / given focal (1 unless the engine's sequence config fits it)
 
 
 def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray, root: np.ndarray,
@@ -37,7 +36,6 @@ def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray,
         raise UaoError(f"sequence UAO needs x (T, 17, 2), confidence (T, 17), cam ({CAM_DIM},) and root (T, 3); got "
                        f"{x.shape}, {confidence.shape}, {cam.shape} and {root.shape}")
     stitcher = Stitcher(frames, window, overlap)
-    focal_scales = []
     for first in range(0, len(stitcher.starts), windows_per_call):
         indices = range(first, min(first + windows_per_call, len(stitcher.starts)))
         spans = [slice(stitcher.starts[i], stitcher.starts[i] + stitcher.length) for i in indices]
@@ -46,8 +44,7 @@ def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray,
             return np.stack([array[span] for span in spans])
 
         cams = np.repeat(cam[None], len(spans), axis=0)
-        pose, trajectory, focal, _ = engine.sequence_tto(gather(x), gather(confidence), cams, gather(root), iters)
+        pose, trajectory, _, _ = engine.sequence_tto(gather(x), gather(confidence), cams, gather(root), iters)
         for row, index in enumerate(indices):
             stitcher.add(index, {"pose": pose[row], "root": trajectory[row]})
-        focal_scales.append(focal[:, 0])
-    return SequenceResult(stitcher.result("pose"), stitcher.result("root"), float(np.concatenate(focal_scales).mean()))
+    return SequenceResult(stitcher.result("pose"), stitcher.result("root"))

@@ -47,18 +47,6 @@ def _scaled_cam(cam: torch.Tensor, log_focal: torch.Tensor) -> torch.Tensor:
     return torch.cat([cam[:, :2] * torch.exp(log_focal), cam[:, 2:]], dim=-1)
 
 
-def sequence_objective(model, z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0, mu0_flip, cam,
-                       config: SequenceConfig = SequenceConfig()):
-    """Loss per window (W,) of sequence UAO.
-
-    Shapes: z, z_flip, x (W, T, 17, 2) normalized; root (W, T, 3) metres; log_focal (W, 1);
-    confidence and smooth_weight (W, T, 17); mu0, mu0_flip (W, T, 17, 3), mu0_flip un-flipped;
-    cam (W, 9) normalized intrinsics before the focal scale.
-    """
-    return _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, config,
-                             (mu0, mu0_flip, smooth_weight))[0]
-
-
 def _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, config: SequenceConfig, targets=None):
     """(loss (W,), (mu0, mu0_flip, smooth_weight)): the targets given, or (None) made from this forward,
     as at z = x, where the prediction is its own pseudo-target."""
