@@ -32,6 +32,7 @@ from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root
 from ..pipeline.world import ANKLES, estimate_world_frame
 from .infer import lift
 
+METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
 WORLD_METRICS = ("w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "root_lateral", "root_depth",
                  "depth_bias", "up_error")
