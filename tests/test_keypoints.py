@@ -25,10 +25,10 @@ def _videopose3d_file(path, videos, layout="coco"):
 
 def test_plain_keypoints_with_and_without_confidence(tmp_path):
     track = _track(channels=3)
-    np.savez(tmp_path / "a.npz", keypoints=track, width=1280, height=720, fps=30.0)
+    np.savez(tmp_path / "a.npz", keypoints=track, width=1280, height=960, fps=30.0)
     sequence, = read_keypoints(tmp_path / "a.npz")
     assert (sequence.format, sequence.layout, sequence.name) == ("keypoints", "h36m", "a")
-    assert (sequence.width, sequence.height, sequence.fps) == (1280.0, 720.0, 30.0)
+    assert (sequence.width, sequence.height, sequence.fps) == (1280.0, 960.0, 30.0)
     np.testing.assert_array_equal(sequence.pixels, track[..., :2])
     np.testing.assert_array_equal(sequence.confidence, track[..., 2])
 

@@ -372,13 +372,14 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
                 checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
                 providers: str | None = None, format: str = "auto", person: str = "main", up=None,
                 camera_pitch: float | None = None, mode: str = "sequence", causal: bool = False,
-                video=None) -> list[Path]:
+                video=None, fps: float | None = None) -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written.
 
     ``format``/``person`` choose the reader and people (:mod:`uao_deploy.io.keypoints`); the
     output's suffix its writer (:mod:`uao_deploy.io.results`); ``up``/``camera_pitch`` override
     the world frame's up direction (:mod:`uao_deploy.pipeline.world`); ``mode``/``causal`` as
-    :func:`lift`; ``video`` goes under the keypoints of the ``render`` animations.
+    :func:`lift`; ``video`` goes under the keypoints of the ``render`` animations; ``fps`` replaces the
+    files' frame rates.
     """
     if not files:
         raise UaoError("no keypoint files given")
@@ -386,7 +387,7 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     if up is not None and camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     sequences = [sequence for path in files
-                 for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height)]
+                 for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height, fps)]
     cameras = [prepare(sequence, width, height, focal)[1] for sequence in sequences]
     targets = output_paths(sequences, out)
     for target in targets:

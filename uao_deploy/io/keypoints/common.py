@@ -18,6 +18,7 @@ import numpy as np
 
 from ...errors import UaoError
 from .. import layouts
+from .checks import check_inside_image, drop_implausible
 from .people import choose_people
 from .sequence import KeypointSequence
 
@@ -25,10 +26,8 @@ from .sequence import KeypointSequence
 # this many body sizes, and a track that was not seen for this many frames is not continued.
 LINK_DISTANCE = 0.5
 LINK_GAP_FRAMES = 30
-# Keypoints more than this fraction of the image size outside it count as outside; more than
-# OUTSIDE_FRACTION of them outside means the image size is wrong.
+# Keypoints more than this fraction of the image size outside it count as outside (checks.check_inside_image).
 OUTSIDE_MARGIN = 0.25
-OUTSIDE_FRACTION = 0.05
 # One person split into two detections of a frame (see merge_split_people): at most this many joints
 # found by both, and the gap between the two boxes within this fraction of their size.
 SPLIT_SHARED_JOINTS = 2
@@ -137,6 +136,7 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "ma
         # A frame with two detections of one track keeps the more confident one.
         for p in sorted(tracks[track], key=lambda p: np.nansum(p.keypoints[:, 2])):
             points[p.frame], confidence[p.frame] = p.keypoints[:, :2], p.keypoints[:, 2]
+        confidence = drop_implausible(points, confidence, detections.width, detections.height)
         pixels, confidence = layouts.to_h36m(points, confidence, layout, str(source))
         sequences.append(KeypointSequence(
             name=stem, source=f"{source}#person{track}" if several else str(source),
@@ -191,16 +191,8 @@ def _split_halves(a: Person, b: Person) -> bool:
 def _check_inside_image(detections: Detections, people: list[Person]) -> None:
     """Refuse keypoints far outside the given image: a wrong --width/--height, or frames of
     differently sized videos mixed. Detectors do place some joints a little outside the frame."""
-    if not detections.width or not detections.height:
-        return
-    size = np.array([detections.width, detections.height])
     points = np.concatenate([p.keypoints[p.keypoints[:, 2] > 0, :2] for p in people])
-    outside = ((points < -OUTSIDE_MARGIN * size) | (points > (1 + OUTSIDE_MARGIN) * size)).any(axis=1)
-    if outside.mean() > OUTSIDE_FRACTION:
-        extent = np.nanmax(points, axis=0)
-        raise UaoError(f"{detections.source}: {outside.mean():.0%} of the keypoints lie outside the "
-                       f"{size[0]:g}x{size[1]:g} image (they reach x={extent[0]:.0f}, y={extent[1]:.0f}): "
-                       "a wrong --width/--height, or frames of videos of different resolutions mixed")
+    check_inside_image(points, detections.width, detections.height, OUTSIDE_MARGIN, detections.source)
 
 
 def _resolve_layout(detections: Detections, joints: int, layout: str) -> str:
