@@ -14,6 +14,8 @@ from uao_deploy.errors import UaoError
 from uao_deploy.jobs.batch import LiftSettings, infer_many
 from uao_deploy.jobs.ray_batch import infer_on_ray, init_address
 
+pytestmark = pytest.mark.slow  # starts a Ray cluster
+
 ray = pytest.importorskip("ray", reason="Ray is the optional extra uao-deploy[ray]")
 
 SETTINGS = LiftSettings(iters=2)
