@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..results.schema import check_fps
+
 
 @dataclass(frozen=True)
 class KeypointSequence:
@@ -26,3 +28,7 @@ class KeypointSequence:
 
     def __len__(self) -> int:
         return len(self.pixels)
+
+    def __post_init__(self):
+        # A file's fps becomes the result's frame times (BVH, CSV, animations): NaN, 1e308 or 1e-9 is refused here.
+        object.__setattr__(self, "fps", check_fps(self.fps, self.source))
