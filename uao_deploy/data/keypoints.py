@@ -115,7 +115,8 @@ def _track(path: Path, array, what: str) -> tuple[np.ndarray, np.ndarray]:
                        "(Human3.6M-17 or COCO-17)")
     if len(array) == 0:
         raise UaoError(f"{path}: {what} holds no frames")
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: a missing joint
+        array = array.astype(np.float32)
     confidence = array[..., 2] if array.shape[2] == 3 else np.ones(array.shape[:2], np.float32)
     return array[..., :2], confidence
 
@@ -168,8 +169,8 @@ def _read_videopose3d(path: Path, archive, allow_pickle: bool) -> list[KeypointS
     if not allow_pickle:
         raise UaoError(f"{path} is a VideoPose3D file: its 'positions_2d' is pickled Python objects, which can "
                        "run code when loaded; pass --allow-pickle (allow_pickle=True) only if you trust the file")
-    positions = _array(path, archive, "positions_2d").item()
-    metadata = _array(path, archive, "metadata").item() if "metadata" in archive.files else {}
+    positions = _pickled_object(path, archive, "positions_2d")
+    metadata = _pickled_object(path, archive, "metadata") if "metadata" in archive.files else {}
     if not isinstance(positions, dict) or not positions or not isinstance(metadata, dict):
         raise UaoError(f"{path}: 'positions_2d' is not a dict video -> {{'custom': [array]}} as VideoPose3D writes")
     declared = _layout_name(path, metadata.get("layout_name"))
@@ -181,13 +182,22 @@ def _read_videopose3d(path: Path, archive, allow_pickle: bool) -> list[KeypointS
         except (KeyError, IndexError, TypeError):
             raise UaoError(f"{path}: video {video!r} has no 'custom' keypoint array") from None
         pixels, confidence = _track(path, track, f"video {video!r}")
-        size = sizes.get(video, {}) if isinstance(sizes, dict) else {}
+        size = sizes.get(video) if isinstance(sizes, dict) else None
+        size = size if isinstance(size, dict) else {}
         suffix = f"_{video}" if len(positions) > 1 else ""
         sequences.append(KeypointSequence(
             name=path.stem + suffix, source=f"{path}#{video}", format="videopose3d", layout=declared,
             pixels=pixels, confidence=confidence, width=_positive(size.get("w")), height=_positive(size.get("h")),
         ))
     return sequences
+
+
+def _pickled_object(path: Path, archive, key: str):
+    """The one Python object pickled as ``key`` (VideoPose3D saves dicts as 0-d object arrays)."""
+    value = _array(path, archive, key)
+    if value.shape != ():
+        raise UaoError(f"{path}: {key!r} has shape {value.shape}; VideoPose3D saves one dict there")
+    return value.item()
 
 
 def _layout_name(path: Path, name) -> str:

@@ -55,6 +55,10 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
     suffix, atomically; a result that does not match the schema is refused and nothing is written."""
     path = Path(path)
     check_output(path)
+    unknown = sorted(set(arrays) - set(SPECS))
+    if unknown:  # every array a result holds is described, and checked, in .schema
+        raise UaoError(f"refusing to write {path}: {', '.join(unknown)} is not in the result schema "
+                       "(uao_deploy/io/results/schema.py)")
     check_result(arrays, metadata, f"refusing to write {path}")
     suffix, fps = path.suffix.lower(), fps_of(metadata)
     if suffix == ".npz":

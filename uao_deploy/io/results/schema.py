@@ -1,11 +1,16 @@
 """What a lifted result holds, written once: the writer checks a result against it before writing
 and the reader (``uao view``, ``--resume``) before trusting a file.
 
-``ARRAYS`` lists every array a result may hold: its shape (``"T"`` the frame count), the kind of
-its dtype (numpy kind), whether every result has it, and the bounds of its values. A new array is one more
-:class:`ArraySpec` (``required=False`` so older results still read); arrays not listed here are
-not read. ``METADATA`` lists the metadata fields that are checked (the metadata is a JSON object;
-other fields are kept as they are).
+``ARRAYS`` lists every array a result may hold: its shape (``"T"`` the frame count), the numpy
+kind of its dtype, whether every result has it, and the bounds of its values (every value is
+finite). A new array is one more :class:`ArraySpec` (``required=False``, so older results still
+read); an array not listed here is neither written nor read.
+
+The metadata is a JSON object. Checked fields: ``fps`` (``FPS_RANGE``, or null: unknown),
+``frames`` (T, when present), ``camera`` (an object; ``width``/``height`` positive pixels when
+present) and, with the world arrays, ``world_frame`` (``camera_to_world_rotation`` a 3x3
+rotation, ``origin_in_camera`` (3,); the world arrays must be the camera-frame joints in it).
+Other fields are kept as they are.
 """
 from __future__ import annotations
 
@@ -59,12 +64,6 @@ ARRAYS = (
 SPECS = {spec.name: spec for spec in ARRAYS}
 LIFT_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.required)
 WORLD_ARRAYS = ("poses_world", "root_world")  # written together, with metadata "world_frame"
-METADATA = {
-    "fps": f"frames per second, {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, or null (unknown)",
-    "frames": "the frame count T (when present)",
-    "camera": "an object; its width and height, when present, positive pixels",
-    "world_frame": "with the world arrays: camera_to_world_rotation (3x3, a rotation), origin_in_camera (3,)",
-}
 
 
 def joint_sources(arrays: dict) -> np.ndarray:
