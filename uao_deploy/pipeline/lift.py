@@ -53,7 +53,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     }
     result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
                         keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
-                        camera=camera)
+                        camera=camera, joint_source=keypoints.joint_source)
     return result.check(keypoints.source)
 
 

@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..camera import far_off_image, normalize_screen_coordinates
-from ..data.keypoints import KeypointSequence, fill_missing
 from ..errors import UaoError
+from ..io.keypoints.sequence import KeypointSequence
 from .camera import Camera
+from .missing import DETECTED, fill_and_mark
 
 # Root-fit weight of a filled (not detected) joint: small, but a frame with no detection at all
 # still gets a finite root from its interpolated keypoints.
@@ -22,13 +23,18 @@ class Prepared:
 
     camera: Camera
     pixels: np.ndarray  # (T, 17, 2) pixels, missing joints filled
-    detected: np.ndarray  # (T, 17) bool: the joint was detected (not filled)
+    joint_source: np.ndarray  # (T, 17) uint8: detected, interpolated or inferred (pipeline.missing)
     confidence: np.ndarray  # (T, 17) detector confidence, 0 where the joint was filled
     source: str = "keypoints"
     info: dict = field(default_factory=dict)  # what the input file said: format, layout, fps
 
     def __len__(self) -> int:
         return len(self.pixels)
+
+    @property
+    def detected(self) -> np.ndarray:
+        """(T, 17) bool: the joint was detected (not filled)."""
+        return self.joint_source == DETECTED
 
     @property
     def x(self) -> np.ndarray:
@@ -63,5 +69,6 @@ def prepare(keypoints, camera: Camera, confidence: np.ndarray | None = None, sou
         source = source or "keypoints"
     off_image = far_off_image(pixels, camera.width, camera.height)
     confidence = np.where(off_image, 0.0, confidence).astype(np.float32)
-    filled, detected = fill_missing(pixels, confidence, source)
-    return Prepared(camera, filled, detected, np.where(detected, confidence, 0).astype(np.float32), source, info)
+    filled, sources = fill_and_mark(pixels, confidence, source)
+    return Prepared(camera, filled, sources, np.where(sources == DETECTED, confidence, 0).astype(np.float32), source,
+                    info)

@@ -36,9 +36,11 @@ class LiftResult:
     confidence: np.ndarray
     metadata: dict
     camera: Camera | None = None  # the camera used (also in ``metadata["camera"]``)
+    joint_source: np.ndarray | None = None  # (T, 17) uint8: detected, interpolated or inferred
 
     def arrays(self) -> dict[str, np.ndarray]:
-        return {name: getattr(self, name) for name in LIFT_ARRAYS}
+        arrays = {name: getattr(self, name) for name in LIFT_ARRAYS}
+        return arrays if self.joint_source is None else {**arrays, "joint_source": self.joint_source}
 
     def metadata_json(self) -> str:
         return json.dumps(self.metadata, default=str)
