@@ -195,23 +195,23 @@ def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tm
 
     clips = tmp_path / "clips.npz"
     np.savez(clips, **mocap_clips)
-    code, out, err = uao(capsys, "calibrate", small_checkpoint, "--mocap", clips, "--noise", "0", "--dry-run")
+    code, out, err = uao(capsys, "calibrate", small_checkpoint, "--data", clips, "--noise", "0", "--dry-run")
     assert code != 0 and "is the model trained" in err and "Traceback" not in err  # a random model: no calibration
     checkpoint = tmp_path / "model.pth"
     shutil.copy(default_checkpoint(), checkpoint)
     shutil.copy(sidecar_path(default_checkpoint()), sidecar_path(checkpoint))
     write_calibration(checkpoint, Calibration())
-    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "0", "--dry-run")
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--data", clips, "--noise", "0", "--dry-run")
     assert code == 0, err
     assert read_calibration(checkpoint).root_depth_scale == 1.0  # a dry run writes nothing
-    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "0,4")
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--data", clips, "--noise", "0,4")
     assert code == 0, err
     calibration = read_calibration(checkpoint)
     assert f"root depth scale {calibration.root_depth_scale:.4f}" in out
     assert "3 clips at 0, 4 px white keypoint noise" in calibration.measured_on
     assert 0.8 < calibration.root_depth_scale < 1.2  # a trained model: a few per cent
     assert json.loads(sidecar_path(checkpoint).read_text())["train"]["epochs"] == 22  # the rest is kept
-    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "four")
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--data", clips, "--noise", "four")
     assert code != 0 and "--noise takes px values" in err and "Traceback" not in err
 
 
@@ -473,7 +473,7 @@ def test_eval_video_grid_reports_every_setting_and_method(mocap_clips, tmp_path,
     """``uao eval --video --grid``: noise 0/4/8 px with the focal known and unknown, four methods each."""
     path = tmp_path / "clips.npz"
     np.savez(path, **mocap_clips)
-    code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--grid", "--json", "-")
+    code, stdout, err = uao(capsys, "eval", "--data", path, "--video", "--grid", "--json", "-")
     assert code == 0, err
     report = json.loads(stdout)
     assert [row["setting"] for row in report["settings"]] == [
@@ -490,7 +490,7 @@ def test_eval_video_grid_reports_every_setting_and_method(mocap_clips, tmp_path,
 def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path, capsys):
     path = tmp_path / "clips.npz"
     np.savez(path, **mocap_clips)
-    code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--noise", "4", "--drift", "0",
+    code, stdout, err = uao(capsys, "eval", "--data", path, "--video", "--noise", "4", "--drift", "0",
                             "--drift-frames", "50", "--box-jitter", "1.5", "--gross-rate", "0", "--missing-rate",
                             "0.1", "--causal", "--json", "-")
     assert code == 0, err
@@ -507,7 +507,7 @@ def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path
                          (["--box-jitter", "1"], "--box-jitter is a --video option"),
                          (["--causal"], "--causal is a --video option"),
                          (["--drift", "0"], "--drift is a --video option")):
-        code, _, err = uao(capsys, "eval", "--mocap", path, *bad)
+        code, _, err = uao(capsys, "eval", "--data", path, *bad)
         assert code != 0 and message in err and "Traceback" not in err
 
 

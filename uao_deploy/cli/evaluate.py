@@ -14,9 +14,9 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
     from ..data.cameras import TEST_SUBJECTS, cameras_of
 
     if mocap and (h36m_3d or h36m_2d):
-        raise click.UsageError("give either --mocap or both --h36m-3d and --h36m-2d, not both")
+        raise click.UsageError("give either --data or both --h36m-3d and --h36m-2d, not both")
     if not (mocap or h36m_3d or h36m_2d):
-        from ..jobs.verify import load_pairs
+        from ..inputs import load_pairs
 
         pairs = load_pairs(stride=stride)
         pairs.update(clip=np.zeros(len(pairs["x"]), np.int64), names=["embedded sample"])
@@ -35,9 +35,9 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 
 @click.command("eval")
 @options.checkpoint()
-@click.option("--mocap", type=click.Path(exists=True, dir_okay=False),
-              help="Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras. "
-                   "Without --mocap or --h36m-*: the embedded sample (143 frames with ground truth).")
+@options.data("Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras. "
+              "Without --data or --h36m-*: the embedded sample (143 frames with ground truth).", name="mocap")
+@options.old_spelling("--mocap", type=click.Path(exists=True, dir_okay=False))
 @click.option("--h36m-3d", type=click.Path(exists=True, dir_okay=False),
               help="VideoPose3D's data_3d_h36m.npz. Pickled: it is unpickled, so pass only files you trust.")
 @click.option("--h36m-2d", type=click.Path(exists=True, dir_okay=False),
@@ -46,8 +46,8 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="Mocap only: detector noise sigma in pixels (at 1000 px width).")
 @click.option("--seed", default=0, show_default=True, help="Mocap only: seed of the noise draw.")
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
-@options.tto_iters()
-@click.option("--no-tto", is_flag=True, help="Score the plain flip-averaged prediction only.")
+@options.tto_iters(minimum=0, help="UAO iterations K (0: score the plain flip-averaged prediction only).")
+@options.old_spelling("--no-tto", is_flag=True)
 @click.option("--root", type=click.Choice(["gt", "estimated"]), default="gt", show_default=True,
               help="Root position for TTO: ground truth (the paper's protocol) or estimated from the 2D keypoints.")
 @click.option("--batch-size", default=1024, show_default=True)
@@ -73,7 +73,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
-def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
+def command(checkpoint, mocap, old_mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, old_no_tto, root, batch_size, device,
             json_path, video, unknown_focal, grid, drift, drift_frames, box_jitter, gross_rate, missing_rate,
             causal, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
@@ -82,6 +82,8 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     from ..model.checkpoint import checkpoint_path, load_checkpoint
     from ..tto import TTOConfig
 
+    tto_iters = options.renamed(tto_iters, 0 if old_no_tto else None, "--tto-iters 0", "--no-tto", unset=4)
+    mocap = options.renamed(mocap, old_mocap, "--data", "--mocap")
     if stride < 1:
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, mocap, h36m_3d, h36m_2d])
@@ -104,7 +106,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
-    report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)
+    report = evaluate(model, pairs, TTOConfig(iters=tto_iters) if tto_iters else None, root, batch_size, progress=True)
     report.update(checkpoint=str(checkpoint_path(checkpoint)), data=data, group_kind=group_label)
     options.emit(format_table(report, group_label), report, json_path)
 
@@ -124,7 +126,7 @@ def _video_report(checkpoint, mocap, settings, seed, iters, cameras_per_clip, no
     from ..jobs.video_eval import evaluate_videos, format_video_table
 
     if not mocap:
-        raise click.UsageError("--video needs --mocap clips")
+        raise click.UsageError("--video needs --data clips")
     motion = load_mocap(mocap)
     rows = []
     with open_engine(checkpoint=checkpoint, iters=iters) as engine:

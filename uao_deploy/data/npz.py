@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UaoError, first_line
+from ..errors import UaoError, first_line, one_line
 
 NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
@@ -38,7 +38,7 @@ def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
     try:
         return np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise UaoError(f"{path} is not a readable {what} ({type(exc).__name__}: {first_line(exc)})") from None
+        raise UaoError(f"{path} is not a readable {what} ({one_line(exc)})") from None
 
 
 def read_array(path, archive, key: str, pickle_hint: str | None = None) -> np.ndarray:
