@@ -8,6 +8,7 @@ import torch
 from cli_runner import uao
 from uao_deploy import engines
 from uao_deploy import compare, inputs
+from uao_deploy.contract import GRAPHS
 from uao_deploy.jobs import verify
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.errors import UaoError
@@ -99,7 +100,11 @@ def test_relative_error_uses_each_samples_own_scale():
 
 
 def test_a_nan_output_never_passes():
-    assert not verify._check("x", float("nan"), 1.0, "abs")["passed"]
+    for name, kind_shape in (("mu", (1, 17, 3)), ("grad_z", (1, 17, 2))):
+        spec = GRAPHS["forward" if name == "mu" else "tto_step"]
+        checks = compare.compare_outputs(spec, {name: np.full(kind_shape, np.nan)}, {name: np.zeros(kind_shape)},
+                                         compare.TOLERANCES["fp32"])
+        assert len(checks) == 1 and not checks[0]["passed"]
 
 
 def test_tolerance_class_follows_precision_and_real_device(checkpoints):
