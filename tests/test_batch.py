@@ -161,7 +161,6 @@ def test_a_sequence_folder_in_a_corpus_is_one_input(corpus, formats, tmp_path, c
 def test_outputs_never_overwrite_their_inputs(corpus, capsys, small_checkpoint):
     (corpus / "broken.npz").unlink()
     before = {p: p.read_bytes() for p in corpus.rglob("*.npz")}
-    code, stdout, _ = infer(capsys, small_checkpoint, corpus, "-o", corpus)
-    assert code == 1 and "0 done, 0 skipped (already finished), 3 failed" in stdout
-    assert "refusing to overwrite an input" in stdout
+    code, stdout, stderr = infer(capsys, small_checkpoint, corpus, "-o", corpus)  # refused before any work
+    assert code == 1 and stdout == "" and "is the input" in stderr and "read them as inputs" in stderr
     assert {p: p.read_bytes() for p in corpus.rglob("*.npz")} == before

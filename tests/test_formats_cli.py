@@ -54,8 +54,30 @@ def test_infer_every_person_gets_an_output(capsys, small_checkpoint, openpose_fo
     code, stdout, stderr = _infer(capsys, small_checkpoint, openpose_folder, "--person", "all", "--up", "0,-1,0",
                                   "-o", tmp_path / "people.csv")
     assert code == 0, stderr
-    assert sorted(p.name for p in tmp_path.glob("people_*.csv")) == [
-        "people_cam01_person0.csv", "people_cam01_person1.csv"]
+    # The main subject at exactly -o, the bystander beside it; a summary line for each.
+    assert sorted(p.name for p in tmp_path.glob("people*.csv")) == ["people.csv", "people_person1.csv"]
+    assert f"#person0 (main subject): {FRAMES} of {FRAMES} frames, mean box height" in stdout
+    assert f"#person1: {FRAMES} of {FRAMES} frames" in stdout
+
+
+def test_infer_lifts_the_main_subject_to_exactly_the_output(capsys, small_checkpoint, shared_dir, tmp_path):
+    """The default: one output, at -o itself; a one-frame false positive is left out with a notice."""
+    openpose_folder = tmp_path / "cam01"
+    openpose_folder.mkdir()
+    for file in sorted((shared_dir / "data" / "formats" / "openpose_body25b_pose2sim").glob("*.json"))[:40]:
+        shutil.copy(file, openpose_folder / file.name)
+    payload = json.loads((openpose_folder / "cam01.0003.json").read_text())
+    ghost = np.reshape(payload["people"][0]["pose_keypoints_2d"], (25, 3)).copy()
+    ghost[:, 0] += 400  # beside the subject, in one frame
+    payload["people"].append({"person_id": [-1], "pose_keypoints_2d": ghost.ravel().tolist()})
+    (openpose_folder / "cam01.0003.json").write_text(json.dumps(payload))
+    code, stdout, stderr = _infer(capsys, small_checkpoint, openpose_folder, "--up", "0,-1,0",
+                                  "-o", tmp_path / "b25b.npz")
+    assert code == 0, stderr
+    assert [p.name for p in tmp_path.iterdir() if p != openpose_folder] == ["b25b.npz"]
+    assert "person 2 left out: seen in 1 of 40 frames" in stdout
+    with np.load(tmp_path / "b25b.npz") as result:
+        assert json.loads(str(result["metadata"]))["source"].endswith("#person0")
 
 
 @pytest.mark.parametrize("damage, message", [

@@ -8,6 +8,8 @@ import pytest
 from uao_deploy import UaoError
 from uao_deploy.data.keypoints import read_keypoints
 from uao_deploy.io import layouts
+from uao_deploy.io.keypoints import people
+from uao_deploy.io.keypoints.common import Person, merge_split_people
 from uao_deploy.skeleton import JOINT_NAMES
 
 J = {name: index for index, name in enumerate(JOINT_NAMES)}
@@ -38,7 +40,7 @@ def test_layout_table_is_consistent():
 
 
 def test_openpose_body25b_real_folder(formats):
-    sequences = read_keypoints(formats / "openpose_body25b_pose2sim")
+    sequences = read_keypoints(formats / "openpose_body25b_pose2sim", person="all")
     assert all(s.layout == "body25b" for s in sequences)  # told apart from BODY_25 by content
     subject = sequences[0]
     assert subject.name == "openpose_body25b_pose2sim_person0" and len(subject) == 100
@@ -65,15 +67,17 @@ def test_openpose_body25_real_folder(formats):
 
 
 def test_alphapose_halpe26_real_file_links_untracked_people(formats):
-    sequences = read_keypoints(formats / "alphapose_halpe26" / "alphapose-results.json")
-    assert [s.layout for s in sequences] == ["halpe26", "halpe26"]
-    main, duplicate = sequences
-    assert (main.confidence > 0).any(axis=1).sum() == 809  # one track through every frame
-    assert (duplicate.confidence > 0).any(axis=1).sum() == 1  # the one frame with a second detection
+    path = formats / "alphapose_halpe26" / "alphapose-results.json"
+    # The one-frame second detection is a false positive: left out with a notice, even with --person all.
+    for person in ("main", "all"):
+        main, = read_keypoints(path, person=person)
+        assert main.layout == "halpe26" and main.name == "alphapose-results" and main.person == 0
+        assert (main.confidence > 0).any(axis=1).sum() == 809  # one track through every frame
+        assert main.notes and "person 1 left out: seen in 1 of 809 frames" in main.notes[0]
     assert _upright_fraction(main.pixels) > 0.9
     assert 0.7 < _arm_ratio(main.pixels) < 1.4
-    only, = read_keypoints(formats / "alphapose_halpe26" / "alphapose-results.json", person="1")
-    assert only.name.endswith("_person1")
+    only, = read_keypoints(path, person="1")  # asked for by id, it is read
+    assert only.person == 1 and (only.confidence > 0).any(axis=1).sum() == 1
     with pytest.raises(UaoError, match="no person 7; its people are 0, 1"):
         read_keypoints(formats / "alphapose_halpe26" / "alphapose-results.json", person="7")
 
@@ -220,8 +224,8 @@ def test_tracked_alphapose_and_mmpose_keep_the_detector_ids(formats, tmp_path):
     for number, entry in enumerate(payload):
         entry["idx"] = 7 if number % 2 else 4  # PoseFlow ids, alternating: not what position linking would do
     (tmp_path / "tracked.json").write_text(json.dumps(payload))
-    names = [s.name for s in read_keypoints(tmp_path / "tracked.json")]
-    assert names == ["tracked_person4", "tracked_person7"]
+    names = [s.name for s in read_keypoints(tmp_path / "tracked.json", person="all")]
+    assert sorted(names) == ["tracked_person4", "tracked_person7"]
 
     frames = json.loads((formats / "mmpose_wholebody" / "SOUP.json").read_text())[:5]
     for frame in frames:
@@ -263,5 +267,47 @@ def test_person_picks_from_a_multi_person_npz(tmp_path):
     np.savez(tmp_path / "two.npz", reconstruction=tracks)
     second, = read_keypoints(tmp_path / "two.npz", person="1")
     np.testing.assert_array_equal(second.pixels, tracks[1, ..., :2])
-    with pytest.raises(UaoError, match="no person '2'"):
+    with pytest.raises(UaoError, match="no person 2; its people are 0, 1"):
         read_keypoints(tmp_path / "two.npz", person="2")
+    tracks[0, ..., 1] *= 0.1  # person 0 much smaller: person 1 is the main subject, first
+    np.savez(tmp_path / "two.npz", reconstruction=tracks)
+    assert [s.person for s in read_keypoints(tmp_path / "two.npz", person="all")] == [1, 0]
+    main, = read_keypoints(tmp_path / "two.npz")
+    assert main.person == 1 and main.name == "two"
+
+
+def test_main_subject_and_false_positives_of_the_real_pose2sim_folder(formats):
+    """A subject, a bystander at the image's edge through every frame, and OpenPose splitting the
+    subject into an upper- and a lower-body detection at frame 37: the split is merged, so no
+    one-frame third person exists, and the main subject is the larger of the two long tracks."""
+    folder = formats / "openpose_body25b_pose2sim"
+    subject, = read_keypoints(folder)
+    assert subject.name == "openpose_body25b_pose2sim" and subject.person == 0 and not subject.notes
+    everyone = read_keypoints(folder, person="all")
+    assert [s.person for s in everyone] == [0, 1]
+    assert people.box_heights(everyone[0]).mean() > 1.5 * people.box_heights(everyone[1]).mean()
+    # Frame 37 holds every joint of the subject, the lower body from the second detection.
+    assert (subject.confidence[37] > 0).all()
+    np.testing.assert_allclose(subject.pixels[37, J["r_ankle"]], subject.pixels[36, J["r_ankle"]], atol=15)
+    np.testing.assert_allclose(subject.pixels[37, J["head"]], subject.pixels[36, J["head"]], atol=15)
+    assert "100 of 100 frames, mean box height" in people.describe(subject)
+
+
+def test_split_detections_merge_only_when_they_complement_each_other(formats):
+    raw = json.loads((formats / "openpose_body25b_pose2sim" / "cam01.0036.json").read_text())
+    whole = np.reshape(raw["people"][0]["pose_keypoints_2d"], (25, 3))
+    upper, lower = whole.copy(), whole.copy()
+    upper[9:17, 2] = 0
+    upper[19:, 2] = 0
+    lower[:9, 2] = 0
+    lower[17:19, 2] = 0
+    merged = merge_split_people([Person(0, upper), Person(0, lower)])
+    assert len(merged) == 1 and (merged[0].keypoints[:, 2] > 0).sum() == 25
+    # Two whole people side by side are two people.
+    beside = whole.copy()
+    beside[:, 0] += 600
+    assert len(merge_split_people([Person(0, whole), Person(0, beside)])) == 2
+    # An upper body far from a lower body are two people too.
+    far = lower.copy()
+    far[:, 0] += 900
+    assert len(merge_split_people([Person(0, upper), Person(0, far)])) == 2

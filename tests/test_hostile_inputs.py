@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from cli_runner import uao
+from cli_runner import assert_refused, uao
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.errors import UaoError
 from uao_deploy.fileio import atomic_write_bytes, file_sha256
@@ -30,16 +30,6 @@ FRAMES = 12
 def snapshot(folder: Path) -> dict:
     """Every file under ``folder`` (hidden temporaries included) with its sha256."""
     return {str(path.relative_to(folder)): file_sha256(path) for path in sorted(folder.rglob("*")) if path.is_file()}
-
-
-def assert_refused(result, *needles, code=1):
-    """Exit ``code`` with exactly one line on stderr, no traceback, naming the problem."""
-    exit_code, _, stderr = result
-    assert exit_code == code, stderr
-    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr, stderr
-    for needle in needles:
-        assert needle in stderr, stderr
-    return stderr
 
 
 @pytest.fixture(scope="module")
@@ -399,9 +389,11 @@ def test_the_library_bounds_iterations_too(tmp_path, monkeypatch):
 
 def test_uao_cache_lists_and_clears(tiny_export, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path))
-    entry = tmp_path / "export" / "0123456789abcdef"
-    shutil.copytree(tiny_export, entry)
-    (tmp_path / "export" / ".0123456789abcdef.999999999.stale").mkdir()
+    from uao_deploy.export.cache import _cached
+
+    entry = _cached(tmp_path / "export" / "0123456789abcdef",
+                    lambda staging: shutil.copytree(tiny_export, staging, dirs_exist_ok=True))
+    (tmp_path / "export" / ".0123456789abcdef.uao-tmp-999999999.stale").mkdir()  # a killed run's staging
     code, stdout, _ = uao(capsys, "cache")
     assert code == 0 and str(entry) in stdout and "K = 2" in stdout and "1 entries" in stdout
     code, stdout, _ = uao(capsys, "cache", "--clear")

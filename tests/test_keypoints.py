@@ -25,10 +25,10 @@ def _videopose3d_file(path, videos, layout="coco"):
 
 def test_plain_keypoints_with_and_without_confidence(tmp_path):
     track = _track(channels=3)
-    np.savez(tmp_path / "a.npz", keypoints=track, width=1280, height=720, fps=30.0)
+    np.savez(tmp_path / "a.npz", keypoints=track, width=1280, height=960, fps=30.0)
     sequence, = read_keypoints(tmp_path / "a.npz")
     assert (sequence.format, sequence.layout, sequence.name) == ("keypoints", "h36m", "a")
-    assert (sequence.width, sequence.height, sequence.fps) == (1280.0, 720.0, 30.0)
+    assert (sequence.width, sequence.height, sequence.fps) == (1280.0, 960.0, 30.0)
     np.testing.assert_array_equal(sequence.pixels, track[..., :2])
     np.testing.assert_array_equal(sequence.confidence, track[..., 2])
 
@@ -46,7 +46,7 @@ def test_mhformer_file_is_human36m_per_person(tmp_path):
     np.testing.assert_array_equal(sequence.pixels, track[..., :2])
 
     np.savez(tmp_path / "two.npz", reconstruction=np.stack([track, track + 1]))
-    names = [s.name for s in read_keypoints(tmp_path / "two.npz")]
+    names = [s.name for s in read_keypoints(tmp_path / "two.npz", person="all")]
     assert names == ["two_person0", "two_person1"]
 
 

@@ -2,6 +2,7 @@
 hashes (no torch: the runtime uses these)."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -115,25 +116,69 @@ def check_writable_folder(folder: str | os.PathLike) -> None:
         raise UaoError(f"cannot write in {existing}: {exc.strerror or exc}") from None
 
 
+class Inputs:
+    """The files and folders a run reads, to refuse an output that is one of them or lies inside one
+    of the folders, by any spelling (``..``, ``.``, symbolic links, hard links)."""
+
+    def __init__(self, paths=()):
+        self.files: dict[Path, str] = {}  # resolved path -> as given
+        self.inodes: dict[tuple[int, int], str] = {}  # (device, inode) -> as given: hard links
+        self.folders: dict[Path, str] = {}
+        for path in paths:
+            given, resolved = str(path), Path(path).resolve()
+            (self.folders if resolved.is_dir() else self.files)[resolved] = given
+            with contextlib.suppress(OSError):
+                status = os.stat(path)
+                self.inodes[(status.st_dev, status.st_ino)] = given
+
+    def holding(self, path: Path) -> str | None:
+        """The input ``path`` is, or the input folder it lies in (or is); None when it touches none."""
+        resolved = Path(path).resolve()
+        if resolved in self.files:
+            return self.files[resolved]
+        with contextlib.suppress(OSError):
+            status = os.stat(path)
+            if (status.st_dev, status.st_ino) in self.inodes:
+                return self.inodes[(status.st_dev, status.st_ino)]
+        for folder in (resolved, *resolved.parents):
+            if folder in self.folders:
+                return self.folders[folder]
+        return None
+
+
+def _as_inputs(inputs) -> Inputs:
+    return inputs if isinstance(inputs, Inputs) else Inputs(inputs)
+
+
 def check_output_file(path: str | os.PathLike, inputs=(), what: str = "output") -> Path:
-    """Refuse, before any work, an output file that is an input (by any spelling: ``..``, ``.``,
-    symlinks, hard links) or that cannot be written (an existing folder of that name, a location
-    that cannot be written)."""
+    """Refuse, before any work, an output file that is an input or lies inside an input folder (by
+    any spelling), that is a link or a special file (a terminal, ``/dev/stdout``, a pipe: never
+    replaced, never written to), or that cannot be written (an existing folder of that name, a
+    location that cannot be written)."""
     path = Path(path)
+    source = _as_inputs(inputs).holding(path)
+    if source is not None:
+        inside = Path(source).resolve() != path.resolve() and Path(source).is_dir()
+        raise UaoError(f"{what} {path} is {'inside ' if inside else ''}the input {source}; "
+                       "refusing to overwrite an input")
     if path.is_dir():
         raise UaoError(f"{what} {path} is an existing folder; name a file")
-    for source in inputs:
-        same = path.resolve() == Path(source).resolve() or (
-            path.exists() and Path(source).exists() and os.path.samefile(path, source))
-        if same:
-            raise UaoError(f"{what} {path} is the input {source}; refusing to overwrite an input")
+    if path.exists() and not path.is_file():
+        raise UaoError(f"{what} {path} is not a regular file (a terminal, pipe, device or socket); name a file")
+    if path.is_symlink():
+        raise UaoError(f"{what} {path} is a symbolic link; name a file (a link is never replaced)")
     check_writable_folder(path.parent)
     return path
 
 
-def check_output_folder(folder: str | os.PathLike, what: str = "output folder") -> Path:
-    """Refuse, before any work, an output folder that is a file or cannot be written."""
+def check_output_folder(folder: str | os.PathLike, what: str = "output folder", inputs=()) -> Path:
+    """Refuse, before any work, an output folder that is a file, cannot be written, or is (or lies
+    inside) an input folder: its outputs would be read as inputs by the next run."""
     folder = Path(folder)
+    source = _as_inputs(inputs).holding(folder)
+    if source is not None:
+        raise UaoError(f"{what} {folder} is {'' if Path(source).resolve() == folder.resolve() else 'inside '}"
+                       f"the input {source}; write the outputs elsewhere (the next run would read them as inputs)")
     if folder.exists() and not folder.is_dir():
         raise UaoError(f"{what} {folder} exists and is not a folder")
     check_writable_folder(folder)

@@ -36,14 +36,18 @@ def parse_up(ctx, param, value):
 @click.option("--layout", type=click.Choice(LAYOUTS), default="auto", show_default=True,
               help="Joint layout of the keypoints, converted to Human3.6M-17. auto: as the file says or "
                    "its joint count implies (OpenPose BODY_25 vs BODY_25B from the keypoints), else h36m.")
-@click.option("--person", default="all", show_default=True,
-              help="Which person (track id) of a multi-person file to lift, or 'all' (one output each).")
+@click.option("--person", default="main", show_default=True,
+              help="Which people of a multi-person file to lift: main (the longest, largest track, to exactly -o), "
+                   "all (one output each, the main subject's at -o; a summary line each) or a track id. Tracks "
+                   "seen in at most 5 % of the frames are left out with a notice.")
 @click.option("--up", callback=parse_up, metavar="X,Y,Z",
               help="World up direction in camera coordinates (x right, y down, z forward) [default: estimated].")
 @click.option("--camera-pitch", type=click.FloatRange(-90, 90, min_open=True, max_open=True), metavar="DEGREES",
               help="Degrees the camera looks below the horizon (no roll), instead of estimating the up direction.")
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
+@click.option("--fps", type=POSITIVE, help="Frames per second of the video: the frame times of every output "
+                                           "(BVH Frame Time, CSV/JSON time) [default: the file's own rate, else 25].")
 @click.option("--focal", type=POSITIVE,
               help=f"Focal length in pixels [default: from the file, else {DEFAULT_FOCAL_RULE}].")
 @options.tto_iters(minimum=0, help="UAO iterations (0: the plain lifter).")
@@ -83,7 +87,7 @@ def parse_up(ctx, param, value):
               help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
 def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
             checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up, camera_pitch,
-            resume, ray_address, workers, gpus_per_worker, mode, causal, video):
+            resume, ray_address, workers, gpus_per_worker, mode, causal, video, fps):
     """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
     or VideoPose3D files) to 3D poses. FILES may also be folders of such files, globs or .txt lists
     (one path a line): one .npz per sequence under -o DIR, mirroring their names."""
@@ -98,7 +102,7 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
         if render is not None or video is not None:
             raise click.UsageError("--render/--video draw one file's animation; lift that file alone to render it")
         settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size,
-                                input_format, person, up, camera_pitch, mode, causal)
+                                input_format, person, up, camera_pitch, mode, causal, fps)
         common = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
                       providers=providers, resume=resume, log=click.echo)
         if ray_address:
@@ -114,4 +118,4 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
                 iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
                 engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
                 precision=precision, providers=providers, format=input_format, person=person, up=up,
-                camera_pitch=camera_pitch, mode=mode, causal=causal, video=video)
+                camera_pitch=camera_pitch, mode=mode, causal=causal, video=video, fps=fps)

@@ -17,12 +17,14 @@ from .infer import parse_up
 def command(result, out, up, camera_pitch):
     """Write RESULT (an npz from `uao infer`) as an offline 3D viewer, BVH, CSV or JSON."""
     from ..errors import UaoError
+    from ..fileio import check_output_file
     from ..io.results import check_output, load_result, write_result
     from ..pipeline.world import add_world_frame
 
     if up is not None and camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     check_output(out)
+    check_output_file(out, [result])
     arrays, metadata = load_result(result)
     if "poses_world" not in arrays or up is not None or camera_pitch is not None:
         arrays, metadata = add_world_frame(arrays, metadata, up, camera_pitch)  # older results, or overridden

@@ -34,23 +34,30 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 from ..io import layouts
+from ..io.keypoints.checks import check_upper_body_inside, drop_implausible, quality_notes
+from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
 from ..io.layouts import mark_missing
 from .npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
+DETECTRON2_KEYS = {"boxes", "keypoints"}  # what VideoPose3D's infer_video_d2.py writes (with segments, metadata)
 
 
 def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, format: str = "auto",
-                   person: str = "all", width: float | None = None,
-                   height: float | None = None) -> list[KeypointSequence]:
+                   person: str = "main", width: float | None = None,
+                   height: float | None = None, fps: float | None = None) -> list[KeypointSequence]:
     """All sequences of a keypoint file or folder, converted to Human3.6M-17 (missing joints still NaN).
 
     ``layout`` "auto" takes the layout the file declares (VideoPose3D's ``layout_name``; MHFormer
     files are Human3.6M) and Human3.6M otherwise; a name of :data:`uao_deploy.io.layouts.LAYOUTS`
     forces it, and contradicting a file's declared layout is an error. Anything but an npz (or any
     ``format`` but "npz") goes to :func:`uao_deploy.io.keypoints.read_detector_output` with
-    ``person`` and the image size ``width``/``height``.
+    the image size ``width``/``height``; ``person`` picks the people of a file of several
+    (:mod:`uao_deploy.io.keypoints.people`: the main subject by default). ``fps`` (frames per
+    second) replaces the file's own rate. Every sequence is checked
+    (:mod:`uao_deploy.io.keypoints.checks`): impossible points are missing, a head and shoulders
+    outside the image are an error, and garbage gets a warning in the sequence's ``notes``.
     """
     if layout not in LAYOUTS:
         raise UaoError(f"unknown keypoint layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
@@ -58,8 +65,23 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
     if format != "npz" and (format != "auto" or not (is_zip(path) or path.suffix.lower() == ".npz")):
         from ..io.keypoints import read_detector_output
 
-        return read_detector_output(path, format, layout, person, width, height)
+        sequences = read_detector_output(path, format, layout, person, width, height)
+    else:
+        sequences = _read_npz(path, layout, allow_pickle, person, width, height)
+    checked = []
+    for sequence in sequences:
+        check_upper_body_inside(sequence, width or sequence.width, height or sequence.height)
+        sequence = replace(sequence, fps=fps or sequence.fps)
+        checked.append(replace(sequence, notes=sequence.notes + quality_notes(sequence)))
+    return checked
+
+
+def _read_npz(path: Path, layout: str, allow_pickle: bool, person: str, width, height) -> list[KeypointSequence]:
     with open_npz(path, ".npz keypoint file", allow_pickle) as archive:
+        if DETECTRON2_KEYS <= set(archive.files):
+            raise UaoError(f"{path} is raw Detectron2 output (VideoPose3D's infer_video_d2.py: per-frame 'boxes' and "
+                           "'keypoints'); convert it with VideoPose3D's data/prepare_data_2d_custom.py "
+                           "(-i FOLDER -o NAME) and lift data_2d_custom_NAME.npz with --allow-pickle")
         if "reconstruction" in archive.files:
             sequences = _read_mhformer(path, archive)
         elif "keypoints" in archive.files:
@@ -71,11 +93,10 @@ def read_keypoints(path, layout: str = "auto", allow_pickle: bool = False, forma
                            f"(plain) or 'positions_2d' (VideoPose3D); it has {', '.join(archive.files) or 'no arrays'}")
     if not sequences:
         raise UaoError(f"{path} holds no keypoint sequence")
-    if person != "all":  # MHFormer files hold several people, named <file>#person<N>
-        sequences = [sequence for sequence in sequences if sequence.source.endswith(f"#person{person}")]
-        if not sequences:
-            raise UaoError(f"{path} has no person {person!r} (--person picks one of a multi-person MHFormer file)")
-    return [_to_h36m(sequence, layout) for sequence in sequences]
+    sequences = [_to_h36m(sequence, layout, width, height) for sequence in sequences]
+    if sequences[0].format == "mhformer":  # MHFormer files hold several people
+        sequences = choose_people(sequences, person, path)
+    return sequences
 
 
 def _array(path: Path, archive, key: str) -> np.ndarray:
@@ -128,11 +149,9 @@ def _read_mhformer(path: Path, archive) -> list[KeypointSequence]:
     sequences = []
     for person, track in enumerate(tracks):
         pixels, confidence = _track(path, track, "'reconstruction'")
-        several = len(tracks) > 1
         sequences.append(KeypointSequence(
-            name=f"{path.stem}_person{person}" if several else path.stem,
-            source=f"{path}#person{person}" if several else str(path),
-            format="mhformer", layout="h36m", pixels=pixels, confidence=confidence))
+            name=path.stem, source=f"{path}#person{person}" if len(tracks) > 1 else str(path),
+            format="mhformer", layout="h36m", pixels=pixels, confidence=confidence, person=person))
     return sequences
 
 
@@ -184,13 +203,16 @@ def _positive(value) -> float | None:
     return float(value) if isinstance(value, (int, float, np.number)) and value > 0 else None
 
 
-def _to_h36m(sequence: KeypointSequence, layout: str) -> KeypointSequence:
-    """Resolve the layout, mark missing joints NaN with confidence 0, and convert COCO to Human3.6M."""
+def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -> KeypointSequence:
+    """Resolve the layout, mark missing joints (and :func:`~uao_deploy.io.keypoints.checks.drop_implausible`
+    ones) NaN with confidence 0, and convert COCO to Human3.6M."""
     declared = sequence.layout
     if layout != "auto" and declared and declared != layout:
         raise UaoError(f"{sequence.source} is in the {declared} layout but --layout {layout} was given")
     resolved = declared or ("h36m" if layout == "auto" else layout)
-    pixels, confidence = layouts.to_h36m(sequence.pixels, sequence.confidence, resolved, sequence.source)
+    confidence = drop_implausible(sequence.pixels, sequence.confidence, width or sequence.width,
+                                  height or sequence.height)
+    pixels, confidence = layouts.to_h36m(sequence.pixels, confidence, resolved, sequence.source)
     return replace(sequence, layout=resolved, pixels=pixels, confidence=confidence)
 
 

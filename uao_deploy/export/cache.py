@@ -1,7 +1,9 @@
 """Exports made on first use and kept in a cache folder, shared by ``uao infer``, ``verify`` and ``bench``.
 
 Entries are checked against their manifests' sha256 on every use and rebuilt when damaged;
-``uao cache`` lists them and ``uao cache --clear`` removes them.
+``uao cache`` lists them and ``uao cache --clear`` removes them. Each entry holds a marker file
+(``MARKER``) written before anything else: only marked folders are ever removed, never through a
+link, so a cache folder pointed at a user's folder (or holding links to others) loses nothing else.
 """
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import contextlib
 import logging
 import os
 import shutil
+import stat
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
 NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
+MARKER = ".uao-cache-entry"  # in every folder this module made, holding SIGNATURE
+SIGNATURE = "made by uao-deploy's export cache (uao_deploy.export.cache); `uao cache --clear` removes this folder\n"
 
 
 def cache_dir() -> Path:
@@ -88,10 +93,25 @@ def _intact(folder: Path) -> bool:
         checked_graph_files(folder, read_manifest(folder), "")
         return True
     except UaoError as exc:
+        if not is_entry(folder):
+            raise UaoError(f"{folder} is in the way of a cache entry and was not made by uao ({str(exc).rstrip('; ')}); "
+                           "remove it") from None
         log.warning("rebuilding the damaged cache entry %s (%s)", folder, str(exc).rstrip("; "))
         with contextlib.suppress(OSError):  # a concurrent run may have moved it already
             os.replace(folder, folder.parent / f"{temporary_prefix(folder.name)}damaged")
         shutil.rmtree(folder.parent / f"{temporary_prefix(folder.name)}damaged", ignore_errors=True)
+        return False
+
+
+def is_entry(path: Path) -> bool:
+    """Whether ``path`` is a folder this module made: a real folder (not a link) holding the marker."""
+    marker = Path(path) / MARKER
+    try:
+        if Path(path).is_symlink() or not Path(path).is_dir() or marker.is_symlink() or not marker.is_file():
+            return False
+        with open(marker, encoding="utf-8") as handle:
+            return handle.read(len(SIGNATURE) + 1) == SIGNATURE
+    except (OSError, UnicodeDecodeError):
         return False
 
 
@@ -109,6 +129,7 @@ def _cached(folder: Path, make) -> Path:
     sweep_stale_temporaries(folder.parent)
     staging = Path(tempfile.mkdtemp(dir=folder.parent, prefix=temporary_prefix(folder.name)))
     try:
+        (staging / MARKER).write_text(SIGNATURE, encoding="utf-8")
         make(staging)
         os.replace(staging, folder)
     except OSError as exc:
@@ -119,12 +140,35 @@ def _cached(folder: Path, make) -> Path:
     return folder
 
 
-def cache_entries() -> list[dict]:
-    """Every cache entry: folder, size in bytes, age in days, and what it holds (from its manifest)."""
+def _tree_bytes(folder: Path) -> int:
+    """Bytes of the files below ``folder``, links neither followed nor counted."""
+    total = 0
+    for base, _, files in os.walk(folder):  # os.walk does not follow links into folders
+        for name in files:
+            with contextlib.suppress(OSError):
+                status = os.lstat(os.path.join(base, name))
+                total += status.st_size if stat.S_ISREG(status.st_mode) else 0
+    return total
+
+
+def _export_root() -> Path:
+    """The folder of the entries; refused when it is a link (uao never works through one there)."""
     root = cache_dir() / "export"
-    entries = []
+    if root.is_symlink():
+        raise UaoError(f"{root} is a link, not a folder uao made; remove the link (uao never clears through it)")
+    return root
+
+
+def cache_entries() -> tuple[list[dict], list[Path]]:
+    """(every cache entry: folder, size in bytes, age in days, what it holds (from its manifest);
+    the other things in the cache folder, which uao did not make and leaves alone)."""
+    root = _export_root()
+    entries, foreign = [], []
     for folder in sorted(root.iterdir()) if root.is_dir() else []:
-        if folder.name.startswith(".") or not folder.is_dir():
+        if folder.name.startswith("."):
+            continue  # a run's staging folder, or hidden files
+        if not is_entry(folder):
+            foreign.append(folder)
             continue
         try:
             manifest = read_manifest(folder)
@@ -135,21 +179,20 @@ def cache_entries() -> list[dict]:
             iters = tto.get("iters", "?") if isinstance(tto, dict) else "?"
             holds = (f"{manifest.get('format', '?')} {manifest.get('precision', '?')}, K = {iters}, "
                      f"checkpoint {str(manifest.get('checkpoint_sha256', '?'))[:12]}")
-        files = [path for path in folder.rglob("*") if path.is_file()]
-        entries.append({"folder": folder, "bytes": sum(path.stat().st_size for path in files),
-                        "age_days": (time.time() - folder.stat().st_mtime) / 86400, "holds": holds})
-    return entries
+        entries.append({"folder": folder, "bytes": _tree_bytes(folder),
+                        "age_days": (time.time() - folder.lstat().st_mtime) / 86400, "holds": holds})
+    return entries, foreign
 
 
-def clear_cache() -> tuple[int, int]:
-    """Remove every cache entry and leftover staging folder; return (folders removed, bytes freed)."""
-    root = cache_dir() / "export"
-    removed = freed = 0
-    for folder in list(root.iterdir()) if root.is_dir() else []:
-        freed += sum(path.stat().st_size for path in folder.rglob("*") if path.is_file()) if folder.is_dir() else 0
-        if folder.is_dir() and not folder.is_symlink():
-            shutil.rmtree(folder, ignore_errors=True)
-        else:
-            folder.unlink(missing_ok=True)
-        removed += 1
-    return removed, freed
+def clear_cache() -> tuple[int, int, list[Path]]:
+    """Remove every cache entry (marked folders only, never through a link) and the staging folders
+    of killed runs; return (folders removed, bytes freed, what was left alone: not made by uao)."""
+    root = _export_root()
+    if not root.is_dir():
+        return 0, 0, []
+    removed, freed = len(sweep_stale_temporaries(root)), 0
+    entries, foreign = cache_entries()
+    for entry in entries:
+        shutil.rmtree(entry["folder"], ignore_errors=True)  # removes links inside, never what they point to
+        removed, freed = removed + 1, freed + entry["bytes"]
+    return removed, freed, foreign

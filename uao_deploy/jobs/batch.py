@@ -22,8 +22,6 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from .. import fileio
 from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError, one_line
@@ -58,15 +56,16 @@ class LiftSettings:
     smooth_root: int = 1
     batch_size: int = 64
     format: str = "auto"
-    person: str = "all"
+    person: str = "main"
     up: tuple[float, float, float] | None = None
     camera_pitch: float | None = None
     mode: str = "sequence"
     causal: bool = False
+    fps: float | None = None
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
-                "person": self.person, "width": self.width, "height": self.height}
+                "person": self.person, "width": self.width, "height": self.height, "fps": self.fps}
 
     def lift_options(self) -> dict:
         return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,
@@ -212,6 +211,14 @@ def input_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+def searched_folders(specs) -> list[Path]:
+    """The folders a job's arguments search (a folder, a recursive glob's fixed part): an output
+    folder inside one would be read as input by the next run."""
+    kinds = [(spec, argument_kind(spec)) for spec in map(str, specs)]
+    return [Path(spec) if kind == "folder" else _fixed_prefix(spec) for spec, kind in kinds
+            if kind == "folder" or (kind == "glob" and "**" in spec)]
+
+
 def _listed(path: Path) -> list[Path]:
     try:
         lines = path.read_text().splitlines()
@@ -230,9 +237,11 @@ def _fixed_prefix(pattern: str) -> Path:
     return Path(*parts[:fixed]) if fixed else Path()
 
 
-def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict, resume: bool) -> Prepared:
+def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict, resume: bool,
+                 inputs: fileio.Inputs | None = None) -> Prepared:
     """Hash, read and check one input; decide whether ``resume`` skips it. Never raises: a bad file
-    comes back with its reason, so the job goes on with the others."""
+    comes back with its reason, so the job goes on with the others. ``inputs``: every input of the
+    job, none of which an output may overwrite (default: this file)."""
     prepared = Prepared(source=str(item.path))
     try:
         if not item.path.exists():
@@ -242,7 +251,8 @@ def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: 
         prepared.sequences = read_keypoints(item.path, **settings.read_options())
         for sequence in prepared.sequences:
             prepare(sequence, settings.width, settings.height, settings.focal)
-        prepared.targets = [fileio.check_output_file(out / item.subfolder / f"{sequence.name}.npz", [item.path])
+        inputs = inputs or fileio.Inputs([item.path])
+        prepared.targets = [fileio.check_output_file(out / item.subfolder / f"{sequence.name}.npz", inputs)
                             for sequence in prepared.sequences]
         prepared.skipped = resume and all(recorded_job(target) == prepared.job for target in prepared.targets)
     except Exception as exc:  # a foreign or unreadable file is that file's failure, not the job's
@@ -251,12 +261,33 @@ def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: 
 
 
 def recorded_job(path: Path) -> dict | None:
-    """The ``job`` record in an output's metadata; None when the file is absent or not a whole output."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return json.loads(str(archive["metadata"])).get("job")
-    except Exception:  # absent, truncated, foreign: not finished, so it is lifted again
+    """The ``job`` record in an output's metadata; None unless the file is a whole output: every
+    array a batch writes (the world arrays too), each as the result schema says."""
+    from ..io.results import load_result
+    from ..io.results.schema import WORLD_ARRAYS
+
+    if not path.is_file():
         return None
+    try:
+        arrays, metadata = load_result(path)
+    except UaoError:  # truncated, forged, foreign: not finished, so it is lifted again
+        return None
+    return metadata.get("job") if all(name in arrays for name in WORLD_ARRAYS) else None
+
+
+def claim_outputs(prepared: Prepared, claimed: dict[Path, str]) -> Prepared:
+    """Fail a file whose outputs another input of this job already writes (``v.npz`` holding two
+    people and ``v_person0.npz`` both make ``v_person0.npz``): the first claim keeps the name, so no
+    result silently replaces another. ``claimed`` maps each output (resolved) to its input."""
+    if prepared.error is None:
+        for target in prepared.targets:
+            other = claimed.get(target.resolve())
+            if other is not None and other != prepared.source:
+                prepared.error = f"{target} is also the output of {other} in this job; rename one of the inputs"
+                prepared.skipped = False
+                return prepared
+        claimed.update({target.resolve(): prepared.source for target in prepared.targets})
+    return prepared
 
 
 def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOutcome:
@@ -277,26 +308,29 @@ def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOut
     return FileOutcome(prepared.source, "done", ", ".join(map(str, prepared.targets)), frames)
 
 
-def check_job(out, settings: LiftSettings) -> Path:
-    """Refuse, before any work, settings no run can use and an output that is no folder."""
+def check_job(out, settings: LiftSettings, inputs=()) -> Path:
+    """Refuse, before any work, settings no run can use and an output that is no folder or is (or
+    lies inside) an input folder."""
     check_options(settings.iters, settings.smooth_root, settings.batch_size, settings.mode, settings.causal)
     if settings.up is not None and settings.camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     out = Path(out)
     if out.suffix.lower() == ".npz":
         raise UaoError(f"-o {out} names one file; several inputs need a folder")
-    return fileio.check_output_folder(out)
+    return fileio.check_output_folder(out, inputs=inputs)
 
 
 def run_batch(inputs: list[InputFile], out, engine, settings: LiftSettings, resume: bool = False,
               log=print) -> BatchSummary:
     """Lift every input with ``engine`` in this process, file after file."""
-    out = check_job(out, settings)
+    every_input = fileio.Inputs([item.path for item in inputs])
+    out = check_job(out, settings, every_input)
     engine_id = engine_identity(engine)
     started = time.perf_counter()
-    outcomes = []
+    outcomes, claimed = [], {}
     for item in inputs:
-        outcome = lift_and_save(prepare_file(item, out, settings, engine_id, resume), engine, settings)
+        prepared = claim_outputs(prepare_file(item, out, settings, engine_id, resume, every_input), claimed)
+        outcome = lift_and_save(prepared, engine, settings)
         log(outcome_line(outcome))
         outcomes.append(outcome)
     return BatchSummary(outcomes, time.perf_counter() - started)
@@ -315,7 +349,7 @@ def infer_many(specs, out, settings: LiftSettings, backend=None, engine_dir=None
     from .infer import open_engine
 
     inputs = expand_inputs(specs)
-    check_job(out, settings)
+    check_job(out, settings, [*searched_folders(specs), *(item.path for item in inputs)])
     engine = open_engine(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     notice = engine.path_notice(settings.iters)
     if notice:

@@ -332,15 +332,22 @@ def _lift_video(sequence, engine, iters, x, cams, camera, pixels, detected, conf
 
 def output_paths(sequences: list[KeypointSequence], out) -> list[Path]:
     """``out`` with a suffix names the output file, in the format the suffix names (.npz .csv .json .bvh
-    .html), or with several sequences <stem>_<name><suffix> each; without one it is a folder of
-    <name>.npz."""
+    .html); several people of one file: the first (the main subject) there and the others
+    <stem>_person<id><suffix>; other sequences <stem>_<name><suffix> each. Without a suffix it is a
+    folder of <name>.npz."""
     from ..io.results import check_output
 
     out = Path(out)
+    one_file = len({sequence.source.split("#")[0] for sequence in sequences}) == 1
     if out.suffix:  # a file, even where a folder of that name is in the way (refused before any work)
         check_output(out)
-        paths = [out] if len(sequences) == 1 else \
-            [out.with_name(f"{out.stem}_{sequence.name}{out.suffix}") for sequence in sequences]
+        if len(sequences) == 1:
+            paths = [out]
+        elif one_file and all(sequence.person is not None for sequence in sequences):
+            paths = [out] + [out.with_name(f"{out.stem}_person{sequence.person}{out.suffix}")
+                             for sequence in sequences[1:]]
+        else:
+            paths = [out.with_name(f"{out.stem}_{sequence.name}{out.suffix}") for sequence in sequences]
     else:
         check_output_folder(out)
         paths = [out / f"{sequence.name}.npz" for sequence in sequences]
@@ -363,15 +370,16 @@ def render_paths(sequences: list[KeypointSequence], render) -> list[Path | None]
 def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, width=None, height=None, focal=None,
                 iters: int = 4, smooth_root: int = 1, batch_size: int = 64, backend=None, engine_dir=None,
                 checkpoint=None, render=None, progress: bool = False, log=print, precision: str = "fp32",
-                providers: str | None = None, format: str = "auto", person: str = "all", up=None,
+                providers: str | None = None, format: str = "auto", person: str = "main", up=None,
                 camera_pitch: float | None = None, mode: str = "sequence", causal: bool = False,
-                video=None) -> list[Path]:
+                video=None, fps: float | None = None) -> list[Path]:
     """``uao infer``: read and check every input first, so a bad one leaves nothing written.
 
     ``format``/``person`` choose the reader and people (:mod:`uao_deploy.io.keypoints`); the
     output's suffix its writer (:mod:`uao_deploy.io.results`); ``up``/``camera_pitch`` override
     the world frame's up direction (:mod:`uao_deploy.pipeline.world`); ``mode``/``causal`` as
-    :func:`lift`; ``video`` goes under the keypoints of the ``render`` animations.
+    :func:`lift`; ``video`` goes under the keypoints of the ``render`` animations; ``fps`` replaces the
+    files' frame rates.
     """
     if not files:
         raise UaoError("no keypoint files given")
@@ -379,11 +387,21 @@ def infer_files(files, out, layout: str = "auto", allow_pickle: bool = False, wi
     if up is not None and camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     sequences = [sequence for path in files
-                 for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height)]
+                 for sequence in read_keypoints(path, layout, allow_pickle, format, person, width, height, fps)]
     cameras = [prepare(sequence, width, height, focal)[1] for sequence in sequences]
     targets = output_paths(sequences, out)
     for target in targets:
         check_output_file(target, files, "output")
+    for sequence in sequences:
+        for note in sequence.notes:
+            log(f"Note: {note}")
+    if person == "all":
+        from ..io.keypoints.people import describe
+
+        files_of = [sequence.source.split("#")[0] for sequence in sequences]
+        for number, (sequence, target) in enumerate(zip(sequences, targets)):
+            main = " (main subject)" if number == 0 or files_of[number] != files_of[number - 1] else ""
+            log(f"{sequence.source}{main}: {describe(sequence)} -> {target}")
     animations = render_paths(sequences, render)
     if render is not None:
         from ..viz.render import check_render_target

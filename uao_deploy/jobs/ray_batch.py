@@ -21,9 +21,9 @@ import time
 from pathlib import Path
 
 from ..errors import UaoError
-from ..fileio import atomic_write_bytes
+from ..fileio import Inputs, atomic_write_bytes
 from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_job, engine_identity, expand_inputs,
-                    lift_and_save, outcome_line, prepare_file, report)
+                    lift_and_save, outcome_line, prepare_file, report, searched_folders)
 
 RAY_BACKENDS = ("onnxruntime", "tensorrt")
 
@@ -127,7 +127,8 @@ def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", w
     import ray  # the extra uao-deploy[ray]; before the export, which takes a minute
 
     inputs = [InputFile(item.path.resolve(), item.subfolder) for item in expand_inputs(specs)]
-    out = check_job(out, settings).resolve()  # workers may run elsewhere: absolute paths only
+    searched = [*searched_folders(specs), *(item.path for item in inputs)]
+    out = check_job(out, settings, searched).resolve()  # workers may run elsewhere: absolute paths only
     folder, backend = engine_folder(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     started_here = not ray.is_initialized()
     if started_here:
@@ -165,8 +166,9 @@ def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_p
     dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
     # Reading is light: it reserves no CPU from the engine actors (one core each), and as many
     # readers as actors keep them fed without starting a Python process per file.
+    every_input = Inputs([item.path for item in inputs])  # no output may overwrite any of them
     dataset = dataset.map(_prepare_row, fn_kwargs={"out": out, "settings": settings, "engine_id": engine_id,
-                                                   "resume": resume}, num_cpus=0,
+                                                   "resume": resume, "inputs": every_input}, num_cpus=0,
                           compute=ray.data.TaskPoolStrategy(size=workers))
     dataset = dataset.map_batches(LiftWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=workers),
                                   num_gpus=gpus_per_worker, num_cpus=1 if gpus_per_worker == 0 else 0,
@@ -182,7 +184,7 @@ def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_p
     return BatchSummary(outcomes, time.perf_counter() - started)
 
 
-def _prepare_row(row, out, settings, engine_id, resume):
+def _prepare_row(row, out, settings, engine_id, resume, inputs):
     item = InputFile(Path(row["path"]), Path(row["subfolder"]))
     # Pickled by hand: the sequences' arrays differ in shape from file to file, which Arrow columns refuse.
-    return {"prepared": pickle.dumps(prepare_file(item, out, settings, engine_id, resume))}
+    return {"prepared": pickle.dumps(prepare_file(item, out, settings, engine_id, resume, inputs))}

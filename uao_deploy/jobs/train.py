@@ -132,6 +132,8 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
         history, start_epoch = state["history"], state["epoch"]
 
     validation = data.validation()
+    if len(validation["x"]) == 0:  # the best epoch is chosen on it: found now, not after an epoch
+        raise UaoError("the validation clips hold no frames; give clips with at least one frame")
     for epoch in range(start_epoch, config.epochs):
         model.train()
         losses, seen, started = [], 0, time.perf_counter()
@@ -152,11 +154,18 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
             losses.append(ranks.global_mean(loss))
             seen += len(x)
             bar.set_postfix(loss=f"{losses[-1]:.4f}")
+        if not losses:
+            raise UaoError(f"epoch {epoch + 1} drew no training batch: the training clips hold no frames")
         scheduler.step()
         elapsed = time.perf_counter() - started
         val = validation_mpjpe(model, validation, config.device)
         record = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "val_mpjpe_mm": val,
                   "samples_per_s": seen / elapsed, "seconds": elapsed, "lr": optimizer.param_groups[0]["lr"]}
+        if not (math.isfinite(record["train_loss"]) and math.isfinite(val)):
+            raise UaoError(f"training diverged in epoch {epoch + 1} (loss {record['train_loss']:g}, validation MPJPE "
+                           f"{val:g} mm) at learning rate {config.lr:g}; lower --lr" +
+                           (f" ({out_dir / BEST_NAME} holds epoch {history['best_epoch']})"
+                            if history["best_epoch"] else "; nothing was saved"))
         history["epochs"].append(record)
         if val < history["best_val_mpjpe_mm"]:
             history["best_val_mpjpe_mm"], history["best_epoch"] = val, epoch + 1

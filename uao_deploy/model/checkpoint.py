@@ -128,9 +128,22 @@ def load_checkpoint(path: str | os.PathLike | None = None) -> GUMLP:
 
 
 def read_sidecar(path: str | os.PathLike) -> dict:
-    """The JSON metadata next to a checkpoint, or {} for a bare seed checkpoint."""
+    """The JSON metadata next to a checkpoint, or {} for a bare seed checkpoint; a sidecar that is
+    not a JSON object is one UaoError (it would be overwritten, or misread, otherwise)."""
     side = sidecar_path(path)
-    return json.loads(side.read_text()) if side.is_file() else {}
+    if not side.exists():
+        return {}
+    if not side.is_file():
+        raise UaoError(f"{side} is not a regular file, so not a checkpoint's sidecar; remove it")
+    try:
+        sidecar = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise UaoError(f"{side} is not a readable JSON sidecar ({type(exc).__name__}: {first_line(exc)}); "
+                       "fix or remove it") from None
+    if not isinstance(sidecar, dict):
+        raise UaoError(f"{side} holds a JSON {type(sidecar).__name__}, not the object a checkpoint's sidecar is; "
+                       "fix or remove it")
+    return sidecar
 
 
 def read_calibration(path: str | os.PathLike) -> Calibration:

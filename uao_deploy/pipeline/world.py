@@ -113,9 +113,10 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
         raise UaoError("give either an up vector or a camera pitch, not both")
     joints = poses + root[:, None]
     if up is not None:
-        up = np.asarray(up, np.float64)
-        if up.shape != (3,) or not np.isfinite(up).all() or np.linalg.norm(up) == 0:
-            raise UaoError(f"the up vector must be three finite numbers, not all zero; got {up.tolist()}")
+        given = np.asarray(up, np.float64)
+        if given.shape != (3,) or not np.isfinite(given).all() or not np.abs(given).max() > 0:
+            raise UaoError(f"the up vector must be three finite numbers, not all zero; got {given.tolist()}")
+        up = given / np.abs(given).max()  # scaled first: the norm of (1e308, -1e308, 0) overflows to inf
         up, method = _unit(up), "given"
     elif camera_pitch is not None:
         if not -90 < camera_pitch < 90:

@@ -53,7 +53,7 @@ def detect_format(path: Path) -> str:
     raise UaoError(f"{path} is JSON but not OpenPose, AlphaPose or MMPose keypoints")
 
 
-def read_detector_output(path, format: str = "auto", layout: str = "auto", person: str = "all",
+def read_detector_output(path, format: str = "auto", layout: str = "auto", person: str = "main",
                          width: float | None = None, height: float | None = None):
     """Every selected person of a detector output as Human3.6M-17 :class:`KeypointSequence` s."""
     path = Path(path)

@@ -2,8 +2,9 @@
 
 A reader returns :class:`Detections`: every person found in every frame, with the detector's track
 id where it gives one. :func:`to_sequences` then checks the keypoint counts, settles the layout,
-links untracked detections into tracks (:func:`link_tracks`), picks the requested people and
-converts each track to Human3.6M-17. A frame where a person is absent stays NaN with confidence 0:
+merges a person split into two detections of a frame (:func:`merge_split_people`), links untracked
+detections into tracks (:func:`link_tracks`), converts each track to Human3.6M-17 and picks the
+requested people (:mod:`.people`). A frame where a person is absent stays NaN with confidence 0:
 :func:`uao_deploy.data.keypoints.fill_missing` fills it later, and the output's confidence marks it.
 """
 from __future__ import annotations
@@ -17,16 +18,20 @@ import numpy as np
 
 from ...errors import UaoError
 from .. import layouts
+from .checks import check_inside_image, drop_implausible
+from .people import choose_people
 from .sequence import KeypointSequence
 
 # Untracked detections in consecutive frames are one person when their centres are closer than
 # this many body sizes, and a track that was not seen for this many frames is not continued.
 LINK_DISTANCE = 0.5
 LINK_GAP_FRAMES = 30
-# Keypoints more than this fraction of the image size outside it count as outside; more than
-# OUTSIDE_FRACTION of them outside means the image size is wrong.
+# Keypoints more than this fraction of the image size outside it count as outside (checks.check_inside_image).
 OUTSIDE_MARGIN = 0.25
-OUTSIDE_FRACTION = 0.05
+# One person split into two detections of a frame (see merge_split_people): at most this many joints
+# found by both, and the gap between the two boxes within this fraction of their size.
+SPLIT_SHARED_JOINTS = 2
+SPLIT_DISTANCE = 0.1
 
 
 @dataclass
@@ -105,8 +110,9 @@ def keypoint_rows(values, where: str, dims: int = 3) -> np.ndarray:
     return array
 
 
-def to_sequences(detections: Detections, layout: str = "auto", person: str = "all") -> list[KeypointSequence]:
-    """One Human3.6M-17 :class:`KeypointSequence` per selected track (see the module docstring)."""
+def to_sequences(detections: Detections, layout: str = "auto", person: str = "main") -> list[KeypointSequence]:
+    """The Human3.6M-17 :class:`KeypointSequence` of each track ``person`` selects (see the module
+    docstring and :mod:`.people`)."""
     source = detections.source
     people = [p for p in detections.people if (p.keypoints[:, 2] > 0).any()]  # not an empty skeleton
     if not people:
@@ -120,39 +126,73 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "al
     joints = counts.pop()
     _check_inside_image(detections, people)
     layout = _resolve_layout(detections, joints, layout)
-    tracks = link_tracks(people)
-    chosen = _select(source, sorted(tracks), person)
+    tracks = link_tracks(merge_split_people(people))
     several = len(tracks) > 1
+    stem = source.stem if source.is_file() else source.name
     sequences = []
-    for track in chosen:
+    for track in sorted(tracks):
         points = np.full((detections.frames, joints, 2), np.nan, np.float32)
         confidence = np.zeros((detections.frames, joints), np.float32)
         # A frame with two detections of one track keeps the more confident one.
         for p in sorted(tracks[track], key=lambda p: np.nansum(p.keypoints[:, 2])):
             points[p.frame], confidence[p.frame] = p.keypoints[:, :2], p.keypoints[:, 2]
+        confidence = drop_implausible(points, confidence, detections.width, detections.height)
         pixels, confidence = layouts.to_h36m(points, confidence, layout, str(source))
-        stem = source.stem if source.is_file() else source.name
         sequences.append(KeypointSequence(
-            name=f"{stem}_person{track}" if several else stem,
-            source=f"{source}#person{track}" if several else str(source),
+            name=stem, source=f"{source}#person{track}" if several else str(source),
             format=detections.format, layout=layout, pixels=pixels, confidence=confidence,
-            width=detections.width, height=detections.height))
-    return sequences
+            width=detections.width, height=detections.height, person=track))
+    return choose_people(sequences, person, source)
+
+
+def merge_split_people(people: list[Person]) -> list[Person]:
+    """Merge a person the detector split into two detections of one frame (an upper and a lower body).
+
+    Two untracked detections of one frame are one person when their detected joints barely
+    overlap (at most ``SPLIT_SHARED_JOINTS`` in common; OpenPose's split of the Pose2Sim subject
+    has one wrist in both, 0.3 body sizes apart) and their boxes touch (a gap of at most
+    ``SPLIT_DISTANCE`` of the pair's size): then each joint comes from the more confident one.
+    """
+    by_frame: dict[int, list[Person]] = {}
+    for p in people:
+        by_frame.setdefault(p.frame, []).append(p)
+    merged = []
+    for frame_people in by_frame.values():
+        frame_people = list(frame_people)
+        i = 0
+        while i < len(frame_people):
+            partner = next((j for j in range(i + 1, len(frame_people))
+                            if _split_halves(frame_people[i], frame_people[j])), None)
+            if partner is None:
+                i += 1
+                continue
+            a, b = frame_people[i], frame_people.pop(partner)
+            keypoints = np.where((b.keypoints[:, 2] > a.keypoints[:, 2])[:, None], b.keypoints, a.keypoints)
+            frame_people[i] = Person(a.frame, keypoints, a.track, f"{a.where} merged with {b.where}")
+        merged += frame_people
+    return merged
+
+
+def _split_halves(a: Person, b: Person) -> bool:
+    if a.track is not None or b.track is not None:
+        return False  # a tracker told them apart
+    seen_a, seen_b = a.keypoints[:, 2] > 0, b.keypoints[:, 2] > 0
+    both = seen_a & seen_b
+    if both.sum() > SPLIT_SHARED_JOINTS or not (seen_a & ~seen_b).any() or not (seen_b & ~seen_a).any():
+        return False
+    points = np.concatenate([a.keypoints[seen_a, :2], b.keypoints[seen_b, :2]])
+    size = np.linalg.norm(points.max(axis=0) - points.min(axis=0))
+    low_a, high_a = a.keypoints[seen_a, :2].min(axis=0), a.keypoints[seen_a, :2].max(axis=0)
+    low_b, high_b = b.keypoints[seen_b, :2].min(axis=0), b.keypoints[seen_b, :2].max(axis=0)
+    gap = np.maximum(0, np.maximum(low_a - high_b, low_b - high_a))  # 0 where the boxes overlap
+    return bool(np.linalg.norm(gap) <= SPLIT_DISTANCE * size)
 
 
 def _check_inside_image(detections: Detections, people: list[Person]) -> None:
     """Refuse keypoints far outside the given image: a wrong --width/--height, or frames of
     differently sized videos mixed. Detectors do place some joints a little outside the frame."""
-    if not detections.width or not detections.height:
-        return
-    size = np.array([detections.width, detections.height])
     points = np.concatenate([p.keypoints[p.keypoints[:, 2] > 0, :2] for p in people])
-    outside = ((points < -OUTSIDE_MARGIN * size) | (points > (1 + OUTSIDE_MARGIN) * size)).any(axis=1)
-    if outside.mean() > OUTSIDE_FRACTION:
-        extent = np.nanmax(points, axis=0)
-        raise UaoError(f"{detections.source}: {outside.mean():.0%} of the keypoints lie outside the "
-                       f"{size[0]:g}x{size[1]:g} image (they reach x={extent[0]:.0f}, y={extent[1]:.0f}): "
-                       "a wrong --width/--height, or frames of videos of different resolutions mixed")
+    check_inside_image(points, detections.width, detections.height, OUTSIDE_MARGIN, detections.source)
 
 
 def _resolve_layout(detections: Detections, joints: int, layout: str) -> str:
@@ -240,15 +280,3 @@ def _centre_and_size(person: Person) -> tuple[np.ndarray, float]:
     if len(seen) == 0:
         return np.full(2, np.inf), 0.0
     return seen.mean(axis=0), float(np.linalg.norm(seen.max(axis=0) - seen.min(axis=0)))
-
-
-def _select(source: Path, tracks: list[int], person: str) -> list[int]:
-    if person == "all":
-        return tracks
-    try:
-        wanted = int(person)
-    except ValueError:
-        raise UaoError(f"--person takes a track id or 'all'; got {person!r}") from None
-    if wanted not in tracks:
-        raise UaoError(f"{source}: no person {wanted}; its people are {', '.join(map(str, tracks))}")
-    return [wanted]

@@ -19,18 +19,16 @@ Every format but the npz needs the world-frame arrays, which
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ... import skeleton
-from ...errors import UaoError
+from ...errors import UaoError, first_line
 from ...fileio import atomic_write_bytes
+from .schema import LIFT_ARRAYS, SPECS, check_fps, check_result
 
 SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
 DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
-LIFT_ARRAYS = ("poses_3d", "poses_3d_initial", "root", "uncertainty", "keypoints_2d", "confidence")
 
 
 def check_output(path) -> None:
@@ -46,13 +44,20 @@ def check_output(path) -> None:
 
 
 def fps_of(metadata: dict) -> float:
-    return float(metadata.get("fps") or DEFAULT_FPS)
+    fps = check_fps(metadata.get("fps"), "the result's metadata")
+    return DEFAULT_FPS if fps is None else fps
 
 
 def write_result(path, arrays: dict, metadata: dict) -> Path:
-    """Write ``arrays`` (lift arrays and world arrays) in the format of ``path``'s suffix, atomically."""
+    """Write ``arrays`` (lift arrays and world arrays, :mod:`.schema`) in the format of ``path``'s
+    suffix, atomically; a result that does not match the schema is refused and nothing is written."""
     path = Path(path)
     check_output(path)
+    unknown = sorted(set(arrays) - set(SPECS))
+    if unknown:  # every array a result holds is described, and checked, in .schema
+        raise UaoError(f"refusing to write {path}: {', '.join(unknown)} is not in the result schema "
+                       "(uao_deploy/io/results/schema.py)")
+    check_result(arrays, metadata, f"refusing to write {path}")
     suffix, fps = path.suffix.lower(), fps_of(metadata)
     if suffix == ".npz":
         def write(tmp):
@@ -83,21 +88,23 @@ def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> 
 
 
 def load_result(path) -> tuple[dict, dict]:
-    """The arrays and metadata of an npz written by ``uao infer`` (world arrays when it has them)."""
+    """The arrays (those :mod:`.schema` lists) and metadata of an npz written by ``uao infer``, checked
+    against the schema: anything else is one UaoError naming the problem."""
+    from ...data.npz import open_npz, read_array
+
     path = Path(path)
-    if not path.is_file():
-        raise UaoError(f"{path} does not exist or is not a file")
+    with open_npz(path, "uao result .npz") as archive:
+        names = {name.removesuffix(".npy") for name in archive.files}
+        missing = [name for name in (*LIFT_ARRAYS, "metadata") if name not in names]
+        if missing:
+            raise UaoError(f"{path} is not a uao result: it lacks {', '.join(missing)}")
+        arrays = {name: read_array(path, archive, name) for name in SPECS if name in names}
+        text = read_array(path, archive, "metadata")
+    if text.dtype.kind != "U" or text.ndim != 0:
+        raise UaoError(f"{path}: its metadata is not a JSON text")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files if key != "metadata"}
-            metadata = json.loads(str(archive["metadata"])) if "metadata" in archive.files else {}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
-        raise UaoError(f"{path} is not a readable uao result .npz ({type(exc).__name__})") from None
-    missing = [key for key in LIFT_ARRAYS if key not in arrays]
-    if missing:
-        raise UaoError(f"{path} is not a uao result: it lacks {', '.join(missing)}")
-    frames = len(arrays["poses_3d"])
-    if arrays["poses_3d"].shape != (frames, skeleton.NUM_JOINTS, 3) or frames == 0 or \
-            any(len(arrays[key]) != frames for key in LIFT_ARRAYS):
-        raise UaoError(f"{path}: its arrays do not describe one sequence of (T, 17) joints")
+        metadata = json.loads(str(text))
+    except (ValueError, RecursionError) as exc:
+        raise UaoError(f"{path}: its metadata is not valid JSON ({first_line(exc)})") from None
+    check_result(arrays, metadata, str(path))
     return arrays, metadata

@@ -1,0 +1,119 @@
+"""Real detector output as it comes (issue 23): impossible points, wrong image sizes, frame rates,
+raw Detectron2 files and garbage, on the real files of tests/data/formats and ../shared/data."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from cli_runner import uao
+from uao_deploy import UaoError
+from uao_deploy.data.keypoints import read_keypoints
+from uao_deploy.io.keypoints.checks import drop_implausible
+from uao_deploy.skeleton import JOINT_NAMES
+
+J = {name: index for index, name in enumerate(JOINT_NAMES)}
+
+
+def _raw_people(folder, frames):
+    """(T, 25, 3) BODY_25B keypoints of the first person of each of the first ``frames`` files."""
+    files = sorted(folder.glob("*.json"))[:frames]
+    return np.stack([np.reshape(json.loads(f.read_text())["people"][0]["pose_keypoints_2d"], (25, 3))
+                     for f in files])
+
+
+def test_a_nose_on_the_image_edge_far_from_its_track_is_missing(formats):
+    """OpenPose put the Pose2Sim subject's nose at x = 0 (confidence 0.65-0.69) in frames 4-8 and 15
+    while the subject stands 300 px from the edge: not a detection."""
+    raw = _raw_people(formats / "openpose_body25b_pose2sim", 20)
+    assert (raw[[4, 5, 6, 7, 8, 15], 0, 0] == 0).all() and (raw[[4, 5, 6, 7, 8, 15], 0, 2] > 0.6).all()
+    confidence = drop_implausible(raw[..., :2], raw[..., 2], 1088, 1920)
+    dropped = np.argwhere((confidence == 0) & (raw[..., 2] > 0))
+    assert sorted(map(tuple, dropped)) == [(t, 0) for t in (4, 5, 6, 7, 8, 15)]
+    # Read through the reader, the joints made from the nose are missing in those frames only.
+    subject, = read_keypoints(formats / "openpose_body25b_pose2sim", width=1088, height=1920)
+    assert (subject.confidence[[4, 15], J["neck_nose"]] == 0).all()
+    assert (subject.confidence[[3, 9, 14], J["neck_nose"]] > 0).all()
+
+
+def test_points_at_zero_zero_are_missing_and_edge_points_on_their_track_are_kept():
+    rng = np.random.default_rng(0)
+    points = np.tile(rng.uniform(300, 500, (1, 17, 2)), (10, 1, 1)) + rng.normal(0, 2, (10, 17, 2))
+    confidence = np.full((10, 17), 0.9)
+    points[..., 0] -= points[..., 0].min() - 20  # the person at the left edge
+    points[3, 5] = 0  # (0, 0): "not found", whatever the confidence says
+    points[:, 16, 0] = 0  # a wrist clamped to the edge in every frame, next to the body: kept
+    points[6, 2, 1] = 1079  # the last row, 600 px from where its track is
+    kept = drop_implausible(points, confidence, 1920, 1080)
+    assert kept[3, 5] == 0 and kept[6, 2] == 0
+    assert (kept[:, 16] > 0).all() and (kept > 0).sum() == 170 - 2
+
+
+@pytest.mark.parametrize("folder, size, true_size", [
+    ("openpose_body25b_pose2sim", (720, 1280), "1088x1920"),  # portrait Pose2Sim at two thirds
+])
+def test_a_wrong_image_size_is_refused_naming_the_likely_one(formats, folder, size, true_size):
+    with pytest.raises(UaoError, match=f"outside the {size[0]}x{size[1]} image .*they fit {true_size}"):
+        read_keypoints(formats / folder, width=size[0], height=size[1])
+    read_keypoints(formats / folder, width=int(true_size.split("x")[0]), height=int(true_size.split("x")[1]))
+
+
+def test_webcam_clip_with_guessed_legs_below_the_frame_is_not_refused(shared_dir):
+    """The PoseMamba webcam clip (1920x1080): HRNet puts the hips and elbows far below the image
+    with confidence 0.3-0.6. Its own size is accepted; 1280x720 is refused, naming 1920x1080."""
+    path = shared_dir / "data" / "real2d" / "posemamba_sample_video1.npz"
+    read_keypoints(path, width=1920, height=1080)
+    with pytest.raises(UaoError, match="outside the 1280x720 image .*they fit 1920x1080"):
+        read_keypoints(path, width=1280, height=720)
+
+
+def test_raw_detectron2_output_names_the_conversion(tmp_path):
+    boxes = np.empty(3, dtype=object)
+    keypoints = np.empty(3, dtype=object)
+    for frame in range(3):  # what VideoPose3D's infer_video_d2.py saves: per-frame arrays, some empty
+        boxes[frame] = np.ones((frame % 2, 5), np.float32)
+        keypoints[frame] = np.ones((frame % 2, 4, 17), np.float32)
+    np.savez_compressed(tmp_path / "clip.mp4.npz", boxes=boxes, segments=np.array([None] * 3),
+                        keypoints=keypoints, metadata=np.array({"w": 1920, "h": 1080}))
+    with pytest.raises(UaoError, match="raw Detectron2 output .*prepare_data_2d_custom.py"):
+        read_keypoints(tmp_path / "clip.mp4.npz")
+
+
+def test_garbage_gets_a_warning_and_real_files_do_not(formats, tmp_path):
+    for path in (formats / "openpose_body25b_pose2sim", formats / "alphapose_halpe26" / "alphapose-results.json",
+                 formats / "mmpose_wholebody" / "SOUP.json"):
+        assert not [n for n in read_keypoints(path)[0].notes if "vary" in n or "confidence is" in n], path
+    rng = np.random.default_rng(1)
+    garbage = np.concatenate([rng.uniform(100, 900, (50, 17, 2)), rng.uniform(0.05, 0.3, (50, 17, 1))], axis=-1)
+    np.savez(tmp_path / "garbage.npz", keypoints=garbage.astype(np.float32), width=1000, height=1000)
+    notes = read_keypoints(tmp_path / "garbage.npz")[0].notes
+    assert any("mean keypoint confidence is 0.1" in n for n in notes)
+    assert any("2D lengths vary" in n for n in notes)
+
+
+def test_fps_sets_the_frame_times_of_every_output(capsys, small_checkpoint, formats, tmp_path):
+    folder = tmp_path / "cam01"
+    folder.mkdir()
+    for file in sorted((formats / "openpose_body25b_pose2sim").glob("*.json"))[:12]:
+        shutil.copy(file, folder / file.name)
+    common = ("--width", 1088, "--height", 1920, "--backend", "torch", "--checkpoint", small_checkpoint,
+              "--tto-iters", 1, "--no-progress", "--up", "0,-1,0")
+    for suffix in (".bvh", ".csv", ".npz"):
+        code, _, stderr = uao(capsys, "infer", folder, "--fps", 60, "-o", tmp_path / f"walk{suffix}", *common)
+        assert code == 0, stderr
+    assert "Frame Time: 0.01666667" in (tmp_path / "walk.bvh").read_text()
+    rows = (tmp_path / "walk.csv").read_text().splitlines()
+    last = rows[-1].split(",")
+    assert float(last[1]) == pytest.approx(11 / 60, abs=1e-4)
+    with np.load(tmp_path / "walk.npz") as result:
+        assert json.loads(str(result["metadata"]))["fps"] == 60
+    # The file's own rate (a plain npz's fps) is used without --fps, and --fps replaces it.
+    assert read_keypoints(_plain(tmp_path, fps=50.0))[0].fps == 50.0
+    assert read_keypoints(_plain(tmp_path, fps=50.0), fps=30.0)[0].fps == 30.0
+
+
+def _plain(tmp_path, fps):
+    rng = np.random.default_rng(2)
+    keypoints = np.tile(rng.uniform(400, 600, (1, 17, 2)), (6, 1, 1)).astype(np.float32)
+    np.savez(tmp_path / "plain.npz", keypoints=keypoints, width=1000, height=1000, fps=fps)
+    return tmp_path / "plain.npz"
