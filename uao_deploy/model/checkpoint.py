@@ -138,7 +138,7 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     try:
         sidecar = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UaoError(f"{side} is not a readable JSON sidecar ({type(exc).__name__}: {first_line(exc)}); "
+        raise UaoError(f"{side} is not a readable JSON sidecar ({one_line(exc)}); "
                        "fix or remove it") from None
     if not isinstance(sidecar, dict):
         raise UaoError(f"{side} holds a JSON {type(sidecar).__name__}, not the object a checkpoint's sidecar is; "
