@@ -35,7 +35,7 @@ def run_export(checkout: Path, workers: int | None) -> dict:
         usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "uao_deploy", "export", "--out", f"{out}/export"], env=env,
-                              capture_output=True, text=True)
+                              cwd=checkout, capture_output=True, text=True)  # -m puts the cwd first on the path
         wall = time.perf_counter() - start
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:

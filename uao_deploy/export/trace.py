@@ -134,13 +134,20 @@ def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
     # Longest first: the graphs with the most outputs are the steps, whose traces take longest.
     order = sorted(jobs, key=lambda name: -len(jobs[name][1].outputs))
     traced = {}
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
-                             initargs=(jobs,)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
+                               initargs=(jobs,))
+    try:
         futures = [pool.submit(_trace_in_worker, name) for name in order]
         for future in as_completed(futures):
             name, serialized, seconds = future.result()
             traced[name] = onnx.load_model_from_string(serialized)
             log.info("%-14s traced in %.1f s", name, seconds)
+    except BaseException:  # a failed trace, Ctrl-C or SIGTERM: the other traces are not waited for
+        for process in list(pool._processes.values()):
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
     return {name: traced[name] for name in jobs}
 
 
