@@ -14,6 +14,8 @@ from ddp_train_job import short_run
 from test_train import _data, mocap_files  # noqa: F401 (the fixture)
 from uao_deploy.jobs.distributed import Ranks
 
+pytestmark = pytest.mark.slow  # starts torchrun processes
+
 TESTS = Path(__file__).parent
 
 

@@ -25,6 +25,8 @@ from conftest import TINY_SEQUENCE
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import frozen
 
+pytestmark = pytest.mark.slow  # exports graphs
+
 BATCHES = (1, 7, 64)  # none is the tracing batch: the graphs must not have fixed it
 assert trace.TRACE_BATCH not in BATCHES
 

@@ -104,7 +104,8 @@ def test_cache_clear_removes_only_its_own_entries(tmp_path, capsys, monkeypatch)
     (forged / ".uao-cache-entry").symlink_to(elsewhere / "precious.bin")
     monkeypatch.setenv("UAO_CACHE_DIR", str(user))
     entry = make_entry(user, "0123456789abcdef")
-    others_before, elsewhere_before = {k: v for k, v in tree(user).items() if "0123456789abcdef" not in k}, tree(elsewhere)
+    others_before = {key: value for key, value in tree(user).items() if "0123456789abcdef" not in key}
+    elsewhere_before = tree(elsewhere)
 
     code, stdout, stderr = uao(capsys, "cache")
     assert code == 0 and "Traceback" not in stderr, stderr
@@ -125,6 +126,20 @@ def test_cache_never_clears_through_a_linked_export_folder(tmp_path, capsys, mon
     before = tree(tmp_path)
     for args in (["cache", "--clear"], ["cache"]):
         assert_refused(uao(capsys, *args), "is a link", "never clears through it")
+    assert tree(tmp_path) == before
+
+
+def test_a_damaged_folder_uao_did_not_make_is_never_rebuilt_over(tmp_path):
+    from uao_deploy.errors import UaoError
+    from uao_deploy.export import cache
+
+    folder = tmp_path / "export" / "0123456789abcdef"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    (folder / "mine.txt").write_text("someone's")
+    before = tree(tmp_path)
+    with pytest.raises(UaoError, match="was not made by uao"):
+        cache._cached(folder, lambda staging: (staging / "forward.onnx").write_bytes(b"g"))
     assert tree(tmp_path) == before
 
 
@@ -253,7 +268,8 @@ FORGERIES = {
     "no frames": (dict(poses_3d=lambda a: a["poses_3d"][:0]), "no frames"),
     "NaN pose": (dict(poses_3d=lambda a: np.where(np.arange(FRAMES)[:, None, None] == 3, np.nan, a["poses_3d"])),
                  "poses_3d holds NaN or infinite values (frame 3)"),
-    "infinite keypoint": (dict(keypoints_2d=lambda a: a["keypoints_2d"] * np.float32(np.inf)), "keypoints_2d holds NaN"),
+    "infinite keypoint": (dict(keypoints_2d=lambda a: a["keypoints_2d"] * np.float32(np.inf)),
+                          "keypoints_2d holds NaN"),
     "huge pose": (dict(poses_3d_initial=lambda a: a["poses_3d_initial"] + np.float32(1e30)), "outside"),
     "text pose": (dict(poses_3d=lambda a: a["poses_3d"].astype(str)), "poses_3d holds <U"),
     "world one frame short": (dict(poses_world=lambda a: a["poses_world"][:-1]), "poses_world has shape"),

@@ -17,6 +17,8 @@ from uao_deploy.export.tensorrt import TIMING_CACHE
 from uao_deploy.runtimes import trt_logger
 from uao_deploy.fileio import file_sha256
 
+pytestmark = pytest.mark.slow  # exports and builds engines
+
 PROFILE = (1, 2, 4)
 
 

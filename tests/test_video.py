@@ -469,28 +469,59 @@ def test_video_output_barely_depends_on_where_the_windows_fall(small_model, nois
         assert np.abs(other.root - placements[-1].root).max() < 0.25 * np.abs(placements[-1].root - root).max()
 
 
-def test_eval_video_grid_reports_every_setting_and_method(mocap_clips, tmp_path, capsys):
-    """``uao eval --video --grid``: noise 0/4/8 px with the focal known and unknown, four methods each."""
-    path = tmp_path / "clips.npz"
-    np.savez(path, **mocap_clips)
-    code, stdout, err = uao(capsys, "eval", "--data", path, "--video", "--grid", "--json", "-")
+def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export, tmp_path, capsys):
+    """``uao eval --video --grid``: splits x 0/4/8 px x five noise models x focal known/unknown, with the
+    world-grounded metrics; finished cells are reused by a rerun, and recomputed when their settings change."""
+    from uao_deploy.jobs.video_grid import NOISE_MODELS
+
+    paths = []
+    for split, names in (("train", ("walk", "jump")), ("val", ("wave",))):
+        paths += ["--data", tmp_path / f"{split}.npz"]
+        np.savez(paths[-1], **{name: mocap_clips[name] for name in names})
+    cells = tmp_path / "cells"
+    grid = ["eval", *paths, "--video", "--grid", "--engine", tiny_export, "--tto-iters", "2", "--cells", cells,
+            "--clips-per-cell", "1", "--frames-per-clip", "12", "--json", "-"]
+    code, stdout, err = uao(capsys, *grid)
     assert code == 0, err
     report = json.loads(stdout)
-    assert [row["setting"] for row in report["settings"]] == [
-        f"{noise} px, focal {focal}" for noise in (0, 4, 8) for focal in ("known", "unknown")]
-    for row in report["settings"]:
-        assert row["clips"] == 3 and set(row["methods"]) == {"plain", "plain+savgol", "frame-uao", "sequence-uao"}
-        assert all(np.isfinite(value) for method in row["methods"].values() for value in method.values())
-    noiseless, noisy = report["settings"][0]["methods"]["plain"], report["settings"][4]["methods"]["plain"]
-    assert noisy["mpjpe"] > noiseless["mpjpe"]
-    code, _, err = uao(capsys, "eval", "--grid")
-    assert code == 2 and "--grid is a --video option" in err
+    expected = [(split, noise, level, unknown) for split in ("train", "val") for level in (0, 4, 8)
+                for noise in (("exact",) if level == 0 else tuple(NOISE_MODELS)) for unknown in (False, True)]
+    assert [(row["split"], row["noise"], row["level"], row["unknown_focal"]) for row in report["cells"]] == expected
+    assert report["data"]["splits"] == {"train": ["jump"], "val": ["wave"]}  # one clip per cell, evenly spaced
+    for row in report["cells"]:
+        assert row["frames"] == 9 if row["split"] == "val" else row["frames"] == 12
+        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao"}
+        for values in row["methods"].values():
+            assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error"} <= set(values)
+            assert all(np.isfinite(value) for value in values.values())
+    by_cell = {(row["split"], row["noise"], row["level"], row["unknown_focal"]): row for row in report["cells"]}
+    assert by_cell["train", "gross", 8, False]["methods"]["plain"]["jitter"] > \
+        by_cell["train", "exact", 0, False]["methods"]["plain"]["jitter"]
+    assert "| train | drift | 8 | unknown |" in err and "focal known: |depth bias| <= 50 mm" in err
+    assert len(list(cells.glob("*.json"))) == len(expected)
+    assert all("s" in line and "reused" not in line for line in err.splitlines() if line.startswith("cell "))
+
+    code, stdout, err = uao(capsys, *grid)  # all reused, same numbers
+    assert code == 0, err
+    assert json.loads(stdout)["cells"] == report["cells"]
+    assert all(line.endswith("reused") for line in err.splitlines() if line.startswith("cell "))
+    code, stdout, err = uao(capsys, *grid[:-4], "--frames-per-clip", "10", "--json", "-")  # other settings
+    assert code == 0, err
+    assert not any(line.endswith("reused") for line in err.splitlines() if line.startswith("cell "))
+
+    for bad, message in ((["--video", "--grid", "--drift", "1"], "--drift is not a --grid option"),
+                         (["--video", "--cells", cells], "--cells is a --grid option"),
+                         (["--video"], "give --data once"),
+                         (["--grid"], "--grid is a --video option")):
+        code, _, err = uao(capsys, "eval", *paths, *bad)
+        assert code == 2 and message in err, err
 
 
-def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tmp_path, capsys):
+def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tiny_export, tmp_path, capsys):
     path = tmp_path / "clips.npz"
     np.savez(path, **mocap_clips)
-    code, stdout, err = uao(capsys, "eval", "--data", path, "--video", "--noise", "4", "--drift", "0",
+    code, stdout, err = uao(capsys, "eval", "--data", path, "--video", "--engine", tiny_export, "--tto-iters", "2",
+                            "--noise", "4", "--drift", "0",
                             "--drift-frames", "50", "--box-jitter", "1.5", "--gross-rate", "0", "--missing-rate",
                             "0.1", "--causal", "--json", "-")
     assert code == 0, err

@@ -29,8 +29,9 @@ def old_spelling(old: str, **attrs):
 
 
 def renamed(value, old_value, new: str, old: str, unset=None):
-    """The new option's ``value``, or the old spelling's where only that was given (with a notice)."""
-    if old_value is None or old_value is False:
+    """The new option's ``value``, or the old spelling's where only that was given (with a notice);
+    ``unset`` is the new option's value when not given (its default)."""
+    if old_value is None or old_value is False or old_value == ():
         return value
     if value != unset:
         raise click.UsageError(f"{old} is the old spelling of {new}: give {new} alone")

@@ -94,8 +94,8 @@ def _intact(folder: Path) -> bool:
         return True
     except UaoError as exc:
         if not is_entry(folder):
-            raise UaoError(f"{folder} is in the way of a cache entry and was not made by uao ({str(exc).rstrip('; ')}); "
-                           "remove it") from None
+            raise UaoError(f"{folder} is in the way of a cache entry and was not made by uao "
+                           f"({str(exc).rstrip('; ')}); remove it") from None
         log.warning("rebuilding the damaged cache entry %s (%s)", folder, str(exc).rstrip("; "))
         with contextlib.suppress(OSError):  # a concurrent run may have moved it already
             os.replace(folder, folder.parent / f"{temporary_prefix(folder.name)}damaged")

@@ -14,7 +14,6 @@ The per-file steps (:func:`prepare_file`, :func:`lift_and_save`) are shared with
 """
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
@@ -23,13 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .. import fileio
+from ..io import budget
 from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError, one_line
 from .infer import check_options, lift, prepare, write_lifted
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
-# YOLO-pose txt frames, see is_sequence_folder).
-INPUT_SUFFIXES = (".npz", ".csv")
+# YOLO-pose txt frames, see is_sequence_folder): npz, MediaPipe CSV, AlphaPose and MMPose JSON.
+INPUT_SUFFIXES = (".npz", ".csv", ".json")
 # A file argument with this suffix lists inputs, one path a line (relative to the list's folder).
 LIST_SUFFIX = ".txt"
 GLOB_CHARACTERS = "*?["
@@ -169,10 +169,11 @@ def expand_inputs(specs) -> list[InputFile]:
         elif kind == "list":
             inputs += [InputFile(p) for p in _listed(path)]
         elif kind == "glob":
-            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+            base = _fixed_prefix(spec)
+            # pathlib's ** never enters a linked folder, so links that loop cannot make it endless.
+            matches = sorted(p for p in base.glob(str(Path(spec).relative_to(base))) if p.is_file())
             if not matches:
                 raise UaoError(f"no file matches {spec}")
-            base = _fixed_prefix(spec)
             inputs += [InputFile(p, p.parent.relative_to(base)) for p in matches]
         else:
             inputs.append(InputFile(path))
@@ -204,6 +205,7 @@ def _corpus(root: Path) -> list[Path]:
 def input_sha256(path: Path) -> str:
     """sha256 of an input file, or of a sequence folder's file names and contents."""
     if not path.is_dir():
+        budget.regular_file(path)  # never hash a FIFO, a device or a link to /dev/zero
         return fileio.file_sha256(path)
     digest = hashlib.sha256()
     for member in sorted(p for p in path.iterdir() if p.is_file()):
@@ -275,19 +277,23 @@ def recorded_job(path: Path) -> dict | None:
     return metadata.get("job") if all(name in arrays for name in WORLD_ARRAYS) else None
 
 
-def claim_outputs(prepared: Prepared, claimed: dict[Path, str]) -> Prepared:
+def claim_outputs(prepared: Prepared, claimed: dict[str, str]) -> Prepared:
     """Fail a file whose outputs another input of this job already writes (``v.npz`` holding two
     people and ``v_person0.npz`` both make ``v_person0.npz``): the first claim keeps the name, so no
     result silently replaces another. ``claimed`` maps each output (resolved) to its input."""
     if prepared.error is None:
-        for target in prepared.targets:
-            other = claimed.get(target.resolve())
-            if other is not None and other != prepared.source:
-                prepared.error = f"{target} is also the output of {other} in this job; rename one of the inputs"
-                prepared.skipped = False
-                return prepared
-        claimed.update({target.resolve(): prepared.source for target in prepared.targets})
+        prepared.error = first_claim([str(target.resolve()) for target in prepared.targets], prepared.source, claimed)
     return prepared
+
+
+def first_claim(targets: list[str], source: str, claimed: dict[str, str]) -> str | None:
+    """Claim ``targets`` for ``source`` in ``claimed``; the reason it fails when another input has one."""
+    for target in targets:
+        other = claimed.get(target)
+        if other is not None and other != source:
+            return f"{target} is also the output of {other} in this job; rename one of the inputs"
+    claimed.update(dict.fromkeys(targets, source))
+    return None
 
 
 def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOutcome:

@@ -28,7 +28,7 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 
-PELVIS, THORAX = 0, 8
+PELVIS, THORAX, HEAD = 0, 8, 10
 ANKLES = (3, 6)
 ANKLE_HEIGHT = 0.04  # metres from the floor to the ankle joint (CMU train clips: median 0.038)
 FLOOR_PERCENTILE = 10
@@ -74,11 +74,22 @@ def up_from_pitch(degrees: float) -> np.ndarray:
     return np.array([0.0, -np.cos(pitch), -np.sin(pitch)])
 
 
-def body_axis(joints: np.ndarray) -> np.ndarray:
-    """Mean direction pelvis -> thorax and mid-ankles -> pelvis over all frames (unit, camera frame)."""
-    spine = _unit(joints[:, THORAX] - joints[:, PELVIS])
-    legs = _unit(joints[:, PELVIS] - joints[:, list(ANKLES)].mean(axis=1))
-    return _unit((spine + legs).mean(axis=0))
+def body_axis(joints: np.ndarray, detected: np.ndarray | None = None) -> np.ndarray:
+    """Mean direction pelvis -> thorax and mid-ankles -> pelvis over all frames (unit, camera frame).
+
+    With ``detected`` (T, 17) only the frames where a segment's joints were detected count for it
+    (thorax -> head stands in when neither was ever detected: a signer seen from the waist up)."""
+    detected = np.ones(joints.shape[:2], bool) if detected is None else detected
+    segments = ((PELVIS, THORAX, detected[:, [PELVIS, THORAX]].all(axis=1)),)
+    ankles = joints[:, list(ANKLES)].mean(axis=1)
+    axis = [_unit(joints[:, THORAX] - joints[:, PELVIS])[segments[0][2]].sum(axis=0),
+            _unit(joints[:, PELVIS] - ankles)[detected[:, [PELVIS, *ANKLES]].all(axis=1)].sum(axis=0)]
+    if not np.any(axis):
+        seen = detected[:, [THORAX, HEAD]].all(axis=1)
+        axis = [_unit(joints[:, HEAD] - joints[:, THORAX])[seen].sum(axis=0)]
+    if not np.any(axis):  # nothing of the trunk detected: every frame's axis as lifted
+        return body_axis(joints)
+    return _unit(np.sum(axis, axis=0))
 
 
 def floor_plane_normal(joints: np.ndarray, up_guess: np.ndarray) -> np.ndarray | None:
@@ -101,9 +112,13 @@ def floor_plane_normal(joints: np.ndarray, up_guess: np.ndarray) -> np.ndarray |
     return _unit(np.linalg.solve(centred.T @ centred + prior * np.eye(3), prior * up_guess))
 
 
-def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None
-                         ) -> WorldFrame:
-    """The world frame of root-relative camera-frame ``poses`` (T, 17, 3) and ``root`` (T, 3), metres."""
+def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None,
+                         detected: np.ndarray | None = None) -> WorldFrame:
+    """The world frame of root-relative camera-frame ``poses`` (T, 17, 3) and ``root`` (T, 3), metres.
+
+    ``detected`` (T, 17): which joints the detector saw; the up direction and the floor's tilt are
+    fitted to those only (the floor's height to the detected ankles where enough frames have one,
+    else to the inferred ones: a person seen from the waist up still stands on a floor)."""
     poses, root = np.asarray(poses, np.float64), np.asarray(root, np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (skeleton.NUM_JOINTS, 3) or root.shape != (len(poses), 3):
         raise UaoError(f"world frame: poses {poses.shape} and root {root.shape} are not (T, 17, 3) and (T, 3)")
@@ -123,11 +138,13 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
             raise UaoError(f"the camera pitch must be between -90 and 90 degrees; got {camera_pitch}")
         up, method = up_from_pitch(camera_pitch), "camera_pitch"
     else:
-        up, method = body_axis(joints), "body_axis"
-        normal = floor_plane_normal(joints, up)
+        up, method = body_axis(joints, detected), "body_axis"
+        normal = floor_plane_normal(joints[_ankles_seen(detected, len(joints))], up)
         if normal is not None:
             up, method = normal, "floor_plane"
-    lowest = (joints[:, list(ANKLES)] @ up).min(axis=1)
+    feet = _ankles_seen(detected, len(joints))
+    feet = feet if feet.sum() >= MIN_FLOOR_FRAMES else np.ones(len(joints), bool)
+    lowest = (joints[feet][:, list(ANKLES)] @ up).min(axis=1)
     floor = np.percentile(lowest, FLOOR_PERCENTILE) - ANKLE_HEIGHT
     x_axis = np.array([1.0, 0.0, 0.0]) - up[0] * up  # the camera's right, made horizontal
     if np.linalg.norm(x_axis) < 1e-6:
@@ -138,15 +155,24 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
     return WorldFrame(rotation, origin, method)
 
 
-def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None):
+def _ankles_seen(detected: np.ndarray | None, frames: int) -> np.ndarray:
+    """(T,) frames where both ankles were detected (every frame without ``detected``)."""
+    return np.ones(frames, bool) if detected is None else detected[:, list(ANKLES)].all(axis=1)
+
+
+def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None,
+             detected: np.ndarray | None = None):
     """(world joints (T, 17, 3), world root (T, 3), :class:`WorldFrame`) of a camera-frame result."""
-    frame = estimate_world_frame(poses, root, up, camera_pitch)
+    frame = estimate_world_frame(poses, root, up, camera_pitch, detected)
     joints = np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]
     return frame.apply(joints), frame.apply(root), frame
 
 
 def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
     """Result arrays (``poses_3d``, ``root``, ...) with ``poses_world`` and ``root_world`` added (or
-    remade), and the metadata with ``world_frame``."""
-    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch)
+    remade), and the metadata with ``world_frame``. Fitted to the detected joints: ``joint_source`` 0,
+    else (older results) a confidence above 0."""
+    detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
+        arrays["confidence"] > 0 if "confidence" in arrays else None
+    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
     return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}
