@@ -8,7 +8,8 @@ mode, under each truncation model:
 * ``lower-out``: pelvis, hips, knees and ankles out of the frame for the whole clip;
 * ``legs-gaps``: knees and ankles out for spans of 30-200 frames (about half the clip);
 
-Reported per model: upper-body MPJPE (spine to wrists, root-relative, mm), the angle between the
+Reported per model: upper-body MPJPE (spine to wrists, mm; relative to the pelvis, and to the
+thorax, which stays detected where the pelvis is inferred), the angle between the
 lifted trunk (pelvis -> thorax) and the true trunk (median over frames, degrees), the angle between
 the estimated world up and the true up (degrees), the floor error (|estimated - true| height of
 the root above the floor, mean, cm) and the length variation of inferred shins (std / mean, %).
@@ -75,6 +76,8 @@ def scores(result, clip, camera, hidden) -> dict:
     inferred = hidden[:, [3, 6]] | hidden[:, [2, 5]]
     return {
         "upper_mpjpe_mm": float(np.linalg.norm(pose[:, UPPER] - clip.target[:, UPPER], axis=-1).mean() * 1000),
+        "upper_mpjpe_thorax_mm": float(np.linalg.norm((pose[:, UPPER] - pose[:, 8:9]) - (clip.target[:, UPPER]
+                                                      - clip.target[:, 8:9]), axis=-1).mean() * 1000),
         "trunk_angle_deg": float(np.median(angle(pose[:, 8] - pose[:, 0], clip.target[:, 8] - clip.target[:, 0]))),
         "up_angle_deg": float(angle(up, up_true)),
         "floor_error_cm": float(np.abs(height - true_height).mean() * 100),

@@ -1,5 +1,6 @@
 """Real detector output as it comes (issue 23): impossible points, wrong image sizes, frame rates,
 raw Detectron2 files and garbage, on the real files of tests/data/formats and ../shared/data."""
+import csv
 import json
 import shutil
 
@@ -10,7 +11,8 @@ from cli_runner import uao
 from uao_deploy import UaoError
 from uao_deploy.data.keypoints import read_keypoints
 from uao_deploy.io.keypoints.checks import drop_implausible
-from uao_deploy.pipeline.missing import DETECTED, INFERRED, INTERPOLATE_MAX_FRAMES, INTERPOLATED, fill_and_mark
+from uao_deploy.pipeline.missing import (DETECTED, INFERRED, INTERPOLATE_MAX_FRAMES, INTERPOLATED, TEMPLATE,
+                                        fill_and_mark)
 from uao_deploy.skeleton import JOINT_NAMES
 
 J = {name: index for index, name in enumerate(JOINT_NAMES)}
@@ -174,3 +176,40 @@ def test_world_up_comes_from_detected_joints():
     up = estimate_world_frame(pose, root, detected=detected).up
     assert np.degrees(np.arccos(-up[1])) < 3
     assert np.degrees(np.arccos(-estimate_world_frame(pose, root).up[1])) > 10  # every joint: tilted
+
+
+def test_every_output_says_where_each_joint_came_from(tmp_path):
+    """joint_source: an npz array, a CSV column, a JSON field, a BVH side file, viewer markers."""
+    from uao_deploy.io.results import joint_source_path, load_result, write_result
+    from uao_deploy.io.results.html import viewer_figure
+    from uao_deploy.pipeline.world import add_world_frame
+
+    frames = 12
+    rng = np.random.default_rng(3)
+    pose = np.tile(TEMPLATE_3D, (frames, 1, 1)) + rng.normal(0, 0.005, (frames, 17, 3))
+    pose -= pose[:, :1]
+    root = np.tile([0.0, 0.0, 4.0], (frames, 1))
+    sources = np.zeros((frames, 17), np.uint8)
+    sources[:, [2, 3, 5, 6]] = INFERRED
+    sources[4, 13] = INTERPOLATED
+    arrays = {"poses_3d": pose.astype(np.float32), "poses_3d_initial": pose.astype(np.float32),
+              "root": root.astype(np.float32), "uncertainty": np.full((frames, 17), 0.05, np.float32),
+              "keypoints_2d": rng.uniform(100, 900, (frames, 17, 2)).astype(np.float32),
+              "confidence": np.where(sources == 0, 0.9, 0).astype(np.float32), "joint_source": sources}
+    arrays, metadata = add_world_frame(arrays, {"fps": 25.0, "camera": {"width": 1000, "height": 1000}})
+    for suffix in (".npz", ".csv", ".json", ".bvh", ".html"):
+        write_result(tmp_path / f"r{suffix}", arrays, metadata)
+    np.testing.assert_array_equal(load_result(tmp_path / "r.npz")[0]["joint_source"], sources)
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert rows[4 * 17 + 13]["joint_source"] == "interpolated" and rows[2]["joint_source"] == "inferred"
+    assert rows[0]["joint_source"] == "detected"
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["frames"][4]["joint_source"][13] == 1 and "2 inferred" in payload["fields"]["joint_source"]
+    side = joint_source_path(tmp_path / "r.bvh").read_text().splitlines()
+    assert side[0].startswith("frame,pelvis,r_hip,r_knee") and side[1].split(",")[3] == "inferred"
+    markers = viewer_figure(arrays, metadata, 25.0).data[-1].marker.symbol  # the 3D joints of frame 0
+    assert markers[3] == "x" and markers[0] == "circle"
+
+
+# A standing pose in the camera frame (metres, y down), from the 2D template and a small depth.
+TEMPLATE_3D = np.column_stack([TEMPLATE, np.zeros(17)])

@@ -47,7 +47,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         "camera": camera.to_metadata(), "missing_joints_filled": int((~keypoints.detected).sum()),
         "strategy": settings.runs, "settings": settings.to_dict(), **extra, "uncertainty": UNCERTAINTY_NOTE,
         "backend": engine.backend, "engine": engine.describe(), "tto_iters": settings.iters,
-        "tto_path": engine.last_tto_path, "tto_path_notice": engine.path_notice(settings.iters),
+        "tto_path": engine.last_tto_path if settings.iters else None, "tto_path_notice": engine.path_notice(settings.iters),
         "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
                       "ms_per_frame": 1000 * (done - started) / frames},
     }
@@ -92,8 +92,8 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
         root = smooth_track(np.concatenate(root), settings.smooth_root)
         root_done = time.perf_counter()
         poses = []
-        for part in batches:
-            poses.append(engine.tto(x[part], cams[part], root[part], iters=settings.iters))
+        for part, pose in zip(batches, initial):  # no iterations: the plain lifter's pose is the result
+            poses.append(engine.tto(x[part], cams[part], root[part], iters=settings.iters) if settings.iters else pose)
             bar.update(len(poses[-1]))
     arrays = {"poses_3d": np.concatenate(poses), "poses_3d_initial": np.concatenate(initial), "root": root,
               "uncertainty": np.concatenate(uncertainty)}

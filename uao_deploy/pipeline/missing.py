@@ -140,3 +140,21 @@ def _from_template(normalized, scale, shift, mirrored) -> np.ndarray:
     z = normalized[..., 0] + 1j * normalized[..., 1]
     z = scale * np.where(mirrored, np.conj(z), z) + shift
     return np.stack([z.real, z.imag], axis=-1)
+
+
+# What the CLI reports as "<part> inferred in N % of frames" when it is so in at least MOSTLY of them.
+BODY_PARTS = {part: tuple(skeleton.JOINT_NAMES.index(name) for name in names) for part, names in (
+    ("legs", ("r_knee", "r_ankle", "l_knee", "l_ankle")), ("hips", ("pelvis", "r_hip", "l_hip")),
+    ("arms", ("l_elbow", "l_wrist", "r_elbow", "r_wrist")), ("head", ("neck_nose", "head")))}
+MOSTLY = 0.5
+
+
+def inferred_parts(joint_source: np.ndarray) -> list[str]:
+    """["legs inferred in 92 % of frames", ...]: the body parts with a joint inferred in at least
+    ``MOSTLY`` of the frames."""
+    lines = []
+    for part, joints in BODY_PARTS.items():
+        share = (np.asarray(joint_source)[:, list(joints)] == INFERRED).any(axis=1).mean()
+        if share >= MOSTLY:
+            lines.append(f"{part} inferred in {share:.0%} of frames")
+    return lines
