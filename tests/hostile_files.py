@@ -179,7 +179,7 @@ def _symlink_loops(folder: Path) -> str:
     plain_npz(folder / "a" / "clip.npz")
     for name, target in (("up", ".."), ("up2", "../.."), ("self", ".")):
         (folder / "a" / name).symlink_to(target)
-    return str(folder / "**" / "*.npz")
+    return str(folder / "**" / "c**.npz")  # ** inside a name is * there, as in glob
 
 
 def _malformed_header(path: Path) -> Path:
@@ -275,6 +275,7 @@ CASES = {
     "corpus with a FIFO and /dev/zero": lambda d: Case([_corpus_with_fifo(d / "corpus")],
                                                        "2 of 3 input files failed", batch=True),
     "** glob over symlink loops": lambda d: Case([_symlink_loops(d / "tree")], batch=True),
+    "list of inputs that is a FIFO": lambda d: Case([_fifo(d / "inputs.txt")], "is a FIFO (named pipe)", batch=True),
     "npz header numpy 2 cannot tokenize": lambda d: Case([_malformed_header(d / "h.npz")],
                                                           "is not a readable numpy array"),
     # 2. a missing joint however a detector spells it; ids; BOM; --person 0; YOLO field counts
