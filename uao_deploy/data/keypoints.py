@@ -20,9 +20,9 @@ Detector outputs (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; files or fo
 :mod:`uao_deploy.io.keypoints`, to which :func:`read_keypoints` hands every path that is not an npz.
 
 Missing detections: a joint whose coordinates are NaN or whose confidence is 0 (or NaN) is missing.
-:func:`fill_missing` fills it by linear interpolation over time (per joint; the nearest detection at
-the ends); a joint never detected in the whole sequence takes its parent's track (the pelvis: the
-mean of the other joints). A sequence with no detected joint at all is an error.
+:func:`fill_missing` fills it: interpolated over short gaps, inferred from a pose prior over long
+ones and where never seen (:mod:`uao_deploy.pipeline.missing`). A sequence with no detected joint at
+all is an error.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from ..io import layouts
 from ..io.keypoints.checks import check_upper_body_inside, drop_implausible, quality_notes
 from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
-from ..io.layouts import mark_missing
+from ..pipeline.missing import DETECTED, fill_and_mark
 from .npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
@@ -228,34 +228,7 @@ def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -
 
 def fill_missing(pixels: np.ndarray, confidence: np.ndarray | None = None,
                  source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
-    """Fill missing joints of (T, 17, 2) pixels; returns (filled pixels, detected mask (T, 17)).
-
-    Missing: NaN coordinates, or confidence <= 0 when ``confidence`` (T, 17) is given. Per joint,
-    linear interpolation over frames between detections and the nearest detection before the
-    first and after the last. A joint never detected takes its parent's track (the pelvis the mean
-    of the other joints). No detected joint at all is a :class:`UaoError`.
-    """
-    if confidence is not None:
-        pixels, confidence = mark_missing(pixels, confidence)
-    pixels = np.asarray(pixels, np.float32)
-    detected = np.isfinite(pixels).all(axis=-1)
-    if not detected.any():
-        raise UaoError(f"{source} has no detected joint in any frame (all NaN or zero confidence)")
-    frames = np.arange(len(pixels))
-    filled = pixels.copy()
-    never = []
-    for joint in range(skeleton.NUM_JOINTS):
-        seen = detected[:, joint]
-        if not seen.any():
-            never.append(joint)
-            continue
-        for axis in (0, 1):
-            filled[:, joint, axis] = np.interp(frames, frames[seen], pixels[seen, joint, axis])
-    for joint in never:  # parents come before children in the joint order, so they are filled first
-        parent = skeleton.PARENTS[joint]
-        if parent >= 0:
-            filled[:, joint] = filled[:, parent]
-        else:
-            others = [j for j in range(skeleton.NUM_JOINTS) if j not in never]
-            filled[:, joint] = filled[:, others].mean(axis=1)
-    return filled, detected
+    """(filled pixels (T, 17, 2), detected mask (T, 17)): :func:`uao_deploy.pipeline.missing.fill_and_mark`
+    with only whether each joint was detected."""
+    filled, sources = fill_and_mark(pixels, confidence, source)
+    return filled, sources == DETECTED

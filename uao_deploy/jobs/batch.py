@@ -25,7 +25,7 @@ from pathlib import Path
 from .. import fileio
 from ..io import budget
 from ..data.keypoints import KeypointSequence, read_keypoints
-from ..errors import UaoError
+from ..errors import UaoError, one_line
 from .infer import check_options, lift, prepare, write_lifted
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
@@ -258,7 +258,7 @@ def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: 
                             for sequence in prepared.sequences]
         prepared.skipped = resume and all(recorded_job(target) == prepared.job for target in prepared.targets)
     except Exception as exc:  # a foreign or unreadable file is that file's failure, not the job's
-        prepared.error = _one_line(exc)
+        prepared.error = one_line(exc)
     return prepared
 
 
@@ -310,14 +310,8 @@ def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOut
             write_lifted(result, target, settings.up, settings.camera_pitch)
             frames += len(sequence)
     except Exception as exc:  # one bad file never ends the job; its reason goes into the summary
-        return FileOutcome(prepared.source, "failed", _one_line(exc))
+        return FileOutcome(prepared.source, "failed", one_line(exc))
     return FileOutcome(prepared.source, "done", ", ".join(map(str, prepared.targets)), frames)
-
-
-def _one_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    reason = text[0] if text else ""
-    return reason if isinstance(exc, UaoError) else f"{type(exc).__name__}: {reason}"
 
 
 def check_job(out, settings: LiftSettings, inputs=()) -> Path:

@@ -9,7 +9,8 @@ suffix       content
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
              uncertainty; the unit and frame in each column name
 ``.json``    the same per frame, with joint names, parents, fps and the coordinate frames spelled out
-``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`)
+``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`); beside it
+             ``<stem>.joint_source.csv``: each joint's source per frame
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from ...errors import UaoError, first_line
 from ...fileio import atomic_write_bytes
-from .schema import LIFT_ARRAYS, SPECS, check_fps, check_result
+from ... import skeleton
+from .schema import JOINT_SOURCES, LIFT_ARRAYS, SPECS, check_fps, check_result, joint_sources
 
 SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
 DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
@@ -68,7 +70,18 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
         return path
     text = _text(suffix, arrays, metadata, fps, title=Path(str(metadata.get("source", path.stem))).name)
     atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if suffix == ".bvh":  # BVH has no place for it: a side file, one row per frame
+        sources = joint_sources(arrays)
+        table = "frame," + ",".join(skeleton.JOINT_NAMES) + "\n" + "".join(
+            f"{frame}," + ",".join(JOINT_SOURCES[s] for s in row) + "\n" for frame, row in enumerate(sources))
+        atomic_write_bytes(joint_source_path(path), lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
     return path
+
+
+def joint_source_path(path) -> Path:
+    """The side file of a BVH output with each joint's source (detected, interpolated, inferred) per frame."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.joint_source.csv")
 
 
 def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> str:
