@@ -31,10 +31,6 @@ OUTSIDE_MARGIN = 0.25
 # found by both, and the gap between the two boxes within this fraction of their size.
 SPLIT_SHARED_JOINTS = 2
 SPLIT_DISTANCE = 0.1
-# A coordinate beyond this many pixels is in no image, and no detector scores a joint this high:
-# a detector's way of writing "not found", or damage.
-ABSURD_PIXELS = 1e6
-ABSURD_CONFIDENCE = 1e6
 
 
 @dataclass
@@ -44,21 +40,9 @@ class Person:
     track: int | None = None  # the detector's own track id, when it has one
     where: str = ""  # the file (and entry) it came from, for error messages
 
-    def __post_init__(self):
-        self.keypoints = missing_as_nan(self.keypoints)
-
-
-def missing_as_nan(keypoints: np.ndarray) -> np.ndarray:
-    """(J, 3) keypoints with every spelling of a missing joint made NaN, NaN, 0: null or NaN
-    coordinates, inf or beyond ``ABSURD_PIXELS``, and a confidence that is NaN, <= 0 or beyond
-    ``ABSURD_CONFIDENCE`` (a point at (0, 0): :func:`.checks.drop_implausible`). One bad joint is
-    one missing joint, never a dead file."""
-    keypoints = np.array(keypoints, dtype=np.float64)
-    xy, confidence = keypoints[:, :2], keypoints[:, 2]
-    with np.errstate(invalid="ignore"):
-        missing = ~(np.abs(xy) <= ABSURD_PIXELS).all(axis=1) | ~((confidence > 0) & (confidence <= ABSURD_CONFIDENCE))
-    keypoints[missing] = (np.nan, np.nan, 0.0)
-    return keypoints
+    def __post_init__(self):  # a missing joint however a detector spells it: NaN, NaN, 0
+        points, confidence = layouts.mark_missing(self.keypoints[:, :2], self.keypoints[:, 2])
+        self.keypoints = np.column_stack([points, confidence]).astype(np.float64)
 
 
 @dataclass
