@@ -41,7 +41,7 @@ class OracleEngine(Engine):
     for the mirrored input), so infer's camera and root handling can be checked to the millimetre."""
 
     backend = "oracle"
-    tto_config = TTOConfig(iters=0)
+    configs = {"frame": TTOConfig(iters=0)}
 
     def __init__(self, x, poses):
         super().__init__()

@@ -195,23 +195,23 @@ def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tm
 
     clips = tmp_path / "clips.npz"
     np.savez(clips, **mocap_clips)
-    code, out, err = uao(capsys, "calibrate", small_checkpoint, "--mocap", clips, "--noise", "0", "--dry-run")
+    code, out, err = uao(capsys, "calibrate", small_checkpoint, "--data", clips, "--noise", "0", "--dry-run")
     assert code != 0 and "is the model trained" in err and "Traceback" not in err  # a random model: no calibration
     checkpoint = tmp_path / "model.pth"
     shutil.copy(default_checkpoint(), checkpoint)
     shutil.copy(sidecar_path(default_checkpoint()), sidecar_path(checkpoint))
     write_calibration(checkpoint, Calibration())
-    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "0", "--dry-run")
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--data", clips, "--noise", "0", "--dry-run")
     assert code == 0, err
     assert read_calibration(checkpoint).root_depth_scale == 1.0  # a dry run writes nothing
-    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "0,4")
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--data", clips, "--noise", "0,4")
     assert code == 0, err
     calibration = read_calibration(checkpoint)
     assert f"root depth scale {calibration.root_depth_scale:.4f}" in out
     assert "3 clips at 0, 4 px white keypoint noise" in calibration.measured_on
     assert 0.8 < calibration.root_depth_scale < 1.2  # a trained model: a few per cent
     assert json.loads(sidecar_path(checkpoint).read_text())["train"]["epochs"] == 22  # the rest is kept
-    code, out, err = uao(capsys, "calibrate", checkpoint, "--mocap", clips, "--noise", "four")
+    code, out, err = uao(capsys, "calibrate", checkpoint, "--data", clips, "--noise", "four")
     assert code != 0 and "--noise takes px values" in err and "Traceback" not in err
 
 
@@ -476,7 +476,7 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
 
     paths = []
     for split, names in (("train", ("walk", "jump")), ("val", ("wave",))):
-        paths += ["--mocap", tmp_path / f"{split}.npz"]
+        paths += ["--data", tmp_path / f"{split}.npz"]
         np.savez(paths[-1], **{name: mocap_clips[name] for name in names})
     cells = tmp_path / "cells"
     grid = ["eval", *paths, "--video", "--grid", "--engine", tiny_export, "--tto-iters", "2", "--cells", cells,
@@ -511,7 +511,7 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
 
     for bad, message in ((["--video", "--grid", "--drift", "1"], "--drift is not a --grid option"),
                          (["--video", "--cells", cells], "--cells is a --grid option"),
-                         (["--video"], "give --mocap once"),
+                         (["--video"], "give --data once"),
                          (["--grid"], "--grid is a --video option")):
         code, _, err = uao(capsys, "eval", *paths, *bad)
         assert code == 2 and message in err, err
@@ -520,7 +520,7 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
 def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tiny_export, tmp_path, capsys):
     path = tmp_path / "clips.npz"
     np.savez(path, **mocap_clips)
-    code, stdout, err = uao(capsys, "eval", "--mocap", path, "--video", "--engine", tiny_export, "--tto-iters", "2",
+    code, stdout, err = uao(capsys, "eval", "--data", path, "--video", "--engine", tiny_export, "--tto-iters", "2",
                             "--noise", "4", "--drift", "0",
                             "--drift-frames", "50", "--box-jitter", "1.5", "--gross-rate", "0", "--missing-rate",
                             "0.1", "--causal", "--json", "-")
@@ -538,7 +538,7 @@ def test_eval_video_takes_the_noise_model_from_the_options(mocap_clips, tiny_exp
                          (["--box-jitter", "1"], "--box-jitter is a --video option"),
                          (["--causal"], "--causal is a --video option"),
                          (["--drift", "0"], "--drift is a --video option")):
-        code, _, err = uao(capsys, "eval", "--mocap", path, *bad)
+        code, _, err = uao(capsys, "eval", "--data", path, *bad)
         assert code != 0 and message in err and "Traceback" not in err
 
 

@@ -6,6 +6,7 @@ import click
 from ..camera import DEFAULT_FOCAL_RULE
 from ..contract import TORCH_PRECISIONS
 from ..data.keypoints import LAYOUTS
+from ..engines import BACKENDS
 from ..io.keypoints import FORMATS
 from . import options
 
@@ -54,7 +55,7 @@ def parse_up(ctx, param, value):
               help="Centred moving median of the estimated root over N frames (1: none).")
 @click.option("--batch-size", default=64, show_default=True, type=click.IntRange(min=1),
               help="Frames per engine call (TTO memory grows with it: ~15 MB per frame on onnxruntime).")
-@click.option("--backend", type=click.Choice(["torch", "onnxruntime", "tensorrt"]),
+@click.option("--backend", type=click.Choice(list(BACKENDS)),
               help="[default: from --engine, else onnxruntime]")
 @click.option("--precision", type=click.Choice(TORCH_PRECISIONS), default="fp32", show_default=True,
               help="bf16: TTO gradient steps with the blocks' U-MLPs in bf16, poses in float32 "

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import UaoError, first_line
+from ..errors import UaoError, first_line, one_line
 from ..io import budget
 
 # What numpy raises on a damaged npy header: numpy 2 tokenizes it (tokenize.TokenError) before
@@ -44,7 +44,7 @@ def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
     try:
         archive = np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise UaoError(f"{path} is not a readable {what} ({type(exc).__name__}: {first_line(exc)})") from None
+        raise UaoError(f"{path} is not a readable {what} ({one_line(exc)})") from None
     inflated = sum(member.file_size for member in archive.zip.infolist())
     if inflated > budget.max_input_bytes():
         archive.close()

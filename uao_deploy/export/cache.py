@@ -54,7 +54,12 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     key = json.dumps([file_sha256(checkpoint), read_calibration(checkpoint).to_dict(), tto.to_dict(), precision,
                       __version__, exporter_fingerprint()], sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _cached(folder, lambda staging: export_onnx(checkpoint, staging, tto=tto, precision=precision))
+
+    def export(staging):
+        log.info("exporting %s to ONNX once, into the cache %s (each later run reuses it):",
+                 checkpoint.name, folder)
+        export_onnx(checkpoint, staging, tto=tto, precision=precision)
+    return _cached(folder, export)
 
 
 def exporter_fingerprint() -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -24,7 +25,7 @@ from pathlib import Path
 from .. import fileio
 from ..io import budget
 from ..data.keypoints import KeypointSequence, read_keypoints
-from ..errors import UaoError
+from ..errors import UaoError, one_line
 from .infer import check_options, lift, prepare, write_lifted
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
@@ -170,8 +171,10 @@ def expand_inputs(specs) -> list[InputFile]:
             inputs += [InputFile(p) for p in _listed(path)]
         elif kind == "glob":
             base = _fixed_prefix(spec)
-            # pathlib's ** never enters a linked folder, so links that loop cannot make it endless.
-            matches = sorted(p for p in base.glob(str(Path(spec).relative_to(base))) if p.is_file())
+            # pathlib's ** never enters a linked folder, so links that loop cannot make it endless;
+            # "**" inside a name ("a**b") means "*" there, as in glob.
+            rest = [part if part == "**" else re.sub(r"\*\*+", "*", part) for part in Path(spec).relative_to(base).parts]
+            matches = sorted(p for p in base.glob(str(Path(*rest))) if p.is_file())
             if not matches:
                 raise UaoError(f"no file matches {spec}")
             inputs += [InputFile(p, p.parent.relative_to(base)) for p in matches]
@@ -222,10 +225,7 @@ def searched_folders(specs) -> list[Path]:
 
 
 def _listed(path: Path) -> list[Path]:
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UaoError(f"{path} is not a readable list of input files ({type(exc).__name__})") from None
+    lines = budget.read_text(path).splitlines()  # never a FIFO or a device: they would block
     entries = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     if not entries:
         raise UaoError(f"{path} lists no input files")
@@ -258,7 +258,7 @@ def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: 
                             for sequence in prepared.sequences]
         prepared.skipped = resume and all(recorded_job(target) == prepared.job for target in prepared.targets)
     except Exception as exc:  # a foreign or unreadable file is that file's failure, not the job's
-        prepared.error = _one_line(exc)
+        prepared.error = one_line(exc)
     return prepared
 
 
@@ -310,14 +310,8 @@ def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOut
             write_lifted(result, target, settings.up, settings.camera_pitch)
             frames += len(sequence)
     except Exception as exc:  # one bad file never ends the job; its reason goes into the summary
-        return FileOutcome(prepared.source, "failed", _one_line(exc))
+        return FileOutcome(prepared.source, "failed", one_line(exc))
     return FileOutcome(prepared.source, "done", ", ".join(map(str, prepared.targets)), frames)
-
-
-def _one_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    reason = text[0] if text else ""
-    return reason if isinstance(exc, UaoError) else f"{type(exc).__name__}: {reason}"
 
 
 def check_job(out, settings: LiftSettings, inputs=()) -> Path:
