@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -179,8 +180,10 @@ def expand_inputs(specs) -> list[InputFile]:
             inputs += [InputFile(p) for p in _listed(path)]
         elif kind == "glob":
             base = _fixed_prefix(spec)
-            # pathlib's ** never enters a linked folder, so links that loop cannot make it endless.
-            matches = sorted(p for p in base.glob(str(Path(spec).relative_to(base))) if p.is_file())
+            # pathlib's ** never enters a linked folder, so links that loop cannot make it endless;
+            # "**" inside a name ("a**b") means "*" there, as in glob.
+            rest = [part if part == "**" else re.sub(r"\*\*+", "*", part) for part in Path(spec).relative_to(base).parts]
+            matches = sorted(p for p in base.glob(str(Path(*rest))) if p.is_file())
             if not matches:
                 raise UaoError(f"no file matches {spec}")
             inputs += [InputFile(p, p.parent.relative_to(base)) for p in matches]
@@ -231,10 +234,7 @@ def searched_folders(specs) -> list[Path]:
 
 
 def _listed(path: Path) -> list[Path]:
-    try:
-        lines = path.read_text().splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UaoError(f"{path} is not a readable list of input files ({type(exc).__name__})") from None
+    lines = budget.read_text(path).splitlines()  # never a FIFO or a device: they would block
     entries = [line.strip() for line in lines if line.strip() and not line.strip().startswith("#")]
     if not entries:
         raise UaoError(f"{path} lists no input files")
