@@ -121,7 +121,7 @@ def test_coco_missing_source_makes_synthesized_joint_missing():
     assert (h36m_conf[0, missing] == 0).all() and (h36m_conf[0, ~missing] > 0).all()
 
 
-def test_short_gaps_are_interpolated_over_time():
+def test_fill_and_mark_interpolates_over_time():
     pixels = np.zeros((5, 17, 2), np.float32)
     pixels[:, :, 0] = np.arange(5)[:, None] * 10.0
     pixels[:, :, 1] = 7.0
@@ -134,7 +134,7 @@ def test_short_gaps_are_interpolated_over_time():
     assert (sources == DETECTED).sum() == 5 * 17 - 3 - 1 and np.isfinite(filled).all()
 
 
-def test_filling_refuses_nothing_detected():
+def test_fill_and_mark_refuses_nothing_detected():
     with pytest.raises(UaoError, match="no detected joint"):
         fill_and_mark(np.full((3, 17, 2), np.nan, np.float32), source="empty.npz")
 

@@ -20,8 +20,8 @@ Detector outputs (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; files or fo
 :mod:`uao_deploy.io.keypoints`, to which :func:`read_keypoints` hands every path that is not an npz.
 
 Missing detections: a joint whose coordinates are NaN or whose confidence is 0 (or NaN) is missing.
-:func:`uao_deploy.pipeline.missing.fill_and_mark` fills it when lifting: interpolated over short gaps,
-inferred from a pose prior over long ones and where never seen. A sequence with no detected joint at
+:func:`uao_deploy.pipeline.missing.fill_and_mark` fills it: interpolated over short gaps, inferred
+from a pose prior over long ones and where never seen. A sequence with no detected joint at
 all is an error.
 """
 from __future__ import annotations
@@ -223,4 +223,3 @@ def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -
     confidence = drop_implausible(pixels, confidence, width or sequence.width, height or sequence.height)
     pixels, confidence = layouts.to_h36m(pixels, confidence, resolved, sequence.source)
     return replace(sequence, layout=resolved, pixels=pixels, confidence=confidence)
-
