@@ -31,7 +31,8 @@ from uao_deploy.data.cameras import cameras_of
 from uao_deploy.data.h36m import TEST_SUBJECTS
 from uao_deploy.data.mocap import load_mocap
 from uao_deploy.data.video_noise import VideoNoiseModel, video_clips
-from uao_deploy.jobs.infer import lift, open_engine
+from uao_deploy.jobs.infer import open_engine
+from uao_deploy.pipeline import lift
 from uao_deploy.pipeline.world import add_world_frame
 
 VAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "cmu_h36m17" / "val.npz"

@@ -179,7 +179,7 @@ def _symlink_loops(folder: Path) -> str:
     plain_npz(folder / "a" / "clip.npz")
     for name, target in (("up", ".."), ("up2", "../.."), ("self", ".")):
         (folder / "a" / name).symlink_to(target)
-    return str(folder / "**" / "*.npz")
+    return str(folder / "**" / "c**.npz")  # ** inside a name is * there, as in glob
 
 
 def _malformed_header(path: Path) -> Path:
@@ -236,6 +236,17 @@ def _corpus_with_fifo(folder: Path) -> Path:
     return folder
 
 
+def _npz_joint(path: Path, value: float) -> Path:
+    """A plain npz with one joint of one frame at ``value`` px (float64 when float32 cannot hold it)."""
+    plain_npz(path)
+    with np.load(path) as archive:
+        arrays = dict(archive)
+    keypoints = arrays["keypoints"].astype(np.float64 if value > 3.4e38 else np.float32)
+    keypoints[3, 5, 0] = value
+    np.savez(path, **{**arrays, "keypoints": keypoints})
+    return path
+
+
 def _one_person(path: Path) -> Path:
     return plain_npz(path)
 
@@ -275,6 +286,7 @@ CASES = {
     "corpus with a FIFO and /dev/zero": lambda d: Case([_corpus_with_fifo(d / "corpus")],
                                                        "2 of 3 input files failed", batch=True),
     "** glob over symlink loops": lambda d: Case([_symlink_loops(d / "tree")], batch=True),
+    "list of inputs that is a FIFO": lambda d: Case([_fifo(d / "inputs.txt")], "is a FIFO (named pipe)", batch=True),
     "npz header numpy 2 cannot tokenize": lambda d: Case([_malformed_header(d / "h.npz")],
                                                           "is not a readable numpy array"),
     # 2. a missing joint however a detector spells it; ids; BOM; --person 0; YOLO field counts
@@ -302,6 +314,8 @@ CASES = {
         "track_id: nan is not a whole number", SIZE),
     "mediapipe CSV with a BOM": lambda d: Case([mediapipe_file(d / "mp.csv", prefix=b"\xef\xbb\xbf")], None, SIZE),
     "--person 0 on a one-person npz": lambda d: Case([_one_person(d / "one.npz")], None, ["--person", "0"]),
+    "npz 1e308 px joint (float64)": lambda d: Case([_npz_joint(d / "far.npz", 1e308)]),
+    "npz 3e38 px joint (float32)": lambda d: Case([_npz_joint(d / "far.npz", 3e38)]),
     "yolo line with 4 stray values": lambda d: Case([yolo_folder(d / "labels", extra=" 0.1 0.2 0.3 0.4")],
                                                     "fit no YOLO-pose keypoint count", SIZE),
     "yolo folder with inconsistent field counts": lambda d: Case([_yolo_inconsistent(d / "labels")],

@@ -220,9 +220,9 @@ def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -
     if layout != "auto" and declared and declared != layout:
         raise UaoError(f"{sequence.source} is in the {declared} layout but --layout {layout} was given")
     resolved = declared or ("h36m" if layout == "auto" else layout)
-    confidence = drop_implausible(sequence.pixels, sequence.confidence, width or sequence.width,
-                                  height or sequence.height)
-    pixels, confidence = layouts.to_h36m(sequence.pixels, confidence, resolved, sequence.source)
+    pixels, confidence = layouts.mark_missing(sequence.pixels, sequence.confidence)
+    confidence = drop_implausible(pixels, confidence, width or sequence.width, height or sequence.height)
+    pixels, confidence = layouts.to_h36m(pixels, confidence, resolved, sequence.source)
     return replace(sequence, layout=resolved, pixels=pixels, confidence=confidence)
 
 

@@ -9,7 +9,7 @@
 * Frame numbers: a sequence may have at most ``FRAMES_PER_RECORD`` frames per frame that holds a
   record, plus ``GAP_SLACK_FRAMES`` (:func:`frame_count`): a gap of 10^7 frames between two
   detections is an error naming it, not 10^7 frames allocated and lifted.
-* Decoded tracks (people x frames x joints) stay within the same byte budget (:func:`check_tracks`).
+* Decoded tracks (people x frames) stay within four such budgets (:func:`check_tracks`).
 """
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ MIB = 1 << 20
 DEFAULT_MAX_INPUT_MIB = 256
 GAP_SLACK_FRAMES = 3000  # two minutes at 25 fps with nobody detected is still one video
 FRAMES_PER_RECORD = 10
+TRACK_BUDGET_FACTOR = 4  # decoded tracks may take this many input budgets (1 GiB by default)
 UTF8_BOM = b"\xef\xbb\xbf"
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
           (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"))
@@ -59,7 +60,7 @@ def regular_file(path) -> int:
         raise UaoError(f"{path} cannot be read: {exc.strerror or exc}") from None
     for test, kind in _KINDS:
         if test(info.st_mode):
-            raise UaoError(f"{path} is {kind}, not a keypoint file; uao reads regular files only")
+            raise UaoError(f"{path} is {kind}, not a file; uao reads regular files only")
     if info.st_size > max_input_bytes():
         raise too_large(path, info.st_size)
     return info.st_size
@@ -139,10 +140,14 @@ def whole_number(value, where: str) -> int:
     return number
 
 
-def check_tracks(source, tracks: int, frames: int, joints: int) -> None:
-    """Refuse people x frames x joints that would not fit the budget once decoded."""
-    size = tracks * frames * joints * 12  # float32 x, y and confidence
-    if size > max_input_bytes():
-        raise UaoError(f"{source}: {tracks:,} people over {frames:,} frames of {joints} joints would take "
-                       f"{size / MIB:,.0f} MiB, more than the {max_input_bytes() / MIB:,.0f} MiB uao reads from one "
-                       "input; pick people with --person (or raise UAO_MAX_INPUT_MB)")
+def check_tracks(source, tracks: int, frames: int) -> None:
+    """Refuse more people x frames than ``TRACK_BUDGET_FACTOR`` input budgets hold once decoded: each
+    person becomes a whole-video Human3.6M-17 track (x, y, confidence as float32), kept until the
+    people are chosen. Many short tracks over a long video (a detection that jumps every frame)
+    would otherwise take gigabytes."""
+    size = tracks * frames * 17 * 12
+    limit = TRACK_BUDGET_FACTOR * max_input_bytes()
+    if size > limit:
+        raise UaoError(f"{source}: {tracks:,} people (tracks) over {frames:,} frames would take {size / MIB:,.0f} MiB, "
+                       f"more than the {limit / MIB:,.0f} MiB uao holds for one input (raise UAO_MAX_INPUT_MB, or "
+                       "track the people with the detector)")

@@ -31,10 +31,6 @@ OUTSIDE_MARGIN = 0.25
 # found by both, and the gap between the two boxes within this fraction of their size.
 SPLIT_SHARED_JOINTS = 2
 SPLIT_DISTANCE = 0.1
-# A coordinate beyond this many pixels is in no image, and no detector scores a joint this high:
-# a detector's way of writing "not found", or damage.
-ABSURD_PIXELS = 1e6
-ABSURD_CONFIDENCE = 1e6
 
 
 @dataclass
@@ -44,21 +40,9 @@ class Person:
     track: int | None = None  # the detector's own track id, when it has one
     where: str = ""  # the file (and entry) it came from, for error messages
 
-    def __post_init__(self):
-        self.keypoints = missing_as_nan(self.keypoints)
-
-
-def missing_as_nan(keypoints: np.ndarray) -> np.ndarray:
-    """(J, 3) keypoints with every spelling of a missing joint made NaN, NaN, 0: null or NaN
-    coordinates, inf or beyond ``ABSURD_PIXELS``, and a confidence that is NaN, <= 0 or beyond
-    ``ABSURD_CONFIDENCE`` (a point at (0, 0): :func:`.checks.drop_implausible`). One bad joint is
-    one missing joint, never a dead file."""
-    keypoints = np.array(keypoints, dtype=np.float64)
-    xy, confidence = keypoints[:, :2], keypoints[:, 2]
-    with np.errstate(invalid="ignore"):
-        missing = ~(np.abs(xy) <= ABSURD_PIXELS).all(axis=1) | ~((confidence > 0) & (confidence <= ABSURD_CONFIDENCE))
-    keypoints[missing] = (np.nan, np.nan, 0.0)
-    return keypoints
+    def __post_init__(self):  # a missing joint however a detector spells it: NaN, NaN, 0
+        points, confidence = layouts.mark_missing(self.keypoints[:, :2], self.keypoints[:, 2])
+        self.keypoints = np.column_stack([points, confidence]).astype(np.float64)
 
 
 @dataclass
@@ -138,7 +122,7 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "ma
     _check_inside_image(detections, people)
     layout = _resolve_layout(detections, joints, layout)
     tracks = link_tracks(merge_split_people(people))
-    budget.check_tracks(source, len(tracks), detections.frames, joints)
+    budget.check_tracks(source, len(tracks), detections.frames)
     several = len(tracks) > 1
     stem = source.stem if source.is_file() else source.name
     sequences = []
@@ -171,18 +155,47 @@ def merge_split_people(people: list[Person]) -> list[Person]:
     merged = []
     for frame_people in by_frame.values():
         frame_people = list(frame_people)
+        # Only pairs whose joint counts allow a split are looked at (a crowd of thousands has few).
+        seen = np.array([p.keypoints[:, 2] > 0 for p in frame_people])
+        untracked = np.array([p.track is None for p in frame_people])
+        partners = [set(row.tolist()) for row in _could_be_halves(seen, seen, untracked, untracked)]
         i = 0
         while i < len(frame_people):
-            partner = next((j for j in range(i + 1, len(frame_people))
-                            if _split_halves(frame_people[i], frame_people[j])), None)
+            partner = next((j for j in sorted(partners[i]) if j > i and _split_halves(frame_people[i], frame_people[j])),
+                           None)
             if partner is None:
                 i += 1
                 continue
             a, b = frame_people[i], frame_people.pop(partner)
             keypoints = np.where((b.keypoints[:, 2] > a.keypoints[:, 2])[:, None], b.keypoints, a.keypoints)
             frame_people[i] = Person(a.frame, keypoints, a.track, f"{a.where} merged with {b.where}")
+            # Renumber past the removed partner; the merged person's partners are found anew.
+            partners = [{j - (j > partner) for j in row if j != partner} for k, row in enumerate(partners) if k != partner]
+            seen = np.delete(seen, partner, axis=0)
+            untracked = np.delete(untracked, partner)
+            seen[i] = keypoints[:, 2] > 0
+            partners[i] = set(_could_be_halves(seen[i:i + 1], seen, untracked[i:i + 1], untracked)[0].tolist())
+            for j, row in enumerate(partners):
+                row.discard(i)
+                if j in partners[i]:
+                    row.add(i)
         merged += frame_people
     return merged
+
+
+def _could_be_halves(seen_a: np.ndarray, seen_b: np.ndarray, untracked_a: np.ndarray,
+                     untracked_b: np.ndarray, block: int = 256) -> list[np.ndarray]:
+    """For each row of A, the B indices that pass :func:`_split_halves`' joint tests: both
+    untracked, at most ``SPLIT_SHARED_JOINTS`` joints seen by both, and each with a joint the other
+    lacks. ``block`` rows at a time, so a crowd's pairs never take more than a few block x B arrays."""
+    a, b = seen_a.astype(np.float32), seen_b.astype(np.float32)
+    partners = []
+    for start in range(0, len(a), block):
+        rows = a[start:start + block]
+        could = (rows @ b.T <= SPLIT_SHARED_JOINTS) & (rows @ (1 - b).T > 0) & ((1 - rows) @ b.T > 0) \
+            & untracked_a[start:start + block, None] & untracked_b[None, :]
+        partners += [np.flatnonzero(row) for row in could]
+    return partners
 
 
 def _split_halves(a: Person, b: Person) -> bool:
@@ -270,15 +283,12 @@ def link_tracks(people: list[Person]) -> dict[int, list[Person]]:
         found = by_frame[frame]
         centres, sizes = map(np.array, zip(*map(_centre_and_size, found)))
         live = np.flatnonzero(frame - last_frame <= LINK_GAP_FRAMES)
-        with np.errstate(invalid="ignore"):  # inf - inf: a person with no joint seen (centre inf) links to nothing
-            distance = np.linalg.norm(centres[:, None] - last_centre[None, live], axis=-1) \
-                / np.maximum(np.maximum(sizes[:, None], last_size[None, live]), 1e-6)
-        person, column = np.nonzero(distance < LINK_DISTANCE)
-        track = live[column]
+        person, track, distance = _pairs_within_reach(centres, sizes, last_centre[live], last_size[live])
+        track = live[track]
         # Within reach, the longest track goes first: a one-frame duplicate must not take over a
         # person's track by being a few pixels nearer.
         lengths = np.array([len(tracks[t]) for t in track.tolist()], np.int64)
-        order = np.lexsort((track, person, distance[person, column], -lengths))
+        order = np.lexsort((track, person, distance, -lengths))
         taken, used = {}, set()  # person -> track, tracks taken
         for i, t in zip(person[order].tolist(), track[order].tolist()):
             if i not in taken and t not in used:
@@ -294,6 +304,21 @@ def link_tracks(people: list[Person]) -> dict[int, list[Person]]:
         last_frame = np.concatenate([last_frame, np.full(len(new), frame, np.int64)])
         last_centre, last_size = np.concatenate([last_centre, centres[new]]), np.concatenate([last_size, sizes[new]])
     return tracks
+
+
+def _pairs_within_reach(centres, sizes, track_centres, track_sizes, block: int = 256):
+    """(person, track, distance) of every pair closer than ``LINK_DISTANCE`` body sizes, ``block``
+    people at a time: a crowd's distances never take more than a few block x tracks arrays."""
+    found = []
+    for start in range(0, len(centres), block):
+        with np.errstate(invalid="ignore"):  # inf - inf: a person with no joint seen (centre inf) links to nothing
+            distance = np.linalg.norm(centres[start:start + block, None] - track_centres[None], axis=-1) \
+                / np.maximum(np.maximum(sizes[start:start + block, None], track_sizes[None]), 1e-6)
+        person, track = np.nonzero(distance < LINK_DISTANCE)
+        found.append((person + start, track, distance[person, track]))
+    if not found:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return tuple(np.concatenate(parts) for parts in zip(*found))
 
 
 def _centre_and_size(person: Person) -> tuple[np.ndarray, float]:

@@ -53,7 +53,7 @@ def read(path: Path, width=None, height=None) -> Detections:
         raise UaoError(f"{path}: MediaPipe image landmarks are normalized to the image; pass --width and --height")
     detections = Detections(path, "mediapipe", count, width=width, height=height)
     for frame, keypoints in frames.items():
-        with np.errstate(over="ignore"):  # 1e308 * width: inf, a missing joint (common.missing_as_nan)
+        with np.errstate(over="ignore"):  # 1e308 * width: inf, a missing joint (layouts.mark_missing)
             keypoints[:, :2] *= (width, height)
         detections.people.append(Person(frame - first, keypoints, 0, f"{path} frame {frame}"))
     return detections

@@ -70,7 +70,7 @@ def read(path: Path, width=None, height=None) -> Detections:
                 confidence = points[:, 2]
             else:  # no visibility column: Ultralytics writes 0 0 for a keypoint it did not find
                 confidence = (points[:, :2] != 0).any(axis=1).astype(np.float64)
-            with np.errstate(over="ignore"):  # 1e308 * width: inf, a missing joint (common.missing_as_nan)
+            with np.errstate(over="ignore"):  # 1e308 * width: inf, a missing joint (layouts.mark_missing)
                 pixels = points[:, :2] * [width, height]
             # One extra value is a box confidence (below 1) or a track id (an integer from 1); two are both.
             track = whole_number(float(values[-1]), f"{where} track id") \

@@ -3,7 +3,7 @@
 ============ ==============================================================================
 suffix       content
 ============ ==============================================================================
-``.npz``     every array of :class:`uao_deploy.jobs.infer.LiftResult`, plus ``poses_world``
+``.npz``     every array of :class:`uao_deploy.pipeline.LiftResult`, plus ``poses_world``
              (T, 17, 3) and ``root_world`` (T, 3) in the world frame; ``metadata`` (JSON) holds
              the world frame's transform
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
@@ -14,8 +14,8 @@ suffix       content
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-Every format but the npz needs the world-frame arrays, which
-:func:`uao_deploy.pipeline.world.add_world_frame` adds (Y up, floor at 0).
+A lifted sequence is written by :func:`write_lift`, which adds the world-frame arrays
+(:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
 """
 from __future__ import annotations
 
@@ -48,6 +48,14 @@ def check_output(path) -> None:
 def fps_of(metadata: dict) -> float:
     fps = check_fps(metadata.get("fps"), "the result's metadata")
     return DEFAULT_FPS if fps is None else fps
+
+
+def write_lift(result, path, up=None, camera_pitch: float | None = None) -> Path:
+    """Write a :class:`~uao_deploy.pipeline.LiftResult` with its world frame (``up``/``camera_pitch`` as
+    :func:`uao_deploy.pipeline.world.estimate_world_frame`), atomically, in the format of ``path``'s suffix."""
+    from ...pipeline.world import add_world_frame
+
+    return write_result(path, *add_world_frame(result.arrays(), result.metadata, up, camera_pitch))
 
 
 def write_result(path, arrays: dict, metadata: dict) -> Path:
