@@ -19,12 +19,12 @@ import numpy as np
 import torch
 
 from uao_deploy import engines
-from uao_deploy.bench import forward_flops, tile_inputs
+from uao_deploy.bench import forward_flops
 from uao_deploy.bench.stats import latency
 from uao_deploy.bench.timing import time_interleaved
 from uao_deploy.contract import TTOConfig
 from uao_deploy.export.cache import exported_graphs
-from uao_deploy.jobs.verify import load_pairs
+from uao_deploy.inputs import load_pairs, tile
 from uao_deploy.model import ModelRef, resolve_model
 
 
@@ -53,7 +53,7 @@ def main() -> None:
             cases[(name, backend, "tto")] = lambda x, cam, root, engine=engine: engine.tto(x, cam, root)
     rows = []
     for batch in (int(size) for size in args.batch.split(",")):
-        x, cam, root = tile_inputs(pairs, batch)
+        x, cam, root = tile(pairs, batch)
         timed = time_interleaved([lambda call=call: call(x, cam, root) for call in cases.values()],
                                  seconds=args.seconds)
         for (name, backend, task), times in zip(cases, timed):

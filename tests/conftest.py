@@ -10,6 +10,19 @@ from uao_deploy.contract import SequenceConfig
 TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01, fit_focal=True)
 
 
+# Fixtures that export ONNX graphs (tens of seconds each on 2 cores): a test that uses one is slow.
+EXPORTING_FIXTURES = {"tiny_export", "seed_export"}
+
+
+def pytest_collection_modifyitems(items):
+    """`pytest -m "not slow"` is the fast subset: tests that export graphs, train, build engines or
+    start other processes carry the `slow` marker (by module, by test, or through an exporting
+    fixture)."""
+    for item in items:
+        if EXPORTING_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def one_thread():
     """The tests' models are small: one thread runs them fastest (thread hand-offs cost more than

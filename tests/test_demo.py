@@ -9,6 +9,8 @@ from cli_runner import uao
 from uao_deploy.data.mocap import NoiseModel
 from uao_deploy.data.sample import SAMPLE_PATH, make_sample
 
+pytestmark = pytest.mark.slow  # exports the embedded model
+
 
 @pytest.fixture(autouse=True)
 def one_thread():

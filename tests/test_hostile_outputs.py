@@ -104,7 +104,8 @@ def test_cache_clear_removes_only_its_own_entries(tmp_path, capsys, monkeypatch)
     (forged / ".uao-cache-entry").symlink_to(elsewhere / "precious.bin")
     monkeypatch.setenv("UAO_CACHE_DIR", str(user))
     entry = make_entry(user, "0123456789abcdef")
-    others_before, elsewhere_before = {k: v for k, v in tree(user).items() if "0123456789abcdef" not in k}, tree(elsewhere)
+    others_before = {key: value for key, value in tree(user).items() if "0123456789abcdef" not in key}
+    elsewhere_before = tree(elsewhere)
 
     code, stdout, stderr = uao(capsys, "cache")
     assert code == 0 and "Traceback" not in stderr, stderr
@@ -125,6 +126,20 @@ def test_cache_never_clears_through_a_linked_export_folder(tmp_path, capsys, mon
     before = tree(tmp_path)
     for args in (["cache", "--clear"], ["cache"]):
         assert_refused(uao(capsys, *args), "is a link", "never clears through it")
+    assert tree(tmp_path) == before
+
+
+def test_a_damaged_folder_uao_did_not_make_is_never_rebuilt_over(tmp_path):
+    from uao_deploy.errors import UaoError
+    from uao_deploy.export import cache
+
+    folder = tmp_path / "export" / "0123456789abcdef"
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text("{}")
+    (folder / "mine.txt").write_text("someone's")
+    before = tree(tmp_path)
+    with pytest.raises(UaoError, match="was not made by uao"):
+        cache._cached(folder, lambda staging: (staging / "forward.onnx").write_bytes(b"g"))
     assert tree(tmp_path) == before
 
 
@@ -211,7 +226,7 @@ def test_special_and_linked_outputs_are_refused(work, capsys, checkpoint, target
 @pytest.mark.parametrize("command", ["bench", "eval"])
 def test_a_json_report_to_dev_stdout_is_refused(tmp_path, capsys, command):
     np.savez(tmp_path / "clips.npz", walk=moving_person(20, 0))
-    args = ["--out", tmp_path / "results"] if command == "bench" else ["--mocap", tmp_path / "clips.npz"]
+    args = ["--out", tmp_path / "results"] if command == "bench" else ["--data", tmp_path / "clips.npz"]
     before = tree(tmp_path)
     assert_refused(uao(capsys, command, *args, "--json", "/dev/stdout"), "--json /dev/stdout is")
     assert tree(tmp_path) == before
@@ -253,7 +268,8 @@ FORGERIES = {
     "no frames": (dict(poses_3d=lambda a: a["poses_3d"][:0]), "no frames"),
     "NaN pose": (dict(poses_3d=lambda a: np.where(np.arange(FRAMES)[:, None, None] == 3, np.nan, a["poses_3d"])),
                  "poses_3d holds NaN or infinite values (frame 3)"),
-    "infinite keypoint": (dict(keypoints_2d=lambda a: a["keypoints_2d"] * np.float32(np.inf)), "keypoints_2d holds NaN"),
+    "infinite keypoint": (dict(keypoints_2d=lambda a: a["keypoints_2d"] * np.float32(np.inf)),
+                          "keypoints_2d holds NaN"),
     "huge pose": (dict(poses_3d_initial=lambda a: a["poses_3d_initial"] + np.float32(1e30)), "outside"),
     "text pose": (dict(poses_3d=lambda a: a["poses_3d"].astype(str)), "poses_3d holds <U"),
     "world one frame short": (dict(poses_world=lambda a: a["poses_world"][:-1]), "poses_world has shape"),
@@ -385,14 +401,14 @@ def test_calibrate_names_a_broken_sidecar(tmp_path, capsys, checkpoint, mocap, s
     model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
     (tmp_path / "model.pth.json").write_text(sidecar)
     before = tree(tmp_path)
-    assert_refused(uao(capsys, "calibrate", model, "--mocap", mocap[0]), needle)
+    assert_refused(uao(capsys, "calibrate", model, "--data", mocap[0]), needle)
     assert tree(tmp_path) == before
 
 
 def train(capsys, mocap, out, *options):
     """`uao train` on the tiny clips; stderr as a terminal shows it (the progress bar, redrawn with
     carriage returns, is cleared)."""
-    code, stdout, stderr = uao(capsys, "train", "--mocap", mocap[0], "--val", mocap[1], "--out", out, "--channels",
+    code, stdout, stderr = uao(capsys, "train", "--data", mocap[0], "--val", mocap[1], "--out", out, "--channels",
                                "16", "--layers", "1", "--epochs", "1", "--batch-size", "16", "--max-batches", "2",
                                "--views", "1", *options)
     return code, stdout, stderr.rsplit("\r", 1)[-1].lstrip()
@@ -417,5 +433,19 @@ def test_train_then_calibrate_with_a_broken_sidecar(tmp_path, capsys, mocap):
     assert code == 0 and (run / "best.pth").is_file(), stderr
     (run / "best.pth.json").write_text("[]")
     before = tree(tmp_path)
-    assert_refused(uao(capsys, "calibrate", run / "best.pth", "--mocap", mocap[0]), "holds a JSON list")
+    assert_refused(uao(capsys, "calibrate", run / "best.pth", "--data", mocap[0]), "holds a JSON list")
     assert tree(tmp_path) == before
+
+
+def test_the_writer_checks_the_same_schema(result_file, tmp_path):
+    from uao_deploy.errors import UaoError
+    from uao_deploy.io.results import load_result, write_result
+
+    arrays, metadata = load_result(result_file)
+    with pytest.raises(UaoError, match="stray is not in the result schema"):
+        write_result(tmp_path / "r.npz", {**arrays, "stray": np.zeros(FRAMES)}, metadata)
+    with pytest.raises(UaoError, match="refusing to write .*fps must be from 1 to 1000"):
+        write_result(tmp_path / "r.bvh", arrays, {**metadata, "fps": 1e308})
+    with pytest.raises(UaoError, match="refusing to write .*root has shape"):
+        write_result(tmp_path / "r.csv", {**arrays, "root": arrays["root"][:-1]}, metadata)
+    assert list(tmp_path.iterdir()) == []

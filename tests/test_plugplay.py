@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from uao_deploy import engines, skeleton
-from uao_deploy.compare import difference, sample_keypoints
+from uao_deploy.compare import max_abs, max_relative
+from uao_deploy.inputs import sample_keypoints
 from uao_deploy.errors import UaoError
 from uao_deploy.model import MartinezConfig, MartinezMLP, ModelRef, resolve_model
 from uao_deploy.tto import TTOConfig
@@ -126,7 +127,7 @@ BAD_LIFTERS = {  # body of forward(self, x) for x (B, 17, 2) -> the one-line err
     "y = x - x.mean(0)\n        return self.mu(y.flatten(1)).view(-1, 17, 3), self.s(y.flatten(1)).view(-1, 17, 1)":
         "depends on the other frames of its batch",
     "y = x if bool((x > -100).all()) else -x\n        return self.mu(y.flatten(1)).view(-1, 17, 3), self.s(y.flatten(1)).view(-1, 17, 1)":
-        "does not trace into the forward graph",
+        "does not trace into the",
     "raise ValueError('bad input')": "does not run on 2D keypoints (3, 17, 2) (ValueError: bad input)",
 }
 
@@ -209,8 +210,9 @@ def test_onnxruntime_equals_pytorch_on_the_martinez_lifter(martinez_export):
     inputs = (z, z_flip, x, mu0, mu0_flip, cam, root)
     produced = graphs.value_and_grad(*inputs)
     expected = [t.detach().numpy() for t in reference["tto_step"](*(torch.from_numpy(a) for a in inputs))]
-    for name, got, want in zip(("loss", "grad_z", "grad_z_flip"), produced, expected):
-        assert difference(name, got, want) < 1e-5, name  # relative to each sample's largest gradient
+    assert max_abs(produced[0], expected[0]) < 1e-5  # the per-sample loss
+    for name, got, want in zip(("grad_z", "grad_z_flip"), produced[1:], expected[1:]):
+        assert max_relative(got, want) < 1e-5, name  # relative to each sample's largest gradient
     pose = graphs.tto(x, cam, root)
     want_pose = reference["tto_fused"](*(torch.from_numpy(a) for a in (x, cam, root)))[0].detach().numpy()
     np.testing.assert_allclose(pose, want_pose, rtol=0, atol=1e-4)

@@ -14,6 +14,8 @@ import pytest
 
 from uao_deploy.data.sample import SAMPLE_PATH
 
+pytestmark = pytest.mark.slow  # runs a second environment
+
 # Run the CLI with torch, onnx and onnxscript unimportable (None in sys.modules makes `import` fail).
 BLOCKED = ("torch", "onnx", "onnxscript")
 WITHOUT_TORCH = ("import sys; sys.modules.update({name: None for name in %r}); "

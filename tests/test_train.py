@@ -12,6 +12,8 @@ from uao_deploy.model import GUMLPConfig
 from uao_deploy.jobs.train import TrainConfig, train
 from uao_deploy.tto.objective import gaussian_term
 
+pytestmark = pytest.mark.slow  # trains models
+
 
 @pytest.fixture(scope="module")
 def mocap_files(tmp_path_factory):

@@ -86,13 +86,15 @@ class VideoNoiseModel:
 
 @dataclass
 class VideoClip:
-    """A keypoint sequence with its ground truth (camera frame, metres) and true intrinsics (9,)."""
+    """A keypoint sequence with its ground truth (camera frame, metres), true intrinsics (9,) and the
+    world's up direction in the camera frame (3,)."""
 
     sequence: KeypointSequence
     target: np.ndarray  # (T, 17, 3) root-relative, root joint 0
     root: np.ndarray  # (T, 3)
     cam: np.ndarray  # (9,) normalized
     clip: str
+    up: np.ndarray | None = None
 
 
 def video_clips(clips: dict[str, np.ndarray], cameras: list[Camera], noise: VideoNoiseModel, seed: int = 0,
@@ -127,6 +129,7 @@ def video_clips(clips: dict[str, np.ndarray], cameras: list[Camera], noise: Vide
                 layout="h36m", pixels=pixels, confidence=confidence.astype(np.float32), width=camera.width,
                 height=camera.height, fps=50.0, focal=focal if include_focal else None, center=center)
             root = points[:, 0]
+            up = camera.rotation[2].copy()  # the world's Z (up): world_to_camera maps a direction d to d @ rotation
             videos.append(VideoClip(sequence, skeleton.zero_root(points - root[:, None]), root,
-                                    camera.intrinsics.copy(), name))
+                                    camera.intrinsics.copy(), name, up))
     return videos

@@ -26,8 +26,9 @@ from ..model.checkpoint import lifter_key
 
 log = logging.getLogger(__name__)
 
-# Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
-NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
+# Folders whose code never reaches an exported graph (commands, jobs, the host-side lifting core,
+# timing, pictures): editing them reuses the cached exports.
+NOT_IN_GRAPHS = ("cli", "jobs", "pipeline", "bench", "viz")
 MARKER = ".uao-cache-entry"  # in every folder this module made, holding SIGNATURE
 SIGNATURE = "made by uao-deploy's export cache (uao_deploy.export.cache); `uao cache --clear` removes this folder\n"
 
@@ -54,7 +55,12 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     key = json.dumps([lifter_key(checkpoint), tto.to_dict(), precision, __version__, exporter_fingerprint()],
                      sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _cached(folder, lambda staging: export_onnx(checkpoint, staging, tto=tto, precision=precision))
+
+    def export(staging):
+        log.info("exporting %s to ONNX once, into the cache %s (each later run reuses it):",
+                 checkpoint.name, folder)
+        export_onnx(checkpoint, staging, tto=tto, precision=precision)
+    return _cached(folder, export)
 
 
 def exporter_fingerprint() -> str:
@@ -89,8 +95,8 @@ def _intact(folder: Path) -> bool:
         return True
     except UaoError as exc:
         if not is_entry(folder):
-            raise UaoError(f"{folder} is in the way of a cache entry and was not made by uao ({str(exc).rstrip('; ')}); "
-                           "remove it") from None
+            raise UaoError(f"{folder} is in the way of a cache entry and was not made by uao "
+                           f"({str(exc).rstrip('; ')}); remove it") from None
         log.warning("rebuilding the damaged cache entry %s (%s)", folder, str(exc).rstrip("; "))
         with contextlib.suppress(OSError):  # a concurrent run may have moved it already
             os.replace(folder, folder.parent / f"{temporary_prefix(folder.name)}damaged")

@@ -20,9 +20,8 @@ import torch
 from torch import nn
 
 from ..model.gumlp import GraphConv, JointLayerNorm, SpatialUMLP
+from ..model.precision import DTYPES
 from .trace import broadcast_matmul
-
-PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 
 class MatmulLayer(nn.Module):
@@ -149,7 +148,7 @@ def exportable_model(model: nn.Module, precision: str = "fp32") -> nn.Module:
     """A frozen copy of a lifter in the engine layout above: GUMLP's graph convolutions and spatial
     U-MLPs in their joint-major forms, and any lifter's LayerNorms as :class:`AxisLayerNorm`; for fp16
     every Linear's product runs in float16 except GUMLP's encoder, which meets the raw 2D input."""
-    dtype = PRECISION_DTYPES[precision]
+    dtype = DTYPES[precision]
     model = copy.deepcopy(model).eval().requires_grad_(False)
 
     def convert(module: nn.Module, path: str) -> nn.Module:

@@ -18,8 +18,10 @@ import torch.fx.config
 from torch._decomp import get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from ..errors import one_line
 from ..contract import BATCH, DYNAMIC, FRAMES, WINDOWS
 
+log = logging.getLogger(__name__)
 OPSET = 20  # Gelu is an ONNX op from opset 20
 # Sizes of the dynamic dimensions while tracing: any above 1 work, but each must differ from every
 # other size in the graph (symbolic tracing gives equal sizes one symbol); tests run other sizes to
@@ -88,7 +90,7 @@ def _broadcast_matmul_onnx(weight, x):
 
 def example_inputs(spec) -> tuple[torch.Tensor, ...]:
     """Zeros of each input's shape at the trace sizes: tracing is symbolic, so only shapes and dtypes matter."""
-    return tuple(torch.zeros(tuple(TRACE_SIZES.get(dim, dim) for dim in shape)) for _, shape in spec.inputs)
+    return tuple(torch.zeros(tuple(TRACE_SIZES.get(dim, dim) for dim in tensor.shape)) for tensor in spec.inputs)
 
 
 def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> onnx.ModelProto:
@@ -96,7 +98,7 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
     translations = {torch.ops.uao_export.broadcast_matmul.default: _broadcast_matmul_onnx, **(custom_translations or {})}
     example_args = example_inputs(spec)
     dims = {symbol: torch.export.Dim(symbol, min=1) for symbol in DYNAMIC}
-    dynamic = [{axis: dims[symbol] for axis, symbol in enumerate(shape) if symbol in dims} for _, shape in spec.inputs]
+    dynamic = [{axis: dims[symbol] for axis, symbol in enumerate(tensor.shape) if symbol in dims} for tensor in spec.inputs]
     # Stack traces per FX node cost half the export time of a large graph and are not needed; the
     # switch is newer than torch 2.11 (the GPU machines' torch), which keeps emitting them.
     no_stack_traces = (mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True)
@@ -115,6 +117,36 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
     if fixed:  # the exporter specializes silently when a guard pins a size
         raise RuntimeError(f"export fixed the size of {fixed}; the traced code must not branch on it")
     return proto
+
+
+def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
+    """``{graph: trace_to_onnx(function, spec, custom_translations)}`` for ``jobs`` ({graph: (function,
+    spec, custom_translations)}), side by side (:func:`.workers.side_by_side`), each logged with its
+    time as it is done."""
+    from .workers import export_workers, side_by_side
+
+    workers = min(len(jobs), export_workers())
+    log.info("tracing %d graphs in %d process%s", len(jobs), workers, "es" if workers > 1 else "")
+    # Longest first: the graphs with the most outputs are the steps, whose traces take longest.
+    order = sorted(jobs, key=lambda name: -len(jobs[name][1].outputs))
+    traced = side_by_side(_serialized_trace, {name: jobs[name] for name in order},
+                          lambda name, _, seconds: log.info("%-14s traced in %.1f s", name, seconds))
+    return {name: onnx.load_model_from_string(traced[name]) for name in jobs}
+
+
+class TraceFailure(Exception):
+    """A graph that did not trace: its name and the tracer's first line (picklable: it leaves worker processes)."""
+
+    def __init__(self, graph: str, reason: str):
+        super().__init__(graph, reason)
+        self.graph, self.reason = graph, reason
+
+
+def _serialized_trace(name, function, spec, custom_translations) -> bytes:
+    try:
+        return trace_to_onnx(function, spec, custom_translations).SerializeToString()
+    except Exception as exc:  # a lifter's code may fail the tracer anywhere
+        raise TraceFailure(name, one_line(exc)) from None
 
 
 @contextlib.contextmanager
@@ -170,9 +202,9 @@ def placeholder(spec):
             raise RuntimeError(f"the {spec.name} placeholder only stands in for its graph while tracing")
 
         def fake(*args):  # output shapes from the spec, symbols sized as the inputs have them
-            sizes = {dim: arg.shape[axis] for (_, shape), arg in zip(spec.inputs, args)
-                     for axis, dim in enumerate(shape) if isinstance(dim, str)}
-            return tuple(args[0].new_empty(tuple(sizes.get(dim, dim) for dim in shape)) for _, shape in spec.outputs)
+            sizes = {dim: arg.shape[axis] for tensor, arg in zip(spec.inputs, args)
+                     for axis, dim in enumerate(tensor.shape) if isinstance(dim, str)}
+            return tuple(args[0].new_empty(tuple(sizes.get(dim, dim) for dim in tensor.shape)) for tensor in spec.outputs)
 
         torch.library.impl(qualified, "CompositeExplicitAutograd", stand_in)
         torch.library.register_fake(qualified, fake)

@@ -1,7 +1,7 @@
 """``uao eval --video``: what a user gets from keypoint videos of real motion, method by method.
 
 Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`) and lifted with
-:func:`uao_deploy.jobs.infer.lift`, exactly as ``uao infer`` does:
+:func:`uao_deploy.pipeline.lift`, exactly as ``uao infer`` does:
 
 * ``plain``: ``--tto-iters 0`` (the lifter with the per-frame least-squares root);
 * ``plain+savgol``: that output smoothed with ``scipy.signal.savgol_filter`` (cubic; 31 frames on
@@ -10,10 +10,16 @@ Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`)
 * ``sequence-uao``: the default sequence mode;
 * ``causal-uao`` (only where asked for): ``--causal``, live use, each frame from the frames up to it.
 
-Metrics per video, then averaged per clip (over its cameras) and over clips, in mm: MPJPE and
-P-MPJPE (root-relative), root error, absolute MPJPE (camera frame), acceleration error of the
-absolute joints (mm/frame^2) and bone-length variation (standard deviation over time of each
-bone's length, averaged over bones).
+Metrics per video, then averaged per clip (over its cameras) and over clips: MPJPE and P-MPJPE
+(root-relative), root error, absolute MPJPE (camera frame), acceleration error of the absolute
+joints (mm/frame^2) and bone-length variation (standard deviation over time of each bone's length,
+averaged over bones), in mm; and the world-grounded metrics of WHAM and GVHMR on the 17 joints
+(:mod:`uao_deploy.metrics`, docs/world-grounded.md): W-MPJPE100 and WA-MPJPE100 (mm), RTE (%),
+jitter (10 m/s^3), foot sliding of the ankles (mm/frame), the root error split into lateral and
+depth parts with the signed depth bias (mm, negative: too near), and the angle between the up
+direction of the world frame fitted to the result (:mod:`uao_deploy.pipeline.world`) and the true
+one (degrees). The camera is static, so the camera frame is a rigid transform of the world and
+the world metrics are computed in it.
 """
 from __future__ import annotations
 
@@ -22,10 +28,14 @@ import numpy as np
 from .. import skeleton
 from ..data.video_noise import VideoClip
 from ..errors import UaoError
-from ..metrics import mpjpe, p_mpjpe
-from .infer import lift
+from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root_error_parts, rte, w_mpjpe)
+from ..pipeline import LiftSettings, camera_of, lift, prepare
+from ..pipeline.world import ANKLES, estimate_world_frame
 
+METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
+WORLD_METRICS = ("w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "root_lateral", "root_depth",
+                 "depth_bias", "up_error")
 SAVGOL_ROOT, SAVGOL_POSE = 31, 9
 
 
@@ -42,7 +52,8 @@ def _acceleration(track: np.ndarray) -> np.ndarray:
 
 
 def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip) -> dict[str, float]:
-    """The METRICS of one lifted video, in mm."""
+    """The METRICS (mm) and, where the clip knows its up direction, the WORLD_METRICS of one lifted video."""
+    pose, root = np.asarray(pose, np.float64), np.asarray(root, np.float64)
     absolute, truth = pose + root[:, None], clip.target + clip.root[:, None]
     bones = np.linalg.norm(pose[:, 1:] - pose[:, list(skeleton.PARENTS[1:])], axis=-1)
     values = {
@@ -54,40 +65,79 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip) -> dict[s
         if len(pose) > 2 else 0.0,
         "bone_std": bones.std(axis=0).mean(),
     }
-    return {name: float(value) * 1000 for name, value in values.items()}
+    if clip.up is not None:
+        fps = clip.sequence.fps
+        values.update(w_mpjpe100=w_mpjpe(absolute, truth), wa_mpjpe100=w_mpjpe(absolute, truth, fit_frames=None),
+                      foot_sliding=foot_sliding(absolute[:, list(ANKLES)], truth[:, list(ANKLES)], fps),
+                      **root_error_parts(root, clip.root))
+    values = {name: float(value) * 1000 for name, value in values.items()}  # mm
+    if clip.up is not None:
+        values.update(rte=rte(root, clip.root), jitter=jitter(absolute, clip.sequence.fps),
+                      up_error=angle_degrees(estimate_world_frame(pose, root).up, clip.up))
+    return values
 
 
-def lift_methods(clip: VideoClip, engine, iters: int = 4, causal: bool = False) -> dict[str, tuple[np.ndarray,
-                                                                                                  np.ndarray]]:
-    """(pose, root) of every method for one video (``causal-uao`` where ``causal``)."""
-    plain = lift(clip.sequence, engine, iters=0, mode="frame")
-    frame = lift(clip.sequence, engine, iters=iters, mode="frame")
-    sequence = lift(clip.sequence, engine, iters=iters, mode="sequence")
-    smoothed = skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE))
-    methods = {"plain": (plain.poses_3d, plain.root), "plain+savgol": (smoothed, savgol(plain.root, SAVGOL_ROOT)),
-               "frame-uao": (frame.poses_3d, frame.root), "sequence-uao": (sequence.poses_3d, sequence.root)}
-    if causal:
-        live = lift(clip.sequence, engine, iters=iters, mode="sequence", causal=True)
-        methods["causal-uao"] = (live.poses_3d, live.root)
-    return methods
+def truth_metrics(clip: VideoClip) -> dict[str, float]:
+    """What the truth itself scores where a method cannot reach zero: jitter and foot sliding."""
+    truth = clip.target + clip.root[:, None]
+    return {"jitter": jitter(truth, clip.sequence.fps),
+            "foot_sliding": 1000 * foot_sliding(truth[:, list(ANKLES)], truth[:, list(ANKLES)], clip.sequence.fps)}
+
+
+def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4]) -> dict[str, tuple[np.ndarray,
+                                                                                                   np.ndarray]]:
+    """(pose, root) of each of ``methods`` (names of METHODS) for one video."""
+    unknown = sorted(set(methods) - set(METHODS))
+    if unknown:
+        raise UaoError(f"unknown video methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
+    lifted = {}
+    keypoints = prepare(clip.sequence, camera_of(clip.sequence))
+    if {"plain", "plain+savgol"} & set(methods):
+        plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
+        lifted["plain"] = (plain.poses_3d, plain.root)
+        lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)), savgol(plain.root, SAVGOL_ROOT))
+    for method, strategy in (("frame-uao", "frame"), ("sequence-uao", "sequence"), ("causal-uao", "causal")):
+        if method in methods:
+            result = lift(keypoints, engine, settings=LiftSettings(iters, strategy))
+            lifted[method] = (result.poses_3d, result.root)
+    return {method: lifted[method] for method in methods}
+
+
+def _clip_means(per_clip: dict[str, dict[str, list[float]]]) -> dict[str, float]:
+    """{metric: mean over clips of the per-clip mean over its videos}."""
+    metrics = next(iter(per_clip.values()))
+    return {metric: float(np.mean([np.mean(scores[metric]) for scores in per_clip.values()])) for metric in metrics}
 
 
 def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bool = False,
-                    causal: bool = False) -> dict:
-    """{method: {metric: mean over clips of the per-clip mean over cameras}} plus the clip count."""
+                    causal: bool = False, methods=None) -> dict:
+    """{method: {metric: mean over clips of the per-clip mean over cameras}} plus the clip count (and,
+    where the clips know their up direction, the truth's own jitter and foot sliding).
+
+    ``methods``: names of METHODS, by default all but ``causal-uao`` (added where ``causal``)."""
     if not clips:
         raise UaoError("no videos to evaluate")
     from tqdm import tqdm
 
+    methods = methods or METHODS[:4] + ("causal-uao",) * causal
     per_clip: dict[str, dict[str, dict[str, list[float]]]] = {}
+
+    def add(method: str, clip: VideoClip, values: dict[str, float]):
+        scores = per_clip.setdefault(method, {}).setdefault(clip.clip, {})
+        for metric, value in values.items():
+            scores.setdefault(metric, []).append(value)
+
     for clip in tqdm(clips, desc="videos", unit="video", disable=not progress):
-        for method, (pose, root) in lift_methods(clip, engine, iters, causal).items():
-            scores = per_clip.setdefault(method, {}).setdefault(clip.clip, {})
-            for metric, value in video_metrics(pose, root, clip).items():
-                scores.setdefault(metric, []).append(value)
-    report = {method: {metric: float(np.mean([np.mean(scores[metric]) for scores in clips_.values()]))
-                       for metric in METRICS} for method, clips_ in per_clip.items()}
-    return {"methods": report, "clips": len({clip.clip for clip in clips}), "videos": len(clips)}
+        for method, (pose, root) in lift_methods(clip, engine, iters, methods).items():
+            add(method, clip, video_metrics(pose, root, clip))
+        if clip.up is not None:
+            add("truth", clip, truth_metrics(clip))
+    report = {method: _clip_means(clips_) for method, clips_ in per_clip.items() if method != "truth"}
+    summary = {"methods": report, "clips": len({clip.clip for clip in clips}), "videos": len(clips),
+               "frames": int(sum(len(clip.root) for clip in clips))}
+    if "truth" in per_clip:
+        summary["truth"] = _clip_means(per_clip["truth"])
+    return summary
 
 
 def format_video_table(rows: list[tuple[str, dict]]) -> str:

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .. import skeleton
-from ..errors import UaoError, first_line
+from ..errors import UaoError, first_line, one_line
 from ..fileio import file_sha256
 from . import gumlp, martinez
 
@@ -121,7 +121,7 @@ class ModelSpec:
             module = self.factory()
         except Exception as exc:  # the user's code: any failure is one line naming it
             raise UaoError(f"--model {self.name}: calling {self.factory.__name__}() failed "
-                           f"({type(exc).__name__}: {first_line(exc)})") from None
+                           f"({one_line(exc)})") from None
         if not isinstance(module, nn.Module):
             raise UaoError(f"--model {self.name}: {self.factory.__name__}() returned {type(module).__name__}, "
                            "not a torch.nn.Module")
@@ -155,7 +155,7 @@ def _import_file(name: str, path: Path):
         spec.loader.exec_module(module)
     except Exception as exc:  # the user's code: any failure is one line naming it
         del sys.modules[unique]
-        raise UaoError(f"--model {name}: importing {path} failed ({type(exc).__name__}: {first_line(exc)})") from None
+        raise UaoError(f"--model {name}: importing {path} failed ({one_line(exc)})") from None
     return module
 
 
@@ -163,7 +163,7 @@ def _import_module(name: str, target: str):
     try:
         return importlib.import_module(target)
     except Exception as exc:  # the user's code: any failure is one line naming it
-        raise UaoError(f"--model {name}: importing {target} failed ({type(exc).__name__}: {first_line(exc)})") from None
+        raise UaoError(f"--model {name}: importing {target} failed ({one_line(exc)})") from None
 
 
 # Shapes the contract check runs: a batch, and the seed's (B, 1, 17, 2) layout.
@@ -182,7 +182,7 @@ def check_lifter(model: nn.Module, name: str) -> nn.Module:
 
 
 def _check(model: nn.Module, where: str) -> None:
-    from ..compare import sample_keypoints
+    from ..inputs import sample_keypoints
 
     x = torch.from_numpy(sample_keypoints(CHECK_SHAPES[0][0], seed=7)[0])
     for shape in CHECK_SHAPES:
@@ -192,7 +192,7 @@ def _check(model: nn.Module, where: str) -> None:
         except UaoError as exc:
             raise UaoError(f"{where} {exc}") from None
         except Exception as exc:  # the user's code: any failure is one line naming it
-            raise UaoError(f"{where} does not run on 2D keypoints {shape} ({type(exc).__name__}: {first_line(exc)})") from None
+            raise UaoError(f"{where} does not run on 2D keypoints {shape} ({one_line(exc)})") from None
         if not (isinstance(outputs, (tuple, list)) and len(outputs) == 2
                 and all(isinstance(output, torch.Tensor) for output in outputs)):
             raise UaoError(f"{where} must return (mu, s), two tensors; it returned {_describe(outputs)}")

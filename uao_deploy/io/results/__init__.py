@@ -3,18 +3,19 @@
 ============ ==============================================================================
 suffix       content
 ============ ==============================================================================
-``.npz``     every array of :class:`uao_deploy.jobs.infer.LiftResult`, plus ``poses_world``
+``.npz``     every array of :class:`uao_deploy.pipeline.LiftResult`, plus ``poses_world``
              (T, 17, 3) and ``root_world`` (T, 3) in the world frame; ``metadata`` (JSON) holds
              the world frame's transform
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
              uncertainty; the unit and frame in each column name
 ``.json``    the same per frame, with joint names, parents, fps and the coordinate frames spelled out
-``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`)
+``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`); beside it
+             ``<stem>.joint_source.csv``: each joint's source per frame
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-Every format but the npz needs the world-frame arrays, which
-:func:`uao_deploy.pipeline.world.add_world_frame` adds (Y up, floor at 0).
+A lifted sequence is written by :meth:`uao_deploy.pipeline.LiftResult.write`, which adds the world-frame
+arrays (:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from ...errors import UaoError, first_line
 from ...fileio import atomic_write_bytes
-from .schema import LIFT_ARRAYS, SPECS, check_fps, check_result
+from ... import skeleton
+from .schema import JOINT_SOURCES, LIFT_ARRAYS, SPECS, check_fps, check_result, joint_sources
 
 SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
 DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
@@ -53,6 +55,10 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
     suffix, atomically; a result that does not match the schema is refused and nothing is written."""
     path = Path(path)
     check_output(path)
+    unknown = sorted(set(arrays) - set(SPECS))
+    if unknown:  # every array a result holds is described, and checked, in .schema
+        raise UaoError(f"refusing to write {path}: {', '.join(unknown)} is not in the result schema "
+                       "(uao_deploy/io/results/schema.py)")
     check_result(arrays, metadata, f"refusing to write {path}")
     suffix, fps = path.suffix.lower(), fps_of(metadata)
     if suffix == ".npz":
@@ -64,7 +70,18 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
         return path
     text = _text(suffix, arrays, metadata, fps, title=Path(str(metadata.get("source", path.stem))).name)
     atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if suffix == ".bvh":  # BVH has no place for it: a side file, one row per frame
+        sources = joint_sources(arrays)
+        table = "frame," + ",".join(skeleton.JOINT_NAMES) + "\n" + "".join(
+            f"{frame}," + ",".join(JOINT_SOURCES[s] for s in row) + "\n" for frame, row in enumerate(sources))
+        atomic_write_bytes(joint_source_path(path), lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
     return path
+
+
+def joint_source_path(path) -> Path:
+    """The side file of a BVH output with each joint's source (detected, interpolated, inferred) per frame."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.joint_source.csv")
 
 
 def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> str:
@@ -86,7 +103,7 @@ def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> 
 def load_result(path) -> tuple[dict, dict]:
     """The arrays (those :mod:`.schema` lists) and metadata of an npz written by ``uao infer``, checked
     against the schema: anything else is one UaoError naming the problem."""
-    from ...data.npz import open_npz, read_array
+    from ..npz import open_npz, read_array
 
     path = Path(path)
     with open_npz(path, "uao result .npz") as archive:

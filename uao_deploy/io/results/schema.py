@@ -1,11 +1,16 @@
 """What a lifted result holds, written once: the writer checks a result against it before writing
 and the reader (``uao view``, ``--resume``) before trusting a file.
 
-``ARRAYS`` lists every array a result may hold: its shape (``"T"`` the frame count), the kind of
-its dtype (numpy kind), whether every result has it, and the bounds of its values. A new array is one more
-:class:`ArraySpec` (``required=False`` so older results still read); arrays not listed here are
-not read. ``METADATA`` lists the metadata fields that are checked (the metadata is a JSON object;
-other fields are kept as they are).
+``ARRAYS`` lists every array a result may hold: its shape (``"T"`` the frame count), the numpy
+kind of its dtype, whether every result has it, and the bounds of its values (every value is
+finite). A new array is one more :class:`ArraySpec` (``required=False``, so older results still
+read); an array not listed here is neither written nor read.
+
+The metadata is a JSON object. Checked fields: ``fps`` (``FPS_RANGE``, or null: unknown),
+``frames`` (T, when present), ``camera`` (an object; ``width``/``height`` positive pixels when
+present) and, with the world arrays, ``world_frame`` (``camera_to_world_rotation`` a 3x3
+rotation, ``origin_in_camera`` (3,); the world arrays must be the camera-frame joints in it).
+Other fields are kept as they are.
 """
 from __future__ import annotations
 
@@ -21,6 +26,8 @@ J = skeleton.NUM_JOINTS
 FPS_RANGE = (1.0, 1000.0)  # frames per second a recording can have; outside it the value is broken
 MAX_METRES = 1e4  # no camera sees a person 10 km away: larger coordinates are broken values
 MAX_PIXELS = 1e7
+# joint_source values: the detector's point, interpolated over a short gap, inferred (uao_deploy.pipeline.missing)
+JOINT_SOURCES = ("detected", "interpolated", "inferred")
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,8 @@ ARRAYS = (
               meaning="the pixels used, after filling"),
     ArraySpec("confidence", ("T", J), "f", low=0,
               meaning="detector confidence, 0 where a joint was missing and filled"),
+    ArraySpec("joint_source", ("T", J), "u", required=False, low=0, high=len(JOINT_SOURCES) - 1,
+              meaning="where each joint came from: " + ", ".join(f"{i} {n}" for i, n in enumerate(JOINT_SOURCES))),
     ArraySpec("poses_world", ("T", J, 3), "f", required=False, low=-MAX_METRES, high=MAX_METRES,
               meaning="joints in the upright world frame (with root_world and metadata world_frame)"),
     ArraySpec("root_world", ("T", 3), "f", required=False, low=-MAX_METRES, high=MAX_METRES,
@@ -55,12 +64,14 @@ ARRAYS = (
 SPECS = {spec.name: spec for spec in ARRAYS}
 LIFT_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.required)
 WORLD_ARRAYS = ("poses_world", "root_world")  # written together, with metadata "world_frame"
-METADATA = {
-    "fps": f"frames per second, {FPS_RANGE[0]:g} to {FPS_RANGE[1]:g}, or null (unknown)",
-    "frames": "the frame count T (when present)",
-    "camera": "an object; its width and height, when present, positive pixels",
-    "world_frame": "with the world arrays: camera_to_world_rotation (3x3, a rotation), origin_in_camera (3,)",
-}
+
+
+def joint_sources(arrays: dict) -> np.ndarray:
+    """(T, J) uint8 ``joint_source`` of a result; for older results without it, 0 where the confidence is
+    above 0 and 1 (filled) elsewhere."""
+    if "joint_source" in arrays:
+        return np.asarray(arrays["joint_source"], np.uint8)
+    return np.where(np.asarray(arrays["confidence"]) > 0, 0, 1).astype(np.uint8)
 
 
 def check_fps(fps, where: str) -> float | None:
