@@ -34,11 +34,14 @@ def main() -> None:
     parser.add_argument("--batch", default="1,64", help="batch sizes, comma-separated")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per case and batch size")
+    parser.add_argument("--export", action="append", default=[], metavar="MODEL=DIR",
+                        help="an export folder of MODEL to use instead of the cached export")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     tto = TTOConfig()
     pairs = load_pairs()
+    folders = dict(entry.split("=", 1) for entry in args.export)
     cases = {}  # (model, backend, task) -> callable(x, cam, root)
     described = {}
     for name in args.models.split(","):
@@ -46,7 +49,8 @@ def main() -> None:
         resolved = resolve_model(ref)
         described[name] = {"architecture": resolved.architecture, "config": resolved.config,
                            "forward_mflop": forward_flops(resolved.model) / 1e6}
-        graphs = engines.load(exported_graphs(ref, tto), providers="cpu", threads=args.threads)
+        folder = folders.get(name) or exported_graphs(ref, tto)
+        graphs = engines.load(folder, providers="cpu", threads=args.threads)
         reference = engines.load(ref, backend="torch", tto=tto)
         for backend, engine in (("torch", reference), ("onnxruntime", graphs)):
             cases[(name, backend, "eval")] = lambda x, cam, root, engine=engine: engine.predict(x)
