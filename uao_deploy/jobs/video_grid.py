@@ -36,7 +36,7 @@ NOISE_MODELS = {
     "gross": VideoNoiseModel(gross_rate=0.02),  # gross errors 7 x as often
 }
 EXACT = "exact"  # the 0 px cell: exact projections, fully detected
-GRID_METHODS = ("plain", "plain+savgol", "sequence-uao")
+GRID_METHODS = ("plain", "plain+savgol", "sequence-uao", "sequence-uao+height")
 CLIPS_PER_CELL = 6
 FRAMES_PER_CLIP = 250
 # Folders whose code cannot change a cell's numbers.
