@@ -35,9 +35,11 @@ from pathlib import Path
 import torch
 
 from uao_deploy import bench, compare, engines
-from uao_deploy.errors import UaoError
+from uao_deploy.contract import FRAME, GRAPHS, MODEL_GRAPH
+from uao_deploy.errors import UaoError, one_line
 from uao_deploy.export import export_onnx
 from uao_deploy.export.tensorrt import build_engines
+from uao_deploy.inputs import sample_keypoints
 from uao_deploy.runtimes import FLAVOURS
 from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
@@ -60,20 +62,23 @@ def timed(call, repeat: int):
     return result, (time.perf_counter() - start) / repeat * 1e3
 
 
+# operation -> (the graph output it yields, how an engine runs it on (x, cam, root))
+OPERATIONS = {
+    "forward": ((MODEL_GRAPH, "mu"), lambda engine, x, cam, root: engine.forward(x)),
+    "tto": ((FRAME.fused, "pose"), lambda engine, *inputs: engine.tto(*inputs)),
+    "tto_step_loop": ((FRAME.fused, "pose"), lambda engine, *inputs: engine.tto(*inputs, fused=False)),
+    "tto_iters2": ((FRAME.fused, "pose"), lambda engine, *inputs: engine.tto(*inputs, iters=2)),
+}
+
+
 def check(engine, reference: dict, inputs, repeat: int) -> dict:
-    """Max |difference| to the reference and ms per call for each operation; which TTO path ran."""
-    x = inputs[0]
-    operations = {
-        "forward": lambda: engine.forward(x),
-        "tto": lambda: engine.tto(*inputs),
-        "tto_step_loop": lambda: engine.tto(*inputs, fused=False),
-        "tto_iters2": lambda: engine.tto(*inputs, iters=2),
-    }
+    """Each operation compared with the reference (:func:`uao_deploy.compare.compare_outputs`), with
+    its ms per call and which TTO path ran."""
     row = {"describe": engine.describe()}
-    for name, call in operations.items():
-        result, ms = timed(call, repeat)
-        row[name] = {"max_abs_diff": compare.max_abs(result, reference[name]), "ms": round(ms, 3),
-                     "path": engine.last_tto_path if name != "forward" else None}
+    for name, ((graph, output), call) in OPERATIONS.items():
+        result, ms = timed(lambda: call(engine, *inputs), repeat)
+        checks = compare.compare_outputs(GRAPHS[graph], {output: result}, {output: reference[name]}, TOLERANCES)
+        row[name] = {**checks[0], "ms": round(ms, 3), "path": engine.last_tto_path if name != "forward" else None}
     return row
 
 
@@ -114,10 +119,9 @@ def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour, part: s
         except UaoError as exc:
             print(f"TensorRT engines not built: {exc}")
 
-    inputs = compare.sample_keypoints(batch)
+    inputs = sample_keypoints(batch)
     reference_engine = engines.load(checkpoint)
-    reference = {"forward": reference_engine.forward(inputs[0]), "tto": reference_engine.tto(*inputs),
-                 "tto_iters2": reference_engine.tto(*inputs, iters=2)}
+    reference = {name: call(reference_engine, *inputs) for name, (_, call) in OPERATIONS.items()}
     reference["tto_step_loop"] = reference["tto"]  # the host loop must give the fused result
 
     rows, failed = {}, False
@@ -128,7 +132,7 @@ def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour, part: s
         except UaoError as exc:  # no GPU, no onnxruntime-gpu, no TensorRT: this row is skipped
             rows[name] = {"error": str(exc), "skipped": True}
         except Exception as exc:  # one row per backend: a failure is reported, the others still run
-            rows[name] = {"error": f"{type(exc).__name__}: {exc}", "skipped": False}
+            rows[name] = {"error": one_line(exc), "skipped": False}
         row = rows[name]
         if "error" in row:
             failed |= not row["skipped"]
@@ -137,11 +141,9 @@ def correctness(out: Path, checkpoint, batch: int, repeat: int, flavour, part: s
         for operation, result in row.items():
             if operation == "describe":
                 continue
-            bound = TOLERANCES.forward if operation == "forward" else TOLERANCES.pose
-            ok = result["max_abs_diff"] <= bound
-            failed |= not ok
-            print(f"{name:22s} {operation:14s} max|diff| {result['max_abs_diff']:.2e} (<= {bound:.0e} "
-                  f"{'ok' if ok else 'FAIL'})  {result['ms']:8.2f} ms  path={result['path']}")
+            failed |= not result["passed"]
+            print(f"{name:22s} {operation:14s} max|diff| {result['max_diff']:.2e} (<= {result['tolerance']:.0e} "
+                  f"{'ok' if result['passed'] else 'FAIL'})  {result['ms']:8.2f} ms  path={result['path']}")
     (out / f"gpu_check_{part}.json").write_text(json.dumps(rows, indent=2) + "\n")
     return not failed
 

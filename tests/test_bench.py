@@ -13,7 +13,7 @@ from uao_deploy.cli import cli
 from uao_deploy.errors import UaoError
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint, save_checkpoint
 from uao_deploy.tto import TTOConfig, optimize, predict
-from uao_deploy.jobs.verify import load_pairs
+from uao_deploy.inputs import load_pairs
 
 TINY = GUMLPConfig(channels=32, layers=1)
 
@@ -56,7 +56,7 @@ def test_throughput_and_share_of_peak_arithmetic():
 
 def test_time_interleaved_counts_calls_and_takes_turns():
     order = []
-    times = bench.time_interleaved([lambda: order.append("a"), lambda: order.append("b")], warmup=2, iters=3)
+    times = bench.time_interleaved([lambda: order.append("a"), lambda: order.append("b")], warmup=2, repeats=3)
     assert [len(t) for t in times] == [3, 3] and all(t >= 0 for t in times[0] + times[1])
     assert order == ["a", "a", "b", "b"] + ["a", "b"] * 3  # warm-up each, then one call each per round
     order.clear()
@@ -74,7 +74,7 @@ def test_time_interleaved_drops_a_failing_call_and_goes_on():
         if len(calls) == 2:
             raise RuntimeError("second call failed")
 
-    times = bench.time_interleaved([flaky, lambda: None], warmup=0, iters=4)
+    times = bench.time_interleaved([flaky, lambda: None], warmup=0, repeats=4)
     assert isinstance(times[0], RuntimeError) and len(calls) == 2
     assert len(times[1]) == 4
 
@@ -149,7 +149,7 @@ def test_torch_bf16_backend_times_only_tto_in_bf16(checkpoint):
 # --- the run and its files ----------------------------------------------------------------------
 def test_run_benchmark_rows_speedups_and_differences(checkpoint, pairs, fixed_peak):
     snapshots = []
-    report = bench.run_benchmark(checkpoint, ("seed-eager", "torch", "torch-cuda"), batches=(1, 3), iters=2,
+    report = bench.run_benchmark(checkpoint, ("seed-eager", "torch", "torch-cuda"), batches=(1, 3), repeats=2,
                                  seconds=None, warmup=0, threads=1, pairs=pairs,
                                  progress=lambda partial: snapshots.append((partial["complete"], len(partial["rows"]))))
     assert snapshots == [(False, 4), (False, 8)] and report["complete"]  # written after each batch size
@@ -181,7 +181,7 @@ def test_the_gpu_preset_compares_with_the_seed_loop_on_the_same_device(checkpoin
     assert batches == (1, 64, 1024, 8192) and backends[0] == "seed-cuda"
     if torch.cuda.is_available():
         pytest.skip("checks how the GPU preset behaves where no GPU is")
-    report = bench.run_benchmark(checkpoint, ("seed-eager",) + backends, batches=(2,), iters=1, seconds=None,
+    report = bench.run_benchmark(checkpoint, ("seed-eager",) + backends, batches=(2,), repeats=1, seconds=None,
                                  warmup=0, threads=1, pairs=pairs)
     assert [entry["backend"] for entry in report["skipped"]] == list(backends)  # each with its reason, no crash
     assert all(entry["reason"] for entry in report["skipped"])
@@ -194,7 +194,7 @@ def test_onnxruntime_rows_say_which_tto_path_ran(tiny_checkpoint, tiny_export, p
     import uao_deploy.jobs.verify
 
     monkeypatch.setattr(uao_deploy.jobs.verify, "exported_graphs", lambda checkpoint, tto: tiny_export)  # K = 2
-    report = bench.run_benchmark(tiny_checkpoint, ("seed-eager", "onnxruntime"), batches=(2,), tto_iters=2, iters=1,
+    report = bench.run_benchmark(tiny_checkpoint, ("seed-eager", "onnxruntime"), batches=(2,), tto_iters=2, repeats=1,
                                  seconds=None, warmup=0, threads=1, pairs=pairs)
     ort = {(r["task"], r["path"]): r for r in report["rows"] if r["backend"] == "onnxruntime"}
     assert set(ort) == {("eval", "forward"), ("tto", "step-loop"), ("tto", "fused")}
@@ -212,7 +212,7 @@ def test_a_failing_case_becomes_an_error_row_and_the_others_still_run(checkpoint
         return [bench.Case("broken", "p", "eval", "cpu", "fp32", fail)]
 
     monkeypatch.setitem(bench.BACKENDS, "broken", (broken, "always fails"))
-    report = bench.run_benchmark(checkpoint, ("broken", "torch"), batches=(2,), iters=1, seconds=None, warmup=0,
+    report = bench.run_benchmark(checkpoint, ("broken", "torch"), batches=(2,), repeats=1, seconds=None, warmup=0,
                                  threads=1, pairs=pairs)
     statuses = {(r["backend"], r["task"]): r["status"] for r in report["rows"]}
     assert statuses == {("broken", "eval"): "error", ("torch", "eval"): "ok", ("torch", "tto"): "ok"}
@@ -246,7 +246,7 @@ def test_bad_arguments_are_user_errors(checkpoint, pairs):
 
 
 def test_write_results_markdown_json_png(checkpoint, pairs, fixed_peak, tmp_path):
-    report = bench.run_benchmark(checkpoint, ("seed-eager", "torch"), batches=(1,), iters=1, seconds=None, warmup=0,
+    report = bench.run_benchmark(checkpoint, ("seed-eager", "torch"), batches=(1,), repeats=1, seconds=None, warmup=0,
                                  threads=1, pairs=pairs)
     paths = bench.write_results(report, tmp_path / "results")
     stem = bench.result_stem(report)
@@ -264,7 +264,7 @@ def test_write_results_markdown_json_png(checkpoint, pairs, fixed_peak, tmp_path
 
 
 def test_write_results_without_matplotlib_skips_the_png(checkpoint, pairs, fixed_peak, tmp_path, monkeypatch):
-    report = bench.run_benchmark(checkpoint, ("torch",), batches=(1,), iters=1, seconds=None, warmup=0,
+    report = bench.run_benchmark(checkpoint, ("torch",), batches=(1,), repeats=1, seconds=None, warmup=0,
                                  threads=1, pairs=pairs)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ImportError
     paths = bench.write_results(report, tmp_path)
@@ -274,7 +274,7 @@ def test_write_results_without_matplotlib_skips_the_png(checkpoint, pairs, fixed
 
 def test_cli_bench_json_to_stdout(checkpoint, tmp_path, fixed_peak):
     result = CliRunner().invoke(cli, ["bench", "--checkpoint", str(checkpoint), "--backends", "seed-eager,torch",
-                                      "--batch", "1,2", "--iters", "1", "--warmup", "0", "--threads", "1",
+                                      "--batch", "1,2", "--repeats", "1", "--warmup", "0", "--threads", "1",
                                       "--out", str(tmp_path), "--json", "-"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
@@ -299,7 +299,7 @@ def test_profiles_name_the_heaviest_operators(tiny_export, pairs):
 
 def test_cli_bench_video_times_the_modes_side_by_side(tmp_path):
     """``uao bench --video``: frame, sequence and causal lifts of the embedded sample, in turns."""
-    result = CliRunner().invoke(cli, ["bench", "--video", "--iters", "1", "--out", str(tmp_path), "--json", "-"])
+    result = CliRunner().invoke(cli, ["bench", "--video", "--repeats", "1", "--out", str(tmp_path), "--json", "-"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     medians = report["median_ms_per_frame"]

@@ -1,5 +1,6 @@
 """Real detector output as it comes (issue 23): impossible points, wrong image sizes, frame rates,
 raw Detectron2 files and garbage, on the real files of tests/data/formats and ../shared/data."""
+import csv
 import json
 import shutil
 
@@ -10,6 +11,8 @@ from cli_runner import uao
 from uao_deploy import UaoError
 from uao_deploy.data.keypoints import read_keypoints
 from uao_deploy.io.keypoints.checks import drop_implausible
+from uao_deploy.pipeline.missing import (DETECTED, INFERRED, INTERPOLATE_MAX_FRAMES, INTERPOLATED, TEMPLATE,
+                                        fill_and_mark)
 from uao_deploy.skeleton import JOINT_NAMES
 
 J = {name: index for index, name in enumerate(JOINT_NAMES)}
@@ -117,3 +120,96 @@ def _plain(tmp_path, fps):
     keypoints = np.tile(rng.uniform(400, 600, (1, 17, 2)), (6, 1, 1)).astype(np.float32)
     np.savez(tmp_path / "plain.npz", keypoints=keypoints, width=1000, height=1000, fps=fps)
     return tmp_path / "plain.npz"
+
+
+def test_never_seen_legs_stand_under_the_hips_and_are_marked_inferred(formats):
+    """The signer of openpose_body25_slp is seen from the waist up: hips, knees and ankles are never
+    detected. They are inferred (never put at the hip pixels): straight down from the trunk."""
+    sequence, = read_keypoints(formats / "openpose_body25_slp")
+    pixels, sources = fill_and_mark(sequence.pixels, sequence.confidence)
+    lower = [J[name] for name in ("pelvis", "r_hip", "r_knee", "r_ankle", "l_hip", "l_knee", "l_ankle")]
+    assert (sources[:, lower] == INFERRED).all() and (sources[:, J["head"]] == DETECTED).all()
+    thorax, pelvis = pixels[:, J["thorax"]], pixels[:, J["pelvis"]]
+    trunk = pelvis - thorax
+    assert (np.degrees(np.arctan2(np.abs(trunk[:, 0]), trunk[:, 1])) < 10).all()  # pelvis below the thorax
+    for hip, knee, ankle in (("r_hip", "r_knee", "r_ankle"), ("l_hip", "l_knee", "l_ankle")):
+        y = pixels[:, [J[hip], J[knee], J[ankle]], 1]
+        assert (np.diff(y, axis=1) > 0.5 * np.abs(trunk[:, 1:2])).all()  # each a shin's length lower
+
+
+def test_short_gaps_are_interpolated_long_ones_inferred_relative_to_the_body(formats):
+    """On the real Pose2Sim subject: the right knee and ankle hidden for 3 frames are interpolated;
+    for 60 frames, inferred in the body's frame, with shin lengths as steady as the seen ones."""
+    sequence, = read_keypoints(formats / "openpose_body25b_pose2sim")
+    pixels, confidence = sequence.pixels.copy(), sequence.confidence.copy()
+    legs = [J["r_knee"], J["r_ankle"]]
+    confidence[10:13, legs] = 0
+    confidence[30:90, legs] = 0
+    filled, sources = fill_and_mark(pixels, confidence)
+    assert (sources[10:13, legs] == INTERPOLATED).all() and (sources[30:90, legs] == INFERRED).all()
+    assert (sources[13:30, legs] == DETECTED).all() and INTERPOLATE_MAX_FRAMES < 60
+    shin = np.linalg.norm(filled[:, J["r_knee"]] - filled[:, J["r_ankle"]], axis=-1)
+    seen = np.linalg.norm(sequence.pixels[:, J["r_knee"]] - sequence.pixels[:, J["r_ankle"]], axis=-1)
+    inferred_variation = shin[30:90].std() / shin[30:90].mean()
+    assert inferred_variation < 1.5 * seen.std() / seen.mean() + 0.02
+    # Inferred joints stay with the body as it moves: near the detected hip of each frame.
+    thigh = np.linalg.norm(filled[30:90, J["r_knee"]] - filled[30:90, J["r_hip"]], axis=-1)
+    assert thigh.max() < 2 * np.median(np.linalg.norm(sequence.pixels[:, J["r_knee"]] - sequence.pixels[:, J["r_hip"]],
+                                                      axis=-1))
+
+
+def test_world_up_comes_from_detected_joints():
+    """A standing person whose legs were never seen and were lifted bent forward: the up direction
+    follows the detected trunk, not the inferred legs."""
+    from uao_deploy.pipeline.world import estimate_world_frame
+
+    frames = 40
+    pose = np.zeros((frames, 17, 3))
+    pose[:, J["thorax"]] = [0, -0.5, 0]
+    pose[:, J["head"]] = [0, -0.7, 0]
+    for ankle, knee, side in ((J["r_ankle"], J["r_knee"], -0.1), (J["l_ankle"], J["l_knee"], 0.1)):
+        pose[:, knee] = [side, 0.3, -0.3]  # legs folded towards the camera
+        pose[:, ankle] = [side, 0.5, -0.6]
+    root = np.tile([0.0, 0.0, 4.0], (frames, 1)) + np.linspace(0, 1, frames)[:, None] * [1, 0, 0]
+    detected = np.ones((frames, 17), bool)
+    detected[:, [0, 1, 2, 3, 4, 5, 6]] = False
+    up = estimate_world_frame(pose, root, detected=detected).up
+    assert np.degrees(np.arccos(-up[1])) < 3
+    assert np.degrees(np.arccos(-estimate_world_frame(pose, root).up[1])) > 10  # every joint: tilted
+
+
+def test_every_output_says_where_each_joint_came_from(tmp_path):
+    """joint_source: an npz array, a CSV column, a JSON field, a BVH side file, viewer markers."""
+    from uao_deploy.io.results import joint_source_path, load_result, write_result
+    from uao_deploy.io.results.html import viewer_figure
+    from uao_deploy.pipeline.world import add_world_frame
+
+    frames = 12
+    rng = np.random.default_rng(3)
+    pose = np.tile(TEMPLATE_3D, (frames, 1, 1)) + rng.normal(0, 0.005, (frames, 17, 3))
+    pose -= pose[:, :1]
+    root = np.tile([0.0, 0.0, 4.0], (frames, 1))
+    sources = np.zeros((frames, 17), np.uint8)
+    sources[:, [2, 3, 5, 6]] = INFERRED
+    sources[4, 13] = INTERPOLATED
+    arrays = {"poses_3d": pose.astype(np.float32), "poses_3d_initial": pose.astype(np.float32),
+              "root": root.astype(np.float32), "uncertainty": np.full((frames, 17), 0.05, np.float32),
+              "keypoints_2d": rng.uniform(100, 900, (frames, 17, 2)).astype(np.float32),
+              "confidence": np.where(sources == 0, 0.9, 0).astype(np.float32), "joint_source": sources}
+    arrays, metadata = add_world_frame(arrays, {"fps": 25.0, "camera": {"width": 1000, "height": 1000}})
+    for suffix in (".npz", ".csv", ".json", ".bvh", ".html"):
+        write_result(tmp_path / f"r{suffix}", arrays, metadata)
+    np.testing.assert_array_equal(load_result(tmp_path / "r.npz")[0]["joint_source"], sources)
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    assert rows[4 * 17 + 13]["joint_source"] == "interpolated" and rows[2]["joint_source"] == "inferred"
+    assert rows[0]["joint_source"] == "detected"
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["frames"][4]["joint_source"][13] == 1 and "2 inferred" in payload["fields"]["joint_source"]
+    side = joint_source_path(tmp_path / "r.bvh").read_text().splitlines()
+    assert side[0].startswith("frame,pelvis,r_hip,r_knee") and side[1].split(",")[3] == "inferred"
+    markers = viewer_figure(arrays, metadata, 25.0).data[-1].marker.symbol  # the 3D joints of frame 0
+    assert markers[3] == "x" and markers[0] == "circle"
+
+
+# A standing pose in the camera frame (metres, y down), from the 2D template and a small depth.
+TEMPLATE_3D = np.column_stack([TEMPLATE, np.zeros(17)])

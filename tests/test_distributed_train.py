@@ -53,7 +53,7 @@ def test_shares_cover_the_batch_and_the_scaled_losses_average_to_its_mean():
 def test_uao_train_under_torchrun_reports_once_and_writes_the_checkpoint(mocap_files, tmp_path):
     train_path, val_path = mocap_files
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-               "-m", "uao_deploy", "train", "--mocap", train_path, "--val", val_path, "--out", tmp_path,
+               "-m", "uao_deploy", "train", "--data", train_path, "--val", val_path, "--out", tmp_path,
                "--channels", "16", "--layers", "1", "--epochs", "1", "--max-batches", "2", "--batch-size", "8"]
     run = subprocess.run(list(map(str, command)), capture_output=True, text=True, timeout=300,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from uao_deploy import engines
-from uao_deploy.compare import sample_keypoints
+from uao_deploy.inputs import sample_keypoints
 from conftest import TINY_SEQUENCE
 from uao_deploy.contract import TTOConfig
 from uao_deploy.errors import UaoError

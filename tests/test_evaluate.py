@@ -113,7 +113,7 @@ def cli_files(tmp_path, mocap_clips):
 def test_uao_eval_prints_a_table_and_writes_json(cli_files, tmp_path):
     checkpoint, clips = cli_files
     out = tmp_path / "report.json"
-    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--mocap", str(clips), "--stride", "2",
+    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--data", str(clips), "--stride", "2",
                                       "--tto-iters", "2", "--noise", "3", "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert all(name in result.stdout for name in ("walk", "jump", "wave", "mean", "tto MPJPE"))
@@ -123,18 +123,22 @@ def test_uao_eval_prints_a_table_and_writes_json(cli_files, tmp_path):
     assert report["data"]["noise_px"] == 3.0 and report["checkpoint"] == str(checkpoint)
 
 
-def test_uao_eval_json_to_stdout(cli_files):
+@pytest.mark.parametrize("spelling", [("--data", "--tto-iters", "0"), ("--mocap", "--no-tto")])
+def test_uao_eval_json_to_stdout(cli_files, spelling):
+    """--tto-iters 0 scores the plain prediction; --mocap and --no-tto, the spellings before, still work."""
     checkpoint, clips = cli_files
-    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--mocap", str(clips), "--stride", "3",
-                                      "--no-tto", "--root", "estimated", "--json", "-"])
+    data, *no_tto = spelling
+    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), data, str(clips), "--stride", "3",
+                                      *no_tto, "--root", "estimated", "--json", "-"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report["methods"]) == {"plain"} and "root_error_mm" in report
     assert "mean" in result.stderr
+    assert ("old spelling" in result.stderr) == (data == "--mocap")
 
 
 def test_uao_eval_takes_one_data_source_and_defaults_to_the_embedded_sample():
-    both = CliRunner().invoke(cli, ["eval", "--mocap", __file__, "--h36m-3d", __file__])
+    both = CliRunner().invoke(cli, ["eval", "--data", __file__, "--h36m-3d", __file__])
     assert both.exit_code == 2 and "not both" in both.output
     sample = CliRunner().invoke(cli, ["eval", "--stride", "4", "--json", "-"])  # the embedded model and sample
     assert sample.exit_code == 0, sample.output

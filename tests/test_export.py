@@ -15,7 +15,7 @@ from uao_deploy.export import GRAPHS, export_onnx, precision_error_mm, read_mani
 from uao_deploy.export import onnx as export_module
 from uao_deploy.tto import frame_graphs
 from uao_deploy.export import trace
-from uao_deploy.compare import sample_keypoints
+from uao_deploy.inputs import sample_keypoints
 from uao_deploy.export.verify import verify_graphs
 from uao_deploy.runtimes import ort_session
 from uao_deploy.model import GUMLP, GUMLPConfig, load_checkpoint

@@ -4,6 +4,7 @@ Every bad case exits non-zero with exactly one line on stderr and no traceback, 
 finite output; no input or earlier output is ever changed. Click's own usage errors (exit 2,
 usage lines) are the one documented exception to "one line".
 """
+import contextlib
 import io
 import json
 import os
@@ -18,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 
+import hostile_files
 from cli_runner import assert_refused, uao
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.errors import UaoError
@@ -171,7 +173,7 @@ def test_absurd_keypoints_count_as_missing(tmp_path, capsys, checkpoint, value):
 
 
 def test_a_result_behind_the_camera_is_never_written(tmp_path):
-    from uao_deploy.jobs.infer import LiftResult, check_result
+    from uao_deploy.pipeline import LiftResult
 
     frames = 3
     result = LiftResult(poses_3d=np.zeros((frames, 17, 3), np.float32), poses_3d_initial=np.zeros((frames, 17, 3), np.float32),
@@ -179,11 +181,11 @@ def test_a_result_behind_the_camera_is_never_written(tmp_path):
                         keypoints_2d=np.zeros((frames, 17, 2), np.float32), confidence=np.ones((frames, 17), np.float32),
                         metadata={})
     with pytest.raises(UaoError, match=r"frame 1 puts the root behind the camera \(z = -0.11 m\)"):
-        check_result(result, "x.npz")
+        result.check("x.npz")
     result.root[1, 2] = 4
     result.poses_3d[2, 4, 1] = np.nan
     with pytest.raises(UaoError, match="the poses_3d of frame 2 is not finite"):
-        check_result(result, "x.npz")
+        result.check("x.npz")
 
 
 # --- 6, 8. malformed numpy files ---------------------------------------------------------------------
@@ -241,7 +243,7 @@ def test_eval_and_verify_name_broken_mocap_files(tmp_path, capsys, command, dama
     else:
         bad = np.array([object()] * 3, dtype=object) if damage == "object array" else np.full((5, 17, 3), "x")
         _npz_with_member(path, "walk", _npy(bad))
-    option = "--mocap" if command == "eval" else "--data"
+    option = "--data"
     stderr = assert_refused(uao(capsys, command, option, path), "clips.npz")
     assert "allow-pickle" not in stderr
     if damage == "object array":
@@ -264,7 +266,7 @@ def test_resume_never_runs_code_from_a_planted_state(tmp_path, capsys):
     out.mkdir()
     marker = tmp_path / "marker"
     torch.save({"model": _Payload(str(marker))}, out / "last_state.pt")
-    stderr = assert_refused(uao(capsys, "train", "--mocap", tmp_path / "train.npz", "--val", tmp_path / "train.npz",
+    stderr = assert_refused(uao(capsys, "train", "--data", tmp_path / "train.npz", "--val", tmp_path / "train.npz",
                                 "--out", out, "--resume", "--channels", "16", "--epochs", "1", "--max-batches", "1"),
                             "is not a uao training state")
     assert not marker.exists() and "weights_only` set to `False" not in stderr, stderr
@@ -458,11 +460,11 @@ def test_a_good_run_succeeds_with_finite_output(work, capsys, checkpoint):
 
 @pytest.mark.parametrize("args, needle", [
     (("export", "--out", "{tmp}/plain.txt/export"), "is a file, not a folder"),
-    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/plain.txt/run"),
+    (("train", "--data", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/plain.txt/run"),
      "is a file, not a folder"),
     (("verify", "--json", "/proc/uao_report.json"), "cannot write in /proc"),
     (("demo", "--out", "/proc/uao_demo"), "cannot write in /proc"),
-    (("eval", "--mocap", "{tmp}/clips.npz", "--json", "{tmp}/clips.npz"), "refusing to overwrite an input"),
+    (("eval", "--data", "{tmp}/clips.npz", "--json", "{tmp}/clips.npz"), "refusing to overwrite an input"),
     (("eval", "--json", "{tmp}/plain.txt/report.json"), "is a file, not a folder"),
 ])
 def test_other_commands_check_their_outputs_before_any_work(tmp_path, capsys, args, needle):
@@ -485,20 +487,20 @@ def test_broken_human36m_files_are_named(tmp_path, capsys, damage):
 
 
 @pytest.mark.parametrize("args, needle", [
-    (("eval", "--mocap", "{tmp}/clips.npz", "--noise", "nan"), "detector noise must be finite"),
-    (("eval", "--mocap", "{tmp}/clips.npz", "--noise", "-3"), "detector noise"),
+    (("eval", "--data", "{tmp}/clips.npz", "--noise", "nan"), "detector noise must be finite"),
+    (("eval", "--data", "{tmp}/clips.npz", "--noise", "-3"), "detector noise"),
     (("verify", "--data", "{tmp}/clips.npz", "--noise", "inf"), "detector noise"),
     (("verify", "--tol-pose", "nan"), "tolerances must be finite and >= 0; got --tol-pose nan"),
     (("verify", "--tol-pose-mean", "-1"), "--tol-pose-mean -1"),
     (("eval", "--device", "banana"), "unknown device 'banana'"),
     (("eval", "--device", "cuda:7"), "device 'cuda:7'"),
-    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--device", "mps"),
+    (("train", "--data", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--device", "mps"),
      "device 'mps' is not supported"),
-    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--noise", "5", "3"),
+    (("train", "--data", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--noise", "5", "3"),
      "sigma min <= sigma max"),
-    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--lr", "nan"),
+    (("train", "--data", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--lr", "nan"),
      "learning rate"),
-    (("train", "--mocap", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--lr-decay", "0"),
+    (("train", "--data", "{tmp}/clips.npz", "--val", "{tmp}/clips.npz", "--out", "{tmp}/run", "--lr-decay", "0"),
      "decay in (0, 1]"),
 ])
 def test_absurd_option_values_are_refused_before_any_work(tmp_path, capsys, args, needle):
@@ -511,7 +513,7 @@ def test_absurd_option_values_are_refused_before_any_work(tmp_path, capsys, args
 @pytest.mark.parametrize("option", ["--epochs", "--batch-size", "--stride", "--views", "--channels", "--max-batches"])
 def test_train_counts_below_one_are_usage_errors(tmp_path, capsys, option):
     np.savez(tmp_path / "clips.npz", walk=np.zeros((5, 17, 3), np.float32))
-    code, _, stderr = uao(capsys, "train", "--mocap", tmp_path / "clips.npz", "--val", tmp_path / "clips.npz",
+    code, _, stderr = uao(capsys, "train", "--data", tmp_path / "clips.npz", "--val", tmp_path / "clips.npz",
                           "--out", tmp_path / "run", option, "0")
     assert code == 2 and f"'{option}'" in stderr and "Traceback" not in stderr
     assert not (tmp_path / "run").exists()
@@ -532,3 +534,131 @@ def test_bench_refuses_absurd_options_before_timing_anything(tmp_path, capsys, a
     if code == 1:
         assert len(stderr.strip().splitlines()) == 1, stderr
     assert snapshot(tmp_path) == before
+
+
+# --- 11. issue 27: every input read within a budget; a missing joint however spelled --------------------
+@contextlib.contextmanager
+def _deadline(seconds: int):
+    """Fail (rather than hang the suite) when a read blocks: a FIFO or /dev/zero read by mistake."""
+    def expired(signum, frame):
+        raise TimeoutError(f"still running after {seconds} s: an input that should be refused was read")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _listing(folder: Path) -> dict:
+    """Every entry under ``folder`` with its kind, size and modification time (never opened: some
+    are FIFOs, links to /dev/zero or sparse 2 GB files)."""
+    return {str(path.relative_to(folder)): (path.lstat().st_mode, path.lstat().st_size, path.lstat().st_mtime_ns)
+            for path in sorted(folder.rglob("*"))}
+
+
+@pytest.mark.parametrize("name", list(hostile_files.CASES))
+def test_hostile_detector_files(tmp_path, capsys, checkpoint, name):
+    """Each case of tests/hostile_files.py through ``uao infer``: a finite result, or exit 1 with one
+    line naming the problem; inputs untouched either way."""
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    case = hostile_files.CASES[name](inputs)
+    out = tmp_path / "out" if case.batch else tmp_path / "out" / "result.npz"
+    before = _listing(inputs)
+    with _deadline(120):
+        result = infer(capsys, checkpoint, *case.inputs, "-o", out, *case.options)
+    if case.needle is None:
+        assert result[0] == 0 and "RuntimeWarning" not in result[2], result[2]
+        outputs = sorted(out.rglob("*.npz")) if case.batch else [out]
+        assert outputs
+        for output in outputs:
+            assert_finite_output(output)
+    else:
+        assert_refused(result, case.needle)
+        if not case.batch:  # a batch lifts its good files and lists the bad ones
+            assert not out.exists()
+    assert _listing(inputs) == before
+
+
+def test_a_missing_joint_is_one_missing_joint(tmp_path):
+    from uao_deploy.data.keypoints import read_keypoints
+
+    spellings = {"null": [None, None, None], "inf": [float("inf"), 370.0, 0.9], "1e308": [1e308, 370.0, 0.9],
+                 "NaN confidence": [430.0, 370.0, float("nan")], "0/0": [0.0, 0.0, 0.9]}
+    clean, = read_keypoints(hostile_files.openpose_folder(tmp_path / "clean"))
+    wrist = 4  # COCO-18 r_wrist -> Human3.6M r_wrist
+    h36m_wrist = 16
+    for name, values in spellings.items():
+        def edit(frame, entry, values=values):
+            if frame == 3:
+                entry["pose_keypoints_2d"][3 * wrist:3 * wrist + 3] = values
+        sequence, = read_keypoints(hostile_files.openpose_folder(tmp_path / name.replace("/", "_"), edit=edit))
+        assert sequence.confidence[3, h36m_wrist] == 0 and np.isnan(sequence.pixels[3, h36m_wrist]).all(), name
+        others = np.ones(17, bool)
+        others[h36m_wrist] = False
+        np.testing.assert_array_equal(sequence.pixels[:, others], clean.pixels[:, others])
+
+
+def test_linking_a_crowd_of_3000_untracked_people(tmp_path):
+    """3000 people per frame, each a little further each frame: one track each, all frames linked."""
+    from uao_deploy.io.keypoints.common import Person, link_tracks
+
+    base = hostile_files.person("coco")
+    base[:, :2] = (base[:, :2] - base[:, :2].min(axis=0)) / 20  # 25 px tall people on a 60 px grid
+    grid = np.stack(np.meshgrid(np.arange(60), np.arange(50)), -1).reshape(-1, 2) * 60.0
+    people = [Person(frame, base + [*(corner + 2 * frame), 0], None, f"frame {frame} person {i}")
+              for frame in range(3) for i, corner in enumerate(grid)]
+    tracks = link_tracks(people)
+    assert len(tracks) == 3000
+    assert all([p.frame for p in track] == [0, 1, 2] and len({p.where.split()[-1] for p in track}) == 1
+               for track in tracks.values())
+
+
+def test_frame_numbers_are_bounded_by_the_records(tmp_path):
+    from uao_deploy.io import budget
+
+    records = 20
+    limit = budget.FRAMES_PER_RECORD * records + budget.GAP_SLACK_FRAMES
+    assert budget.frame_count([*range(records - 1), limit - 1], "x") == limit
+    with pytest.raises(UaoError, match=f"jump from 18 to {limit:,}"):
+        budget.frame_count([*range(records - 1), limit], "x")
+    with pytest.raises(UaoError, match="about 10\\^400"):
+        budget.frame_count([0, 10 ** 400], "x")
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "a lot"])
+def test_the_input_budget_variable_is_checked(monkeypatch, value):
+    from uao_deploy.io import budget
+
+    monkeypatch.setenv("UAO_MAX_INPUT_MB", value)
+    with pytest.raises(UaoError, match="UAO_MAX_INPUT_MB must be a"):
+        budget.max_input_bytes()
+
+
+def test_a_zip_bomb_is_refused_from_its_directory(tmp_path, monkeypatch):
+    """The budget is read from the zip directory: nothing is inflated before the refusal."""
+    from uao_deploy.data.keypoints import read_keypoints
+
+    monkeypatch.setenv("UAO_MAX_INPUT_MB", "1")
+    hostile_files.zip_bomb(tmp_path / "bomb.npz", 2 << 20)
+    inflated = []
+    monkeypatch.setattr(zipfile.ZipExtFile, "read", lambda self, *a: inflated.append(self.name) or b"")
+    with pytest.raises(UaoError, match=r"bomb.npz \(its arrays, inflated\) holds 2 MiB, more than the 1 MiB"):
+        read_keypoints(tmp_path / "bomb.npz")
+    assert inflated == []
+
+
+@pytest.mark.parametrize("content, needle", [
+    ('{"people": [' + "1" * 5000 + "]}", "is not JSON uao reads"),
+    ("frame_number,landmark,x,y\n0,NOSE," + "1" * 200_000 + ",0.5\n", "is not a landmark CSV"),
+])
+def test_oversized_numbers_and_fields_are_one_error(tmp_path, content, needle):
+    from uao_deploy.data.keypoints import read_keypoints
+
+    path = tmp_path / ("x.csv" if content.startswith("frame") else "x.json")
+    path.write_text(content)
+    with pytest.raises(UaoError, match=needle):
+        read_keypoints(path, width=640, height=480)

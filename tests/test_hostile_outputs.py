@@ -226,7 +226,7 @@ def test_special_and_linked_outputs_are_refused(work, capsys, checkpoint, target
 @pytest.mark.parametrize("command", ["bench", "eval"])
 def test_a_json_report_to_dev_stdout_is_refused(tmp_path, capsys, command):
     np.savez(tmp_path / "clips.npz", walk=moving_person(20, 0))
-    args = ["--out", tmp_path / "results"] if command == "bench" else ["--mocap", tmp_path / "clips.npz"]
+    args = ["--out", tmp_path / "results"] if command == "bench" else ["--data", tmp_path / "clips.npz"]
     before = tree(tmp_path)
     assert_refused(uao(capsys, command, *args, "--json", "/dev/stdout"), "--json /dev/stdout is")
     assert tree(tmp_path) == before
@@ -401,14 +401,14 @@ def test_calibrate_names_a_broken_sidecar(tmp_path, capsys, checkpoint, mocap, s
     model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
     (tmp_path / "model.pth.json").write_text(sidecar)
     before = tree(tmp_path)
-    assert_refused(uao(capsys, "calibrate", model, "--mocap", mocap[0]), needle)
+    assert_refused(uao(capsys, "calibrate", model, "--data", mocap[0]), needle)
     assert tree(tmp_path) == before
 
 
 def train(capsys, mocap, out, *options):
     """`uao train` on the tiny clips; stderr as a terminal shows it (the progress bar, redrawn with
     carriage returns, is cleared)."""
-    code, stdout, stderr = uao(capsys, "train", "--mocap", mocap[0], "--val", mocap[1], "--out", out, "--channels",
+    code, stdout, stderr = uao(capsys, "train", "--data", mocap[0], "--val", mocap[1], "--out", out, "--channels",
                                "16", "--layers", "1", "--epochs", "1", "--batch-size", "16", "--max-batches", "2",
                                "--views", "1", *options)
     return code, stdout, stderr.rsplit("\r", 1)[-1].lstrip()
@@ -433,7 +433,7 @@ def test_train_then_calibrate_with_a_broken_sidecar(tmp_path, capsys, mocap):
     assert code == 0 and (run / "best.pth").is_file(), stderr
     (run / "best.pth.json").write_text("[]")
     before = tree(tmp_path)
-    assert_refused(uao(capsys, "calibrate", run / "best.pth", "--mocap", mocap[0]), "holds a JSON list")
+    assert_refused(uao(capsys, "calibrate", run / "best.pth", "--data", mocap[0]), "holds a JSON list")
     assert tree(tmp_path) == before
 
 

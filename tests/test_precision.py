@@ -8,7 +8,7 @@ from uao_deploy.errors import UaoError
 from uao_deploy.jobs.infer import open_engine
 from uao_deploy.model import default_checkpoint, load_checkpoint
 from uao_deploy.model.precision import CastTo, with_low_precision_mlps
-from uao_deploy.jobs.verify import load_pairs
+from uao_deploy.inputs import load_pairs
 
 
 @pytest.fixture(scope="module")

@@ -11,14 +11,14 @@ import pytest
 
 from test_batch import write_keypoints
 from uao_deploy.errors import UaoError
-from uao_deploy.jobs.batch import LiftSettings, infer_many
+from uao_deploy.jobs.batch import JobSettings, infer_many
 from uao_deploy.jobs.ray_batch import infer_on_ray, init_address
 
 pytestmark = pytest.mark.slow  # starts a Ray cluster
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra uao-deploy[ray]")
 
-SETTINGS = LiftSettings(iters=2)
+SETTINGS = JobSettings(iters=2)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,23 @@ def test_ray_resume_does_no_work_twice(cluster, tiny_export, tmp_path):
     assert sorted((o.source.rsplit("/", 1)[-1], o.status) for o in again.outcomes) == [
         ("clip0.npz", "skipped"), ("clip1.npz", "skipped"), ("clip2.npz", "skipped"), ("clip3.npz", "done")]
     assert {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in written} == written
+
+
+def test_two_inputs_writing_one_output_lose_no_result_on_ray(cluster, tiny_export, tmp_path):
+    """v.npz holds two people (v_person0, v_person1 with --person all) beside v_person0.npz: whichever
+    worker claims v_person0.npz first keeps it; the other input fails naming both."""
+    corpus = tmp_path / "in"
+    track = np.load(write_keypoints(corpus / "v_person0.npz", frames=20))["keypoints"]
+    np.savez(corpus / "v.npz", reconstruction=np.stack([track, track + np.float32([5, 0, 0])]))
+    lines = []
+    with pytest.raises(UaoError, match="1 of 2 input files failed"):
+        infer_on_ray([corpus], tmp_path / "out", LiftSettings(iters=2, person="all", width=1000, height=1002),
+                     workers=2, engine_dir=tiny_export, log=lines.append)
+    failed = [line for line in lines if line.startswith("  failed: ")]
+    assert len(failed) == 1 and "v_person0.npz is also the output of" in failed[0], lines
+    with np.load(tmp_path / "out" / "v_person0.npz") as kept:
+        kept_source = json.loads(str(kept["metadata"]))["source"].split("#")[0]
+    assert kept_source != failed[0].split(": ")[1]  # the result there is the winner's, not lost
 
 
 def test_interrupted_ray_job_leaves_no_half_written_output(cluster, tiny_export, tmp_path):

@@ -41,9 +41,9 @@ def test_rtx_parser_accepts_the_seed_graphs(rtx, seed_export):
         parser = rtx.OnnxParser(network, trt_logger(rtx))
         assert parser.parse_from_file(str(seed_export / f"{name}.onnx")), [str(parser.get_error(i)) for i in range(parser.num_errors)]
         assert [network.get_input(i).name for i in range(network.num_inputs)] == GRAPHS[name].input_names
-        for index, (_, dims) in enumerate(GRAPHS[name].inputs):  # batch, windows and frames stay dynamic
+        for index, tensor in enumerate(GRAPHS[name].inputs):  # batch, windows and frames stay dynamic
             shape = tuple(network.get_input(index).shape)
-            assert all((size == -1) == isinstance(dim, str) for size, dim in zip(shape, dims)), (name, shape, dims)
+            assert all((size == -1) == isinstance(dim, str) for size, dim in zip(shape, tensor.shape)), (name, shape)
 
 
 def test_engines_are_built_with_sidecars_and_manifest(rtx, tiny_engines, tiny_export):
@@ -127,13 +127,13 @@ def test_engines_match_onnxruntime_on_a_gpu(tiny_export, tmp_path):
     if not torch.cuda.is_available():
         pytest.skip("needs an NVIDIA GPU and a CUDA build of torch")
     from uao_deploy import engines
-    from uao_deploy.export.verify import sample_inputs
+    from uao_deploy.inputs import sample_keypoints
     from uao_deploy.runtimes import ort_session
 
     out = tmp_path / "engines"
     manifest = build_engines(tiny_export, out, profile=(1, 8, 16), flavour="tensorrt")
     assert manifest["flavour"] == "tensorrt" and manifest["target"]["gpu"]
-    x, cam, root = (tensor.numpy() for tensor in sample_inputs("tto_fused", None, 16))
+    x, cam, root = sample_keypoints(16)
     expected_mu = ort_session(tiny_export / "forward.onnx").run(["mu"], {"x": x})[0]
     expected_pose = ort_session(tiny_export / "tto_fused.onnx").run(["pose"], {"x": x, "cam": cam, "root": root})[0]
     with engines.load(out, backend="tensorrt") as engine:

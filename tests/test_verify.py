@@ -7,7 +7,8 @@ import torch
 
 from cli_runner import uao
 from uao_deploy import engines
-from uao_deploy import compare
+from uao_deploy import compare, inputs
+from uao_deploy.contract import GRAPHS
 from uao_deploy.jobs import verify
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.errors import UaoError
@@ -31,7 +32,7 @@ def checkpoints(tiny_checkpoint, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def pairs():
-    return verify.load_pairs(frames=6)
+    return inputs.load_pairs(frames=6)
 
 
 class Perturbed(TorchEngine):
@@ -99,7 +100,11 @@ def test_relative_error_uses_each_samples_own_scale():
 
 
 def test_a_nan_output_never_passes():
-    assert not verify._check("x", float("nan"), 1.0, "abs")["passed"]
+    for name, kind_shape in (("mu", (1, 17, 3)), ("grad_z", (1, 17, 2))):
+        spec = GRAPHS["forward" if name == "mu" else "tto_step"]
+        checks = compare.compare_outputs(spec, {name: np.full(kind_shape, np.nan)}, {name: np.zeros(kind_shape)},
+                                         compare.TOLERANCES["fp32"])
+        assert len(checks) == 1 and not checks[0]["passed"]
 
 
 def test_tolerance_class_follows_precision_and_real_device(checkpoints):
@@ -124,17 +129,17 @@ def test_tolerance_class_follows_precision_and_real_device(checkpoints):
 def test_load_pairs_from_the_sample_and_from_mocap(tmp_path, pairs):
     assert pairs["x"].shape == (6, 17, 2) and pairs["cam"].shape == (6, 9) and pairs["root"].shape == (6, 3)
     assert pairs["target"].shape == (6, 17, 3) and np.all(pairs["target"][:, 0] == 0)
-    strided = verify.load_pairs(stride=10)
-    np.testing.assert_array_equal(strided["x"][1], verify.load_pairs()["x"][10])
+    strided = inputs.load_pairs(stride=10)
+    np.testing.assert_array_equal(strided["x"][1], inputs.load_pairs()["x"][10])
     clip = np.cumsum(np.random.default_rng(0).normal(scale=0.01, size=(10, 17, 3)), axis=0) + [0, 0, 1]
     np.savez(tmp_path / "clips.npz", walk=clip.astype(np.float32))
-    mocap = verify.load_pairs(tmp_path / "clips.npz", noise=0.0, stride=2, frames=7)
+    mocap = inputs.load_pairs(tmp_path / "clips.npz", noise=0.0, stride=2, frames=7)
     assert mocap["x"].shape == (7, 17, 2) and mocap["target"].shape == (7, 17, 3)
     assert "clips.npz" in mocap["source"]
     with pytest.raises(UaoError):
-        verify.load_pairs(frames=0)
+        inputs.load_pairs(frames=0)
     with pytest.raises(UaoError):
-        verify.load_pairs(tmp_path / "missing.npz")
+        inputs.load_pairs(tmp_path / "missing.npz")
 
 
 def test_verify_needs_a_candidate(checkpoints, pairs):
@@ -214,7 +219,7 @@ def test_cli_verify_passes_then_fails_on_a_mismatched_checkpoint(tiny_export, ch
 
 def test_bf16_steps_are_judged_by_their_poses(tmp_path):
     # the embedded model on its sample: the gradients are not compared, the mean pose change is
-    sample = verify.load_pairs(frames=48)
+    sample = inputs.load_pairs(frames=48)
     reference = engines.load(None)
     report = verify.verify(reference, {"bf16": engines.load(None, precision="bf16")}, sample)
     result = report["backends"]["bf16"]

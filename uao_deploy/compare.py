@@ -2,10 +2,10 @@
 
 Used by the export's own check (every graph against PyTorch before anything is written), by
 ``uao verify`` (engines against the PyTorch reference on real keypoints) and by
-``benchmarks/gpu_check.py`` (GPU engines against the CPU reference). Each output has a kind:
-forward outputs and poses are compared by their largest absolute difference, TTO losses and
-gradients relative to each sample's own scale (a gradient's size varies by orders of magnitude
-between samples).
+``benchmarks/gpu_check.py`` (GPU engines against the CPU reference), all through
+:func:`compare_outputs`. Each graph output has a kind, in its objective's registry entry: forward
+outputs and poses are compared by their largest absolute difference, TTO losses and gradients
+relative to each sample's own scale (a gradient's size varies by orders of magnitude between samples).
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .camera import default_intrinsics
+from .contract import GRADIENT_OUTPUT, POSE_OUTPUT
 
 GRADIENT_SCALE_FLOOR = 1e-6
 
@@ -49,25 +49,37 @@ TOLERANCES = {
     "bf16": Tolerances(forward=1e-5, gradient=None, pose=3e-2, pose_mean=5e-4),
 }
 
-# The kind of each graph output: which tolerance of :class:`Tolerances` applies, and how it is measured.
-OUTPUT_KINDS = {"mu": "forward", "s": "forward", "loss": "gradient", "grad_z": "gradient",
-                "grad_z_flip": "gradient", "losses": "gradient", "mu0": "forward", "mu0_flip": "forward",
-                "pose": "pose", "grad_root": "gradient", "grad_log_focal": "gradient", "trajectory": "pose",
-                "focal_scale": "pose"}
+def compare_outputs(spec, produced: dict, expected: dict, tolerances: Tolerances, label: str = "",
+                    suffix: str = "") -> list[dict]:
+    """One check per output of graph ``spec`` found in both ``produced`` and ``expected`` ({name: array}),
+    as Polygraphy's ``compare_accuracy``: each output measured by the metric of its kind (its spec's
+    ``kind``) against that kind's tolerance. A kind whose tolerance is None is not compared; a pose
+    is also judged by its mean joint distance where ``tolerances.pose_mean`` is set.
+
+    Returns JSON-ready checks ``{"output", "metric", "max_diff", "tolerance", "passed"}``, each output
+    named ``label`` + its name + ``suffix``; NaN anywhere fails."""
+    checks = []
+    for tensor, axis in zip(spec.outputs, spec.batch_axes()):
+        if tensor.name not in produced or tensor.name not in expected:
+            continue
+        bound = getattr(tolerances, tensor.kind)
+        if bound is None:
+            continue
+        value, reference = produced[tensor.name], expected[tensor.name]
+        if tensor.kind == GRADIENT_OUTPUT:  # relative to each sample's scale: its batch axis first
+            checks.append(_check(label + tensor.name + suffix, "rel",
+                                 max_relative(np.moveaxis(value, axis, 0), np.moveaxis(reference, axis, 0)), bound))
+        else:
+            checks.append(_check(label + tensor.name + suffix, "abs", max_abs(value, reference), bound))
+        if tensor.kind == POSE_OUTPUT and tolerances.pose_mean is not None:
+            distance = np.linalg.norm(np.asarray(value, np.float64) - reference, axis=-1).mean()
+            checks.append(_check(f"{label}{tensor.name} mean{suffix}", "mean m", float(distance), tolerances.pose_mean))
+    return checks
 
 
-def difference(output: str, value, reference) -> float:
-    """How far ``value`` is from ``reference`` for a graph output of that name, in its kind's metric."""
-    kind = OUTPUT_KINDS[output]
-    if kind != "gradient":
-        return max_abs(value, reference)
-    if output == "losses":  # (K, B): the batch is the second axis
-        value, reference = np.swapaxes(value, 0, 1), np.swapaxes(reference, 0, 1)
-    return max_relative(value, reference)
-
-
-def tolerance(output: str, tolerances: Tolerances) -> float:
-    return getattr(tolerances, OUTPUT_KINDS[output])
+def _check(output: str, metric: str, difference: float, tolerance: float) -> dict:
+    return {"output": output, "metric": metric, "max_diff": difference, "tolerance": tolerance,
+            "passed": bool(np.isfinite(difference) and difference <= tolerance)}
 
 
 def max_abs(value, reference) -> float:
@@ -82,16 +94,3 @@ def max_relative(value, reference) -> float:
     difference = np.abs(value - reference).max(axis=axes) if axes else np.abs(value - reference)
     scale = np.abs(reference).max(axis=axes) if axes else np.abs(reference)
     return float((difference / np.maximum(scale, GRADIENT_SCALE_FLOOR)).max())
-
-
-def sample_keypoints(batch: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Plausible (x, cam, root): a jittered standing skeleton about 4-6 m in front of a 1000 px camera."""
-    rng = np.random.default_rng(seed)
-    cam = np.repeat(default_intrinsics(1000, 1000)[None], batch, axis=0)
-    root = np.stack([rng.uniform(-0.5, 0.5, batch), rng.uniform(-0.3, 0.3, batch), rng.uniform(4, 6, batch)], axis=1)
-    height = np.array([0, -1, -5, -9, -1, -5, -9, 3, 6, 7, 8, 6, 4, 2, 6, 4, 2], dtype=np.float64) / 10
-    side = np.array([0, -1, -1, -1, 1, 1, 1, 0, 0, 0, 0, 2, 3, 3, -2, -3, -3], dtype=np.float64) / 10
-    pose = np.stack([side, -height, np.zeros_like(side)], axis=1)[None] + rng.normal(0, 0.05, (batch, 17, 3))
-    points = pose + root[:, None]
-    x = cam[:, None, 0:2] * points[..., :2] / points[..., 2:] + cam[:, None, 2:4]
-    return x.astype(np.float32), cam.astype(np.float32), root.astype(np.float32)

@@ -22,7 +22,7 @@ matrix-product probe), ``timing`` (calls timed in turns), ``seed`` (the baseline
 backends' cases), ``memory`` (a case that would not fit is skipped), ``run`` (the whole run),
 ``profile`` (where the time goes), ``report`` (table, markdown, JSON, plot).
 """
-from .cases import BACKENDS, DEFAULT_BACKENDS, GPU_BACKENDS, PRESETS, Case, Setup, tile_inputs
+from .cases import BACKENDS, DEFAULT_BACKENDS, GPU_BACKENDS, PRESETS, Case, Setup
 from .flops import TASKS, flops_per_pose, forward_flops, matmul_peak, share_of_peak
 from .memory import check_memory, frames_per_call
 from .profile import format_profile, profile_backends, profile_onnxruntime, profile_torch
@@ -35,5 +35,5 @@ from .timing import time_interleaved
 __all__ = ["BACKENDS", "DEFAULT_BACKENDS", "GPU_BACKENDS", "PRESETS", "TASKS", "Case", "Latency", "SeedStyleTorch", "Setup",
            "check_memory", "flops_per_pose", "format_markdown", "format_profile", "format_table", "forward_flops",
            "frames_per_call", "latency", "matmul_peak", "poses_per_second", "profile_backends", "profile_onnxruntime",
-           "profile_torch", "result_stem", "run_benchmark", "share_of_peak", "tile_inputs", "time_interleaved",
+           "profile_torch", "result_stem", "run_benchmark", "share_of_peak", "time_interleaved",
            "write_results"]

@@ -91,7 +91,7 @@ def _torch_cuda_cases(setup: Setup, name: str = "torch-cuda", **options) -> list
 
 def _onnxruntime_cases(setup: Setup, name: str = "onnxruntime", providers: str = "cpu") -> list[Case]:
     from .. import engines
-    from ..jobs.verify import exported_graphs
+    from ..export.cache import exported_graphs
     from ..runtimes import require_available
 
     require_available(providers)  # before the export, which takes a minute
@@ -102,7 +102,7 @@ def _onnxruntime_cases(setup: Setup, name: str = "onnxruntime", providers: str =
 
 def _tensorrt_cases(setup: Setup) -> list[Case]:
     from .. import engines
-    from ..jobs.verify import built_engines, exported_graphs
+    from ..export.cache import built_engines, exported_graphs
 
     _require_cuda()
     folder = built_engines(exported_graphs(setup.checkpoint, setup.tto), max_batch=max(setup.batches))
@@ -138,9 +138,3 @@ GPU_BACKENDS = ("seed-cuda", "torch-cuda", "torch-cuda-graphs", "torch-cuda-bf16
 DEFAULT_BACKENDS = ("seed-eager", "torch", "torch-bf16", "onnxruntime", "tensorrt", "torch-cuda")
 # preset -> (backends, batch sizes) of `uao bench --preset`
 PRESETS = {"cpu": (DEFAULT_BACKENDS, (1, 8, 64, 512)), "gpu": (GPU_BACKENDS, (1, 64, 1024, 8192))}
-
-
-def tile_inputs(pairs: dict, batch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x, cam, root) of ``batch`` frames, repeating the available frames as needed."""
-    rows = np.arange(batch) % len(pairs["x"])
-    return tuple(np.ascontiguousarray(pairs[key][rows]) for key in ("x", "cam", "root"))

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..contract import FRAME
 from ..errors import UaoError
 from .cases import Case
 
@@ -34,7 +35,7 @@ def frames_per_call(case: Case, batch: int) -> int:
     """Frames one graph call of the case holds: engines split batches above their ``max_batch``."""
     if case.engine is None:
         return batch
-    limits = [case.engine.max_batch(graph) for graph in ("forward", "tto_step", "tto_fused")]
+    limits = [case.engine.max_batch(graph) for graph in sorted(FRAME.graph_names)]
     return min([batch] + [limit for limit in limits if limit])
 
 

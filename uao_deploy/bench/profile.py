@@ -10,10 +10,11 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..contract import TTOConfig
+from ..contract import FRAME, GRAPHS, TTOConfig
+from ..inputs import load_pairs, tile
 from ..model import load_checkpoint
 from ..model.checkpoint import checkpoint_path
-from .cases import BACKENDS, Setup, tile_inputs
+from .cases import BACKENDS, Setup
 
 
 def _top_ops(durations: dict[str, float], calls: int, rows: int) -> list[dict]:
@@ -60,11 +61,11 @@ def profile_onnxruntime(graph: Path, feeds: dict[str, np.ndarray], threads: int,
 def profile_backends(checkpoint=None, batch: int = 64, tto_iters: int = 4, threads: int | None = None,
                      pairs: dict | None = None) -> dict:
     """Where TTO spends its time at one batch size: seed-eager, torch and ONNX Runtime's graphs."""
-    from ..jobs.verify import exported_graphs, load_pairs
+    from ..export.cache import exported_graphs
 
     threads = threads or torch.get_num_threads()
     checkpoint = checkpoint_path(checkpoint)
-    x, cam, root = tile_inputs(load_pairs() if pairs is None else pairs, batch)
+    x, cam, root = tile(load_pairs() if pairs is None else pairs, batch)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     try:
@@ -75,8 +76,9 @@ def profile_backends(checkpoint=None, batch: int = 64, tto_iters: int = 4, threa
                 if case.task == "tto":
                     profiles[f"{name} {case.path}"] = profile_torch(lambda: case.run(x, cam, root))
         folder = exported_graphs(checkpoint, setup.tto)
-        profiles["onnxruntime tto_fused.onnx"] = profile_onnxruntime(folder / "tto_fused.onnx",
-                                                                     {"x": x, "cam": cam, "root": root}, threads)
+        fused = GRAPHS[FRAME.fused]
+        profiles[f"onnxruntime {fused.name}.onnx"] = profile_onnxruntime(
+            folder / f"{fused.name}.onnx", dict(zip(fused.input_names, (x, cam, root))), threads)
     finally:
         torch.set_num_threads(previous_threads)
     return {"batch": batch, "threads": threads, "tto_iters": tto_iters, "profiles": profiles}

@@ -47,7 +47,8 @@ def format_markdown(report: dict) -> str:
     config = report["checkpoint"]["config"]
     flops = report["flops_per_pose"]
     gpu = f", GPU {machine['gpu']} (CUDA {machine['cuda']})" if machine.get("gpu") else ", no GPU"
-    timing = (f"{settings['iters']} timed calls" if settings["iters"]
+    repeats = settings.get("repeats", settings.get("iters"))  # "iters" in reports of earlier releases
+    timing = (f"{repeats} timed calls" if repeats
               else f"at least {settings['seconds']:g} s and 3 calls")
     lines = [
         f"# uao bench: GUMLP {config['channels']}x{config['layers']}, {report['date'][:10]}",

@@ -12,12 +12,14 @@ import numpy as np
 import torch
 
 from ..contract import TTOConfig
-from ..errors import UaoError
+from ..errors import UaoError, one_line
 from ..fileio import file_sha256
 from ..model import load_checkpoint
 from ..model.checkpoint import checkpoint_path
+from ..model.precision import DTYPES
 from . import flops
-from .cases import BACKENDS, DEFAULT_BACKENDS, PRESETS, Case, Setup, tile_inputs
+from ..inputs import load_pairs, tile
+from .cases import BACKENDS, DEFAULT_BACKENDS, PRESETS, Case, Setup
 from .flops import TASKS, flops_per_pose, forward_flops, share_of_peak
 from .memory import check_memory, frames_per_call, peak_rss, start_memory_watch
 from .report import format_row
@@ -68,10 +70,9 @@ def _probe_peaks(cases: list[Case], peaks: dict[str, float]) -> None:
     a busy moment, and the best of all probes is the closest to what the hardware can do.
     """
     wanted = {(case.device, case.precision) for case in cases} | {("cpu", "fp32")}
-    dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     for device, precision in sorted(wanted):
         key = f"{device} {precision}"
-        peaks[key] = max(peaks.get(key, 0.0), flops.matmul_peak(dtypes.get(precision, torch.float32), device))
+        peaks[key] = max(peaks.get(key, 0.0), flops.matmul_peak(DTYPES.get(precision, torch.float32), device))
 
 
 def _shares(report: dict, peaks: dict[str, float]) -> None:
@@ -114,23 +115,21 @@ def _speedups(rows: list[dict]) -> None:
 
 
 def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["cpu"][1], tto_iters: int = 4,
-                  iters: int | None = None, seconds: float | None = 2.0, warmup: int = 1, threads: int | None = None,
+                  repeats: int | None = None, seconds: float | None = 2.0, warmup: int = 1, threads: int | None = None,
                   pairs: dict | None = None, log: Callable[[str], None] = lambda message: None,
                   progress: Callable[[dict], None] = lambda report: None) -> dict:
     """Time every backend's cases at every batch size; returns the JSON-ready report.
 
     A backend that cannot start on this machine becomes a "skipped" entry with its reason and a
     case that fails (or would not fit in memory) becomes an "error" row; the others still run.
-    ``pairs``: inputs as from :func:`uao_deploy.jobs.verify.load_pairs` (default: the embedded sample).
+    ``pairs``: inputs as from :func:`uao_deploy.inputs.load_pairs` (default: the embedded sample).
     ``progress(report)`` is called after each batch size with the rows so far (``complete`` False).
     """
-    from ..jobs.verify import load_pairs
-
     unknown = [name for name in backends if name not in BACKENDS]
     if unknown:
         raise UaoError(f"unknown backend {', '.join(unknown)}; choose from {', '.join(BACKENDS)}")
-    if not batches or min(batches) < 1 or tto_iters < 1 or warmup < 0 or (iters is not None and iters < 1):
-        raise UaoError("batch sizes, --tto-iters and --iters must be at least 1 and --warmup at least 0")
+    if not batches or min(batches) < 1 or tto_iters < 1 or warmup < 0 or (repeats is not None and repeats < 1):
+        raise UaoError("batch sizes, --tto-iters and --repeats must be at least 1 and --warmup at least 0")
     threads = threads or torch.get_num_threads()
     checkpoint = checkpoint_path(checkpoint)
     pairs = load_pairs() if pairs is None else pairs
@@ -145,7 +144,7 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
                 cases += BACKENDS[name][0](setup)
                 log(f"{name}: ready")
             except Exception as exc:  # no GPU, a missing package, a failed export: the others still run
-                reason = str(exc) if isinstance(exc, UaoError) else f"failed to start: {type(exc).__name__}: {exc}"
+                reason = one_line(exc) if isinstance(exc, UaoError) else f"failed to start: {one_line(exc)}"
                 skipped.append({"backend": name, "reason": reason})
                 log(f"{name}: skipped ({reason})")
         peaks = {}
@@ -156,7 +155,7 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
             "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint),
                            "config": model.config.to_dict()},
             "tto": setup.tto.to_dict(),
-            "settings": {"batches": list(batches), "iters": iters, "seconds": seconds, "warmup": warmup,
+            "settings": {"batches": list(batches), "repeats": repeats, "seconds": seconds, "warmup": warmup,
                          "threads": threads, "throughput": "batch / p50 latency"},
             "inputs": pairs.get("source"),
             "flops_per_pose": {"forward": forward_flops(model.config),
@@ -167,7 +166,7 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
             "rows": [],
             "complete": False,
         }
-        for _ in _time_cases(cases, setup, pairs, iters, seconds, warmup, report["rows"], log):
+        for _ in _time_cases(cases, setup, pairs, repeats, seconds, warmup, report["rows"], log):
             _probe_peaks(cases, peaks)
             _shares(report, peaks)
             _speedups(report["rows"])
@@ -180,7 +179,7 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
     return report
 
 
-def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
+def _time_cases(cases, setup, pairs, repeats, seconds, warmup, rows, log):
     """Append one row per case to ``rows``, batch size by batch size; yields after each batch size.
 
     At each batch size every case first runs once alone (its result is compared with the torch
@@ -192,7 +191,7 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
         reference_engine = engines.load(setup.model, backend="torch", tto=setup.tto)
     memory = {}  # case index -> (frames per call, extra bytes it needed)
     for batch in setup.batches:
-        x, cam, root = tile_inputs(pairs, batch)
+        x, cam, root = tile(pairs, batch)
         # Results are per frame, so the first frames stand for the batch: the CPU reference stays
         # cheap next to what a GPU does at batch 8192.
         checked = slice(0, min(batch, REFERENCE_FRAMES))
@@ -210,13 +209,13 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
                 ran = case.engine.last_tto_path if case.task == "tto" and case.engine is not None else None
                 ready.append((len(batch_rows), case, pose, memory[index][1], ran))
             except Exception as exc:  # reported in its row; the other cases still run
-                row.update(status="error", error=_message(exc))
+                row.update(status="error", error=one_line(exc))
             batch_rows.append(row)
         timings = time_interleaved([functools.partial(case.run, x, cam, root) for _, case, *_ in ready],
-                                   max(warmup - 1, 0), iters, seconds)
+                                   max(warmup - 1, 0), repeats, seconds)
         for (position, case, pose, extra, ran), times in zip(ready, timings):
             if isinstance(times, Exception):
-                batch_rows[position].update(status="error", error=_message(times))
+                batch_rows[position].update(status="error", error=one_line(times))
                 continue
             row = _row(case, batch, latency(times), flops_per_pose(setup.model.config, case.task, setup.tto.iters), ran)
             row["extra_memory_mb"] = extra / 2 ** 20
@@ -226,7 +225,3 @@ def _time_cases(cases, setup, pairs, iters, seconds, warmup, rows, log):
             rows.append(row)
             log(format_row(row))
         yield batch
-
-
-def _message(exc: Exception) -> str:
-    return str(exc) if isinstance(exc, UaoError) else f"{type(exc).__name__}: {exc}"

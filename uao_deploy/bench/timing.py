@@ -5,18 +5,18 @@ import time
 from typing import Callable
 
 
-def time_interleaved(calls: list[Callable[[], object]], warmup: int = 1, iters: int | None = None,
+def time_interleaved(calls: list[Callable[[], object]], warmup: int = 1, repeats: int | None = None,
                      seconds: float | None = None, min_calls: int = 3, slices: int = 5) -> list:
     """Seconds per call of each of ``calls``, timed in turns so that all of them meet the same machine.
 
     A shared machine's speed drifts (on the 2-core VM of this project by up to 2x within a minute):
     timing one case after the other puts that drift into their ratios. After ``warmup`` untimed
-    calls each, rounds give every call a turn: one call when ``iters`` is given (until each has
-    ``iters``), else calls for at least ``seconds / slices`` (until each has ``seconds`` in all and
+    calls each, rounds give every call a turn: one call when ``repeats`` is given (until each has
+    ``repeats``), else calls for at least ``seconds / slices`` (until each has ``seconds`` in all and
     ``min_calls``). A call that raises leaves the rotation; its exception stands in its list's place.
     """
-    if iters is None and seconds is None:
-        raise ValueError("give iters or seconds")
+    if repeats is None and seconds is None:
+        raise ValueError("give repeats or seconds")
     results: list = [[] for _ in calls]
     for index, call in enumerate(calls):
         try:
@@ -28,8 +28,8 @@ def time_interleaved(calls: list[Callable[[], object]], warmup: int = 1, iters: 
     def done(times) -> bool:
         if isinstance(times, Exception):
             return True
-        if iters is not None:
-            return len(times) >= iters
+        if repeats is not None:
+            return len(times) >= repeats
         return len(times) >= min_calls and sum(times) >= seconds
 
     while not all(done(times) for times in results):
@@ -44,6 +44,6 @@ def time_interleaved(calls: list[Callable[[], object]], warmup: int = 1, iters: 
                 except Exception as exc:
                     results[index] = exc
                     break
-                if iters is not None or time.perf_counter() - turn_start >= seconds / slices:
+                if repeats is not None or time.perf_counter() - turn_start >= seconds / slices:
                     break
     return results

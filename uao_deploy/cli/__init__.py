@@ -4,7 +4,9 @@ Commands are imported only when run, so ``uao --help`` does not pay for torch.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import logging
 import signal
 import sys
 import threading
@@ -54,6 +56,30 @@ def cli():
     """uao: 3D human pose from 2D keypoints with GUMLP and uncertainty-aware test-time optimization."""
 
 
+class _EchoHandler(logging.Handler):
+    """Writes to whatever stderr is when a record arrives (a StreamHandler would keep the first one)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(self.format(record), err=True)
+
+
+@contextlib.contextmanager
+def export_progress_on_stderr():
+    """The exporter's progress lines (one per graph, with its time) on stderr, for every command: an
+    export made on first use by ``uao demo``, ``infer``, ``verify`` or ``bench`` is never silent. The
+    library itself stays quiet."""
+    logger = logging.getLogger("uao_deploy.export")
+    handler, level = _EchoHandler(), logger.level
+    handler.setFormatter(logging.Formatter("  %(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 class Terminated(BaseException):
     """Raised by the SIGTERM handler, so cleanup (e.g. of temporary files) runs as on Ctrl-C."""
 
@@ -70,7 +96,8 @@ def main(argv=None):
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
     try:
         # Without standalone mode click returns the code of ctx.exit() instead of exiting with it.
-        code = cli.main(args=argv, standalone_mode=False)
+        with export_progress_on_stderr():
+            code = cli.main(args=argv, standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except Terminated:

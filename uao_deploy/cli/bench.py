@@ -5,6 +5,7 @@ import math
 
 import click
 
+from ..bench import BACKENDS, PRESETS
 from ..errors import UaoError
 from . import options
 
@@ -18,56 +19,54 @@ def _integers(text: str) -> tuple[int, ...]:
 
 @click.command("bench")
 @options.checkpoint()
-@click.option("--preset", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True,
+@click.option("--preset", type=click.Choice(list(PRESETS)), default="cpu", show_default=True,
               help="Default backends and batch sizes: cpu (1,8,64,512; the CPU rows, GPU rows where a GPU is) or "
                    "gpu (1,64,1024,8192; the seed loop, PyTorch eager, CUDA graphs, bf16/fp16 steps, ONNX Runtime "
                    "CUDA and TensorRT on the GPU).")
 @click.option("--backends", default=None,
-              help="Comma-separated backends instead of the preset's: seed-eager, torch, torch-compile, torch-bf16, "
-                   "onnxruntime, tensorrt, seed-cuda, torch-cuda, torch-cuda-graphs, torch-cuda-bf16, torch-cuda-fp16, "
-                   "onnxruntime-cuda.")
+              help=f"Comma-separated backends instead of the preset's: {', '.join(BACKENDS)}.")
 @click.option("--batch", "batches", default=None, help="Batch sizes, comma-separated, instead of the preset's.")
-@click.option("--iters", type=int, default=None, help="Timed calls per row (default: run for --seconds).")
+@click.option("--repeats", type=int, default=None, help="Timed calls per row (default: run for --seconds).")
+@options.old_spelling("--iters", type=int)
 @click.option("--seconds", type=float, default=2.0, show_default=True,
-              help="Time each row for at least this long (and 3 calls), unless --iters is given.")
+              help="Time each row for at least this long (and 3 calls), unless --repeats is given.")
 @click.option("--warmup", default=1, show_default=True, help="Untimed calls before each row.")
 @options.tto_iters(help="UAO iterations (the fused graph is exported with it).")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="CPU threads for every backend (default: torch's default, all cores). On a shared machine "
                    "use the cores you really have: oversubscribed threads make eager PyTorch 100x slower.")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Mocap clips (.npz) for realistic inputs; default: the embedded sample.")
+@options.data("Mocap clips (.npz) for realistic inputs; default: the embedded sample.")
 @click.option("--video", is_flag=True,
               help="Instead of the batch rows: the video modes of `uao infer` side by side on ONNX Runtime (CPU), "
                    "frame / sequence / causal, in ms per frame, sequence / frame and the causal per-frame latency. "
                    "The video: the embedded sample, or with --data the first clip through a test camera with video "
-                   "noise; --iters timed lifts per mode (default 3).")
+                   "noise; --repeats timed lifts per mode (default 3).")
 @click.option("--profile", "profile_batch", type=click.IntRange(min=1), default=None,
               help="Also profile TTO at this batch size (torch.profiler; ONNX Runtime's profiler on the fused "
                    "graph) and add the top operators to the markdown.")
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
               help="Folder for the markdown table, JSON and PNG plot (named by date, machine and model).")
 @options.json_report("full report")
-def command(checkpoint, preset, backends, batches, iters, seconds, warmup, tto_iters, threads, data, video, profile_batch,
-            out, json_path):
+def command(checkpoint, preset, backends, batches, repeats, old_iters, seconds, warmup, tto_iters, threads, data, video, profile_batch, out, json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
-    from ..bench import PRESETS, format_table, profile_backends, run_benchmark, write_results
+    from ..bench import format_table, profile_backends, run_benchmark, write_results
     from ..fileio import check_output_folder
-    from ..jobs.verify import load_pairs
+    from ..inputs import load_pairs
 
     if not (math.isfinite(seconds) and seconds > 0):
         raise UaoError(f"--seconds must be a positive number; got {seconds}")
     check_output_folder(out)
+    repeats = options.renamed(repeats, old_iters, "--repeats", "--iters")
     options.check_json_target(json_path, [checkpoint, data])
     if video:
-        _video(checkpoint, data, tto_iters, iters or 3, out, json_path)
+        _video(checkpoint, data, tto_iters, repeats or 3, out, json_path)
         return
     default_backends, default_batches = PRESETS[preset]
     chosen = tuple(name.strip() for name in backends.split(",") if name.strip()) if backends else default_backends
     batches = _integers(batches) if batches else default_batches
     pairs = load_pairs(data)
     # results are written after every batch size, so a run cut short still leaves its rows
-    report = run_benchmark(checkpoint, chosen, batches, tto_iters, iters, None if iters else seconds,
+    report = run_benchmark(checkpoint, chosen, batches, tto_iters, repeats, None if repeats else seconds,
                            warmup, threads, pairs, log=lambda line: click.echo(line, err=True),
                            progress=lambda partial: write_results(partial, out))
     if profile_batch:

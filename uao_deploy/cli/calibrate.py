@@ -4,18 +4,19 @@ from __future__ import annotations
 import click
 
 from ..errors import UaoError
+from . import options
 
 
 @click.command("calibrate")
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False))
-@click.option("--mocap", type=click.Path(exists=True, dir_okay=False), required=True,
-              help="Mocap clips (.npz, clip -> (T, 17, 3) metres): the model's training clips or held-out ones, "
-                   "never the clips you report results on.")
+@options.data("Mocap clips (.npz, clip -> (T, 17, 3) metres): the model's training clips or held-out ones, "
+              "never the clips you report results on.", name="mocap")
+@options.old_spelling("--mocap", type=click.Path(exists=True, dir_okay=False))
 @click.option("--noise", default="0,4,8", show_default=True,
               help="Keypoint noise levels in px (at 1000 px width), comma-separated; every clip is seen at each.")
 @click.option("--seed", default=0, show_default=True, help="Seed of the noise draw.")
 @click.option("--dry-run", is_flag=True, help="Print the calibration; leave the sidecar as it is.")
-def command(checkpoint, mocap, noise, seed, dry_run):
+def command(checkpoint, mocap, old_mocap, noise, seed, dry_run):
     """Fit the video pipeline's root to keypoint videos of CHECKPOINT's model and record the depth scale
     that takes it to the truth in CHECKPOINT.json, which every later export and engine of it carries."""
     from .. import engines
@@ -23,6 +24,9 @@ def command(checkpoint, mocap, noise, seed, dry_run):
     from ..jobs.calibrate import calibrate_root_depth
     from ..model.checkpoint import sidecar_path, write_calibration
 
+    mocap = options.renamed(mocap, old_mocap, "--data", "--mocap")
+    if mocap is None:
+        raise click.UsageError("Missing option '--data': the mocap clips to calibrate on")
     try:
         levels = tuple(float(level) for level in noise.split(","))
     except ValueError:

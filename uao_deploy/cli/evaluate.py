@@ -14,7 +14,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
     from ..data.cameras import TEST_SUBJECTS, cameras_of
 
     if mocap and (h36m_3d or h36m_2d):
-        raise click.UsageError("give either --mocap or both --h36m-3d and --h36m-2d, not both")
+        raise click.UsageError("give either --data or both --h36m-3d and --h36m-2d, not both")
     if not (mocap or h36m_3d or h36m_2d):
         from ..jobs.verify import load_pairs
 
@@ -35,9 +35,9 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 
 @click.command("eval")
 @options.checkpoint()
-@click.option("--mocap", type=click.Path(exists=True, dir_okay=False), multiple=True,
+@options.data(multiple=True, name="mocap",
               help="Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras. "
-                   "Without --mocap or --h36m-*: the embedded sample (143 frames with ground truth). With --grid: "
+                   "Without --data or --h36m-*: the embedded sample (143 frames with ground truth). With --grid: "
                    "repeat it, one file per split (named by the file's stem).")
 @click.option("--h36m-3d", type=click.Path(exists=True, dir_okay=False),
               help="VideoPose3D's data_3d_h36m.npz. Pickled: it is unpickled, so pass only files you trust.")
@@ -47,8 +47,9 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               help="Mocap only: detector noise sigma in pixels (at 1000 px width).")
 @click.option("--seed", default=0, show_default=True, help="Mocap only: seed of the noise draw.")
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
-@options.tto_iters()
-@click.option("--no-tto", is_flag=True, help="Score the plain flip-averaged prediction only.")
+@options.tto_iters(minimum=0, help="UAO iterations K (0: score the plain flip-averaged prediction only).")
+@options.old_spelling("--no-tto", is_flag=True)
+@options.old_spelling("--mocap", type=click.Path(exists=True, dir_okay=False), multiple=True)
 @click.option("--root", type=click.Choice(["gt", "estimated"]), default="gt", show_default=True,
               help="Root position for TTO: ground truth (the paper's protocol) or estimated from the 2D keypoints.")
 @click.option("--batch-size", default=1024, show_default=True)
@@ -58,7 +59,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
                    "lifted as `uao infer` does: plain, plain + Savitzky-Golay, per-frame UAO, sequence UAO.")
 @click.option("--unknown-focal", is_flag=True, help="With --video: the videos carry no focal length.")
 @click.option("--grid", is_flag=True,
-              help="With --video: the evaluation grid in one table: every --mocap split x noise 0, 4 and 8 px x five "
+              help="With --video: the evaluation grid in one table: every --data split x noise 0, 4 and 8 px x five "
                    "detector-noise models x focal known and unknown, plain + Savitzky-Golay against sequence UAO, "
                    "world-grounded metrics (docs/world-grounded.md).")
 @click.option("--cells", "cells_dir", type=click.Path(file_okay=False),
@@ -85,8 +86,8 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
-def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, no_tto, root, batch_size, device,
-            json_path, video, unknown_focal, grid, cells_dir, clips_per_cell, frames_per_clip, engine_dir, drift,
+def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, old_no_tto, old_mocap, root, batch_size,
+            device, json_path, video, unknown_focal, grid, cells_dir, clips_per_cell, frames_per_clip, engine_dir, drift,
             drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
@@ -94,6 +95,8 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     from ..model.checkpoint import checkpoint_path, load_checkpoint
     from ..tto import TTOConfig
 
+    tto_iters = options.renamed(tto_iters, 0 if old_no_tto else None, "--tto-iters 0", "--no-tto", unset=4)
+    mocap = options.renamed(mocap, old_mocap, "--data", "--mocap", unset=())
     if stride < 1:
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, *mocap, h36m_3d, h36m_2d])
@@ -104,6 +107,8 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         [name for name, value in noise_options.items() if value is not None]
     if given and not video:
         raise click.UsageError(f"--{given[0].replace('_', '-')} is a --video option")
+    if video and tto_iters == 0:
+        raise click.UsageError("--video compares the lifter with and without UAO: it needs --tto-iters >= 1")
     if grid:
         fixed = [name for name, value in noise_options.items() if value is not None] + ["causal"] * causal
         if fixed:
@@ -116,7 +121,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     if cells_dir:
         raise click.UsageError("--cells is a --grid option")
     if len(mocap) > 1:
-        raise click.UsageError("give --mocap once (several files are splits of --video --grid)")
+        raise click.UsageError("give --data once (several files are splits of --video --grid)")
     mocap = mocap[0] if mocap else None
     if video:
         from ..data.video_noise import VideoNoiseModel
@@ -130,7 +135,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
     model = load_checkpoint(checkpoint).to(device)
-    report = evaluate(model, pairs, None if no_tto else TTOConfig(iters=tto_iters), root, batch_size, progress=True)
+    report = evaluate(model, pairs, TTOConfig(iters=tto_iters) if tto_iters else None, root, batch_size, progress=True)
     report.update(checkpoint=str(checkpoint_path(checkpoint)), data=data, group_kind=group_label)
     options.emit(format_table(report, group_label), report, json_path)
 
@@ -152,7 +157,7 @@ def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, see
     from ..jobs.video_eval import evaluate_videos, format_video_table
 
     if not mocap:
-        raise click.UsageError("--video needs --mocap clips")
+        raise click.UsageError("--video needs --data clips")
     motion = load_mocap(mocap)
     with _video_engine(checkpoint, engine_dir, iters) as engine:
         clips = video_clips(motion, cameras_of(TEST_SUBJECTS), noise_model, seed, include_focal=not unknown_focal,
@@ -165,17 +170,17 @@ def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, see
 
 
 def _grid_report(checkpoint, engine_dir, mocap, seed, iters, cells_dir, clips_per_cell, frames_per_clip) -> dict:
-    """The evaluation grid (:mod:`uao_deploy.jobs.video_grid`) on the --mocap splits."""
+    """The evaluation grid (:mod:`uao_deploy.jobs.video_grid`) on the --data splits."""
     from pathlib import Path
 
     from ..data.mocap import load_mocap
     from ..jobs.video_grid import format_targets, run_grid
 
     if not mocap:
-        raise click.UsageError("--grid needs --mocap clips (one file per split)")
+        raise click.UsageError("--grid needs --data clips (one file per split)")
     names = [Path(path).stem for path in mocap]
     if len(set(names)) != len(names):
-        raise click.UsageError(f"the --mocap files name their splits by their stems; these repeat: {', '.join(names)}")
+        raise click.UsageError(f"the --data files name their splits by their stems; these repeat: {', '.join(names)}")
     if cells_dir:
         from ..fileio import check_writable_folder
 

@@ -1,13 +1,13 @@
 """``uao export``: ONNX graphs or TensorRT engines of a GUMLP checkpoint and its test-time optimization."""
 from __future__ import annotations
 
-import contextlib
-import logging
 from pathlib import Path
 
 import click
 
 from ..contract import PRECISIONS
+from ..export.formats import FORMATS
+from ..runtimes import FLAVOURS
 from . import options
 
 from ..errors import UaoError
@@ -15,7 +15,7 @@ from ..errors import UaoError
 
 @click.command("export")
 @options.checkpoint("GUMLP checkpoint (seed state dict or `uao train` output). Default: the embedded model.")
-@click.option("--format", "format_name", type=click.Choice(["onnx", "trt"]), default="onnx", show_default=True,
+@click.option("--format", "format_name", type=click.Choice(list(FORMATS)), default="onnx", show_default=True,
               help="onnx: graphs for ONNX Runtime and TensorRT; trt: TensorRT engines built from them.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. Default: ./export/ (onnx) or ./engines/ (trt).")
@@ -25,11 +25,11 @@ from ..errors import UaoError
               help="fp16: linear layers in float16, inputs, norms and Adam state in float32.")
 @click.option("--batch", default=None, metavar="MIN:OPT:MAX",
               help="TensorRT batch profile (trt only). Default: 1:64:1024.")
-@click.option("--flavour", type=click.Choice(["tensorrt", "tensorrt_rtx"]), default=None,
+@click.option("--flavour", type=click.Choice(FLAVOURS), default=None,
               help="TensorRT flavour (trt only). Default: tensorrt with a GPU, else tensorrt_rtx.")
 def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, flavour):
     """Export forward, TTO-step and fused-TTO graphs, checked against PyTorch before anything is written."""
-    from ..export import DEFAULT_PROFILE, FORMATS, export, parse_profile
+    from ..export import DEFAULT_PROFILE, export, parse_profile
     from ..export.onnx import check_options
     from ..contract import TTOConfig
     from ..fileio import check_output_folder
@@ -43,9 +43,8 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
         raise UaoError("--batch and --flavour apply to --format trt only")
     out = check_output_folder(out or Path(FORMATS[format_name].default_dir))
     click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
-               f"tracing the TTO gradient takes a few minutes.")
-    with _progress_on_stderr():
-        manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **format_options)
+               f"one line per graph follows.")
+    manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **format_options)
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":
         profile = manifest["profile"]
@@ -54,25 +53,3 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
                    f"{files} (batch {profile['min']}:{profile['opt']}:{profile['max']}) in {out}/")
     else:
         click.echo(f"Wrote {files} and manifest.json to {out}/ (opset {manifest['opset']}, K = {tto_iters}).")
-
-
-class _EchoHandler(logging.Handler):
-    """Writes to whatever stderr is when a record arrives (a StreamHandler would keep the first one)."""
-
-    def emit(self, record: logging.LogRecord) -> None:
-        click.echo(self.format(record), err=True)
-
-
-@contextlib.contextmanager
-def _progress_on_stderr():
-    """The exporter's progress messages on stderr for this command only (the library stays quiet)."""
-    logger = logging.getLogger("uao_deploy.export")
-    handler, level = _EchoHandler(), logger.level
-    handler.setFormatter(logging.Formatter("  %(message)s"))
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)

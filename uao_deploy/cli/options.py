@@ -16,6 +16,29 @@ def tto_iters(minimum: int = 1, help: str = "UAO iterations K."):
                         help=help)
 
 
+def data(help: str, name: str = "data", **attrs):
+    """--data: mocap clips (.npz, clip -> (T, 17, 3)), the same option in every command that reads them
+    (``--mocap`` before this release: see :func:`old_spelling`)."""
+    return click.option("--data", name, type=click.Path(exists=True, dir_okay=False), help=help, **attrs)
+
+
+def old_spelling(old: str, **attrs):
+    """A hidden option ``old``: the spelling of an option before this release, kept for one release.
+    Its value arrives as ``old_<name>``; :func:`renamed` merges it into the new option's."""
+    return click.option(old, "old_" + old.lstrip("-").replace("-", "_"), hidden=True, **attrs)
+
+
+def renamed(value, old_value, new: str, old: str, unset=None):
+    """The new option's ``value``, or the old spelling's where only that was given (with a notice);
+    ``unset`` is the new option's value when not given (its default)."""
+    if old_value is None or old_value is False or old_value == ():
+        return value
+    if value != unset:
+        raise click.UsageError(f"{old} is the old spelling of {new}: give {new} alone")
+    click.echo(f"Note: {old} is now {new}; the old spelling goes in the next release.", err=True)
+    return old_value
+
+
 def checkpoint(help: str = "GUMLP checkpoint (seed or uao format). Default: the embedded model."):
     return click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help=help)
 

@@ -11,13 +11,14 @@ from ..fileio import check_output_folder
 from ..model import GUMLPConfig
 from ..jobs import distributed
 from ..jobs.train import BEST_NAME, TrainConfig, train
+from . import options
 
 MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap training reads
 
 
 @click.command("train")
-@click.option("--mocap", "mocap_train", type=click.Path(exists=True, dir_okay=False),
-              help="Training clips: a mocap .npz, clip -> (T, 17, 3) metres, Z-up world.")
+@options.data("Training clips: a mocap .npz, clip -> (T, 17, 3) metres, Z-up world.", name="mocap_train")
+@options.old_spelling("--mocap", type=click.Path(exists=True, dir_okay=False))
 @click.option("--val", "mocap_val", type=click.Path(exists=True, dir_okay=False),
               help="Validation clips in the same format (used to keep the best epoch).")
 @click.option("--h36m-3d", type=click.Path(exists=True, dir_okay=False),
@@ -44,12 +45,13 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 @click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop each epoch after this many batches.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
 @click.pass_context
-def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
+def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
             outlier_rate, device, bf16, seed, max_batches, resume):
     """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar.
 
     Under `torchrun --nproc-per-node N` the N processes share each batch (DistributedDataParallel).
     """
+    mocap_train = options.renamed(mocap_train, old_mocap, "--data", "--mocap")
     check_output_folder(out)
     device = distributed.local_device(device)
     torch_device(device)
@@ -65,7 +67,7 @@ def command(ctx, mocap_train, mocap_val, h36m_3d, h36m_2d, out, channels, layers
                                  noise=NoiseModel(*noise, outlier_rate=outlier_rate), stride=stride,
                                  views_per_frame=views, device=device)
     else:
-        raise click.UsageError("give either --mocap and --val, or --h36m-3d and --h36m-2d")
+        raise click.UsageError("give either --data and --val, or --h36m-3d and --h36m-2d")
     config = TrainConfig(model=GUMLPConfig(channels=channels, layers=layers), epochs=epochs, batch_size=batch_size,
                          lr=lr, lr_decay=lr_decay, seed=seed, bf16=bf16, device=device, max_batches=max_batches)
     with distributed.process_group(device) as ranks:

@@ -20,9 +20,8 @@ from ..errors import UaoError
 @click.option("--precision", type=click.Choice(sorted({*PRECISIONS, *TORCH_PRECISIONS})), default="fp32", show_default=True,
               help="Precision of the default export; bf16: check the torch backend's bf16 TTO steps instead "
                    "(final poses within 0.5 mm mean of float32).")
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Mocap clips (.npz, clip -> (T, 17, 3)) seen through the Human3.6M test cameras; "
-                   "default: the embedded sample. Both carry ground truth, so MPJPE is reported.")
+@options.data("Mocap clips (.npz, clip -> (T, 17, 3)) seen through the Human3.6M test cameras; "
+              "default: the embedded sample. Both carry ground truth, so MPJPE is reported.")
 @click.option("--noise", type=float, default=4.0, show_default=True, help="Mocap: detector noise sigma in pixels.")
 @click.option("--stride", default=1, show_default=True, help="Use every n-th frame.")
 @click.option("--seed", default=0, show_default=True, help="Mocap: seed of the noise draw.")
@@ -43,7 +42,8 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     """
     from .. import engines
     from ..contract import TTOConfig
-    from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, load_pairs, verify
+    from ..inputs import load_pairs
+    from ..jobs.verify import EXIT_MISMATCH, default_engine_dirs, engine_label, format_report, verify
 
     overrides = {key: value for key, value in (("forward", tol_forward), ("gradient", tol_gradient),
                                                ("pose", tol_pose), ("pose_mean", tol_pose_mean))

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from .. import __version__, skeleton
-from ..errors import UaoError
-from .objectives import GRAPHS, MAX_TTO_ITERS, MODEL_GRAPH, OBJECTIVES, Calibration
+from ..errors import UaoError, one_line
+from .objectives import GRAPHS, MAX_TTO_ITERS, MODEL_GRAPH, OBJECTIVES, Calibration, Settings
 from ..fileio import file_sha256
 
 MANIFEST = "manifest.json"
@@ -30,9 +31,9 @@ NORMALIZATION = (
 def graph_metadata(checkpoint_sha256: str, model_config: dict, configs: dict, precision: str,
                    calibration: Calibration = Calibration()) -> dict[str, str]:
     """The ``uao.*`` metadata_props shared by all graphs of an export (strings, JSON where structured);
-    each graph adds ``uao.graph`` with its own name. ``configs``: {objective: config} (the frame one
-    is ``uao.tto``, each other ``uao.<objective>``); ``calibration`` the checkpoint's."""
-    settings = {f"uao.{'tto' if name == 'frame' else name}": json.dumps(config.to_dict(), sort_keys=True)
+    each graph adds ``uao.graph`` with its own name. ``configs``: {objective: config}, each under its
+    objective's ``metadata_key``; ``calibration`` the checkpoint's."""
+    settings = {OBJECTIVES[name].metadata_key: json.dumps(config.to_dict(), sort_keys=True)
                 for name, config in configs.items()}
     return {
         "uao.version": __version__,
@@ -72,8 +73,7 @@ def read_manifest(directory: str | os.PathLike) -> dict:
                        "made by another version, or not a uao export")
     for objective in OBJECTIVES.values():
         lacking = sorted(objective.graph_names - set(graphs))
-        if objective.name == "frame" and lacking or lacking and set(graphs) & {spec.name for spec in objective.graphs
-                                                                              if spec.name != MODEL_GRAPH}:
+        if lacking and (objective.required or set(graphs) & {spec.name for spec in objective.own_graphs}):
             raise UaoError(f"{path} does not list the {objective.name} objective's graphs {', '.join(lacking)}: "
                            "an incomplete export")
     for graph, entry in graphs.items():
@@ -120,9 +120,42 @@ def check_manifest_metadata(manifest: dict, metadata: dict[str, str], source) ->
     differing = [key for key, value in claims.items() if key in manifest and manifest[key] != value]
     differing += [key for key, value in manifest.get("metadata", {}).items()
                   if key in metadata and key != "uao.graph" and metadata[key] != value]
-    fused = manifest["graphs"].get("tto_fused", {})
-    if "outputs" in fused and fused["outputs"] != GRAPHS["tto_fused"].signature(claims["tto"].get("iters"))["outputs"]:
-        differing.append("graphs.tto_fused.outputs (K)")
+    for objective in OBJECTIVES.values():  # each fused graph's K is its objective's config's iters
+        fused = manifest["graphs"].get(objective.fused, {})
+        if "outputs" in fused and objective.metadata_key in metadata:
+            iters = decoded(objective.metadata_key).get("iters")
+            if fused["outputs"] != objective.fused_spec.signature(iters)["outputs"]:
+                differing.append(f"graphs.{objective.fused}.outputs (K)")
     if differing:
         raise UaoError(f"{source}: {MANIFEST} contradicts the graphs' metadata ({', '.join(differing)}); "
                        "it belongs to another export")
+
+
+@dataclass(frozen=True)
+class ExportSettings:
+    """What an export's ``uao.*`` metadata says about how its graphs were made."""
+
+    configs: dict  # {objective: its config} for every objective whose graphs the export holds
+    calibration: Calibration
+    precision: str
+    checkpoint_sha256: str | None
+
+
+def export_settings(metadata: dict[str, str], graphs, source) -> ExportSettings:
+    """The settings recorded in an export's metadata (ONNX metadata_props, or a manifest's copy of
+    them), for the objectives whose graphs ``graphs`` holds; UaoError naming ``source`` when one is
+    missing or invalid. A calibration absent from an export made before it existed is none measured."""
+    present = [objective for objective in OBJECTIVES.values() if objective.graph_names <= set(graphs)]
+    configs = {objective.name: _settings(metadata, objective.metadata_key, objective.config, source)
+               for objective in present}
+    calibration = (_settings(metadata, "uao.calibration", Calibration, source) if "uao.calibration" in metadata
+                   else Calibration())
+    return ExportSettings(configs, calibration, metadata.get("uao.precision", "fp32"),
+                          metadata.get("uao.checkpoint_sha256"))
+
+
+def _settings(metadata: dict, key: str, settings: type[Settings], source):
+    try:
+        return settings.from_dict(json.loads(metadata[key]), source)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UaoError(f"{source} has no valid {key!r} metadata ({one_line(exc)})") from None

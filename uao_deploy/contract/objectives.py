@@ -1,13 +1,16 @@
-"""The registry of TTO objectives: each one's settings and the graphs that carry it.
+"""The registry of TTO objectives: each one's settings, the graphs that carry it and their signatures.
 
-An objective is registered once here (its config class, its graph specs, and where the exporter
-finds the PyTorch functions to trace); the exporter writes its graphs, manifests list graphs by
-objective, and engines run whatever graphs a folder's manifest lists. A new objective is one
-module with its reference functions plus one :func:`register` call.
+An objective is registered once (its config class, its graph specs with the kind of each output, the
+metadata key of its config, and the module with its PyTorch side); the exporter writes and checks its
+graphs, manifests list graphs by objective, engines run whatever graphs a folder's manifest lists,
+and ``uao verify``, ``uao bench`` and the GPU check loop over the registry. A new objective is one
+module (its reference functions and sample inputs) plus one :func:`register` call.
 """
 from __future__ import annotations
 
+import importlib
 from dataclasses import asdict, dataclass, fields
+from typing import NamedTuple
 
 from .. import skeleton
 from ..errors import UaoError
@@ -27,27 +30,62 @@ MODEL_GRAPH = "forward"  # the network alone; every export has it, whatever its 
 MAX_TTO_ITERS = 64
 
 
-@dataclass(frozen=True)
-class GraphSpec:
-    """Name and signature of one exported graph; shapes use the symbols above for their sizes."""
+# How each graph output is compared with the reference (uao_deploy.compare.Tolerances has one field per
+# kind): the network's raw outputs by their largest absolute difference; losses and gradients relative
+# to each sample's own scale; poses (and other optimized quantities) by their largest absolute difference.
+FORWARD_OUTPUT, GRADIENT_OUTPUT, POSE_OUTPUT = "forward", "gradient", "pose"
+OUTPUT_KINDS = (FORWARD_OUTPUT, GRADIENT_OUTPUT, POSE_OUTPUT)
+
+
+class Tensor(NamedTuple):
+    """One input or output of a graph; ``kind`` (outputs only) says how it is compared."""
 
     name: str
-    inputs: tuple[tuple[str, tuple], ...]
-    outputs: tuple[tuple[str, tuple], ...]
+    shape: tuple
+    kind: str = ""
+
+
+@dataclass(frozen=True)
+class GraphSpec:
+    """Name and signature of one exported graph; shapes use the symbols above for their sizes.
+
+    Written as ``(name, shape)`` pairs for inputs and ``(name, shape, kind)`` triples for outputs.
+    """
+
+    name: str
+    inputs: tuple[Tensor, ...]
+    outputs: tuple[Tensor, ...]
+
+    def __post_init__(self):
+        object.__setattr__(self, "inputs", tuple(Tensor(*tensor) for tensor in self.inputs))
+        object.__setattr__(self, "outputs", tuple(Tensor(*tensor) for tensor in self.outputs))
+        unknown = [tensor.name for tensor in self.outputs if tensor.kind not in OUTPUT_KINDS]
+        if unknown:
+            raise ValueError(f"graph {self.name}: outputs {unknown} have no kind of {OUTPUT_KINDS}")
 
     @property
     def input_names(self) -> list[str]:
-        return [name for name, _ in self.inputs]
+        return [tensor.name for tensor in self.inputs]
 
     @property
     def output_names(self) -> list[str]:
-        return [name for name, _ in self.outputs]
+        return [tensor.name for tensor in self.outputs]
+
+    @property
+    def per_window(self) -> bool:
+        """Whether the graph's first dimension counts windows of a sequence rather than frames."""
+        return self.inputs[0].shape[0] == WINDOWS
+
+    def batch_axes(self) -> tuple[int, ...]:
+        """The axis of each output that counts frames or windows (losses are (K, B))."""
+        return tuple(next(axis for axis, dim in enumerate(tensor.shape) if dim in (BATCH, WINDOWS))
+                     for tensor in self.outputs)
 
     def signature(self, iters: int) -> dict:
         """Inputs and outputs as JSON-ready lists, with K replaced by the exported iteration count."""
         def describe(tensors):
-            return [{"name": name, "shape": [iters if dim == ITERATIONS else dim for dim in shape], "dtype": "float32"}
-                    for name, shape in tensors]
+            return [{"name": tensor.name, "shape": [iters if dim == ITERATIONS else dim for dim in tensor.shape],
+                     "dtype": "float32"} for tensor in tensors]
         return {"inputs": describe(self.inputs), "outputs": describe(self.outputs)}
 
 
@@ -129,16 +167,31 @@ class SequenceConfig(Settings):
 
 @dataclass(frozen=True)
 class Objective:
-    """One test-time objective as exported: settings, graphs written to files, graphs only inlined."""
+    """One test-time objective as exported: its entry in the registry holds everything the exporter,
+    the engines, the checks and the benchmarks need to know about it.
+
+    ``config``: its Settings class, whose ``iters`` is the K of its fused graph (K lives there only);
+    ``graphs``: the graphs written to files (signatures, output kinds); ``inlined``: graphs traced only
+    to be pasted into the fused one; ``metadata_key``: where exports record its config; ``required``:
+    every export holds it (others may be left out, as a whole). ``reference`` names the module (or is
+    an object) with the PyTorch side, which the exporter traces and checks against:
+
+    * ``reference_functions(model, config) -> {graph: function}`` for every graph but the fused one,
+      plus the fused one's (``fused_loop`` over the others);
+    * ``fused_loop({graph: callable}, config) -> function`` (when ``fused`` is set);
+    * ``sample_inputs(graph, forward, batch, seed) -> tuple of tensors``: plausible inputs of ``graph``
+      for checks and benchmarks (``forward`` the model, for inputs that are its predictions).
+    """
 
     name: str
     config: type
     graphs: tuple[GraphSpec, ...]
-    inlined: tuple[GraphSpec, ...] = ()  # traced to be pasted into another graph, never written alone
-    fused: str | None = None  # the graph traced as a loop over stand-ins for the others
-    # The module the exporter imports for the PyTorch functions it traces: ``reference_functions(model,
-    # config) -> {graph: function}`` and ``fused_loop({graph: callable}, config) -> function``.
-    reference: str = ""
+    metadata_key: str
+    reference: object = ""
+    inlined: tuple[GraphSpec, ...] = ()
+    step: str | None = None  # the graph of one optimizer step, which engines loop on the host
+    fused: str | None = None  # the K-step loop in one graph
+    required: bool = False
 
     def spec(self, graph: str) -> GraphSpec:
         return {spec.name: spec for spec in (*self.graphs, *self.inlined)}[graph]
@@ -149,8 +202,17 @@ class Objective:
         return frozenset(spec.name for spec in self.graphs)
 
     @property
+    def own_graphs(self) -> tuple[GraphSpec, ...]:
+        """The graphs written to files that are this objective's alone (not the shared forward)."""
+        return tuple(spec for spec in self.graphs if spec.name != MODEL_GRAPH)
+
+    @property
     def fused_spec(self) -> GraphSpec | None:
         return self.spec(self.fused) if self.fused else None
+
+    def functions(self):
+        """The reference module (imported on first use: it needs torch)."""
+        return importlib.import_module(self.reference) if isinstance(self.reference, str) else self.reference
 
 
 OBJECTIVES: dict[str, Objective] = {}
@@ -160,68 +222,80 @@ GRAPHS: dict[str, GraphSpec] = {}  # every graph an export can hold, by name (fi
 def register(objective: Objective) -> Objective:
     """Add an objective and its graphs; graph names are file names, so they must be unique."""
     clashes = [spec.name for spec in objective.graphs if spec.name in GRAPHS and GRAPHS[spec.name] != spec]
-    if objective.name in OBJECTIVES or clashes:
-        raise ValueError(f"objective {objective.name!r} or its graphs {clashes} are registered already")
+    keys = [other.metadata_key for other in OBJECTIVES.values()]
+    if objective.name in OBJECTIVES or clashes or objective.metadata_key in keys:
+        raise ValueError(f"objective {objective.name!r}, its metadata key or its graphs {clashes} are registered already")
     OBJECTIVES[objective.name] = objective
     GRAPHS.update({spec.name: spec for spec in objective.graphs})
     return objective
 
 
+def objective_of(graph: str) -> Objective:
+    """The objective that writes ``graph`` (for the shared forward: the required one's)."""
+    owners = [objective for objective in OBJECTIVES.values() if graph in objective.graph_names]
+    if not owners:
+        raise KeyError(f"no registered objective has a graph {graph!r}")
+    return next((owner for owner in owners if owner.required), owners[0])
+
+
 _J = skeleton.NUM_JOINTS
-FORWARD = GraphSpec(MODEL_GRAPH, (("x", (BATCH, _J, 2)),), (("mu", (BATCH, _J, 3)), ("s", (BATCH, _J, 1))))
+_B, _W, _T, _K = BATCH, WINDOWS, FRAMES, ITERATIONS
+_NET, _GRAD, _POSE = FORWARD_OUTPUT, GRADIENT_OUTPUT, POSE_OUTPUT
+FORWARD = GraphSpec(MODEL_GRAPH, (("x", (_B, _J, 2)),), (("mu", (_B, _J, 3), _NET), ("s", (_B, _J, 1), _NET)))
 
 # Per-frame UAO, as the paper: Adam on the 2D input (and its flip) against the network's own
 # pseudo-targets and the reprojection through a given root.
 FRAME = register(Objective(
     name="frame",
     config=TTOConfig,
+    metadata_key="uao.tto",
+    required=True,
     graphs=(
         FORWARD,
         GraphSpec(
             "tto_step",
-            (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
-             ("mu0_flip", (BATCH, _J, 3)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
-            (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2))),
+            (("z", (_B, _J, 2)), ("z_flip", (_B, _J, 2)), ("x", (_B, _J, 2)), ("mu0", (_B, _J, 3)),
+             ("mu0_flip", (_B, _J, 3)), ("cam", (_B, 9)), ("root", (_B, 3))),
+            (("loss", (_B,), _GRAD), ("grad_z", (_B, _J, 2), _GRAD), ("grad_z_flip", (_B, _J, 2), _GRAD)),
         ),
         GraphSpec(
             "tto_fused",
-            (("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)), ("root", (BATCH, 3))),
-            (("pose", (BATCH, _J, 3)), ("losses", (ITERATIONS, BATCH))),
+            (("x", (_B, _J, 2)), ("cam", (_B, 9)), ("root", (_B, 3))),
+            (("pose", (_B, _J, 3), _POSE), ("losses", (_K, _B), _GRAD)),
         ),
     ),
     # The first step also returns the pseudo-targets, saving the seed's duplicate forward at z = x.
     inlined=(GraphSpec(
         "tto_first_step",
-        (("z", (BATCH, _J, 2)), ("z_flip", (BATCH, _J, 2)), ("x", (BATCH, _J, 2)), ("cam", (BATCH, 9)),
-         ("root", (BATCH, 3))),
-        (("loss", (BATCH,)), ("grad_z", (BATCH, _J, 2)), ("grad_z_flip", (BATCH, _J, 2)), ("mu0", (BATCH, _J, 3)),
-         ("mu0_flip", (BATCH, _J, 3))),
+        (("z", (_B, _J, 2)), ("z_flip", (_B, _J, 2)), ("x", (_B, _J, 2)), ("cam", (_B, 9)), ("root", (_B, 3))),
+        (("loss", (_B,), _GRAD), ("grad_z", (_B, _J, 2), _GRAD), ("grad_z_flip", (_B, _J, 2), _GRAD),
+         ("mu0", (_B, _J, 3), _NET), ("mu0_flip", (_B, _J, 3), _NET)),
     ),),
+    step="tto_step",
     fused="tto_fused",
     reference="uao_deploy.tto.frame_graphs",
 ))
-FIRST_STEP = FRAME.spec("tto_first_step")
 
-_W, _T = WINDOWS, FRAMES
 # Sequence UAO over windows of T frames: per-frame UAO's terms plus the root trajectory, temporal
 # smoothness of the absolute joints, bone-length consistency and (optionally) a focal scale.
 SEQUENCE = register(Objective(
     name="sequence",
     config=SequenceConfig,
+    metadata_key="uao.sequence",
     graphs=(
         GraphSpec(
             "seq_step",
             (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)), ("log_focal", (_W, 1)),
              ("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("smooth_weight", (_W, _T, _J)),
              ("mu0", (_W, _T, _J, 3)), ("mu0_flip", (_W, _T, _J, 3)), ("cam", (_W, 9))),
-            (("loss", (_W,)), ("grad_z", (_W, _T, _J, 2)), ("grad_z_flip", (_W, _T, _J, 2)), ("grad_root", (_W, _T, 3)),
-             ("grad_log_focal", (_W, 1))),
+            (("loss", (_W,), _GRAD), ("grad_z", (_W, _T, _J, 2), _GRAD), ("grad_z_flip", (_W, _T, _J, 2), _GRAD),
+             ("grad_root", (_W, _T, 3), _GRAD), ("grad_log_focal", (_W, 1), _GRAD)),
         ),
         GraphSpec(
             "seq_fused",
             (("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("cam", (_W, 9)), ("root", (_W, _T, 3))),
-            (("pose", (_W, _T, _J, 3)), ("trajectory", (_W, _T, 3)), ("focal_scale", (_W, 1)),
-             ("losses", (ITERATIONS, _W))),
+            (("pose", (_W, _T, _J, 3), _POSE), ("trajectory", (_W, _T, 3), _POSE), ("focal_scale", (_W, 1), _POSE),
+             ("losses", (_K, _W), _GRAD)),
         ),
     ),
     # The first step also returns the targets (as per-frame UAO's): one forward fewer per window.
@@ -229,10 +303,11 @@ SEQUENCE = register(Objective(
         "seq_first_step",
         (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)), ("log_focal", (_W, 1)),
          ("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("cam", (_W, 9))),
-        (("loss", (_W,)), ("grad_z", (_W, _T, _J, 2)), ("grad_z_flip", (_W, _T, _J, 2)), ("grad_root", (_W, _T, 3)),
-         ("grad_log_focal", (_W, 1)), ("mu0", (_W, _T, _J, 3)), ("mu0_flip", (_W, _T, _J, 3)),
-         ("smooth_weight", (_W, _T, _J))),
+        (("loss", (_W,), _GRAD), ("grad_z", (_W, _T, _J, 2), _GRAD), ("grad_z_flip", (_W, _T, _J, 2), _GRAD),
+         ("grad_root", (_W, _T, 3), _GRAD), ("grad_log_focal", (_W, 1), _GRAD), ("mu0", (_W, _T, _J, 3), _NET),
+         ("mu0_flip", (_W, _T, _J, 3), _NET), ("smooth_weight", (_W, _T, _J), _NET)),
     ),),
+    step="seq_step",
     fused="seq_fused",
     reference="uao_deploy.tto.sequence",
 ))

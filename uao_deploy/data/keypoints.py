@@ -20,9 +20,9 @@ Detector outputs (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; files or fo
 :mod:`uao_deploy.io.keypoints`, to which :func:`read_keypoints` hands every path that is not an npz.
 
 Missing detections: a joint whose coordinates are NaN or whose confidence is 0 (or NaN) is missing.
-:func:`fill_missing` fills it by linear interpolation over time (per joint; the nearest detection at
-the ends); a joint never detected in the whole sequence takes its parent's track (the pelvis: the
-mean of the other joints). A sequence with no detected joint at all is an error.
+:func:`fill_missing` fills it: interpolated over short gaps, inferred from a pose prior over long
+ones and where never seen (:mod:`uao_deploy.pipeline.missing`). A sequence with no detected joint at
+all is an error.
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ from ..io import layouts
 from ..io.keypoints.checks import check_upper_body_inside, drop_implausible, quality_notes
 from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
-from ..io.layouts import mark_missing
+from ..pipeline.missing import DETECTED, fill_and_mark
 from .npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
@@ -115,7 +115,8 @@ def _track(path: Path, array, what: str) -> tuple[np.ndarray, np.ndarray]:
                        "(Human3.6M-17 or COCO-17)")
     if len(array) == 0:
         raise UaoError(f"{path}: {what} holds no frames")
-    array = array.astype(np.float32)
+    with np.errstate(over="ignore"):  # a float64 beyond float32 becomes inf: a missing joint
+        array = array.astype(np.float32)
     confidence = array[..., 2] if array.shape[2] == 3 else np.ones(array.shape[:2], np.float32)
     return array[..., :2], confidence
 
@@ -168,8 +169,8 @@ def _read_videopose3d(path: Path, archive, allow_pickle: bool) -> list[KeypointS
     if not allow_pickle:
         raise UaoError(f"{path} is a VideoPose3D file: its 'positions_2d' is pickled Python objects, which can "
                        "run code when loaded; pass --allow-pickle (allow_pickle=True) only if you trust the file")
-    positions = _array(path, archive, "positions_2d").item()
-    metadata = _array(path, archive, "metadata").item() if "metadata" in archive.files else {}
+    positions = _pickled_object(path, archive, "positions_2d")
+    metadata = _pickled_object(path, archive, "metadata") if "metadata" in archive.files else {}
     if not isinstance(positions, dict) or not positions or not isinstance(metadata, dict):
         raise UaoError(f"{path}: 'positions_2d' is not a dict video -> {{'custom': [array]}} as VideoPose3D writes")
     declared = _layout_name(path, metadata.get("layout_name"))
@@ -181,13 +182,22 @@ def _read_videopose3d(path: Path, archive, allow_pickle: bool) -> list[KeypointS
         except (KeyError, IndexError, TypeError):
             raise UaoError(f"{path}: video {video!r} has no 'custom' keypoint array") from None
         pixels, confidence = _track(path, track, f"video {video!r}")
-        size = sizes.get(video, {}) if isinstance(sizes, dict) else {}
+        size = sizes.get(video) if isinstance(sizes, dict) else None
+        size = size if isinstance(size, dict) else {}
         suffix = f"_{video}" if len(positions) > 1 else ""
         sequences.append(KeypointSequence(
             name=path.stem + suffix, source=f"{path}#{video}", format="videopose3d", layout=declared,
             pixels=pixels, confidence=confidence, width=_positive(size.get("w")), height=_positive(size.get("h")),
         ))
     return sequences
+
+
+def _pickled_object(path: Path, archive, key: str):
+    """The one Python object pickled as ``key`` (VideoPose3D saves dicts as 0-d object arrays)."""
+    value = _array(path, archive, key)
+    if value.shape != ():
+        raise UaoError(f"{path}: {key!r} has shape {value.shape}; VideoPose3D saves one dict there")
+    return value.item()
 
 
 def _layout_name(path: Path, name) -> str:
@@ -210,42 +220,15 @@ def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -
     if layout != "auto" and declared and declared != layout:
         raise UaoError(f"{sequence.source} is in the {declared} layout but --layout {layout} was given")
     resolved = declared or ("h36m" if layout == "auto" else layout)
-    confidence = drop_implausible(sequence.pixels, sequence.confidence, width or sequence.width,
-                                  height or sequence.height)
-    pixels, confidence = layouts.to_h36m(sequence.pixels, confidence, resolved, sequence.source)
+    pixels, confidence = layouts.mark_missing(sequence.pixels, sequence.confidence)
+    confidence = drop_implausible(pixels, confidence, width or sequence.width, height or sequence.height)
+    pixels, confidence = layouts.to_h36m(pixels, confidence, resolved, sequence.source)
     return replace(sequence, layout=resolved, pixels=pixels, confidence=confidence)
 
 
 def fill_missing(pixels: np.ndarray, confidence: np.ndarray | None = None,
                  source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
-    """Fill missing joints of (T, 17, 2) pixels; returns (filled pixels, detected mask (T, 17)).
-
-    Missing: NaN coordinates, or confidence <= 0 when ``confidence`` (T, 17) is given. Per joint,
-    linear interpolation over frames between detections and the nearest detection before the
-    first and after the last. A joint never detected takes its parent's track (the pelvis the mean
-    of the other joints). No detected joint at all is a :class:`UaoError`.
-    """
-    if confidence is not None:
-        pixels, confidence = mark_missing(pixels, confidence)
-    pixels = np.asarray(pixels, np.float32)
-    detected = np.isfinite(pixels).all(axis=-1)
-    if not detected.any():
-        raise UaoError(f"{source} has no detected joint in any frame (all NaN or zero confidence)")
-    frames = np.arange(len(pixels))
-    filled = pixels.copy()
-    never = []
-    for joint in range(skeleton.NUM_JOINTS):
-        seen = detected[:, joint]
-        if not seen.any():
-            never.append(joint)
-            continue
-        for axis in (0, 1):
-            filled[:, joint, axis] = np.interp(frames, frames[seen], pixels[seen, joint, axis])
-    for joint in never:  # parents come before children in the joint order, so they are filled first
-        parent = skeleton.PARENTS[joint]
-        if parent >= 0:
-            filled[:, joint] = filled[:, parent]
-        else:
-            others = [j for j in range(skeleton.NUM_JOINTS) if j not in never]
-            filled[:, joint] = filled[:, others].mean(axis=1)
-    return filled, detected
+    """(filled pixels (T, 17, 2), detected mask (T, 17)): :func:`uao_deploy.pipeline.missing.fill_and_mark`
+    with only whether each joint was detected."""
+    filled, sources = fill_and_mark(pixels, confidence, source)
+    return filled, sources == DETECTED

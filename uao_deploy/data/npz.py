@@ -1,15 +1,24 @@
-"""Reading .npz archives of numeric arrays without trusting them: anything that is not a zip, a
-malformed or truncated member, a header claiming more data than the member holds, or an object
-array (pickled Python objects) is one clear UaoError naming the file and the array."""
+"""Reading .npz archives of numeric arrays without trusting them: anything that is not a regular
+file and a zip, members that inflate past the input budget (:mod:`uao_deploy.io.budget`, read from
+the zip directory before anything is inflated), a malformed or truncated member, a header claiming
+more data than the member holds, or an object array (pickled Python objects) is one clear UaoError
+naming the file and the array."""
 from __future__ import annotations
 
 import math
+import tokenize
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import UaoError, first_line
+from ..errors import UaoError, first_line, one_line
+from ..io import budget
+
+# What numpy raises on a damaged npy header: numpy 2 tokenizes it (tokenize.TokenError) before
+# evaluating it (SyntaxError, ValueError).
+HEADER_ERRORS = (OSError, ValueError, EOFError, SyntaxError, TypeError, KeyError, zipfile.BadZipFile,
+                 tokenize.TokenError, RecursionError, MemoryError)
 
 NPY_HEADER_READERS = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
 
@@ -26,19 +35,21 @@ def is_zip(path) -> bool:
 def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
     """The ``np.load`` archive of ``path`` (use it as a context manager), refused unless it is a zip."""
     path = Path(path)
-    if not path.is_file():
-        raise UaoError(f"{path} does not exist or is not a file")
-    with open(path, "rb") as handle:
-        magic = handle.read(6)
+    magic = budget.read_bytes(path, 6)
     # Only zip archives reach np.load: given anything else it would try to unpickle the file.
     if magic == b"\x93NUMPY":
         raise UaoError(f"{path} is a single .npy array, not an {what}")
     if not magic.startswith(b"PK\x03\x04"):
         raise UaoError(f"{path} is not an .npz file (a zip archive of numpy arrays)")
     try:
-        return np.load(path, allow_pickle=allow_pickle)
+        archive = np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise UaoError(f"{path} is not a readable {what} ({type(exc).__name__}: {first_line(exc)})") from None
+        raise UaoError(f"{path} is not a readable {what} ({one_line(exc)})") from None
+    inflated = sum(member.file_size for member in archive.zip.infolist())
+    if inflated > budget.max_input_bytes():
+        archive.close()
+        raise budget.too_large(path, inflated, " (its arrays, inflated)")
+    return archive
 
 
 def read_array(path, archive, key: str, pickle_hint: str | None = None) -> np.ndarray:
@@ -54,8 +65,8 @@ def read_array(path, archive, key: str, pickle_hint: str | None = None) -> np.nd
                 raise ValueError(f"unsupported npy format version {version}")
             shape, _, dtype = NPY_HEADER_READERS[version](handle)
             data_bytes = stored - handle.tell()
-    except (OSError, ValueError, EOFError, SyntaxError, TypeError, KeyError, zipfile.BadZipFile) as exc:
-        raise UaoError(f"{path}: {key!r} is not a readable numpy array ({first_line(exc)})") from None
+    except HEADER_ERRORS as exc:
+        raise UaoError(f"{path}: {key!r} is not a readable numpy array ({_reason(exc)})") from None
     if dtype.hasobject:
         if not archive.allow_pickle:
             hint = f"; {pickle_hint}" if pickle_hint else ""
@@ -65,8 +76,17 @@ def read_array(path, archive, key: str, pickle_hint: str | None = None) -> np.nd
                        f"of {dtype} {shape} but it holds {max(data_bytes, 0):,}")
     try:
         return archive[key]
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except HEADER_ERRORS as exc:
         raise UaoError(f"{path}: {key!r} cannot be read ({first_line(exc)})") from None
+    except Exception as exc:  # unpickling (allowed above) can fail in any way the pickle chooses
+        if not dtype.hasobject:
+            raise
+        raise UaoError(f"{path}: {key!r} cannot be unpickled ({type(exc).__name__}: {first_line(exc)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """One line saying why numpy refused a header (TokenError's message is its first argument)."""
+    return str(exc.args[0]) if isinstance(exc, tokenize.TokenError) and exc.args else first_line(exc)
 
 
 def numbers(path, value: np.ndarray, key: str) -> np.ndarray:

@@ -9,6 +9,7 @@ import importlib
 import inspect
 from pathlib import Path
 
+from ..contract import MODEL_GRAPH
 from ..errors import UaoError
 from .base import Engine
 
@@ -27,12 +28,13 @@ def detect_backend(path) -> str:
     path = Path(path)
     if path.is_file():
         return {".onnx": "onnxruntime", ".engine": "tensorrt"}.get(path.suffix, "torch")
-    if (path / "forward.engine").is_file():
+    if (path / f"{MODEL_GRAPH}.engine").is_file():
         return "tensorrt"
-    if (path / "forward.onnx").is_file():
+    if (path / f"{MODEL_GRAPH}.onnx").is_file():
         return "onnxruntime"
     if path.is_dir():
-        raise UaoError(f"{path} holds neither a uao export (forward.onnx) nor TensorRT engines (forward.engine)")
+        raise UaoError(f"{path} holds neither a uao export ({MODEL_GRAPH}.onnx) nor TensorRT engines "
+                       f"({MODEL_GRAPH}.engine)")
     raise UaoError(f"{path} does not exist")
 
 

@@ -8,7 +8,6 @@ splits big batches and runs UAO, either through a fused graph or by looping the 
 from __future__ import annotations
 
 import functools
-import json
 from abc import ABC, abstractmethod
 from dataclasses import replace
 from pathlib import Path
@@ -18,8 +17,8 @@ import numpy as np
 from .. import skeleton
 from ..camera import CAM_DIM
 from ..errors import UaoError
-from ..contract import (SEQUENCE, Calibration, SequenceConfig, Settings, TTOConfig, check_tto_iters, checked_graph_files,
-                        read_manifest)
+from ..contract import (FRAME, GRAPHS, MODEL_GRAPH, SEQUENCE, Calibration, ExportSettings, SequenceConfig, TTOConfig,
+                        check_tto_iters, checked_graph_files, read_manifest)
 from ..shapes import as_joint_batch, as_vector_batch
 from ..tto import flip_average, refine
 from ..tto.optimize import refine_sequence, targets_then_step
@@ -27,24 +26,48 @@ from ..tto.optimize import refine_sequence, targets_then_step
 class Engine(ABC):
     """GUMLP and UAO on one backend; every method takes and returns float32 numpy arrays.
 
-    Subclasses set ``backend``, ``tto_config`` and ``precision`` and implement :meth:`_run`
-    (and :meth:`max_batch` when their graphs have a batch limit).
+    Subclasses set ``backend``, ``configs`` and ``precision`` (graph engines all three, and the
+    calibration, with :meth:`_use_settings`) and implement :meth:`_run` (and :meth:`max_batch` when
+    their graphs have a batch limit).
     """
 
     backend: str
-    tto_config: TTOConfig
+    configs: dict  # {objective: its config} for every registered objective whose graphs this engine runs
     precision: str = "fp32"
-    fused_iters: int | None = None  # K of the fused TTO graph, None when there is none
-    sequence_config: SequenceConfig | None = None  # None: the export holds no sequence UAO graphs
     calibration: Calibration = Calibration()  # the model's measured biases (none for an older export)
+    checkpoint_sha256: str | None = None
 
     def __init__(self):
         self.last_tto_path: str | None = None  # "fused" or "step-loop", set by every tto() call
 
+    @property
+    def tto_config(self) -> TTOConfig:
+        return self.configs[FRAME.name]
+
+    @property
+    def sequence_config(self) -> SequenceConfig | None:
+        """None: the export holds no sequence UAO graphs."""
+        return self.configs.get(SEQUENCE.name)
+
+    @property
+    def fused_iters(self) -> int | None:
+        """K of the fused TTO graph (its config's iters), None when there is none."""
+        return self.tto_config.iters
+
+    def _use_settings(self, settings: ExportSettings) -> None:
+        """Take the configs, calibration, precision and checkpoint an export's metadata records."""
+        self.configs, self.calibration = settings.configs, settings.calibration
+        self.precision, self.checkpoint_sha256 = settings.precision, settings.checkpoint_sha256
+
     # --- what a backend implements -------------------------------------------------------
     @abstractmethod
     def _run(self, graph: str, *inputs: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Run ``graph`` (forward | tto_step | tto_fused) on one chunk; inputs and outputs in contract order."""
+        """Run ``graph`` (any graph of :data:`uao_deploy.contract.GRAPHS` it holds) on one chunk;
+        inputs and outputs in contract order."""
+
+    def holds(self, graph: str) -> bool:
+        """Whether this engine can run ``graph``."""
+        return graph in GRAPHS
 
     def max_batch(self, graph: str) -> int | None:
         """Largest batch one call of ``graph`` accepts (None: no limit)."""
@@ -67,10 +90,21 @@ class Engine(ABC):
         self.close()
 
     # --- the public interface ------------------------------------------------------------
+    def run(self, graph: str, *inputs) -> tuple[np.ndarray, ...]:
+        """The outputs of any graph this engine holds, inputs and outputs in its signature's order
+        (:data:`uao_deploy.contract.GRAPHS`); big batches run in chunks."""
+        spec = GRAPHS.get(graph)
+        if spec is None or not self.holds(graph):
+            raise UaoError(f"this {self.backend} engine has no {graph} graph")
+        if len(inputs) != len(spec.inputs):
+            raise UaoError(f"the {graph} graph takes {len(spec.inputs)} inputs ({', '.join(spec.input_names)}); "
+                           f"got {len(inputs)}")
+        return self._call(graph, *(_float32(array, tensor.name) for array, tensor in zip(inputs, spec.inputs)))
+
     def forward(self, x, return_uncertainty: bool = False):
         """Raw network output mu (B, 17, 3) for x (B, [1,] 17, 2); with the uncertainty s (B, 17, 1)."""
         x = _joints(x, 2, "x")
-        mu, s = self._call("forward", x)
+        mu, s = self._call(MODEL_GRAPH, x)
         return (mu, s) if return_uncertainty else mu
 
     def predict(self, x) -> np.ndarray:
@@ -80,7 +114,7 @@ class Engine(ABC):
 
     def value_and_grad(self, z, z_flip, x, mu0, mu0_flip, cam, root):
         """Per-sample TTO loss (B,) and its gradients w.r.t. z and z_flip (B, 17, 2) each."""
-        return self._call("tto_step", *self._step_inputs(z, z_flip, x, mu0, mu0_flip, cam, root))
+        return self._call(FRAME.step, *self._step_inputs(z, z_flip, x, mu0, mu0_flip, cam, root))
 
     def tto(self, x, cam, root, iters: int | None = None, return_losses: bool = False, fused: bool | None = None):
         """UAO-refined, root-zeroed pose (B, 17, 3); with the per-sample losses (iters, B) on request.
@@ -124,7 +158,7 @@ class Engine(ABC):
             outputs = self._sequence_fused(x, confidence, cam, root, config)
         else:
             pose, trajectory, focal, losses = refine_sequence(
-                lambda v: self._call("forward", v), lambda *a: self._call("seq_step", *a), x, confidence, cam, root,
+                lambda v: self._call(MODEL_GRAPH, v), lambda *a: self._call(SEQUENCE.step, *a), x, confidence, cam, root,
                 config)
             outputs = pose, trajectory, focal, np.stack(losses) if losses else np.zeros((0, len(x)), np.float32)
         self.last_tto_path = "fused" if use_fused else "step-loop"
@@ -135,7 +169,7 @@ class Engine(ABC):
         return self.sequence_config.iters == iters
 
     def _sequence_fused(self, x, confidence, cam, root, config: SequenceConfig):
-        return self._call("seq_fused", x, confidence, cam, root, batch_axes=(0, 0, 0, 1))
+        return self._call(SEQUENCE.fused, x, confidence, cam, root)
 
     def _fuses(self, iters: int) -> bool:
         return self.fused_iters == iters
@@ -149,27 +183,26 @@ class Engine(ABC):
 
     def _fused(self, x, cam, root, config: TTOConfig):
         """(pose, losses (K, B)) from the fused graph, whose K equals ``config.iters``."""
-        return self._call("tto_fused", x, cam, root, batch_axes=(0, 1))
+        return self._call(FRAME.fused, x, cam, root)
 
     def _forward_mu(self, x):
-        return self._call("forward", x)[0]
+        return self._call(MODEL_GRAPH, x)[0]
 
     def _target_mu(self, x):
         """mu for the pseudo-targets: of the network the step graph differentiates (the forward's here)."""
         return self._forward_mu(x)
 
     def _step(self, *inputs):
-        return self._call("tto_step", *inputs)
+        return self._call(FRAME.step, *inputs)
 
-    def _call(self, graph: str, *inputs: np.ndarray, batch_axes=None):
-        """Run ``graph`` in chunks of at most max_batch frames and join the outputs."""
+    def _call(self, graph: str, *inputs: np.ndarray):
+        """Run ``graph`` in chunks of at most max_batch frames (or windows) and join the outputs."""
         limit = self.max_batch(graph) or len(inputs[0])
         chunks = [self._run(graph, *(a[start:start + limit] for a in inputs))
                   for start in range(0, len(inputs[0]), limit)]
         if len(chunks) == 1:
             return tuple(chunks[0])
-        axes = batch_axes or (0,) * len(chunks[0])
-        return tuple(np.concatenate(parts, axis=axis) for parts, axis in zip(zip(*chunks), axes))
+        return tuple(np.concatenate(parts, axis=axis) for parts, axis in zip(zip(*chunks), GRAPHS[graph].batch_axes()))
 
     def _step_inputs(self, z, z_flip, x, mu0, mu0_flip, cam, root):
         joints = [_joints(a, c, n) for a, c, n in ((z, 2, "z"), (z_flip, 2, "z_flip"), (x, 2, "x"),
@@ -231,32 +264,8 @@ def graph_files(folder, suffix: str, backend: str) -> tuple[dict[str, Path], dic
     if not folder.is_dir():
         raise UaoError(f"{folder} is not a directory; the {backend} backend loads a folder of *{suffix} files")
     other = {".onnx": ".engine", ".engine": ".onnx"}[suffix]
-    if not (folder / f"forward{suffix}").is_file() and (folder / f"forward{other}").is_file():
+    if not (folder / f"{MODEL_GRAPH}{suffix}").is_file() and (folder / f"{MODEL_GRAPH}{other}").is_file():
         kind = {".onnx": "ONNX graphs (backend 'onnxruntime')", ".engine": "TensorRT engines (backend 'tensorrt')"}
         raise UaoError(f"{folder} holds {kind[other]}, not {kind[suffix]}")
     manifest = read_manifest(folder)
     return checked_graph_files(folder, manifest, "export it again with `uao export`"), manifest
-
-
-def tto_config_from(meta: dict, source) -> TTOConfig:
-    """The TTOConfig recorded in a graph's ``uao.tto`` metadata."""
-    return _settings_from(meta, "uao.tto", TTOConfig, source)
-
-
-def sequence_config_from(meta: dict, graphs, source) -> SequenceConfig | None:
-    """The SequenceConfig in ``uao.sequence`` metadata when the export holds the sequence graphs, else None."""
-    if not SEQUENCE.graph_names <= set(graphs):
-        return None
-    return _settings_from(meta, "uao.sequence", SequenceConfig, source)
-
-
-def calibration_from(meta: dict, source) -> Calibration:
-    """The Calibration in ``uao.calibration`` metadata; none measured for an export made before it existed."""
-    return _settings_from(meta, "uao.calibration", Calibration, source) if "uao.calibration" in meta else Calibration()
-
-
-def _settings_from(meta: dict, key: str, settings: type[Settings], source):
-    try:
-        return settings.from_dict(json.loads(meta[key]), source)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UaoError(f"{source} has no valid {key!r} metadata ({type(exc).__name__}: {exc})") from None

@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 from ..errors import UaoError
-from ..contract import GRAPHS, SEQUENCE, check_manifest_metadata
+from ..contract import GRAPHS, MODEL_GRAPH, check_manifest_metadata, export_settings
 from ..runtimes import ort_session, require_available
-from .base import Engine, calibration_from, graph_files, sequence_config_from, tto_config_from
+from .base import Engine, graph_files
 
 # Frames per session call, by default this many channel-frames: bigger batches run in chunks, so the
 # TTO graphs' activations (several MB per frame) stay within reach of the CPU caches. On the 2-core
@@ -61,12 +61,7 @@ class OnnxRuntimeEngine(Engine):
         shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
                                              for graph, session in self._sessions.items()})
         check_manifest_metadata(manifest, shared, export_dir)
-        self.tto_config = tto_config_from(shared, self.files["forward"])
-        self.fused_iters = self.tto_config.iters  # uao.tto is shared, so it holds the fused graph's K
-        self.sequence_config = sequence_config_from(shared, self.files, self.files["forward"])
-        self.calibration = calibration_from(shared, self.files["forward"])
-        self.precision = shared.get("uao.precision", "fp32")
-        self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
+        self._use_settings(export_settings(shared, self.files, self.files[MODEL_GRAPH]))
         self.chunk = chunk or max(1, CHUNK_CHANNEL_FRAMES // _channels(shared))
 
     def _session(self, graph: str, path: Path, threads: int | None):
@@ -78,15 +73,18 @@ class OnnxRuntimeEngine(Engine):
         return session
 
     def describe(self) -> dict:
-        return {**super().describe(), "providers": self._sessions["forward"].get_providers(),
+        return {**super().describe(), "providers": self._sessions[MODEL_GRAPH].get_providers(),
                 "graphs": {graph: str(path) for graph, path in self.files.items()},
                 "checkpoint_sha256": self.checkpoint_sha256}
 
     def max_batch(self, graph: str) -> int | None:
         # Sequence graphs take windows of up to 100 frames: one per call keeps them in cache (on this
-        # project's 2-core CPU the fused sequence graph ran 7-20 % faster per frame one window per
-        # call than two to ten).
-        return 1 if graph in SEQUENCE.graph_names else self.chunk
+        # project's 2-core CPU the fused sequence graph ran faster per frame one window per call than
+        # two to ten).
+        return 1 if GRAPHS[graph].per_window else self.chunk
+
+    def holds(self, graph):
+        return graph in self._sessions
 
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]

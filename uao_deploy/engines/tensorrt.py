@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UaoError
-from ..contract import GRAPHS, MANIFEST, check_manifest_metadata
+from ..contract import GRAPHS, MANIFEST, check_manifest_metadata, export_settings
 from ..runtimes import load_tensorrt, trt_logger
-from .base import Engine, calibration_from, graph_files, sequence_config_from, tto_config_from
+from .base import Engine, graph_files
 
 
 def read_sidecar(engine_path: Path) -> dict:
@@ -76,12 +76,7 @@ class TensorRTEngine(Engine):
         super().__init__()
         self.files, self.flavour, shared = read_engine_dir(engine_dir)
         trt, _ = load_tensorrt(self.flavour)
-        self.tto_config = tto_config_from(shared, Path(engine_dir) / MANIFEST)
-        self.fused_iters = self.tto_config.iters
-        self.sequence_config = sequence_config_from(shared, self.files, Path(engine_dir) / MANIFEST)
-        self.calibration = calibration_from(shared, Path(engine_dir) / MANIFEST)
-        self.precision = shared.get("uao.precision", "fp32")
-        self.checkpoint_sha256 = shared.get("uao.checkpoint_sha256")
+        self._use_settings(export_settings(shared, self.files, Path(engine_dir) / MANIFEST))
         self.cuda_graphs = cuda_graphs
         self._version = trt.__version__
         self._stream = self.torch.cuda.Stream()
@@ -91,6 +86,9 @@ class TensorRTEngine(Engine):
 
     def max_batch(self, graph):
         return self._graphs[graph].max_batch
+
+    def holds(self, graph):
+        return graph in self._graphs
 
     def describe(self) -> dict:
         return {**super().describe(), "flavour": self.flavour, "tensorrt_version": self._version,

@@ -10,12 +10,12 @@ import torch
 from ..device import torch_device
 from ..errors import UaoError
 from ..model.checkpoint import resolve_model
-from ..contract import TORCH_PRECISIONS
+from ..contract import FRAME, MODEL_GRAPH, OBJECTIVES, SEQUENCE, TORCH_PRECISIONS, objective_of
 from ..model.precision import with_low_precision_mlps
-from ..tto import TTOConfig, refine, value_and_grad
+from ..tto import TTOConfig, refine
 from ..tto.config import SequenceConfig
 from ..tto.optimize import _model_callables, refine_sequence
-from ..tto.sequence import model_sequence_callables, sequence_value_and_grad
+from ..tto.sequence import model_sequence_callables
 from .base import Engine
 
 
@@ -53,6 +53,7 @@ class TorchEngine(Engine):
     """
 
     backend = "torch"
+    fused_iters = None  # any K runs in one backend call
 
     def __init__(self, model: torch.nn.Module | str | Path | None = None, device: str = "cpu",
                  compile: bool | str = False, tto: TTOConfig = TTOConfig(), precision: str = "fp32",
@@ -68,7 +69,11 @@ class TorchEngine(Engine):
             resolved = resolve_model(model)
             model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
             self.calibration = resolved.calibration
-        self.tto_config, self.sequence_config, self.compiled, self.precision = tto, sequence, compile, precision
+        # Every registered objective runs here: those without a config given with their defaults.
+        self.configs = {**{name: objective.config() for name, objective in OBJECTIVES.items()},
+                        FRAME.name: tto, SEQUENCE.name: sequence}
+        self.compiled, self.precision = compile, precision
+        self._functions = {}  # objective -> {graph: reference function} on the step network
         model = model.to(self.device).eval().requires_grad_(False)
         self.model = self._compiled(model)
         self.step_model = self.model  # the network of the gradient steps
@@ -92,17 +97,19 @@ class TorchEngine(Engine):
         return [torch.from_numpy(array).to(self.device) for array in arrays]
 
     def _run(self, graph, *inputs):
+        """The forward on the network; every other graph is its objective's reference function on the
+        network of the gradient steps."""
         tensors = self._tensors(inputs)
-        if graph == "forward":
+        if graph == MODEL_GRAPH:
             with torch.no_grad():
                 outputs = self.model(*tensors)
-        elif graph == "tto_step":
-            outputs = value_and_grad(self.step_model, *tensors, config=self.tto_config)
-        elif graph == "seq_step":
-            outputs = sequence_value_and_grad(self.step_model, *tensors, config=self.sequence_config)
         else:
-            raise ValueError(f"the torch engine has no {graph} graph")
-        return tuple(output.cpu().numpy() for output in outputs)
+            objective = objective_of(graph)
+            if objective.name not in self._functions:
+                self._functions[objective.name] = objective.functions().reference_functions(
+                    self.step_model, self.configs[objective.name])
+            outputs = self._functions[objective.name][graph](*tensors)
+        return tuple(output.detach().cpu().numpy() for output in outputs)
 
     def _target_mu(self, x):
         with torch.no_grad():

@@ -26,8 +26,9 @@ from ..model.checkpoint import checkpoint_path, read_calibration
 
 log = logging.getLogger(__name__)
 
-# Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
-NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
+# Folders whose code never reaches an exported graph (commands, jobs, the host-side lifting core,
+# timing, pictures): editing them reuses the cached exports.
+NOT_IN_GRAPHS = ("cli", "jobs", "pipeline", "bench", "viz")
 MARKER = ".uao-cache-entry"  # in every folder this module made, holding SIGNATURE
 SIGNATURE = "made by uao-deploy's export cache (uao_deploy.export.cache); `uao cache --clear` removes this folder\n"
 
@@ -54,7 +55,12 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     key = json.dumps([file_sha256(checkpoint), read_calibration(checkpoint).to_dict(), tto.to_dict(), precision,
                       __version__, exporter_fingerprint()], sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
-    return _cached(folder, lambda staging: export_onnx(checkpoint, staging, tto=tto, precision=precision))
+
+    def export(staging):
+        log.info("exporting %s to ONNX once, into the cache %s (each later run reuses it):",
+                 checkpoint.name, folder)
+        export_onnx(checkpoint, staging, tto=tto, precision=precision)
+    return _cached(folder, export)
 
 
 def exporter_fingerprint() -> str:

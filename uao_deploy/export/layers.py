@@ -20,9 +20,8 @@ import torch
 from torch import nn
 
 from ..model.gumlp import GraphConv, JointLayerNorm, SpatialUMLP
+from ..model.precision import DTYPES
 from .trace import broadcast_matmul
-
-PRECISION_DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 
 
 class MatmulLayer(nn.Module):
@@ -148,7 +147,7 @@ class JointMajorSpatialUMLP(nn.Module):
 def exportable_model(model: nn.Module, precision: str = "fp32") -> nn.Module:
     """A frozen copy of GUMLP in the engine layout above; for fp16 the trunk's and heads' products
     run in float16 (the encoder, which meets the raw 2D input, stays float32)."""
-    dtype = PRECISION_DTYPES[precision]
+    dtype = DTYPES[precision]
     model = copy.deepcopy(model).eval().requires_grad_(False)
 
     def convert(module: nn.Module, path: str) -> nn.Module:

@@ -9,7 +9,6 @@ which are then pasted in (sharing one copy of the weights).
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import os
 import shutil
@@ -21,8 +20,8 @@ import torch
 
 from .. import skeleton
 from ..errors import UaoError
-from ..contract import (FRAME, GRAPHS, MANIFEST, MODEL_GRAPH, OBJECTIVES, PRECISIONS, SEQUENCE, SequenceConfig,
-                        TTOConfig, check_tto_iters, graph_metadata)
+from ..contract import (FRAME, GRAPHS, MANIFEST, MODEL_GRAPH, OBJECTIVES, PRECISIONS, Settings, TTOConfig,
+                        check_tto_iters, graph_metadata)
 from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
 from ..model.checkpoint import resolve_model
 from . import trace
@@ -38,29 +37,29 @@ def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32")
 
     The forward graph is traced once; each objective's other graphs from its reference functions;
     its fused loop once with stand-ins for the forward and those graphs, which are then pasted in.
+    All traces are independent, so they run side by side (:func:`trace.trace_all`).
     """
     exportable = exportable_model(model, precision)
     forward = FRAME.spec(MODEL_GRAPH)
-    log.info("tracing the %s graph", MODEL_GRAPH)
-    graphs = {MODEL_GRAPH: trace.trace_to_onnx(exportable, forward)}
+    jobs = {MODEL_GRAPH: (exportable, forward, None)}
     written = [MODEL_GRAPH]
     for name, config in configs.items():
         objective = OBJECTIVES[name]
-        reference = importlib.import_module(objective.reference)
+        reference = objective.functions()
         functions = reference.reference_functions(exportable, config)
         direct = [spec for spec in (*objective.graphs, *objective.inlined)
                   if spec.name not in (objective.fused, MODEL_GRAPH)]
-        for spec in direct:
-            log.info("tracing the %s graph", spec.name)
-            graphs[spec.name] = trace.trace_to_onnx(functions[spec.name], spec)
+        jobs.update({spec.name: (functions[spec.name], spec, None) for spec in direct})
         if objective.fused:
-            log.info("tracing the %s graph (K = %d)", objective.fused, config.iters)
             stand_ins = [forward, *direct]
             loop = reference.fused_loop({spec.name: trace.placeholder(spec) for spec in stand_ins}, config)
-            outline = trace.trace_to_onnx(loop, objective.fused_spec,
-                                          custom_translations=trace.placeholder_translations(stand_ins))
-            graphs[objective.fused] = inline_graphs(outline, graphs)
+            jobs[objective.fused] = (loop, objective.fused_spec, trace.placeholder_translations(stand_ins))
         written += [spec.name for spec in objective.graphs if spec.name not in written]
+    graphs = trace.trace_all(jobs)
+    for name in configs:
+        fused = OBJECTIVES[name].fused
+        if fused:
+            graphs[fused] = inline_graphs(graphs[fused], graphs)
     return {name: graphs[name] for name in written}
 
 
@@ -136,24 +135,33 @@ def check_options(config: TTOConfig, precision: str) -> None:
         raise UaoError(f"a fused TTO graph needs TTO iterations >= 1; got {config.iters!r}")
 
 
-def export_configs(tto: TTOConfig, sequence: SequenceConfig | bool = True) -> dict:
-    """{objective: config} of an export: per-frame UAO as ``tto``; sequence UAO as ``sequence`` (True:
-    SequenceConfig's settings with ``tto``'s K; False: left out)."""
+def export_configs(tto: TTOConfig, **objectives) -> dict:
+    """{objective: config} of an export: per-frame UAO as ``tto``, and every other registered objective
+    as ``objectives`` names it: its config, True (its defaults with ``tto``'s K) or False (left out).
+    An objective not named is exported with its defaults and ``tto``'s K."""
+    unknown = sorted(set(objectives) - set(OBJECTIVES))
+    required = [name for name, objective in OBJECTIVES.items() if objective.required and name != FRAME.name]
+    if unknown or any(objectives.get(name) is False for name in required):
+        raise UaoError(f"cannot export objectives {', '.join(unknown) or ', '.join(required)}: "
+                       f"choose from {', '.join(OBJECTIVES)}; {', '.join([FRAME.name, *required])} always go")
     configs = {FRAME.name: tto}
-    if sequence is True:
-        sequence = SequenceConfig(iters=tto.iters)
-    if sequence is not False:
-        if check_tto_iters(sequence.iters) < 1:
-            raise UaoError(f"a fused sequence graph needs iterations >= 1; got {sequence.iters!r}")
-        configs[SEQUENCE.name] = sequence
+    for name, objective in OBJECTIVES.items():
+        choice = objectives.get(name, True)
+        if name == FRAME.name or choice is False:
+            continue
+        config = choice if isinstance(choice, Settings) else objective.config(iters=tto.iters)
+        if check_tto_iters(config.iters) < 1:
+            raise UaoError(f"a fused {name} graph needs iterations >= 1; got {config.iters!r}")
+        configs[name] = config
     return configs
 
 
 def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export", tto: TTOConfig = TTOConfig(),
-                precision: str = "fp32", verify: bool = True,
-                sequence: SequenceConfig | bool = True) -> dict:
-    """Write forward.onnx, the objectives' graphs (tto_step, tto_fused; unless ``sequence`` is False
-    also seq_step, seq_fused) and manifest.json into ``out_dir``; return the manifest.
+                precision: str = "fp32", verify: bool = True, **objectives) -> dict:
+    """Write forward.onnx, the graphs of every registered objective (per-frame UAO's tto_step and
+    tto_fused as ``tto``; the others as ``objectives`` name them, e.g. ``sequence=False`` leaves out
+    seq_step and seq_fused: see :func:`export_configs`) and manifest.json into ``out_dir``; return
+    the manifest.
 
     ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.
     With ``verify`` each graph is run in ONNX Runtime against PyTorch at several batch sizes first;
@@ -169,7 +177,7 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     sweep_stale_temporaries(out.parent)
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
-        configs = export_configs(tto, sequence)
+        configs = export_configs(tto, **objectives)
         graphs = build_graphs(model, configs, precision)
         manifest = {
             "format": "uao-onnx", "precision": precision, "opset": trace.OPSET,
@@ -178,18 +186,19 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
             "joints": list(skeleton.JOINT_NAMES), "graphs": {},
         }
         metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), configs, precision, resolved.calibration)
+        iters = {spec.name: configs[name].iters for name in configs for spec in OBJECTIVES[name].graphs}
         for name, proto in graphs.items():
             onnx.helper.set_model_props(proto, {"uao.graph": name, **metadata})
             path = staging / f"{name}.onnx"
             onnx.save_model(proto, path)
             onnx.checker.check_model(str(path), full_check=True)
-            manifest["graphs"][name] = {"file": path.name, "sha256": file_sha256(path), **GRAPHS[name].signature(tto.iters)}
+            manifest["graphs"][name] = {"file": path.name, "sha256": file_sha256(path),
+                                        **GRAPHS[name].signature(iters[name])}
         manifest["objectives"] = {name: {"config": config.to_dict(), "graphs": [spec.name for spec in OBJECTIVES[name].graphs]}
                                   for name, config in configs.items()}
         manifest["metadata"] = metadata
         if verify:
-            from .verify import VERIFY_BATCHES, verify_graphs
-            log.info("checking every graph against PyTorch in ONNX Runtime at batch sizes %s", VERIFY_BATCHES)
+            from .verify import verify_graphs
             manifest["verification"] = verify_graphs(staging, model, configs, precision)
         write_json(staging / MANIFEST, manifest)
         _move_into(staging, out, [f"{name}.onnx" for name in graphs] + [MANIFEST])

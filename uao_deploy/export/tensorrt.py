@@ -89,7 +89,7 @@ def build_engine(trt, onnx_path: Path, profile: tuple[int, int, int], timing_cac
             config.set_timing_cache(timing_cache, False)
     shapes = builder.create_optimization_profile()
     sizes = dimension_profiles(profile)
-    inputs = dict(GRAPHS[graph or onnx_path.stem].inputs)
+    inputs = {tensor.name: tensor.shape for tensor in GRAPHS[graph or onnx_path.stem].inputs}
     for index in range(network.num_inputs):
         tensor = network.get_input(index)
         dims = inputs[tensor.name]

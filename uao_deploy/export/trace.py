@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import multiprocessing
+import os
+import sys
+import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from unittest import mock
 
 import onnx
@@ -20,6 +25,7 @@ from torch.fx.experimental.proxy_tensor import make_fx
 
 from ..contract import BATCH, DYNAMIC, FRAMES, WINDOWS
 
+log = logging.getLogger(__name__)
 OPSET = 20  # Gelu is an ONNX op from opset 20
 # Sizes of the dynamic dimensions while tracing: any above 1 work, but each must differ from every
 # other size in the graph (symbolic tracing gives equal sizes one symbol); tests run other sizes to
@@ -84,7 +90,7 @@ def _broadcast_matmul_onnx(weight, x):
 
 def example_inputs(spec) -> tuple[torch.Tensor, ...]:
     """Zeros of each input's shape at the trace sizes: tracing is symbolic, so only shapes and dtypes matter."""
-    return tuple(torch.zeros(tuple(TRACE_SIZES.get(dim, dim) for dim in shape)) for _, shape in spec.inputs)
+    return tuple(torch.zeros(tuple(TRACE_SIZES.get(dim, dim) for dim in tensor.shape)) for tensor in spec.inputs)
 
 
 def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> onnx.ModelProto:
@@ -92,7 +98,7 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
     translations = {torch.ops.uao_export.broadcast_matmul.default: _broadcast_matmul_onnx, **(custom_translations or {})}
     example_args = example_inputs(spec)
     dims = {symbol: torch.export.Dim(symbol, min=1) for symbol in DYNAMIC}
-    dynamic = [{axis: dims[symbol] for axis, symbol in enumerate(shape) if symbol in dims} for _, shape in spec.inputs]
+    dynamic = [{axis: dims[symbol] for axis, symbol in enumerate(tensor.shape) if symbol in dims} for tensor in spec.inputs]
     # Stack traces per FX node cost half the export time of a large graph and are not needed; the
     # switch is newer than torch 2.11 (the GPU machines' torch), which keeps emitting them.
     no_stack_traces = (mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True)
@@ -110,6 +116,70 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
              if not value.type.tensor_type.shape.dim[axis].dim_param]
     if fixed:  # the exporter specializes silently when a guard pins a size
         raise RuntimeError(f"export fixed the size of {fixed}; the traced code must not branch on it")
+    return proto
+
+
+def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
+    """``{graph: trace_to_onnx(function, spec, custom_translations)}`` for ``jobs`` ({graph: (function,
+    spec, custom_translations)}), each logged with its time as it is done.
+
+    Tracing is single-threaded Python, so on Linux the graphs are traced side by side in forked
+    worker processes, one per core (at most 4; ``UAO_EXPORT_WORKERS`` sets the number, 1 traces
+    in this process): a fork inherits the functions, and only the finished graphs travel back.
+    """
+    workers = min(len(jobs), export_workers())
+    log.info("tracing %d graphs in %d process%s", len(jobs), workers, "es" if workers > 1 else "")
+    if workers < 2:
+        return {name: _trace_here(name, jobs) for name in jobs}
+    # Longest first: the graphs with the most outputs are the steps, whose traces take longest.
+    order = sorted(jobs, key=lambda name: -len(jobs[name][1].outputs))
+    traced = {}
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
+                               initargs=(jobs,))
+    try:
+        futures = [pool.submit(_trace_in_worker, name) for name in order]
+        for future in as_completed(futures):
+            name, serialized, seconds = future.result()
+            traced[name] = onnx.load_model_from_string(serialized)
+            log.info("%-14s traced in %.1f s", name, seconds)
+    except BaseException:  # a failed trace, Ctrl-C or SIGTERM: the other traces are not waited for
+        for process in list(pool._processes.values()):
+            process.kill()
+        raise
+    finally:
+        pool.shutdown(cancel_futures=True)
+    return {name: traced[name] for name in jobs}
+
+
+def export_workers() -> int:
+    """Processes that trace graphs side by side: $UAO_EXPORT_WORKERS, else one per core (at most 4);
+    1 where fork is not safe (not Linux, or CUDA already started in this process)."""
+    if sys.platform != "linux" or (torch.cuda.is_available() and torch.cuda.is_initialized()):
+        return 1
+    if os.environ.get("UAO_EXPORT_WORKERS"):
+        return max(1, int(os.environ["UAO_EXPORT_WORKERS"]))
+    return min(4, len(os.sched_getaffinity(0)))
+
+
+_WORKER_JOBS: dict = {}
+
+
+def _start_worker(jobs: dict) -> None:
+    global _WORKER_JOBS
+    _WORKER_JOBS = jobs
+    torch.set_num_threads(1)  # symbolic tracing computes nothing; the workers share the cores
+
+
+def _trace_in_worker(name: str) -> tuple[str, bytes, float]:
+    start = time.perf_counter()
+    proto = trace_to_onnx(*_WORKER_JOBS[name])
+    return name, proto.SerializeToString(), time.perf_counter() - start
+
+
+def _trace_here(name: str, jobs: dict) -> onnx.ModelProto:
+    start = time.perf_counter()
+    proto = trace_to_onnx(*jobs[name])
+    log.info("%-14s traced in %.1f s", name, time.perf_counter() - start)
     return proto
 
 
@@ -166,9 +236,9 @@ def placeholder(spec):
             raise RuntimeError(f"the {spec.name} placeholder only stands in for its graph while tracing")
 
         def fake(*args):  # output shapes from the spec, symbols sized as the inputs have them
-            sizes = {dim: arg.shape[axis] for (_, shape), arg in zip(spec.inputs, args)
-                     for axis, dim in enumerate(shape) if isinstance(dim, str)}
-            return tuple(args[0].new_empty(tuple(sizes.get(dim, dim) for dim in shape)) for _, shape in spec.outputs)
+            sizes = {dim: arg.shape[axis] for tensor, arg in zip(spec.inputs, args)
+                     for axis, dim in enumerate(tensor.shape) if isinstance(dim, str)}
+            return tuple(args[0].new_empty(tuple(sizes.get(dim, dim) for dim in tensor.shape)) for tensor in spec.outputs)
 
         torch.library.impl(qualified, "CompositeExplicitAutograd", stand_in)
         torch.library.register_fake(qualified, fake)

@@ -1,107 +1,86 @@
 """Run exported graphs in ONNX Runtime (CPU) against the PyTorch reference; measure fp16 error in mm."""
 from __future__ import annotations
 
-import importlib
+import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .. import skeleton
+from ..compare import TOLERANCES, compare_outputs
+from ..contract import FRAME, GRAPHS, MODEL_GRAPH, OBJECTIVES, TTOConfig, read_manifest
 from ..errors import UaoError
-from ..contract import GRAPHS, MODEL_GRAPH, OBJECTIVES, SEQUENCE, TTOConfig, read_manifest
-from .layers import exportable_model
-from ..compare import TOLERANCES, difference, sample_keypoints, tolerance
-from ..runtimes import ort_session
 from ..model.checkpoint import resolve_model
-from ..tto.frame_graphs import reference_functions
-from ..tto.optimize import sequence_targets
+from ..runtimes import ort_session
+from .layers import exportable_model
 
+log = logging.getLogger(__name__)
+# Batch sizes of the check: frames, and windows of sequence graphs (each window is many frames);
+# each differs from the trace's sizes, so a size fixed by the trace fails.
 VERIFY_BATCHES = (1, 3, 8)
-SAMPLE_FRAMES = 9  # frames per window of the sequence graphs' checks (the trace used another size)
-
-
-def sample_inputs(graph: str, forward, batch: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """Inputs of ``graph`` in its input order (``batch`` frames, or windows for sequence graphs);
-    step inputs sit one small step away from x."""
-    if graph in SEQUENCE.graph_names:
-        return _sequence_inputs(graph, forward, batch, seed)
-    x, cam, root = (torch.from_numpy(array) for array in sample_keypoints(batch, seed))
-    if graph == "forward":
-        return (x,)
-    if graph == "tto_fused":
-        return x, cam, root
-    x_flip = skeleton.flip_pose(x)
-    with torch.no_grad():
-        mu0, mu0_flip = forward(x)[0], skeleton.flip_pose(forward(x_flip)[0])
-    nudge = torch.from_numpy(np.random.default_rng(seed + 1).normal(0, 1e-3, (2,) + tuple(x.shape)).astype(np.float32))
-    return x + nudge[0], x_flip + nudge[1], x, mu0, mu0_flip, cam, root
-
-
-def _sequence_inputs(graph: str, forward, windows: int, seed: int) -> tuple[torch.Tensor, ...]:
-    """Windows of SAMPLE_FRAMES frames, each frame a different pose and root, with random confidences."""
-    rng = np.random.default_rng(seed + 2)
-    x, cam, root = (torch.from_numpy(array) for array in sample_keypoints(windows * SAMPLE_FRAMES, seed))
-    x, root = x.unflatten(0, (windows, SAMPLE_FRAMES)), root.unflatten(0, (windows, SAMPLE_FRAMES))
-    cam = cam[::SAMPLE_FRAMES]
-    confidence = torch.from_numpy(rng.uniform(0.2, 1.0, x.shape[:3]).astype(np.float32))
-    if graph == "seq_fused":
-        return x, confidence, cam, root
-    with torch.no_grad():
-        mu0, mu0_flip, smooth_weight = sequence_targets(forward, x, confidence)
-
-    def nudged(array, scale):
-        return array + torch.from_numpy(rng.normal(0, scale, tuple(array.shape)).astype(np.float32))
-
-    log_focal = nudged(torch.zeros(windows, 1), 0.01)
-    return (nudged(x, 1e-3), nudged(skeleton.flip_pose(x), 1e-3), nudged(root, 0.01), log_focal, x, confidence,
-            smooth_weight, mu0, mu0_flip, cam)
+VERIFY_WINDOWS = (1, 3)
 
 
 def verify_graphs(directory: str | os.PathLike, model: torch.nn.Module, configs: dict, precision: str,
-                  batches=VERIFY_BATCHES) -> dict:
-    """Largest |ONNX Runtime - PyTorch| per graph output over ``batches`` (frames, or windows for
-    sequence graphs) for the objectives of ``configs`` ({objective: config}); UaoError above tolerance."""
+                  batches: tuple[int, ...] | None = None) -> dict:
+    """Largest difference between ONNX Runtime and PyTorch per graph output (in its kind's metric, see
+    :func:`uao_deploy.compare.compare_outputs`) over ``batches`` (default: VERIFY_BATCHES frames,
+    VERIFY_WINDOWS windows for sequence graphs) of each objective's sample inputs, for the objectives of ``configs``
+    ({objective: config}); UaoError above tolerance.
+
+    One thread each for PyTorch and ONNX Runtime: the batches are small, and on a busy machine
+    threads that wait for each other cost far more than they give."""
     exportable = exportable_model(model, precision)
     errors = {}
-    checked = set()
-    for objective, config in configs.items():
-        reference = importlib.import_module(OBJECTIVES[objective].reference).reference_functions(exportable, config)
-        specs = [spec for spec in OBJECTIVES[objective].graphs if spec.name not in checked]
-        checked.update(spec.name for spec in specs)
-        _verify(directory, specs, reference, precision, batches, errors)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for name, config in configs.items():
+            objective = OBJECTIVES[name]
+            module = objective.functions()
+            reference = module.reference_functions(exportable, config)
+            for spec in objective.graphs:
+                if spec.name not in errors:
+                    start = time.perf_counter()
+                    sizes = batches or (VERIFY_WINDOWS if spec.per_window else VERIFY_BATCHES)
+                    errors[spec.name] = _verify(directory, spec, reference, module.sample_inputs, precision, sizes)
+                    log.info("%-14s checked against PyTorch in %.1f s", spec.name, time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
     return errors
 
 
-def _verify(directory, specs, reference, precision, batches, errors) -> None:
-    for spec in specs:
-        name = spec.name
-        session = ort_session(Path(directory) / f"{name}.onnx")
-        for batch in batches:
-            inputs = sample_inputs(name, reference[MODEL_GRAPH], batch)
-            expected = reference[name](*inputs)
-            produced = session.run(spec.output_names, {key: value.numpy() for key, value in zip(spec.input_names, inputs)})
-            for output, want, got in zip(spec.output_names, expected, produced):
-                error = difference(output, got, want.detach().numpy())
-                errors.setdefault(name, {})[output] = max(error, errors.get(name, {}).get(output, 0.0))
-                bound = tolerance(output, TOLERANCES[precision])
-                if not error <= bound:
-                    raise UaoError(f"exported {name} graph differs from PyTorch: {output} off by {error:.3g} at batch "
-                                   f"{batch} (tolerance {bound:g}); nothing was written")
+def _verify(directory, spec, reference, sample_inputs, precision, batches) -> dict:
+    session = ort_session(Path(directory) / f"{spec.name}.onnx", threads=1)
+    worst = {}
+    for batch in batches:
+        inputs = sample_inputs(spec.name, reference[MODEL_GRAPH], batch)
+        expected = [output.detach().numpy() for output in reference[spec.name](*inputs)]
+        produced = session.run(spec.output_names, {name: value.numpy() for name, value in zip(spec.input_names, inputs)})
+        for check in compare_outputs(spec, dict(zip(spec.output_names, produced)),
+                                     dict(zip(spec.output_names, expected)), TOLERANCES[precision]):
+            worst[check["output"]] = max(check["max_diff"], worst.get(check["output"], 0.0))
+            if not check["passed"]:
+                raise UaoError(f"exported {spec.name} graph differs from PyTorch: {check['output']} off by "
+                               f"{check['max_diff']:.3g} at batch {batch} (tolerance {check['tolerance']:g}); "
+                               "nothing was written")
+    return worst
 
 
 def precision_error_mm(directory: str | os.PathLike, model_or_checkpoint, x, cam, root) -> dict:
     """Error in mm of an export's forward and fused-TTO poses against the fp32 PyTorch model.
 
-    x (B, 17, 2), cam (B, 9), root (B, 3) numpy arrays. Returns {"forward": {"mean_mm", "max_mm"},
-    "tto_fused": {...}}: mean is the mean per-joint distance (MPJPE-like), max the largest one.
-    For an fp16 export this is its precision cost; for fp32 it is float noise.
+    x (B, 17, 2), cam (B, 9), root (B, 3) numpy arrays. Returns {graph: {"mean_mm", "max_mm"}} for the
+    forward and the fused TTO graph: mean is the mean per-joint distance (MPJPE-like), max the largest
+    one. For an fp16 export this is its precision cost; for fp32 it is float noise.
     """
     manifest = read_manifest(directory)
     model = resolve_model(model_or_checkpoint).model
-    reference = reference_functions(exportable_model(model, "fp32"), TTOConfig.from_dict(manifest["tto"], directory))
-    inputs = {"forward": (x,), "tto_fused": (x, cam, root)}
+    reference = FRAME.functions().reference_functions(exportable_model(model, "fp32"),
+                                                      TTOConfig.from_dict(manifest["tto"], directory))
+    inputs = {MODEL_GRAPH: (x,), FRAME.fused: (x, cam, root)}
     errors = {}
     for name, args in inputs.items():
         spec = GRAPHS[name]

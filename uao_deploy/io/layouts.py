@@ -29,6 +29,10 @@ COCO_JOINT_NAMES = (
 # Human3.6M joints that COCO detects directly: H36M index -> COCO index (neck/nose starts at the nose).
 COCO_FOR_H36M = {9: 0, 11: 5, 14: 6, 12: 7, 15: 8, 13: 9, 16: 10, 4: 11, 1: 12, 5: 13, 2: 14, 6: 15, 3: 16}
 H36M_HEAD = skeleton.JOINT_NAMES.index("head")
+# A coordinate beyond this many pixels is in no image, and no detector scores a joint this high:
+# a detector's way of writing "not found", or damage (see mark_missing).
+ABSURD_PIXELS = 1e6
+ABSURD_CONFIDENCE = 1e6
 _FEET = ("l_big_toe", "l_small_toe", "l_heel", "r_big_toe", "r_small_toe", "r_heel")
 
 
@@ -76,9 +80,14 @@ def layouts_with(joint_count: int) -> list[str]:
 
 
 def mark_missing(points: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Set joints with NaN coordinates or confidence <= 0 (or NaN) to NaN with confidence 0."""
-    confidence = np.nan_to_num(np.asarray(confidence, np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-    missing = ~np.isfinite(points).all(axis=-1) | (confidence <= 0)
+    """Points (..., 2) and confidence (...) as float32, every spelling of a missing joint made NaN
+    with confidence 0: NaN (JSON's null), inf or beyond ``ABSURD_PIXELS`` coordinates, and a
+    confidence that is NaN, <= 0 or beyond ``ABSURD_CONFIDENCE``. One bad joint is one missing
+    joint, never a dead file."""
+    points, confidence = np.asarray(points), np.asarray(confidence)
+    with np.errstate(invalid="ignore"):
+        missing = ~(np.abs(points) <= ABSURD_PIXELS).all(axis=-1) \
+            | ~((confidence > 0) & (confidence <= ABSURD_CONFIDENCE))
     points = np.where(missing[..., None], np.nan, points).astype(np.float32)
     return points, np.where(missing, 0.0, confidence).astype(np.float32)
 

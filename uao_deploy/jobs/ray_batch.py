@@ -7,7 +7,8 @@ need no shared copy and never export. The dataset holds one row per input
 file (the unit of work until sequence windows exist). Ray tasks hash, read and check each file
 (:func:`~uao_deploy.jobs.batch.prepare_file`); a pool of actors, each holding one engine (an ONNX Runtime
 session, or TensorRT engines on a GPU), lifts and writes each file atomically
-(:func:`~uao_deploy.jobs.batch.lift_and_save`), so a killed job leaves whole outputs or none. The
+(:func:`~uao_deploy.jobs.batch.lift_and_save`), so a killed job leaves whole outputs or none; one
+small actor keeps which input writes each output, so two inputs never write one name. The
 output folder must be reachable from every node (a shared file system on a multi-node cluster).
 
 Ray is the optional extra ``uao-deploy[ray]``, imported only here.
@@ -22,8 +23,8 @@ from pathlib import Path
 
 from ..errors import UaoError
 from ..fileio import Inputs, atomic_write_bytes
-from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_job, engine_identity, expand_inputs,
-                    lift_and_save, outcome_line, prepare_file, report, searched_folders)
+from .batch import (BatchSummary, FileOutcome, InputFile, JobSettings, check_job, engine_identity, expand_inputs,
+                    first_claim, lift_and_save, outcome_line, prepare_file, report, searched_folders)
 
 RAY_BACKENDS = ("onnxruntime", "tensorrt")
 
@@ -98,25 +99,45 @@ def _identity_of(files, backend, providers, iters):
         return engine_identity(engine), engine.path_notice(iters)
 
 
+class OutputClaims:
+    """A Ray actor: which input writes each output, one record for every worker of the job (see
+    :func:`~uao_deploy.jobs.batch.claim_outputs`)."""
+
+    def __init__(self):
+        self.claimed: dict[str, str] = {}
+
+    def claim(self, targets: list[str], source: str) -> str | None:
+        return first_claim(targets, source, self.claimed)
+
+
 class LiftWorker:
     """A Ray Data actor: one engine, many files (one per call)."""
 
-    def __init__(self, files_ref, backend: str, providers, threads: int | None, settings: LiftSettings):
+    def __init__(self, files_ref, backend: str, providers, threads: int | None, settings: JobSettings, claims):
         import ray
 
         self.engine = load_shipped(ray.get(files_ref), backend, providers, threads)
         self.settings = settings
+        self.claims = claims
+
+    def _claimed(self, prepared):
+        import ray
+
+        if prepared.error is None:
+            targets = [str(target.resolve()) for target in prepared.targets]
+            prepared.error = ray.get(self.claims.claim.remote(targets, prepared.source))
+        return prepared
 
     def __call__(self, batch):
         import numpy as np
 
-        outcomes = [lift_and_save(pickle.loads(prepared), self.engine, self.settings)
+        outcomes = [lift_and_save(self._claimed(pickle.loads(prepared)), self.engine, self.settings)
                     for prepared in batch["prepared"].to_pylist()]
         return {name: np.array([getattr(outcome, name) for outcome in outcomes])
                 for name in ("source", "status", "message", "frames")}
 
 
-def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", workers: int | None = None,
+def infer_on_ray(specs, out, settings: JobSettings, address: str = "default", workers: int | None = None,
                  gpus_per_worker: float = 0, backend=None, engine_dir=None, checkpoint=None, precision: str = "fp32",
                  providers=None, resume: bool = False, log=print) -> BatchSummary:
     """The many-files job on a Ray cluster (joined, or started for the job when none is running here).
@@ -128,7 +149,7 @@ def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", w
 
     inputs = [InputFile(item.path.resolve(), item.subfolder) for item in expand_inputs(specs)]
     searched = [*searched_folders(specs), *(item.path for item in inputs)]
-    out = check_job(out, settings, searched).resolve()  # workers may run elsewhere: absolute paths only
+    out = check_job(out, searched).resolve()  # workers may run elsewhere: absolute paths only
     folder, backend = engine_folder(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     started_here = not ray.is_initialized()
     if started_here:
@@ -151,6 +172,7 @@ def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_p
     threads = 1 if gpus_per_worker == 0 else None  # CPU actors: one thread each, one actor per core
 
     files = ray.put(pack_folder(folder))  # shipped once; every worker unpacks its own copy
+    claims = ray.remote(OutputClaims).options(num_cpus=0).remote()
     check = ray.remote(_identity_of).options(num_cpus=1 if gpus_per_worker == 0 else 0, num_gpus=gpus_per_worker)
     try:
         engine_id, notice = ray.get(check.remote(files, backend, providers, settings.iters))
@@ -174,7 +196,7 @@ def _run(ray, inputs, out, folder, backend, providers, settings, workers, gpus_p
                                   num_gpus=gpus_per_worker, num_cpus=1 if gpus_per_worker == 0 else 0,
                                   batch_format="pyarrow",
                                   fn_constructor_kwargs={"files_ref": files, "backend": backend, "providers": providers,
-                                                         "threads": threads, "settings": settings})
+                                                         "threads": threads, "settings": settings, "claims": claims})
     started = time.perf_counter()
     outcomes = []
     for row in dataset.iter_rows():

@@ -23,54 +23,16 @@ from pathlib import Path
 import numpy as np
 
 from .. import skeleton
-from ..camera import normalize_screen_coordinates, normalized_intrinsics
-from ..compare import TOLERANCES, Tolerances, max_abs, max_relative
+from ..compare import TOLERANCES, Tolerances, compare_outputs
+from ..contract import FRAME, GRAPHS, MODEL_GRAPH, TTOConfig
 from ..errors import UaoError
 from ..export.cache import built_engines, exported_graphs
+from ..inputs import moved
 from ..metrics import mpjpe
-from ..contract import TTOConfig
 
 # Exit status of `uao verify` when a backend differs beyond tolerance (1 stays "user error").
 EXIT_MISMATCH = 3
 MOVE_SCALE = 1e-3  # the moved step point: z = x + N(0, 1e-3), about one Adam step (lr 1e-3)
-
-
-# --- inputs -------------------------------------------------------------------------------------
-def load_pairs(data=None, noise: float = 4.0, stride: int = 1, seed: int = 0, frames: int | None = None) -> dict:
-    """Keypoints with intrinsics, root and (when known) the ground-truth pose.
-
-    ``data`` None: the embedded sample (a CMU walk seen by a Human3.6M camera, with ground truth);
-    a mocap npz (clip -> (T, 17, 3)): every clip through the Human3.6M test subjects' cameras with
-    ``noise`` pixels of detector noise (see :func:`uao_deploy.data.mocap.evaluation_pairs`).
-    Returns ``{"x", "cam", "root", "target", "source"}`` with ``frames`` rows at most.
-    """
-    if stride < 1:
-        raise UaoError(f"stride must be at least 1; got {stride}")
-    if data is None:
-        pairs = _sample_pairs(stride)
-    else:
-        from ..data.cameras import TEST_SUBJECTS, cameras_of
-        from ..data.mocap import NoiseModel, evaluation_pairs, load_mocap
-
-        found = evaluation_pairs(load_mocap(data), cameras_of(TEST_SUBJECTS), NoiseModel(noise, noise), seed, stride)
-        pairs = {key: found[key] for key in ("x", "cam", "root", "target")}
-        pairs["source"] = f"{data} (test cameras, noise {noise:g} px, stride {stride}, seed {seed})"
-    if frames is not None:
-        if frames < 1:
-            raise UaoError(f"frames must be at least 1; got {frames}")
-        pairs.update({key: pairs[key][:frames] for key in ("x", "cam", "root", "target")})
-    return pairs
-
-
-def _sample_pairs(stride: int) -> dict:
-    from ..data.sample import SAMPLE_PATH
-
-    with np.load(SAMPLE_PATH, allow_pickle=False) as sample:
-        width, height = float(sample["width"]), float(sample["height"])
-        x = normalize_screen_coordinates(sample["keypoints"][::stride, :, :2], width, height)
-        cam = normalized_intrinsics(sample["focal"], sample["center"], width, height)
-        return {"x": x, "cam": np.repeat(cam[None], len(x), axis=0), "root": sample["root_gt"][::stride],
-                "target": sample["poses_3d_gt"][::stride], "source": f"embedded sample (stride {stride})"}
 
 
 def default_engine_dirs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32",
@@ -112,8 +74,8 @@ def step_points(x: np.ndarray, mu0: np.ndarray, mu0_flip: np.ndarray) -> dict[st
     """The two points where the TTO step is compared, as value_and_grad inputs (without cam, root)."""
     x_flip = skeleton.flip_pose(x)
     rng = np.random.default_rng(0)
-    moved = [(a + rng.normal(scale=MOVE_SCALE, size=a.shape)).astype(np.float32) for a in (x, x_flip)]
-    return {"start": (x, x_flip, x, mu0, mu0_flip), "moved": (*moved, x, mu0, mu0_flip)}
+    return {"start": (x, x_flip, x, mu0, mu0_flip),
+            "moved": (moved(x, MOVE_SCALE, rng), moved(x_flip, MOVE_SCALE, rng), x, mu0, mu0_flip)}
 
 
 def reference_outputs(reference, pairs: dict, iters: int, steps: bool = True) -> dict:
@@ -129,11 +91,6 @@ def reference_outputs(reference, pairs: dict, iters: int, steps: bool = True) ->
     return expected
 
 
-def _check(output: str, value: float, tolerance: float, metric: str) -> dict:
-    return {"output": output, "metric": metric, "max_diff": value, "tolerance": tolerance,
-            "passed": bool(np.isfinite(value) and value <= tolerance)}
-
-
 def check_engine(engine, reference_sha256, expected: dict, pairs: dict, iters: int, tolerances: Tolerances) -> dict:
     """All checks of one candidate engine against the reference outputs ``expected``."""
     x, cam, root = pairs["x"], pairs["cam"], pairs["root"]
@@ -143,31 +100,30 @@ def check_engine(engine, reference_sha256, expected: dict, pairs: dict, iters: i
         note = f"engine exported from {sha[:12]}, reference is {reference_sha256[:12]}"
         checks.append({"output": "checkpoint", "metric": "sha256", "max_diff": None, "tolerance": None,
                        "passed": False, "note": note})
-    mu, s = engine.forward(x, return_uncertainty=True)
-    checks += [_check("forward mu", max_abs(mu, expected["forward"][0]), tolerances.forward, "abs"),
-               _check("forward s", max_abs(s, expected["forward"][1]), tolerances.forward, "abs")]
+    forward, step, fused = GRAPHS[MODEL_GRAPH], GRAPHS[FRAME.step], GRAPHS[FRAME.fused]
+    checks += compare_outputs(forward, _named(forward, engine.forward(x, return_uncertainty=True)),
+                              _named(forward, expected["forward"]), tolerances, "forward ")
     if tolerances.gradient is not None:
         for point_name, point in expected["points"].items():
-            outputs = engine.value_and_grad(*point, cam, root)
-            for name, value, ref in zip(("loss", "grad_z", "grad_z_flip"), outputs, expected["step"][point_name]):
-                checks.append(_check(f"step {name} @{point_name}", max_relative(value, ref), tolerances.gradient,
-                                     "rel"))
+            checks += compare_outputs(step, _named(step, engine.value_and_grad(*point, cam, root)),
+                                      _named(step, expected["step"][point_name]), tolerances, "step ", f" @{point_name}")
     poses = {}
     pose = engine.tto(x, cam, root, iters=iters)
     poses[engine.last_tto_path] = pose
     if engine.last_tto_path == "fused":  # the host loop over the step graph is a path of its own
         poses["step-loop"] = engine.tto(x, cam, root, iters=iters, fused=False)
     for path, refined in poses.items():
-        checks.append(_check(f"tto pose [{path}]", max_abs(refined, expected["tto"]), tolerances.pose, "abs m"))
-        if tolerances.pose_mean is not None:
-            checks.append(_check(f"tto pose mean [{path}]", float(mpjpe(refined, expected["tto"]).mean()),
-                                 tolerances.pose_mean, "mean m"))
+        checks += compare_outputs(fused, {"pose": refined}, {"pose": expected["tto"]}, tolerances, "tto ", f" [{path}]")
     result = {"describe": engine.describe(), "tolerances": tolerances.to_dict(), "checks": checks,
               "passed": all(check["passed"] for check in checks)}
     if pairs.get("target") is not None:
         result["mpjpe_mm"] = {"plain": _mpjpe_mm(engine.predict(x), pairs["target"]),
                               "tto": _mpjpe_mm(pose, pairs["target"])}
     return result
+
+
+def _named(spec, outputs) -> dict:
+    return dict(zip(spec.output_names, outputs))
 
 
 def _mpjpe_mm(pose, target) -> float:

@@ -1,7 +1,7 @@
 """``uao eval --video``: what a user gets from keypoint videos of real motion, method by method.
 
 Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`) and lifted with
-:func:`uao_deploy.jobs.infer.lift`, exactly as ``uao infer`` does:
+:func:`uao_deploy.pipeline.lift`, exactly as ``uao infer`` does:
 
 * ``plain``: ``--tto-iters 0`` (the lifter with the per-frame least-squares root);
 * ``plain+savgol``: that output smoothed with ``scipy.signal.savgol_filter`` (cubic; 31 frames on
@@ -31,9 +31,9 @@ from .. import skeleton
 from ..data.video_noise import VideoClip
 from ..errors import UaoError
 from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root_error_parts, rte, w_mpjpe)
+from ..pipeline import LiftSettings, camera_of, lift, prepare
 from ..pipeline.height import height_scales, skeleton_height
 from ..pipeline.world import ANKLES, estimate_world_frame
-from .infer import lift
 
 METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao", "sequence-uao+height")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
@@ -94,14 +94,14 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4]) -
     if unknown:
         raise UaoError(f"unknown video methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
     lifted = {}
+    keypoints = prepare(clip.sequence, camera_of(clip.sequence))
     if {"plain", "plain+savgol"} & set(methods):
-        plain = lift(clip.sequence, engine, iters=0, mode="frame")
+        plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
         lifted["plain"] = (plain.poses_3d, plain.root)
         lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)), savgol(plain.root, SAVGOL_ROOT))
-    for method, options in (("frame-uao", {"mode": "frame"}), ("sequence-uao", {"mode": "sequence"}),
-                            ("causal-uao", {"mode": "sequence", "causal": True})):
+    for method, strategy in (("frame-uao", "frame"), ("sequence-uao", "sequence"), ("causal-uao", "causal")):
         if method in methods or (method == "sequence-uao" and "sequence-uao+height" in methods):
-            result = lift(clip.sequence, engine, iters=iters, **options)
+            result = lift(keypoints, engine, settings=LiftSettings(iters, strategy))
             lifted[method] = (result.poses_3d, result.root)
     if "sequence-uao+height" in methods:
         pose, root = lifted["sequence-uao"]

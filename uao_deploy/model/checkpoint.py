@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from ..contract import Calibration
-from ..errors import UaoError, first_line
+from ..errors import UaoError, first_line, one_line
 from ..fileio import atomic_write_bytes, file_sha256
 from .gumlp import GUMLP, GUMLPConfig
 
@@ -40,7 +40,7 @@ def load_tensors(path: Path, what: str, map_location="cpu"):
         raise UaoError(f"{path} is not {what}: it holds more than tensors and plain containers ({reason}); "
                        "uao never unpickles code from it") from None
     except Exception as exc:  # torch.load raises many types on garbage; all mean the same to a user
-        raise UaoError(f"{path} is not {what} ({type(exc).__name__}: {first_line(exc)})") from None
+        raise UaoError(f"{path} is not {what} ({one_line(exc)})") from None
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -138,7 +138,7 @@ def read_sidecar(path: str | os.PathLike) -> dict:
     try:
         sidecar = json.loads(side.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UaoError(f"{side} is not a readable JSON sidecar ({type(exc).__name__}: {first_line(exc)}); "
+        raise UaoError(f"{side} is not a readable JSON sidecar ({one_line(exc)}); "
                        "fix or remove it") from None
     if not isinstance(sidecar, dict):
         raise UaoError(f"{side} holds a JSON {type(sidecar).__name__}, not the object a checkpoint's sidecar is; "

@@ -33,8 +33,9 @@ class CastTo(nn.Module):
         return self.module(x.to(self.dtype)).to(x.dtype)
 
 
-# The torch backend's reduced precisions for the TTO steps, as torch dtypes (fp16: GPUs' tensor cores).
-STEP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+# Every precision name of the project (uao_deploy.contract.PRECISIONS, TORCH_PRECISIONS) as a torch
+# dtype: exported graphs' matrix products, the torch backend's TTO steps (fp16: GPUs' tensor cores).
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 def with_low_precision_mlps(model: nn.Module, precision: str = "bf16") -> nn.Module:
@@ -45,6 +46,6 @@ def with_low_precision_mlps(model: nn.Module, precision: str = "bf16") -> nn.Mod
     """
     mixed = copy.deepcopy(model)
     for block in mixed.GCN_MLP.blocks:
-        block.channel_mlp = CastTo(block.channel_mlp, STEP_DTYPES[precision])
-        block.spatial_mlp = CastTo(block.spatial_mlp, STEP_DTYPES[precision])
+        block.channel_mlp = CastTo(block.channel_mlp, DTYPES[precision])
+        block.spatial_mlp = CastTo(block.spatial_mlp, DTYPES[precision])
     return mixed

@@ -14,7 +14,11 @@ Up direction, in this order of preference:
    pelvis (people stand and walk upright on average) -- corrected by the floor under the feet: a
    plane through every frame's lower ankle, regularized towards the body's axis
    (:func:`floor_plane_normal`), gives the up direction. The farther the person walks, the more
-   the floor counts.
+   the floor counts. Only detected joints count (``joint_source`` 0, see :func:`body_axis`):
+   without feet in enough frames, the path of the detected thorax, parallel to the floor, takes
+   the floor's place ("thorax_plane").
+
+Floor height: from the detected ankles where enough frames have both, else from the inferred ones.
 
 Floor height: the ``FLOOR_PERCENTILE``-th percentile of each frame's lowest ankle height, less
 ``ANKLE_HEIGHT`` (the Human3.6M ankle joint is above the sole).
@@ -28,7 +32,7 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 
-PELVIS, THORAX = 0, 8
+PELVIS, THORAX, HEAD = 0, 8, 10
 ANKLES = (3, 6)
 ANKLE_HEIGHT = 0.04  # metres from the floor to the ankle joint (CMU train clips: median 0.038)
 FLOOR_PERCENTILE = 10
@@ -42,7 +46,7 @@ class WorldFrame:
 
     rotation: np.ndarray  # (3, 3): rows are the world X, Y, Z axes in camera coordinates
     origin: np.ndarray  # (3,) the world origin in camera coordinates, metres
-    up_method: str  # "given", "camera_pitch", "floor_plane" or "body_axis"
+    up_method: str  # "given", "camera_pitch", "floor_plane", "thorax_plane" or "body_axis"
 
     @property
     def up(self) -> np.ndarray:
@@ -74,11 +78,30 @@ def up_from_pitch(degrees: float) -> np.ndarray:
     return np.array([0.0, -np.cos(pitch), -np.sin(pitch)])
 
 
-def body_axis(joints: np.ndarray) -> np.ndarray:
-    """Mean direction pelvis -> thorax and mid-ankles -> pelvis over all frames (unit, camera frame)."""
-    spine = _unit(joints[:, THORAX] - joints[:, PELVIS])
-    legs = _unit(joints[:, PELVIS] - joints[:, list(ANKLES)].mean(axis=1))
-    return _unit((spine + legs).mean(axis=0))
+def body_axis(joints: np.ndarray, detected: np.ndarray | None = None) -> np.ndarray:
+    """Mean direction pelvis -> thorax and mid-ankles -> pelvis over all frames (unit, camera frame).
+
+    With ``detected`` (T, 17) the trunk counts in the frames where the thorax was detected (the
+    lifted trunk, even below an inferred pelvis: 1.5-2.5 degrees from the true up on val clips
+    with the lower body out of frame, where the detected neck's axis is 10-11 degrees off), the
+    legs where both ankles were."""
+    detected = np.ones(joints.shape[:2], bool) if detected is None else detected
+    ankles = joints[:, list(ANKLES)].mean(axis=1)
+    axis = (_unit(joints[:, THORAX] - joints[:, PELVIS])[detected[:, THORAX]].sum(axis=0)
+            + _unit(joints[:, PELVIS] - ankles)[detected[:, list(ANKLES)].all(axis=1)].sum(axis=0))
+    if not axis.any():  # neither thorax nor ankles ever detected: the axis as lifted
+        return body_axis(joints)
+    return _unit(axis)
+
+
+def plane_normal(points: np.ndarray, up_guess: np.ndarray) -> np.ndarray | None:
+    """Unit normal of a plane through ``points`` (N, 3), pulled towards ``up_guess``; None for fewer
+    than ``MIN_FLOOR_FRAMES`` points (see :func:`floor_plane_normal`)."""
+    if len(points) < MIN_FLOOR_FRAMES:
+        return None
+    centred = points - points.mean(axis=0)
+    prior = len(points) * PRIOR_SPREAD ** 2
+    return _unit(np.linalg.solve(centred.T @ centred + prior * np.eye(3), prior * up_guess))
 
 
 def floor_plane_normal(joints: np.ndarray, up_guess: np.ndarray) -> np.ndarray | None:
@@ -91,19 +114,18 @@ def floor_plane_normal(joints: np.ndarray, up_guess: np.ndarray) -> np.ndarray |
     still, lowest ankles was worse on the validation clips: lifted roots jitter, and fewer points
     fit a plane less well than a foot's height above the floor while stepping spoils it.)
     """
-    if len(joints) < MIN_FLOOR_FRAMES:
-        return None
     ankles = joints[:, list(ANKLES)]  # (T, 2, 3)
     lower = (ankles @ up_guess).argmin(axis=1)
-    points = ankles[np.arange(len(joints)), lower]
-    centred = points - points.mean(axis=0)
-    prior = len(points) * PRIOR_SPREAD ** 2
-    return _unit(np.linalg.solve(centred.T @ centred + prior * np.eye(3), prior * up_guess))
+    return plane_normal(ankles[np.arange(len(joints)), lower], up_guess)
 
 
-def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None
-                         ) -> WorldFrame:
-    """The world frame of root-relative camera-frame ``poses`` (T, 17, 3) and ``root`` (T, 3), metres."""
+def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None,
+                         detected: np.ndarray | None = None) -> WorldFrame:
+    """The world frame of root-relative camera-frame ``poses`` (T, 17, 3) and ``root`` (T, 3), metres.
+
+    ``detected`` (T, 17): which joints the detector saw; the up direction and the floor's tilt are
+    fitted to those only (the floor's height to the detected ankles where enough frames have one,
+    else to the inferred ones: a person seen from the waist up still stands on a floor)."""
     poses, root = np.asarray(poses, np.float64), np.asarray(root, np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (skeleton.NUM_JOINTS, 3) or root.shape != (len(poses), 3):
         raise UaoError(f"world frame: poses {poses.shape} and root {root.shape} are not (T, 17, 3) and (T, 3)")
@@ -123,11 +145,17 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
             raise UaoError(f"the camera pitch must be between -90 and 90 degrees; got {camera_pitch}")
         up, method = up_from_pitch(camera_pitch), "camera_pitch"
     else:
-        up, method = body_axis(joints), "body_axis"
-        normal = floor_plane_normal(joints, up)
+        up, method = body_axis(joints, detected), "body_axis"
+        normal = floor_plane_normal(joints[_ankles_seen(detected, len(joints))], up)
         if normal is not None:
             up, method = normal, "floor_plane"
-    lowest = (joints[:, list(ANKLES)] @ up).min(axis=1)
+        elif detected is not None:  # feet not seen: the thorax moves parallel to the floor
+            normal = plane_normal(joints[detected[:, THORAX], THORAX], up)
+            if normal is not None:
+                up, method = normal, "thorax_plane"
+    feet = _ankles_seen(detected, len(joints))
+    feet = feet if feet.sum() >= MIN_FLOOR_FRAMES else np.ones(len(joints), bool)
+    lowest = (joints[feet][:, list(ANKLES)] @ up).min(axis=1)
     floor = np.percentile(lowest, FLOOR_PERCENTILE) - ANKLE_HEIGHT
     x_axis = np.array([1.0, 0.0, 0.0]) - up[0] * up  # the camera's right, made horizontal
     if np.linalg.norm(x_axis) < 1e-6:
@@ -138,15 +166,24 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
     return WorldFrame(rotation, origin, method)
 
 
-def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None):
+def _ankles_seen(detected: np.ndarray | None, frames: int) -> np.ndarray:
+    """(T,) frames where both ankles were detected (every frame without ``detected``)."""
+    return np.ones(frames, bool) if detected is None else detected[:, list(ANKLES)].all(axis=1)
+
+
+def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float | None = None,
+             detected: np.ndarray | None = None):
     """(world joints (T, 17, 3), world root (T, 3), :class:`WorldFrame`) of a camera-frame result."""
-    frame = estimate_world_frame(poses, root, up, camera_pitch)
+    frame = estimate_world_frame(poses, root, up, camera_pitch, detected)
     joints = np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]
     return frame.apply(joints), frame.apply(root), frame
 
 
 def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
     """Result arrays (``poses_3d``, ``root``, ...) with ``poses_world`` and ``root_world`` added (or
-    remade), and the metadata with ``world_frame``."""
-    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch)
+    remade), and the metadata with ``world_frame``. Fitted to the detected joints: ``joint_source`` 0,
+    else (older results) a confidence above 0."""
+    detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
+        arrays["confidence"] > 0 if "confidence" in arrays else None
+    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
     return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}

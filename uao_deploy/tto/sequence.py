@@ -20,19 +20,23 @@ window length. The loss of window w depends on window w alone.
 
 Registered in :data:`uao_deploy.contract.SEQUENCE`: ``reference_functions`` gives the step graph's
 function, ``fused_loop`` the fused graph's, :func:`~uao_deploy.tto.optimize.refine_sequence` over
-any callables standing for the forward and step graphs.
+any callables standing for the forward and step graphs; ``sample_inputs`` plausible windows.
 """
 from __future__ import annotations
 
 import functools
 
+import numpy as np
 import torch
 
 from .. import skeleton
 from ..camera import project
+from ..inputs import moved, sample_keypoints
 from .config import SequenceConfig
 from .objective import gaussian_term, place_in_camera, safe_norm
-from .optimize import refine_sequence, targets_of
+from .optimize import refine_sequence, sequence_targets, targets_of
+
+SAMPLE_FRAMES = 9  # frames per window of the sample inputs (the trace used another size)
 
 BONE_CHILDREN = tuple(range(1, skeleton.NUM_JOINTS))
 BONE_PARENTS = tuple(skeleton.PARENTS[1:])
@@ -138,3 +142,23 @@ def model_sequence_callables(model, config: SequenceConfig):
         return first_sequence_value_and_grad(model, *args, config=config)
 
     return forward, step, first_step
+
+
+def sample_inputs(graph: str, forward, windows: int, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """Inputs of ``graph`` in its input order: windows of SAMPLE_FRAMES frames of
+    :func:`~uao_deploy.inputs.sample_keypoints` (each frame its own pose and root) with random
+    confidences; the step's point sits one small step away, its targets from ``forward``."""
+    rng = np.random.default_rng(seed + 2)
+    x, cam, root = sample_keypoints(windows * SAMPLE_FRAMES, seed)
+    x, root = x.reshape(windows, SAMPLE_FRAMES, *x.shape[1:]), root.reshape(windows, SAMPLE_FRAMES, 3)
+    cam = cam[::SAMPLE_FRAMES]
+    confidence = rng.uniform(0.2, 1.0, x.shape[:3]).astype(np.float32)
+    tensors = [torch.from_numpy(array) for array in (x, confidence, cam, root)]
+    if graph == "seq_fused":
+        return tuple(tensors)
+    with torch.no_grad():
+        mu0, mu0_flip, smooth_weight = sequence_targets(forward, tensors[0], tensors[1])
+    z, z_flip = moved(x, 1e-3, rng), moved(skeleton.flip_pose(x), 1e-3, rng)
+    root_moved, log_focal = moved(root, 0.01, rng), moved(np.zeros((windows, 1)), 0.01, rng)
+    return (*(torch.from_numpy(array) for array in (z, z_flip, root_moved, log_focal)), tensors[0], tensors[1],
+            smooth_weight, mu0, mu0_flip, tensors[2])

@@ -17,6 +17,9 @@ import numpy as np
 from .. import skeleton
 from ..errors import UaoError
 from ..fileio import atomic_write_bytes
+from ..io.results.schema import JOINT_SOURCES
+
+INFERRED = JOINT_SOURCES.index("inferred")
 
 FORMATS = (".gif", ".mp4")
 _SIDE_COLOURS = {"left": "tab:blue", "right": "tab:red", "centre": "0.3"}
@@ -134,9 +137,11 @@ def _floor_lines(centre: np.ndarray, radius: float, spacing: float = 0.5) -> lis
 def render_animation(keypoints_2d: np.ndarray, poses_3d: np.ndarray, path, width: float, height: float,
                      fps: float = 25.0, title: str | None = None, step: int = 1, dpi: int = 80,
                      root: np.ndarray | None = None, up=None, camera_pitch: float | None = None,
-                     video=None) -> Path:
+                     video=None, joint_source: np.ndarray | None = None) -> Path:
     """Write ``path`` (.gif or .mp4): pixels (T, 17, 2) left, root-relative poses (T, 17, 3) right.
 
+    With ``joint_source`` (T, 17) (:data:`uao_deploy.io.results.schema.JOINT_SOURCES`), a bone with
+    an inferred joint is drawn dashed, and the world frame is fitted to the detected joints.
     The 2D panel is the whole image, in the video's aspect ratio. With the camera-frame ``root``
     (T, 3) the 3D panel shows the upright world frame (:mod:`uao_deploy.pipeline.world`, ``up``
     and ``camera_pitch`` override its up direction) with the floor, following the person;
@@ -158,7 +163,8 @@ def render_animation(keypoints_2d: np.ndarray, poses_3d: np.ndarray, path, width
     if root is not None:
         from ..pipeline.world import to_world
 
-        world, _, _ = to_world(poses_3d, root, up, camera_pitch)
+        world, _, _ = to_world(poses_3d, root, up, camera_pitch,
+                               None if joint_source is None else np.asarray(joint_source) == 0)
         poses = _world_to_plot_axes(world)
         centres = poses[:, 0].copy()
         centres[:, 2] = radius  # the view follows the pelvis over the floor; the floor stays at the bottom
@@ -166,6 +172,7 @@ def render_animation(keypoints_2d: np.ndarray, poses_3d: np.ndarray, path, width
         poses = _to_plot_axes(np.asarray(poses_3d, dtype=np.float32))
         centres = np.zeros((len(poses), 3))
     bones = [(joint, parent) for joint, parent in enumerate(skeleton.PARENTS) if parent >= 0]
+    inferred = np.zeros(poses.shape[:2], bool) if joint_source is None else np.asarray(joint_source) == INFERRED
 
     figure = Figure(figsize=_figure_size(width, height))
     ax_2d = figure.add_subplot(1, 2, 1)
@@ -202,6 +209,9 @@ def render_animation(keypoints_2d: np.ndarray, poses_3d: np.ndarray, path, width
                 for line, ends in zip(floor, _floor_lines(centre, radius)):
                     line.set_data_3d(ends[:, 0], ends[:, 1], ends[:, 2])
                 for (joint, parent), line_2d, line_3d in zip(bones, lines_2d, lines_3d):
+                    style = "--" if inferred[frame, [joint, parent]].any() else "-"
+                    line_2d.set_linestyle(style)
+                    line_3d.set_linestyle(style)
                     ends_2d = keypoints_2d[frame, [joint, parent]]
                     line_2d.set_data(ends_2d[:, 0], ends_2d[:, 1])
                     ends_3d = poses[frame, [joint, parent]]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import UaoError
-from .common import Detections, Person, frame_numbers, keypoint_rows, load_json
+from ..budget import frame_count, load_json, whole_number
+from .common import Detections, Person, frame_numbers, keypoint_rows
 
 
 def looks_like(payload) -> bool:
@@ -23,12 +24,13 @@ def read(path: Path, width=None, height=None) -> Detections:
         raise UaoError(f"{path} is not AlphaPose results (a list of {{image_id, keypoints, ...}})")
     images = list(dict.fromkeys(str(entry.get("image_id")) for entry in payload if isinstance(entry, dict)))
     frame_of = dict(zip(images, frame_numbers(images)))
-    detections = Detections(path, "alphapose", max(frame_of.values()) + 1, width=width, height=height)
+    detections = Detections(path, "alphapose", frame_count(frame_of.values(), path), width=width, height=height)
     for number, entry in enumerate(payload):
         where = f"{path} entry {number}"
         if not isinstance(entry, dict) or "keypoints" not in entry:
             raise UaoError(f"{where} has no 'keypoints'")
-        track = entry.get("idx")
+        track = entry.get("idx")  # a list when untracked
+        track = None if track is None or isinstance(track, list) else whole_number(track, f"{where} idx")
         detections.people.append(Person(frame_of[str(entry.get("image_id"))], keypoint_rows(entry["keypoints"], where),
-                                        int(track) if isinstance(track, (int, float)) else None, where))
+                                        track, where))
     return detections

@@ -9,7 +9,6 @@ requested people (:mod:`.people`). A frame where a person is absent stays NaN wi
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UaoError
-from .. import layouts
+from .. import budget, layouts
 from .checks import check_inside_image, drop_implausible
 from .people import choose_people
 from .sequence import KeypointSequence
@@ -37,9 +36,13 @@ SPLIT_DISTANCE = 0.1
 @dataclass
 class Person:
     frame: int
-    keypoints: np.ndarray  # (J, 3): x, y in pixels, confidence
+    keypoints: np.ndarray  # (J, 3): x, y in pixels, confidence; a missing joint is NaN, NaN, 0
     track: int | None = None  # the detector's own track id, when it has one
     where: str = ""  # the file (and entry) it came from, for error messages
+
+    def __post_init__(self):  # a missing joint however a detector spells it: NaN, NaN, 0
+        points, confidence = layouts.mark_missing(self.keypoints[:, :2], self.keypoints[:, 2])
+        self.keypoints = np.column_stack([points, confidence]).astype(np.float64)
 
 
 @dataclass
@@ -53,39 +56,31 @@ class Detections:
     height: float | None = None
 
 
-def load_json(path: Path):
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        raise UaoError(f"{path} is not a text (UTF-8) JSON file") from None
-    except json.JSONDecodeError as exc:
-        raise UaoError(f"{path} is not valid JSON (truncated or damaged? {exc.msg} at line {exc.lineno})") from None
-
-
 def frame_numbers(names: list[str]) -> list[int]:
     """Frame index of each name: its last number (minus the smallest), else its rank in sorted order.
 
-    Numbers keep the gaps a detector leaves when it writes nothing for a frame with nobody in it.
+    Numbers keep the gaps a detector leaves when it writes nothing for a frame with nobody in it
+    (bounded by :func:`uao_deploy.io.budget.frame_count`).
     """
     numbers = [re.findall(r"\d+", Path(name).stem) for name in names]
     if all(numbers) and len({int(n[-1]) for n in numbers}) == len(names):
         values = [int(n[-1]) for n in numbers]
         return [value - min(values) for value in values]
-    order = sorted(range(len(names)), key=lambda i: _natural_key(names[i]))
+    order = sorted(range(len(names)), key=lambda i: natural_key(names[i]))
     ranks = [0] * len(names)
     for rank, index in enumerate(order):
         ranks[index] = rank
     return ranks
 
 
-def _natural_key(name: str):
+def natural_key(name: str):
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
 def files_in(folder: Path, suffix: str) -> list[Path]:
     """The folder's files ending in ``suffix``, in natural order (frame 2 before frame 10)."""
     files = sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() == suffix),
-                   key=lambda p: _natural_key(p.name))
+                   key=lambda p: natural_key(p.name))
     if not files:
         raise UaoError(f"{folder} holds no {suffix} files")
     patterns = sorted({re.sub(r"\d+", "#", p.name) for p in files})  # video_#_keypoints.json
@@ -97,9 +92,9 @@ def files_in(folder: Path, suffix: str) -> list[Path]:
 
 def keypoint_rows(values, where: str, dims: int = 3) -> np.ndarray:
     """A flat [x, y, c, x, y, c, ...] list (or a list of [x, y(, c)]) -> (J, dims) float array."""
-    try:
+    try:  # null (None) becomes NaN: a missing joint
         array = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise UaoError(f"{where}: keypoints are not a list of numbers") from None
     if array.ndim == 1:
         if array.size % dims:
@@ -127,6 +122,7 @@ def to_sequences(detections: Detections, layout: str = "auto", person: str = "ma
     _check_inside_image(detections, people)
     layout = _resolve_layout(detections, joints, layout)
     tracks = link_tracks(merge_split_people(people))
+    budget.check_tracks(source, len(tracks), detections.frames)
     several = len(tracks) > 1
     stem = source.stem if source.is_file() else source.name
     sequences = []
@@ -159,18 +155,47 @@ def merge_split_people(people: list[Person]) -> list[Person]:
     merged = []
     for frame_people in by_frame.values():
         frame_people = list(frame_people)
+        # Only pairs whose joint counts allow a split are looked at (a crowd of thousands has few).
+        seen = np.array([p.keypoints[:, 2] > 0 for p in frame_people])
+        untracked = np.array([p.track is None for p in frame_people])
+        partners = [set(row.tolist()) for row in _could_be_halves(seen, seen, untracked, untracked)]
         i = 0
         while i < len(frame_people):
-            partner = next((j for j in range(i + 1, len(frame_people))
-                            if _split_halves(frame_people[i], frame_people[j])), None)
+            partner = next((j for j in sorted(partners[i]) if j > i and _split_halves(frame_people[i], frame_people[j])),
+                           None)
             if partner is None:
                 i += 1
                 continue
             a, b = frame_people[i], frame_people.pop(partner)
             keypoints = np.where((b.keypoints[:, 2] > a.keypoints[:, 2])[:, None], b.keypoints, a.keypoints)
             frame_people[i] = Person(a.frame, keypoints, a.track, f"{a.where} merged with {b.where}")
+            # Renumber past the removed partner; the merged person's partners are found anew.
+            partners = [{j - (j > partner) for j in row if j != partner} for k, row in enumerate(partners) if k != partner]
+            seen = np.delete(seen, partner, axis=0)
+            untracked = np.delete(untracked, partner)
+            seen[i] = keypoints[:, 2] > 0
+            partners[i] = set(_could_be_halves(seen[i:i + 1], seen, untracked[i:i + 1], untracked)[0].tolist())
+            for j, row in enumerate(partners):
+                row.discard(i)
+                if j in partners[i]:
+                    row.add(i)
         merged += frame_people
     return merged
+
+
+def _could_be_halves(seen_a: np.ndarray, seen_b: np.ndarray, untracked_a: np.ndarray,
+                     untracked_b: np.ndarray, block: int = 256) -> list[np.ndarray]:
+    """For each row of A, the B indices that pass :func:`_split_halves`' joint tests: both
+    untracked, at most ``SPLIT_SHARED_JOINTS`` joints seen by both, and each with a joint the other
+    lacks. ``block`` rows at a time, so a crowd's pairs never take more than a few block x B arrays."""
+    a, b = seen_a.astype(np.float32), seen_b.astype(np.float32)
+    partners = []
+    for start in range(0, len(a), block):
+        rows = a[start:start + block]
+        could = (rows @ b.T <= SPLIT_SHARED_JOINTS) & (rows @ (1 - b).T > 0) & ((1 - rows) @ b.T > 0) \
+            & untracked_a[start:start + block, None] & untracked_b[None, :]
+        partners += [np.flatnonzero(row) for row in could]
+    return partners
 
 
 def _split_halves(a: Person, b: Person) -> bool:
@@ -241,38 +266,59 @@ def _body25_or_body25b(detections: Detections) -> str:
 def link_tracks(people: list[Person]) -> dict[int, list[Person]]:
     """Track id -> that person's detections. The detector's ids are kept when every detection has
     one; otherwise detections are linked frame to frame (greedy: longest track, then nearest centre)
-    when closer than ``LINK_DISTANCE`` body sizes and seen within ``LINK_GAP_FRAMES`` frames."""
+    when closer than ``LINK_DISTANCE`` body sizes and seen within ``LINK_GAP_FRAMES`` frames.
+    Distances are one array per frame, so a crowd of thousands links in seconds."""
     if all(p.track is not None for p in people):
         tracks: dict[int, list[Person]] = {}
         for p in people:
             tracks.setdefault(p.track, []).append(p)
         return tracks
-    tracks, last = {}, {}  # last: track -> (frame, centre, size)
+    tracks = {}
+    # Per track id (0, 1, ...): the frame, centre and size of its last detection.
+    last_frame, last_centre, last_size = np.empty(0, np.int64), np.empty((0, 2)), np.empty(0)
     by_frame: dict[int, list[Person]] = {}
     for p in people:
         by_frame.setdefault(p.frame, []).append(p)
     for frame in sorted(by_frame):
-        found = [(p, *_centre_and_size(p)) for p in by_frame[frame]]
-        pairs = sorted((np.linalg.norm(centre - last_centre) / max(size, last_size, 1e-6), i, track)
-                       for i, (_, centre, size) in enumerate(found)
-                       for track, (last_frame, last_centre, last_size) in last.items()
-                       if frame - last_frame <= LINK_GAP_FRAMES)
+        found = by_frame[frame]
+        centres, sizes = map(np.array, zip(*map(_centre_and_size, found)))
+        live = np.flatnonzero(frame - last_frame <= LINK_GAP_FRAMES)
+        person, track, distance = _pairs_within_reach(centres, sizes, last_centre[live], last_size[live])
+        track = live[track]
         # Within reach, the longest track goes first: a one-frame duplicate must not take over a
         # person's track by being a few pixels nearer.
-        pairs.sort(key=lambda pair: (pair[0] >= LINK_DISTANCE, -len(tracks[pair[2]]), pair[0]))
-        taken_people, taken_tracks = set(), set()
-        for distance, i, track in pairs:
-            if distance < LINK_DISTANCE and i not in taken_people and track not in taken_tracks:
-                taken_people.add(i)
-                taken_tracks.add(track)
-                tracks[track].append(found[i][0])
-                last[track] = (frame, found[i][1], found[i][2])
-        for i, (p, centre, size) in enumerate(found):
-            if i not in taken_people:
-                track = len(tracks)
-                tracks[track] = [p]
-                last[track] = (frame, centre, size)
+        lengths = np.array([len(tracks[t]) for t in track.tolist()], np.int64)
+        order = np.lexsort((track, person, distance, -lengths))
+        taken, used = {}, set()  # person -> track, tracks taken
+        for i, t in zip(person[order].tolist(), track[order].tolist()):
+            if i not in taken and t not in used:
+                taken[i] = t
+                used.add(t)
+        for i, t in taken.items():
+            tracks[t].append(found[i])
+        linked, ids = list(taken), list(taken.values())
+        last_frame[ids], last_centre[ids], last_size[ids] = frame, centres[linked], sizes[linked]
+        new = [i for i in range(len(found)) if i not in taken]
+        for i in new:
+            tracks[len(tracks)] = [found[i]]
+        last_frame = np.concatenate([last_frame, np.full(len(new), frame, np.int64)])
+        last_centre, last_size = np.concatenate([last_centre, centres[new]]), np.concatenate([last_size, sizes[new]])
     return tracks
+
+
+def _pairs_within_reach(centres, sizes, track_centres, track_sizes, block: int = 256):
+    """(person, track, distance) of every pair closer than ``LINK_DISTANCE`` body sizes, ``block``
+    people at a time: a crowd's distances never take more than a few block x tracks arrays."""
+    found = []
+    for start in range(0, len(centres), block):
+        with np.errstate(invalid="ignore"):  # inf - inf: a person with no joint seen (centre inf) links to nothing
+            distance = np.linalg.norm(centres[start:start + block, None] - track_centres[None], axis=-1) \
+                / np.maximum(np.maximum(sizes[start:start + block, None], track_sizes[None]), 1e-6)
+        person, track = np.nonzero(distance < LINK_DISTANCE)
+        found.append((person + start, track, distance[person, track]))
+    if not found:
+        return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+    return tuple(np.concatenate(parts) for parts in zip(*found))
 
 
 def _centre_and_size(person: Person) -> tuple[np.ndarray, float]:

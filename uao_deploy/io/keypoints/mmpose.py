@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import UaoError
-from .common import Detections, Person, keypoint_rows, load_json
+from ..budget import frame_count, load_json, whole_number
+from .common import Detections, Person, keypoint_rows
 
 
 def looks_like(payload) -> bool:
@@ -31,12 +32,13 @@ def read(path: Path, width=None, height=None) -> Detections:
         payload = payload["instance_info"]
     if "instances" not in payload[0]:
         payload = [{"frame_id": 0, "instances": payload}]  # one image
-    try:
-        frames = [int(entry.get("frame_id", number)) for number, entry in enumerate(payload)]
-    except (AttributeError, TypeError, ValueError):
-        raise UaoError(f"{path}: every entry needs an integer 'frame_id'") from None
+    frames = []
+    for number, entry in enumerate(payload):
+        if not isinstance(entry, dict):
+            raise UaoError(f"{path} entry {number} is not a {{frame_id, instances}} object")
+        frames.append(whole_number(entry.get("frame_id", number), f"{path} entry {number} frame_id"))
     first = min(frames)
-    detections = Detections(path, "mmpose", max(frames) - first + 1, width=width, height=height)
+    detections = Detections(path, "mmpose", frame_count(frames, path), width=width, height=height)
     for frame, entry in zip(frames, payload):
         instances = entry.get("instances")
         if not isinstance(instances, list):
@@ -50,11 +52,11 @@ def read(path: Path, width=None, height=None) -> Detections:
                 else:  # MMPose 0.x: [[x, y, score], ...]
                     xy, scores = np.split(keypoint_rows(instance["keypoints"], where, dims=3), [2], axis=1)
                     scores = scores[:, 0]
-            except (KeyError, TypeError, ValueError):
+            except (KeyError, TypeError, ValueError, OverflowError):
                 raise UaoError(f"{where} has no readable 'keypoints' and 'keypoint_scores'") from None
             if scores.shape != (len(xy),):
                 raise UaoError(f"{where}: {len(xy)} keypoints but {scores.size} keypoint_scores")
             track = instance.get("track_id")
-            detections.people.append(Person(frame - first, np.column_stack([xy, scores]),
-                                            int(track) if isinstance(track, (int, float)) else None, where))
+            track = None if track is None else whole_number(track, f"{where} track_id")
+            detections.people.append(Person(frame - first, np.column_stack([xy, scores]), track, where))
     return detections

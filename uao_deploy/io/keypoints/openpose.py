@@ -11,7 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import UaoError
-from .common import Detections, Person, files_in, frame_numbers, keypoint_rows, load_json
+from ..budget import frame_count, load_json, whole_number
+from .common import Detections, Person, files_in, frame_numbers, keypoint_rows
 
 
 def looks_like(payload) -> bool:
@@ -21,7 +22,7 @@ def looks_like(payload) -> bool:
 def read(path: Path, width=None, height=None) -> Detections:
     files = files_in(path, ".json") if path.is_dir() else [path]
     frames = frame_numbers([f.name for f in files])
-    detections = Detections(path, "openpose", max(frames) + 1, default_layouts={18: "coco18"},
+    detections = Detections(path, "openpose", frame_count(frames, path), default_layouts={18: "coco18"},
                             width=width, height=height)
     for frame, file in zip(frames, files):
         payload = load_json(file)
@@ -38,7 +39,7 @@ def read(path: Path, width=None, height=None) -> Detections:
                 continue  # OpenPose writes an empty list for a face- or hand-only detection
             track = entry.get("person_id", [-1])
             track = track[0] if isinstance(track, list) and track else track
+            track = None if track is None or track == [] else whole_number(track, f"{where} person_id")
             detections.people.append(Person(frame, keypoint_rows(entry[key], where),
-                                            int(track) if isinstance(track, (int, float)) and track >= 0 else None,
-                                            where))
+                                            track if track is not None and track >= 0 else None, where))
     return detections

@@ -3,18 +3,19 @@
 ============ ==============================================================================
 suffix       content
 ============ ==============================================================================
-``.npz``     every array of :class:`uao_deploy.jobs.infer.LiftResult`, plus ``poses_world``
+``.npz``     every array of :class:`uao_deploy.pipeline.LiftResult`, plus ``poses_world``
              (T, 17, 3) and ``root_world`` (T, 3) in the world frame; ``metadata`` (JSON) holds
              the world frame's transform
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
              uncertainty; the unit and frame in each column name
 ``.json``    the same per frame, with joint names, parents, fps and the coordinate frames spelled out
-``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`)
+``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`); beside it
+             ``<stem>.joint_source.csv``: each joint's source per frame
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-Every format but the npz needs the world-frame arrays, which
-:func:`uao_deploy.pipeline.world.add_world_frame` adds (Y up, floor at 0).
+A lifted sequence is written by :func:`write_lift`, which adds the world-frame arrays
+(:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
 """
 from __future__ import annotations
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from ...errors import UaoError, first_line
 from ...fileio import atomic_write_bytes
-from .schema import LIFT_ARRAYS, SPECS, check_fps, check_result
+from ... import skeleton
+from .schema import JOINT_SOURCES, LIFT_ARRAYS, SPECS, check_fps, check_result, joint_sources
 
 SUFFIXES = (".npz", ".csv", ".json", ".bvh", ".html")
 DEFAULT_FPS = 25.0  # when the keypoint file does not say (detector outputs rarely do)
@@ -48,6 +50,14 @@ def fps_of(metadata: dict) -> float:
     return DEFAULT_FPS if fps is None else fps
 
 
+def write_lift(result, path, up=None, camera_pitch: float | None = None) -> Path:
+    """Write a :class:`~uao_deploy.pipeline.LiftResult` with its world frame (``up``/``camera_pitch`` as
+    :func:`uao_deploy.pipeline.world.estimate_world_frame`), atomically, in the format of ``path``'s suffix."""
+    from ...pipeline.world import add_world_frame
+
+    return write_result(path, *add_world_frame(result.arrays(), result.metadata, up, camera_pitch))
+
+
 def write_result(path, arrays: dict, metadata: dict) -> Path:
     """Write ``arrays`` (lift arrays and world arrays, :mod:`.schema`) in the format of ``path``'s
     suffix, atomically; a result that does not match the schema is refused and nothing is written."""
@@ -68,7 +78,18 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
         return path
     text = _text(suffix, arrays, metadata, fps, title=Path(str(metadata.get("source", path.stem))).name)
     atomic_write_bytes(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    if suffix == ".bvh":  # BVH has no place for it: a side file, one row per frame
+        sources = joint_sources(arrays)
+        table = "frame," + ",".join(skeleton.JOINT_NAMES) + "\n" + "".join(
+            f"{frame}," + ",".join(JOINT_SOURCES[s] for s in row) + "\n" for frame, row in enumerate(sources))
+        atomic_write_bytes(joint_source_path(path), lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
     return path
+
+
+def joint_source_path(path) -> Path:
+    """The side file of a BVH output with each joint's source (detected, interpolated, inferred) per frame."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.joint_source.csv")
 
 
 def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> str:

@@ -1,7 +1,8 @@
 """An interactive 3D viewer in one HTML file that works offline (plotly, with plotly.js inline).
 
-Left: the 2D keypoints in the image (pixels; hollow markers where a joint was missing and filled).
-Right: the 3D skeleton in the world frame (Y up, shown upwards), the floor at Y = 0 and the root
+Left: the 2D keypoints in the image (pixels; a filled circle where detected, a hollow one where
+interpolated over a short gap, a hollow cross where inferred). Right: the 3D skeleton in the world
+frame (Y up, shown upwards; inferred joints as crosses), the floor at Y = 0 and the root
 trajectory; drag to orbit, scroll to zoom. Joint markers are coloured by the model's per-joint
 uncertainty (metres). Play, pause and a slider to scrub. ``#frame=N`` in the address opens frame N.
 
@@ -13,7 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from ... import skeleton
+from .schema import JOINT_SOURCES, joint_sources
 
+# Marker per joint_source (detected, interpolated, inferred): what was not seen is drawn so.
+SYMBOLS_2D = ("circle", "circle-open", "x-open")
+SYMBOLS_3D = ("circle", "circle-open", "x")
 MAX_FRAMES = 1500  # more frames than this are drawn every n-th, to keep the file small
 _SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "centre": "#555555"}
 # Opens the frame named in the address (#frame=N): links to a moment, and lets tests pick frames.
@@ -54,7 +59,7 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
     world = np.round(_plot_axes(np.asarray(arrays["poses_world"], np.float64)), 4)
     root = np.round(_plot_axes(np.asarray(arrays["root_world"], np.float64)), 4)
     pixels = np.round(np.asarray(arrays["keypoints_2d"], np.float64), 1)
-    detected = np.asarray(arrays["confidence"]) > 0
+    sources = joint_sources(arrays)
     uncertainty = np.round(np.asarray(arrays["uncertainty"], np.float64), 4)
     camera = metadata.get("camera", {})
     width = camera.get("width") or float(pixels[..., 0].max()) * 1.05
@@ -84,17 +89,20 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
                                      showlegend=False, hoverinfo="skip"))
         traces.append(go.Scatter(
             x=pixels[frame, :, 0], y=pixels[frame, :, 1], mode="markers", showlegend=False,
-            text=[f"{n}: confidence {c:.2f}" for n, c in zip(skeleton.JOINT_NAMES, arrays["confidence"][frame])],
+            text=[f"{n}: {JOINT_SOURCES[s]}, confidence {c:.2f}"
+                  for n, s, c in zip(skeleton.JOINT_NAMES, sources[frame], arrays["confidence"][frame])],
             marker={"size": 8, "color": uncertainty[frame], "cmin": 0, "cmax": colour_max, "colorscale": "Viridis",
-                    "symbol": ["circle" if seen else "circle-open" for seen in detected[frame]]}))
+                    "symbol": [SYMBOLS_2D[s] for s in sources[frame]]}))
         for side, colour in _SIDE_COLOURS.items():
             x, y, z = _bone_lines(world[frame], side)
             traces.append(go.Scatter3d(x=x, y=y, z=z, mode="lines", line={"color": colour, "width": 6},
                                        showlegend=False, hoverinfo="skip"))
         traces.append(go.Scatter3d(
             x=world[frame, :, 0], y=world[frame, :, 1], z=world[frame, :, 2], mode="markers", showlegend=False,
-            text=[f"{n}: uncertainty {u * 1000:.0f} mm" for n, u in zip(skeleton.JOINT_NAMES, uncertainty[frame])],
+            text=[f"{n}: {JOINT_SOURCES[s]}, uncertainty {u * 1000:.0f} mm"
+                  for n, s, u in zip(skeleton.JOINT_NAMES, sources[frame], uncertainty[frame])],
             marker={"size": 4, "color": uncertainty[frame], "cmin": 0, "cmax": colour_max, "colorscale": "Viridis",
+                    "symbol": [SYMBOLS_3D[s] for s in sources[frame]],
                     "colorbar": {"title": {"text": "uncertainty (m)"}, "x": 1.02}}))
         return traces
 

@@ -26,6 +26,8 @@ J = skeleton.NUM_JOINTS
 FPS_RANGE = (1.0, 1000.0)  # frames per second a recording can have; outside it the value is broken
 MAX_METRES = 1e4  # no camera sees a person 10 km away: larger coordinates are broken values
 MAX_PIXELS = 1e7
+# joint_source values: the detector's point, interpolated over a short gap, inferred (uao_deploy.pipeline.missing)
+JOINT_SOURCES = ("detected", "interpolated", "inferred")
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ ARRAYS = (
               meaning="the pixels used, after filling"),
     ArraySpec("confidence", ("T", J), "f", low=0,
               meaning="detector confidence, 0 where a joint was missing and filled"),
+    ArraySpec("joint_source", ("T", J), "u", required=False, low=0, high=len(JOINT_SOURCES) - 1,
+              meaning="where each joint came from: " + ", ".join(f"{i} {n}" for i, n in enumerate(JOINT_SOURCES))),
     ArraySpec("poses_world", ("T", J, 3), "f", required=False, low=-MAX_METRES, high=MAX_METRES,
               meaning="joints in the upright world frame (with root_world and metadata world_frame)"),
     ArraySpec("root_world", ("T", 3), "f", required=False, low=-MAX_METRES, high=MAX_METRES,
@@ -60,6 +64,14 @@ ARRAYS = (
 SPECS = {spec.name: spec for spec in ARRAYS}
 LIFT_ARRAYS = tuple(spec.name for spec in ARRAYS if spec.required)
 WORLD_ARRAYS = ("poses_world", "root_world")  # written together, with metadata "world_frame"
+
+
+def joint_sources(arrays: dict) -> np.ndarray:
+    """(T, J) uint8 ``joint_source`` of a result; for older results without it, 0 where the confidence is
+    above 0 and 1 (filled) elsewhere."""
+    if "joint_source" in arrays:
+        return np.asarray(arrays["joint_source"], np.uint8)
+    return np.where(np.asarray(arrays["confidence"]) > 0, 0, 1).astype(np.uint8)
 
 
 def check_fps(fps, where: str) -> float | None:

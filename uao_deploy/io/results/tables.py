@@ -7,6 +7,7 @@ import io
 import numpy as np
 
 from ... import skeleton
+from .schema import JOINT_SOURCES, joint_sources
 
 FRAMES = {
     "world": "Y up, floor at Y=0, X = the camera's right made horizontal, Z = X x Y (towards the camera), "
@@ -15,7 +16,7 @@ FRAMES = {
     "image": "pixels, origin at the top-left corner of the image, u right, v down",
 }
 CSV_COLUMNS = ("frame", "time_s", "joint", "world_x_m", "world_y_m", "world_z_m", "camera_x_m", "camera_y_m",
-               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m")
+               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m", "joint_source")
 
 
 def _camera_joints(arrays) -> np.ndarray:
@@ -28,19 +29,22 @@ def csv_text(arrays: dict, fps: float) -> str:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     camera = _camera_joints(arrays)
+    sources = joint_sources(arrays)
     for frame in range(len(camera)):
         for joint, name in enumerate(skeleton.JOINT_NAMES):
             writer.writerow([frame, f"{frame / fps:.4f}", name,
                              *(f"{v:.5f}" for v in arrays["poses_world"][frame, joint]),
                              *(f"{v:.5f}" for v in camera[frame, joint]),
                              *(f"{v:.2f}" for v in arrays["keypoints_2d"][frame, joint]),
-                             f"{arrays['confidence'][frame, joint]:.4f}", f"{arrays['uncertainty'][frame, joint]:.5f}"])
+                             f"{arrays['confidence'][frame, joint]:.4f}", f"{arrays['uncertainty'][frame, joint]:.5f}",
+                             JOINT_SOURCES[sources[frame, joint]]])
     return out.getvalue()
 
 
 def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
     """A self-describing document: skeleton, units, frames, then one entry per frame."""
     camera = _camera_joints(arrays)
+    sources = joint_sources(arrays)
 
     def rounded(array, digits):
         return np.round(np.asarray(array, np.float64), digits).tolist()
@@ -58,6 +62,8 @@ def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
             "keypoints_2d": "detected 2D keypoints (joints x 2) in the image frame, pixels, after gap filling",
             "detector_confidence": "per joint, 0 where the joint was missing and filled",
             "uncertainty_m": "per joint, the model's expected error scale exp(s), metres",
+            "joint_source": "per joint, where it came from: "
+                            + ", ".join(f"{i} {name}" for i, name in enumerate(JOINT_SOURCES)),
         },
         "world_frame": metadata.get("world_frame"),
         "frames": [{"frame": frame, "time_s": round(frame / fps, 4),
@@ -65,7 +71,8 @@ def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
                     "root_world": rounded(arrays["root_world"][frame], 5),
                     "keypoints_2d": rounded(arrays["keypoints_2d"][frame], 2),
                     "detector_confidence": rounded(arrays["confidence"][frame], 4),
-                    "uncertainty_m": rounded(arrays["uncertainty"][frame], 5)} for frame in range(len(camera))],
+                    "uncertainty_m": rounded(arrays["uncertainty"][frame], 5),
+                    "joint_source": sources[frame].tolist()} for frame in range(len(camera))],
         "metadata": metadata,
     }
 

@@ -1,0 +1,160 @@
+"""Joints the detector did not see: interpolated over short gaps, inferred from a pose prior otherwise.
+
+Every joint of every frame gets a source (``joint_source``, (T, 17) uint8):
+
+* ``DETECTED`` (0): the detector's point.
+* ``INTERPOLATED`` (1): missing for at most ``INTERPOLATE_MAX_FRAMES`` frames in a row: linear
+  interpolation over time between the detections around the gap (the nearest one at a clip's
+  ends). A joint hidden for a moment moves little.
+* ``INFERRED`` (2): missing for longer, or never seen. Never placed at an arbitrary pixel (the
+  parent's, or a straight line through a long gap): each frame's body is fitted, by a similarity
+  transform (scale, rotation, shift; mirrored for a back view), to ``TEMPLATE``, the median
+  upright front view of the training poses, on its detected trunk and head joints. An inferred
+  joint is then where its own detections before and after the gap put it *relative to that
+  body* (interpolated in template coordinates), or the template's joint when it was never seen:
+  the legs of a signer seen from the waist up stand straight under the hips.
+
+These 2D points only start UAO: the lift treats inferred joints as free variables with
+reprojection weight 0 (their confidence is 0), which the network's prior and the
+pseudo-target term place (the method's own idea applied to what is missing).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import skeleton
+from ..errors import UaoError
+from ..io.layouts import mark_missing
+from ..io.results.schema import JOINT_SOURCES
+
+DETECTED, INTERPOLATED, INFERRED = (JOINT_SOURCES.index(name) for name in ("detected", "interpolated", "inferred"))
+# Longest gap filled by interpolation: 0.2 s at 50 fps, 0.4 s at 25 fps.
+INTERPOLATE_MAX_FRAMES = 10
+# Median over the CMU train clips of every root-relative pose turned to face the camera (its
+# hips along the image's x axis), seen orthographically: x right, y down, metres.
+TEMPLATE = np.array([
+    [0.0, 0.0], [-0.088, 0.0], [-0.086, 0.358], [-0.075, 0.76], [0.088, 0.0], [0.097, 0.354], [0.09, 0.758],
+    [-0.002, -0.234], [-0.008, -0.468], [-0.007, -0.583], [-0.011, -0.678], [0.123, -0.47], [0.174, -0.24],
+    [0.19, -0.209], [-0.137, -0.467], [-0.186, -0.221], [-0.2, -0.215]])
+# The joints the body is fitted on: they move together (limbs do not).
+TRUNK = tuple(skeleton.JOINT_NAMES.index(name) for name in (
+    "pelvis", "r_hip", "l_hip", "spine", "thorax", "neck_nose", "head", "l_shoulder", "r_shoulder"))
+
+
+def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
+                  source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
+    """(filled pixels (T, 17, 2), joint source (T, 17) uint8) of (T, 17, 2) pixels (see the module docstring).
+
+    Missing: NaN coordinates, or confidence <= 0 when ``confidence`` (T, 17) is given. No detected
+    joint at all is a :class:`UaoError`.
+    """
+    if confidence is not None:
+        pixels, confidence = mark_missing(pixels, confidence)
+    pixels = np.asarray(pixels, np.float64)
+    detected = np.isfinite(pixels).all(axis=-1)
+    if not detected.any():
+        raise UaoError(f"{source} has no detected joint in any frame (all NaN or zero confidence)")
+    frames = np.arange(len(pixels))
+    scale, shift, mirrored = _body_fits(pixels, detected)
+    normalized = _to_template(pixels, scale, shift, mirrored)
+    filled = np.where(detected[..., None], pixels, 0.0)
+    sources = np.where(detected, DETECTED, INFERRED).astype(np.uint8)
+    for joint in range(skeleton.NUM_JOINTS):
+        seen = detected[:, joint]
+        if not seen.any():
+            template = np.repeat(TEMPLATE[None, joint], len(pixels), axis=0)
+            filled[:, joint] = _from_template(template, scale, shift, mirrored)
+            continue
+        short = ~seen & (_gap_lengths(seen) <= INTERPOLATE_MAX_FRAMES)
+        for axis in (0, 1):
+            along = np.interp(frames, frames[seen], pixels[seen, joint, axis])
+            filled[short, joint, axis] = along[short]
+        inside = np.stack([np.interp(frames, frames[seen], normalized[seen, joint, axis]) for axis in (0, 1)], -1)
+        long = ~seen & ~short
+        filled[long, joint] = _from_template(inside, scale, shift, mirrored)[long]
+        sources[short, joint] = INTERPOLATED
+    return filled.astype(np.float32), sources
+
+
+def _gap_lengths(seen: np.ndarray) -> np.ndarray:
+    """(T,) the length of the run of missing frames each frame is in (0 where seen)."""
+    lengths = np.zeros(len(seen), np.int64)
+    start = None
+    for frame, value in enumerate(np.append(seen, True)):
+        if not value and start is None:
+            start = frame
+        elif value and start is not None:
+            lengths[start:frame] = frame - start
+            start = None
+    return lengths
+
+
+def _body_fits(pixels: np.ndarray, detected: np.ndarray):
+    """Per frame: complex scale-and-rotation a (T,), shift b (T,) and mirrored (T,) bool such that the
+    template's joint q sits at a * q + b (a * conj(q) + b when mirrored), fitted on the detected trunk
+    joints (on all detected joints when no frame has two trunk joints); interpolated over time
+    through frames without two such joints."""
+    joints = list(TRUNK) if (detected[:, list(TRUNK)].sum(axis=1) >= 2).any() else list(range(skeleton.NUM_JOINTS))
+    points = pixels[:, joints, 0] + 1j * pixels[:, joints, 1]
+    template = TEMPLATE[joints, 0] + 1j * TEMPLATE[joints, 1]
+    use = detected[:, joints]
+    frames = np.arange(len(pixels))
+    fitted = use.sum(axis=1) >= 2
+    scale = np.zeros(len(pixels), complex)
+    shift = np.zeros(len(pixels), complex)
+    mirrored = np.zeros(len(pixels), bool)
+    for frame in np.flatnonzero(fitted):
+        p, w = points[frame, use[frame]], use[frame]
+        best = None
+        for flip in (False, True):
+            q = np.conj(template[w]) if flip else template[w]
+            qc, pc = q - q.mean(), p - p.mean()
+            a = (np.conj(qc) @ pc) / (np.abs(qc) ** 2).sum()
+            if a == 0:  # the points coincide: no body to fit
+                continue
+            residual = np.abs(a * qc - pc).sum()
+            if best is None or residual < best[0]:
+                best = (residual, a, p.mean() - a * q.mean(), flip)
+        if best is None:
+            fitted[frame] = False
+        else:
+            _, scale[frame], shift[frame], mirrored[frame] = best
+    if not fitted.any():  # never two distinct points: a template one pixel per metre, at the mean point
+        seen = pixels[detected]
+        return np.ones(len(pixels), complex), np.full(len(pixels), seen[:, 0].mean() + 1j * seen[:, 1].mean()), mirrored
+    for values in (scale, shift):
+        values[~fitted] = (np.interp(frames[~fitted], frames[fitted], values[fitted].real)
+                           + 1j * np.interp(frames[~fitted], frames[fitted], values[fitted].imag))
+    mirrored[~fitted] = np.interp(frames[~fitted], frames[fitted], mirrored[fitted].astype(float)) > 0.5
+    return scale, shift, mirrored
+
+
+def _to_template(pixels, scale, shift, mirrored) -> np.ndarray:
+    z = ((pixels[..., 0] + 1j * pixels[..., 1]) - shift[:, None]) / scale[:, None]
+    z = np.where(mirrored[:, None], np.conj(z), z)
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+def _from_template(normalized, scale, shift, mirrored) -> np.ndarray:
+    """(T, 2) template coordinates of one joint -> (T, 2) pixels."""
+    z = normalized[..., 0] + 1j * normalized[..., 1]
+    z = scale * np.where(mirrored, np.conj(z), z) + shift
+    return np.stack([z.real, z.imag], axis=-1)
+
+
+# What the CLI reports as "<part> inferred in N % of frames" when it is so in at least MOSTLY of them.
+BODY_PARTS = {part: tuple(skeleton.JOINT_NAMES.index(name) for name in names) for part, names in (
+    ("legs", ("r_knee", "r_ankle", "l_knee", "l_ankle")), ("hips", ("pelvis", "r_hip", "l_hip")),
+    ("arms", ("l_elbow", "l_wrist", "r_elbow", "r_wrist")), ("head", ("neck_nose", "head")))}
+MOSTLY = 0.5
+
+
+def inferred_parts(joint_source: np.ndarray) -> list[str]:
+    """["legs inferred in 92 % of frames", ...]: the body parts with a joint inferred in at least
+    ``MOSTLY`` of the frames."""
+    lines = []
+    for part, joints in BODY_PARTS.items():
+        share = (np.asarray(joint_source)[:, list(joints)] == INFERRED).any(axis=1).mean()
+        if share >= MOSTLY:
+            lines.append(f"{part} inferred in {share:.0%} of frames")
+    return lines
