@@ -213,3 +213,22 @@ def test_every_output_says_where_each_joint_came_from(tmp_path):
 
 # A standing pose in the camera frame (metres, y down), from the 2D template and a small depth.
 TEMPLATE_3D = np.column_stack([TEMPLATE, np.zeros(17)])
+
+
+def test_the_real_signer_stands_upright_with_legs_marked_inferred(capsys, formats, tmp_path):
+    """Issue 23's target on openpose_body25_slp (a level camera, legs never detected), lifted with
+    the default model: the trunk (pelvis to thorax, camera frame) within 15 degrees of the camera's
+    vertical in at least 90 % of frames, the legs marked inferred, the CLI saying so, and the
+    signer standing (head well above the floor), not lying on it."""
+    code, stdout, stderr = uao(capsys, "infer", formats / "openpose_body25_slp", "--width", 1280, "--height", 720,
+                               "--backend", "torch", "--no-progress", "-o", tmp_path / "signer.npz")
+    assert code == 0, stderr
+    assert "legs inferred in 100 % of frames" in stdout
+    with np.load(tmp_path / "signer.npz") as result:
+        pose, sources, world = result["poses_3d"], result["joint_source"], result["poses_world"]
+    trunk = pose[:, J["thorax"]] - pose[:, J["pelvis"]]
+    tilt = np.degrees(np.arccos(-trunk[:, 1] / np.linalg.norm(trunk, axis=-1)))
+    assert (tilt <= 15).mean() >= 0.9, tilt
+    legs = [J[name] for name in ("r_knee", "r_ankle", "l_knee", "l_ankle")]
+    assert (sources[:, legs] == INFERRED).all() and (sources[:, J["head"]] == DETECTED).all()
+    assert (world[:, J["head"], 1] > 1.3).all()  # metres above the floor: standing

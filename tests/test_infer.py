@@ -57,9 +57,9 @@ class OracleEngine(Engine):
 
 def oracle_for(sequence, poses):
     from uao_deploy.camera import normalize_screen_coordinates
-    from uao_deploy.data.keypoints import fill_missing
+    from uao_deploy.pipeline.missing import fill_and_mark
 
-    filled, _ = fill_missing(sequence.pixels, sequence.confidence)
+    filled, _ = fill_and_mark(sequence.pixels, sequence.confidence)
     return OracleEngine(normalize_screen_coordinates(filled, WIDTH, HEIGHT), poses)
 
 
