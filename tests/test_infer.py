@@ -334,6 +334,7 @@ def test_camera_from_field_of_view_and_35mm_equivalent():
     assert camera_of(replace(sequence, focal=(1500.0, 1500.0))).focal_source.value == "file"
 
 
+@pytest.mark.slow
 def test_onnxruntime_default_export_is_cached_and_agrees_with_torch(tmp_path, capsys, small_checkpoint, motion,
                                                                     monkeypatch):
     monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))

@@ -170,6 +170,7 @@ def test_keypoint_smoothing_leaves_the_share_of_noise_it_reports(motion):
     assert np.mean(ends) == pytest.approx(measured * last, rel=0.25)
 
 
+@pytest.mark.slow
 def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint, tmp_path):
     import shutil
 

@@ -37,7 +37,7 @@ from ..io import layouts
 from ..io.keypoints.checks import check_upper_body_inside, drop_implausible, quality_notes
 from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
-from .npz import is_zip, numbers, open_npz, read_array
+from ..io.npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
 DETECTRON2_KEYS = {"boxes", "keypoints"}  # what VideoPose3D's infer_video_d2.py writes (with segments, metadata)

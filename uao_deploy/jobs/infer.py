@@ -1,5 +1,5 @@
 """``uao infer``'s file handling: read and check every input, open the engine, lift each sequence
-with :func:`uao_deploy.pipeline.lift`, write each result (:func:`uao_deploy.io.results.write_lift`)
+with :func:`uao_deploy.pipeline.lift`, write each result (:meth:`uao_deploy.pipeline.LiftResult.write`)
 and its animation, atomically.
 
 The lifting itself (camera, missing joints, the frame, sequence and causal strategies, the focal
@@ -113,8 +113,6 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
     direction (:mod:`uao_deploy.pipeline.world`); ``video`` goes under the keypoints of the
     ``render`` animations; ``fps`` replaces the files' frame rates.
     """
-    from ..io.results import write_lift
-
     if not files:
         raise UaoError("no keypoint files given")
     if up is not None and camera_pitch is not None:
@@ -157,7 +155,7 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
     with engine:
         for sequence, keypoints, target, animation in zip(sequences, prepared, targets, animations):
             result = lift(keypoints, engine, settings=settings, progress=progress)
-            write_lift(result, target, up, camera_pitch)
+            result.write(target, up, camera_pitch)
             timings = result.metadata["timings_s"]
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
