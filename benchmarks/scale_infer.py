@@ -30,7 +30,7 @@ from uao_deploy.camera import image_coordinates
 from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
 from uao_deploy.data.mocap import NoiseModel, evaluation_pairs, load_mocap
 from uao_deploy.fileio import write_json
-from uao_deploy.jobs.batch import LiftSettings, expand_inputs, run_batch
+from uao_deploy.jobs.batch import JobSettings, expand_inputs, run_batch
 from uao_deploy.jobs.infer import default_export
 from uao_deploy.jobs.ray_batch import infer_on_ray
 
@@ -55,7 +55,7 @@ def write_corpus(folder: Path, files: int, frames: int) -> int:
     return files * frames
 
 
-def one_process(corpus: Path, out: Path, export: Path, settings: LiftSettings, threads: int) -> dict:
+def one_process(corpus: Path, out: Path, export: Path, settings: JobSettings, threads: int) -> dict:
     started = time.perf_counter()
     with engines.load(export, backend="onnxruntime", threads=threads) as engine:
         loaded = time.perf_counter()
@@ -64,7 +64,7 @@ def one_process(corpus: Path, out: Path, export: Path, settings: LiftSettings, t
             "frames": summary.frames, "files": summary.count("done")}
 
 
-def on_ray(corpus: Path, out: Path, export: Path, settings: LiftSettings, workers: int, resume: bool = False) -> dict:
+def on_ray(corpus: Path, out: Path, export: Path, settings: JobSettings, workers: int, resume: bool = False) -> dict:
     started = time.perf_counter()
     summary = infer_on_ray([corpus], out, settings, workers=workers, engine_dir=export, resume=resume,
                            log=lambda line: None)
@@ -84,7 +84,7 @@ def main():
 
     import ray
 
-    settings = LiftSettings(iters=args.tto_iters)
+    settings = JobSettings(iters=args.tto_iters)
     export = default_export(iters=args.tto_iters)
     work = Path(tempfile.mkdtemp(prefix="uao-scale-"))
     rows = []

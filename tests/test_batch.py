@@ -9,7 +9,7 @@ from cli_runner import uao
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.errors import UaoError
 from uao_deploy.fileio import file_sha256
-from uao_deploy.jobs.batch import InputFile, LiftSettings, expand_inputs, run_batch
+from uao_deploy.jobs.batch import InputFile, JobSettings, expand_inputs, run_batch
 from uao_deploy.jobs.infer import open_engine
 
 
@@ -105,7 +105,7 @@ def test_interrupted_job_leaves_whole_outputs_and_resume_finishes_it(corpus, tmp
     (corpus / "broken.npz").unlink()
     inputs = expand_inputs([corpus])
     out = tmp_path / "out"
-    settings = LiftSettings(iters=2)
+    settings = JobSettings(iters=2)
     real_savez, calls = np.savez, []
 
     def savez_then_interrupt(handle, **arrays):

@@ -297,6 +297,7 @@ def test_profiles_name_the_heaviest_operators(tiny_export, pairs):
     assert "ort forward" in text and "| op | ms per call | share |" in text
 
 
+@pytest.mark.slow
 def test_cli_bench_video_times_the_modes_side_by_side(tmp_path):
     """``uao bench --video``: frame, sequence and causal lifts of the embedded sample, in turns."""
     result = CliRunner().invoke(cli, ["bench", "--video", "--repeats", "1", "--out", str(tmp_path), "--json", "-"])

@@ -173,7 +173,7 @@ def test_absurd_keypoints_count_as_missing(tmp_path, capsys, checkpoint, value):
 
 
 def test_a_result_behind_the_camera_is_never_written(tmp_path):
-    from uao_deploy.jobs.infer import LiftResult, check_result
+    from uao_deploy.pipeline import LiftResult
 
     frames = 3
     result = LiftResult(poses_3d=np.zeros((frames, 17, 3), np.float32), poses_3d_initial=np.zeros((frames, 17, 3), np.float32),
@@ -181,11 +181,11 @@ def test_a_result_behind_the_camera_is_never_written(tmp_path):
                         keypoints_2d=np.zeros((frames, 17, 2), np.float32), confidence=np.ones((frames, 17), np.float32),
                         metadata={})
     with pytest.raises(UaoError, match=r"frame 1 puts the root behind the camera \(z = -0.11 m\)"):
-        check_result(result, "x.npz")
+        result.check("x.npz")
     result.root[1, 2] = 4
     result.poses_3d[2, 4, 1] = np.nan
     with pytest.raises(UaoError, match="the poses_3d of frame 2 is not finite"):
-        check_result(result, "x.npz")
+        result.check("x.npz")
 
 
 # --- 6, 8. malformed numpy files ---------------------------------------------------------------------

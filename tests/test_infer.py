@@ -14,7 +14,8 @@ from uao_deploy.data.keypoints import KeypointSequence
 from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.engines.base import Engine
 from uao_deploy.io.layouts import COCO_FOR_H36M
-from uao_deploy.jobs.infer import lift, smooth_track
+from uao_deploy.pipeline import LiftSettings, camera_of, lift
+from uao_deploy.pipeline.lift import smooth_track
 from uao_deploy.metrics import p_mpjpe
 from uao_deploy.tto import TTOConfig
 
@@ -56,9 +57,9 @@ class OracleEngine(Engine):
 
 def oracle_for(sequence, poses):
     from uao_deploy.camera import normalize_screen_coordinates
-    from uao_deploy.data.keypoints import fill_missing
+    from uao_deploy.pipeline.missing import fill_and_mark
 
-    filled, _ = fill_missing(sequence.pixels, sequence.confidence)
+    filled, _ = fill_and_mark(sequence.pixels, sequence.confidence)
     return OracleEngine(normalize_screen_coordinates(filled, WIDTH, HEIGHT), poses)
 
 
@@ -71,12 +72,13 @@ def sequence_of(pixels, confidence=None, **camera):
 def test_root_recovered_from_exact_projections(motion):
     poses, roots = motion
     sequence = sequence_of(pinhole_pixels(poses, roots), width=WIDTH, height=HEIGHT)
-    result = lift(sequence, oracle_for(sequence, poses), iters=0, focal=FOCAL, batch_size=16)
+    result = lift(sequence, oracle_for(sequence, poses), camera_of(sequence, focal=FOCAL),
+                  LiftSettings(0, batch_size=16))
     error_mm = np.linalg.norm(result.root - roots, axis=-1) * 1000
     assert error_mm.max() < 1.0
     np.testing.assert_allclose(result.poses_3d, poses, atol=1e-6)
     # With the wrong focal length the root depth scales with it: the camera really is used.
-    wrong = lift(sequence, oracle_for(sequence, poses), iters=0, focal=FOCAL * 1.2)
+    wrong = lift(sequence, oracle_for(sequence, poses), camera_of(sequence, focal=FOCAL * 1.2), LiftSettings(0))
     assert np.abs(wrong.root[:, 2] / roots[:, 2] - 1.2).max() < 0.01
 
 
@@ -88,7 +90,7 @@ def test_missing_joints_filled_and_down_weighted(motion):
     confidence[20:30, [3, 6]] = 0.0  # both ankles undetected for ten frames
     pixels[20:30, [3, 6]] = (0.0, 0.0)  # where some detectors put undetected joints
     sequence = sequence_of(pixels, confidence, width=WIDTH, height=HEIGHT)
-    result = lift(sequence, oracle_for(sequence, poses), iters=0, focal=FOCAL)
+    result = lift(sequence, oracle_for(sequence, poses), camera_of(sequence, focal=FOCAL), LiftSettings(0))
     assert np.isfinite(result.keypoints_2d).all()
     exact = pinhole_pixels(poses, roots)
     lost = ~np.isfinite(pixels).all(-1) | (confidence == 0)
@@ -129,10 +131,12 @@ def test_cli_writes_every_output(tmp_path, capsys, small_checkpoint, motion):
     with np.load(out) as result:
         assert {k: result[k].shape for k in result.files if k != "metadata"} == {
             "poses_3d": (40, 17, 3), "poses_3d_initial": (40, 17, 3), "root": (40, 3), "uncertainty": (40, 17),
-            "keypoints_2d": (40, 17, 2), "confidence": (40, 17), "poses_world": (40, 17, 3), "root_world": (40, 3)}
+            "keypoints_2d": (40, 17, 2), "confidence": (40, 17), "joint_source": (40, 17), "poses_world": (40, 17, 3),
+            "root_world": (40, 3)}
         metadata = json.loads(str(result["metadata"]))
         assert (result["poses_3d"][:, 0] == 0).all() and (result["uncertainty"] > 0).all()
         assert result["confidence"][3, 16] == 0 and np.isfinite(result["keypoints_2d"]).all()
+        assert result["joint_source"][3, 16] == 1 and result["joint_source"].sum() == 1  # one joint interpolated
         assert not np.allclose(result["poses_3d"], result["poses_3d_initial"])  # TTO moved the poses
     assert metadata["backend"] == "torch" and metadata["tto_iters"] == 2
     assert metadata["camera"]["focal_px"] == [HEIGHT, HEIGHT]  # the documented default: the longer side
@@ -304,13 +308,33 @@ def test_lift_rejects_bad_settings(motion):
     from uao_deploy import UaoError
 
     with pytest.raises(UaoError, match="image size is unknown"):
-        lift(sequence, engine, iters=0)
+        lift(sequence, engine, settings=LiftSettings(0))
+    sized = replace(sequence, width=WIDTH, height=HEIGHT)
     with pytest.raises(UaoError, match=r"focal length \(-5, -5\) px is outside"):
-        lift(replace(sequence, width=WIDTH, height=HEIGHT), engine, iters=0, focal=-5)
-    with pytest.raises(UaoError, match="batch size"):
-        lift(replace(sequence, width=WIDTH, height=HEIGHT), engine, iters=0, batch_size=0)
+        camera_of(sized, focal=-5)
+    with pytest.raises(UaoError, match="one of --focal, --fov and --focal-35mm"):
+        camera_of(sized, focal=1000, fov=60)
+    for bad, message in ((dict(batch_size=0), "batch size"), (dict(strategy="video"), "strategy must be one of"),
+                         (dict(iters=-1), "TTO iterations"), (dict(smooth_root=5), "frame-mode option"),
+                         (dict(strategy="frame", smooth_root=0), "root smoothing window")):
+        with pytest.raises(UaoError, match=message):
+            LiftSettings(**bad)
+    with pytest.raises(UaoError, match="sequence-mode option"):
+        LiftSettings.from_options(mode="frame", causal=True)
 
 
+def test_camera_from_field_of_view_and_35mm_equivalent():
+    sequence = sequence_of(np.zeros((3, 17, 2)), width=1920.0, height=1080.0)
+    assert camera_of(sequence).focal == (1920.0, 1920.0) and camera_of(sequence).focal_source.value == "default"
+    ninety = camera_of(sequence, fov=90.0)
+    assert ninety.fx == pytest.approx(960.0) and ninety.focal_source.value == "argument"
+    # 35 mm equivalent: the same angle across the diagonal as on a 36 x 24 mm frame (43.27 mm across).
+    assert camera_of(sequence, focal_35mm=43.2666).fx == pytest.approx(np.hypot(1920, 1080), rel=1e-4)
+    np.testing.assert_allclose(ninety.normalized()[:4], [1.0, 1.0, 0.0, 0.0], atol=1e-6)
+    assert camera_of(replace(sequence, focal=(1500.0, 1500.0))).focal_source.value == "file"
+
+
+@pytest.mark.slow
 def test_onnxruntime_default_export_is_cached_and_agrees_with_torch(tmp_path, capsys, small_checkpoint, motion,
                                                                     monkeypatch):
     monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))

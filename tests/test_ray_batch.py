@@ -11,14 +11,14 @@ import pytest
 
 from test_batch import write_keypoints
 from uao_deploy.errors import UaoError
-from uao_deploy.jobs.batch import LiftSettings, infer_many
+from uao_deploy.jobs.batch import JobSettings, infer_many
 from uao_deploy.jobs.ray_batch import infer_on_ray, init_address
 
 pytestmark = pytest.mark.slow  # starts a Ray cluster
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra uao-deploy[ray]")
 
-SETTINGS = LiftSettings(iters=2)
+SETTINGS = JobSettings(iters=2)
 
 
 @pytest.fixture(scope="module")

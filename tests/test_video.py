@@ -14,12 +14,13 @@ from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.data.video_noise import VideoNoiseModel, video_clips
 from uao_deploy.engines import load
 from uao_deploy.engines.torch import TorchEngine
-from uao_deploy.jobs.infer import lift
-from uao_deploy.jobs.sequence import refine_video
+from uao_deploy.pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
+from uao_deploy.pipeline import sequence as steps
+from uao_deploy.pipeline.focal import FOCAL_PRIOR_WEIGHT, estimate_focal, estimate_focal_scale
+from uao_deploy.pipeline.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
-from uao_deploy.trajectory import (estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance,
-                                   smooth_tracks, smoothed_noise_share)
+from uao_deploy.trajectory import estimate_root_trajectory, keypoint_noise_variance, smooth_tracks, smoothed_noise_share
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
@@ -104,13 +105,25 @@ def test_focal_scale_found_from_perspective(motion):
     guess[:, :2] /= 1.3  # the focal length 30 % too short
     scale = estimate_focal_scale(poses, x, guess, np.ones(poses.shape[:2]))
     assert scale == pytest.approx(1.3, rel=0.03)
-    # uao infer weighs the fit with the default camera's focal (scale 1) in log space.
-    from uao_deploy.jobs import video
+    # uao infer weighs the fit with the default camera's focal (scale 1) in log space, and reports an
+    # interval around what it uses.
+    from uao_deploy.pipeline import Camera
 
-    ones = np.ones(poses.shape[:2])
-    used, fitted = video.focal_scale(x, guess, poses, ones * video.UNCERTAINTY_REF, ones)
-    assert fitted == pytest.approx(scale, rel=1e-3)
-    assert used == pytest.approx(fitted ** (1 - video.FOCAL_PRIOR_WEIGHT), rel=1e-6) and 1 < used < fitted
+    default = Camera.default(WIDTH, HEIGHT)
+    default = default.scaled_focal(FOCAL / 1.3 / default.fx, FocalSource.DEFAULT)
+    estimated = estimate_focal(default, x.astype(np.float32), poses, np.ones(poses.shape[:2]))
+    assert estimated.focal_source is FocalSource.ESTIMATED
+    used = estimated.fx / default.fx
+    assert used == pytest.approx(scale ** (1 - FOCAL_PRIOR_WEIGHT), rel=1e-3) and 1 < used < scale
+    low, high = estimated.focal_interval
+    assert low < estimated.fx < high and high / low < 1.2
+    # A sequence whose fit ends at the edge of the range falls back to the default camera, and says so.
+    far = estimate_focal(default.scaled_focal(0.3, FocalSource.DEFAULT), x.astype(np.float32), poses,
+                         np.ones(poses.shape[:2]))
+    assert far.focal_source is FocalSource.FALLBACK and far.fx == pytest.approx(0.3 * default.fx)
+    assert "end of the range" in far.focal_note and far.focal_interval is None
+    short = estimate_focal(default, x[:5].astype(np.float32), poses[:5], np.ones((5, 17)))
+    assert short.focal_source is FocalSource.FALLBACK and "too few" in short.focal_note
 
 
 def test_noise_correction_keeps_the_root_depth_of_noisy_keypoints(motion):
@@ -135,30 +148,29 @@ def test_noise_correction_keeps_the_root_depth_of_noisy_keypoints(motion):
 
 
 def test_keypoint_smoothing_leaves_the_share_of_noise_it_reports(motion):
-    from uao_deploy.jobs import video
-
     poses, roots = motion
     x, _ = exact_keypoints(poses, roots)
     detected, confidence = np.ones(x.shape[:2], bool), np.full(x.shape[:2], 0.75)
-    smoothed, measured, left = video.denoise_keypoints(x, confidence, detected)
+    smoothed, measured, left = steps.denoise_keypoints(x, confidence, detected)
     # Real motion passes: well under a pixel moved.
     assert np.sqrt(np.mean((smoothed - x) ** 2)) * WIDTH / 2 < 0.5
     noise = np.random.default_rng(0).normal(0, 8 / 500, x.shape)  # 8 px of white noise
-    smoothed, measured, left = video.denoise_keypoints(x + noise, confidence, detected)
+    smoothed, measured, left = steps.denoise_keypoints(x + noise, confidence, detected)
     assert np.sqrt(measured) * WIDTH / 2 == pytest.approx(8, rel=0.1)
-    share = smoothed_noise_share(0.75, video.KEYPOINT_SMOOTHNESS)
+    share = smoothed_noise_share(0.75, steps.KEYPOINT_SMOOTHNESS)
     assert left == pytest.approx(measured * share) and share < 0.25
     # What the smoothing leaves of the noise is the share it reports (edges aside).
     residual = (smoothed - x)[10:-10]
     assert np.var(residual) == pytest.approx(left, rel=0.2)
     # The last frame, where --causal reads, keeps more: there the smoother has no future to average.
-    last = smoothed_noise_share(0.75, video.KEYPOINT_SMOOTHNESS, len(x), -1)
+    last = smoothed_noise_share(0.75, steps.KEYPOINT_SMOOTHNESS, len(x), -1)
     assert last > 2 * share
-    ends = [np.var(smooth_tracks(x[:end] + noise[:end], confidence[:end, :, None], video.KEYPOINT_SMOOTHNESS)[-1]
+    ends = [np.var(smooth_tracks(x[:end] + noise[:end], confidence[:end, :, None], steps.KEYPOINT_SMOOTHNESS)[-1]
                    - x[end - 1]) for end in range(30, len(x) + 1)]
     assert np.mean(ends) == pytest.approx(measured * last, rel=0.25)
 
 
+@pytest.mark.slow
 def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint, tmp_path):
     import shutil
 
@@ -178,13 +190,11 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
     with pytest.raises(UaoError, match="depth scale"):
         Calibration(root_depth_scale=0.2)
     # The scale moves the root along its viewing ray: the trajectory is scaled, not shifted.
-    from uao_deploy.jobs import video
-
     rng = np.random.default_rng(0)
     poses, x = rng.normal(0, 0.2, (5, 17, 3)), rng.normal(0, 0.1, (5, 17, 2))
     cams, ones = np.repeat(normalized_intrinsics((FOCAL, FOCAL), (500, 501), WIDTH, HEIGHT)[None], 5, 0), np.ones((5, 17))
-    np.testing.assert_allclose(video.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97),
-                               0.97 * video.root_trajectory(x, cams, poses, ones, ones), rtol=1e-5)
+    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97),
+                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones), rtol=1e-5)
 
 
 def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):
@@ -348,9 +358,9 @@ def test_video_windows_without_iterations_return_the_initial_state(small_model):
         plain = forward(torch.from_numpy(x))[0]
         flipped = skeleton.flip_pose(forward(skeleton.flip_pose(torch.from_numpy(x)))[0])
         expected = skeleton.zero_root((plain + flipped) / 2).numpy()
-    for output in outputs:
-        np.testing.assert_allclose(output.poses_3d, expected, atol=1e-5)
-        np.testing.assert_allclose(output.root, root, atol=1e-6)
+    for poses, trajectory in outputs:
+        np.testing.assert_allclose(poses, expected, atol=1e-5)
+        np.testing.assert_allclose(trajectory, root, atol=1e-6)
 
 
 # --- uao infer --------------------------------------------------------------------------------------
@@ -367,12 +377,12 @@ def test_sequence_mode_is_the_default_and_keeps_one_row_per_frame(small_checkpoi
     from uao_deploy.contract import Calibration
 
     with load(small_checkpoint, backend="torch") as engine:
-        result = lift(sequence, engine, iters=2)
-        plain = lift(sequence, engine, iters=0)
-        plain_sequence_flag = lift(sequence, engine, iters=0, mode="sequence")
+        result = lift(sequence, engine, settings=LiftSettings(2))
+        plain = lift(sequence, engine, settings=LiftSettings(0, "frame"))
+        plain_sequence_flag = lift(sequence, engine, settings=LiftSettings(0, "sequence"))
         engine.calibration = Calibration(root_depth_scale=0.9)
-        calibrated = lift(sequence, engine, iters=2)
-        calibrated_plain = lift(sequence, engine, iters=0)
+        calibrated = lift(sequence, engine, settings=LiftSettings(2))
+        calibrated_plain = lift(sequence, engine, settings=LiftSettings(0))
     assert result.poses_3d.shape == (len(sequence), 17, 3) and result.root.shape == (len(sequence), 3)
     # The model's depth scale moves the sequence root along its rays; the plain lifter keeps its root.
     np.testing.assert_allclose(calibrated.root, 0.9 * result.root, rtol=1e-5)
@@ -380,12 +390,12 @@ def test_sequence_mode_is_the_default_and_keeps_one_row_per_frame(small_checkpoi
     assert result.metadata["root"]["depth_scale"] == 1.0 and calibrated.metadata["root"]["depth_scale"] == 0.9
     # The noise model's 4 px of white noise plus the clip's own 2 cm joint jitter (about 4.6 px here).
     assert 5 < result.metadata["root"]["keypoint_noise_px"] < 7.5
-    assert result.metadata["mode"] == "sequence" and (result.poses_3d[:, 0] == 0).all()
-    assert "estimated from the sequence" not in result.metadata["camera"]["focal_source"]  # the file has a focal
+    assert result.metadata["strategy"] == "sequence" and (result.poses_3d[:, 0] == 0).all()
+    assert result.metadata["camera"]["focal_source"] == "file"  # the file has a focal: nothing estimated
     # --tto-iters 0 is the plain lifter with the per-frame root, whatever the mode.
     np.testing.assert_array_equal(plain.poses_3d, plain_sequence_flag.poses_3d)
     np.testing.assert_array_equal(plain.root, plain_sequence_flag.root)
-    assert "mode" not in plain.metadata
+    assert plain_sequence_flag.metadata["strategy"] == "frame"
     # The sequence root is smoother than the per-frame one.
     def jitter(track):
         return np.linalg.norm(np.diff(track, n=2, axis=0), axis=-1).mean()
@@ -397,10 +407,15 @@ def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
 
     sequence = replace(noisy_video.sequence, focal=None)
     with load(small_checkpoint, backend="torch") as engine:
-        result = lift(sequence, engine, iters=1)
+        result = lift(sequence, engine, settings=LiftSettings(1))
     camera = result.metadata["camera"]
-    assert camera["focal_source"].startswith("estimated from the sequence")
+    assert camera["focal_source"] in ("estimated", "default after a rejected estimate")
     assert 0.5 * WIDTH <= camera["focal_px"][0] <= 2.0 * WIDTH
+    if camera["focal_source"] == "estimated":
+        low, high = camera["focal_interval_px"]
+        assert low <= camera["focal_px"][0] <= high
+    else:  # the reason is given, and the default camera used
+        assert "estimate rejected" in camera["focal_note"] and camera["focal_px"][0] == max(WIDTH, HEIGHT)
 
 
 def test_causal_frames_do_not_see_the_future(small_checkpoint, noisy_video):
@@ -409,9 +424,9 @@ def test_causal_frames_do_not_see_the_future(small_checkpoint, noisy_video):
     sequence = noisy_video.sequence
     shorter = replace(sequence, pixels=sequence.pixels[:30], confidence=sequence.confidence[:30])
     with load(small_checkpoint, backend="torch") as engine:
-        full = lift(sequence, engine, iters=1, causal=True)
-        part = lift(shorter, engine, iters=1, causal=True)
-        offline = lift(sequence, engine, iters=1)
+        full = lift(sequence, engine, settings=LiftSettings(1, "causal"))
+        part = lift(shorter, engine, settings=LiftSettings(1, "causal"))
+        offline = lift(sequence, engine, settings=LiftSettings(1))
     np.testing.assert_allclose(full.poses_3d[:30], part.poses_3d, atol=1e-5)
     np.testing.assert_allclose(full.root[:30], part.root, atol=1e-5)
     assert np.abs(full.root - offline.root).max() > 1e-4  # the offline solve does use later frames
@@ -434,7 +449,7 @@ def test_infer_cli_modes(small_checkpoint, noisy_video, tmp_path, capsys):
     assert "causal latency per frame" in stdout
     with np.load(out) as saved:
         assert saved["poses_3d"].shape == (len(sequence), 17, 3)
-        assert json.loads(str(saved["metadata"]))["causal"] is True
+        assert json.loads(str(saved["metadata"]))["strategy"] == "causal"
 
 
 # --- evaluation metrics -----------------------------------------------------------------------------
@@ -451,22 +466,19 @@ def test_video_metrics_are_zero_for_the_truth_and_see_jitter(noisy_video):
 def test_video_output_barely_depends_on_where_the_windows_fall(small_model, noisy_video):
     """Sequence UAO with K = 4 through windows of different lengths and overlaps: the stitched poses
     and roots differ by a small fraction of what UAO itself changes."""
-    from uao_deploy.jobs.infer import prepare
-    from uao_deploy.camera import normalize_screen_coordinates
-
-    cam, camera, pixels, detected, confidence = prepare(noisy_video.sequence)
-    x = normalize_screen_coordinates(pixels, camera["width"], camera["height"]).astype(np.float32)
+    prepared = prepare(noisy_video.sequence, camera_of(noisy_video.sequence))
+    x, cam = prepared.x, prepared.camera.normalized()
     root = noisy_video.root.astype(np.float32)
-    confidence = np.where(detected, confidence, 0.1).astype(np.float32)
+    confidence = np.where(prepared.detected, prepared.confidence, 0.1).astype(np.float32)
     engine = TorchEngine(small_model, sequence=SequenceConfig(lr_root=0.005))  # the trajectory moves too
     start = refine_video(engine, x, confidence, cam, root, 0)
     placements = [refine_video(engine, x, confidence, cam, root, 4, window, overlap)
                   for window, overlap in ((20, 6), (32, 10), (45, 0))]
-    change = np.abs(placements[-1].poses_3d - start.poses_3d).max()
+    change = np.abs(placements[-1][0] - start[0]).max()
     assert change > 1e-3
     for other in placements[:-1]:
-        assert np.abs(other.poses_3d - placements[-1].poses_3d).max() < 0.25 * change
-        assert np.abs(other.root - placements[-1].root).max() < 0.25 * np.abs(placements[-1].root - root).max()
+        assert np.abs(other[0] - placements[-1][0]).max() < 0.25 * change
+        assert np.abs(other[1] - placements[-1][1]).max() < 0.25 * np.abs(placements[-1][1] - root).max()
 
 
 def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export, tmp_path, capsys):
@@ -490,7 +502,7 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
     assert report["data"]["splits"] == {"train": ["jump"], "val": ["wave"]}  # one clip per cell, evenly spaced
     for row in report["cells"]:
         assert row["frames"] == 9 if row["split"] == "val" else row["frames"] == 12
-        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao"}
+        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao", "sequence-uao+height"}
         for values in row["methods"].values():
             assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error"} <= set(values)
             assert all(np.isfinite(value) for value in values.values())
@@ -562,5 +574,6 @@ def test_long_videos_go_through_a_few_windows_at_a_time():
     result = refine_video(engine, x, confidence, np.float32([2.3, 2.3, 0, 0, 0, 0, 0, 0, 0]), root, 4,
                           windows_per_call=3)
     assert max(shape[0] for shape in engine.calls) == 3 and all(shape[1] <= 100 for shape in engine.calls)
-    np.testing.assert_allclose(result.poses_3d[..., :2], x, atol=1e-6)
-    np.testing.assert_allclose(result.root, root, rtol=1e-5)
+    poses, trajectory = result
+    np.testing.assert_allclose(poses[..., :2], x, atol=1e-6)
+    np.testing.assert_allclose(trajectory, root, rtol=1e-5)

@@ -12,7 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from .camera import estimate_root, root_normal_equations
+from .camera import root_normal_equations
 from .errors import UaoError
 
 # Half bandwidth of the normal matrix, unknowns ordered frame by frame (x, y, z): the acceleration
@@ -119,43 +119,3 @@ def smoothed_noise_share(weight: float, smoothness: float, frames: int = 101, fr
 def _smoothed_noise_share(weight: float, smoothness: float, frames: int, frame: int) -> float:
     row = smooth_tracks(np.eye(frames), np.full((frames, frames), weight), smoothness)[frame]
     return float(np.square(row, dtype=np.float64).sum())
-
-
-def reprojection_rms(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, root: np.ndarray,
-                     weights: np.ndarray) -> float:
-    """Weighted RMS distance (normalized units) of the placed poses' pinhole projections to the keypoints."""
-    placed = np.asarray(pose, np.float64) + np.asarray(root, np.float64)[:, None]
-    cam = np.asarray(cam, np.float64)[:, None]
-    projected = cam[..., :2] * placed[..., :2] / placed[..., 2:3] + cam[..., 2:4]
-    squared = ((projected - keypoints) ** 2).sum(axis=-1)
-    return float(np.sqrt((squared * weights).sum() / weights.sum()))
-
-
-FOCAL_SCALES = np.exp(np.linspace(np.log(0.5), np.log(2.0), 57))  # 2.5 % apart
-
-
-def estimate_focal_scale(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
-                         max_frames: int = 2000) -> float:
-    """The factor on the focal length (0.5-2) whose per-frame least-squares roots reproject the poses best.
-
-    Perspective makes a pose of known depth extent fit best at the true focal; the minimum is
-    shallow (a 10 % wrong focal costs ~1 % of residual), so the whole sequence (up to ``max_frames``
-    frames, evenly taken) is used, and the grid minimum is refined by a parabola through its neighbours.
-    """
-    step = max(1, len(pose) // max_frames)
-    pose, keypoints, cam, weights = pose[::step], keypoints[::step], np.asarray(cam, np.float64)[::step], weights[::step]
-    residuals = []
-    for scale in FOCAL_SCALES:
-        scaled = cam.copy()
-        scaled[:, :2] *= scale
-        residuals.append(reprojection_rms(pose, keypoints, scaled, estimate_root(pose, keypoints, scaled, weights),
-                                          weights))
-    best = int(np.argmin(residuals))
-    log_scales = np.log(FOCAL_SCALES)
-    if 0 < best < len(FOCAL_SCALES) - 1:
-        left, centre, right = residuals[best - 1:best + 2]
-        curvature = left - 2 * centre + right
-        if curvature > 0:
-            offset = 0.5 * (left - right) / curvature
-            return float(np.exp(log_scales[best] + offset * (log_scales[1] - log_scales[0])))
-    return float(FOCAL_SCALES[best])

@@ -1,6 +1,6 @@
 """Video modes side by side: per-frame UAO, sequence UAO and causal sequence UAO on one keypoint video.
 
-Each mode lifts the same video with ``uao infer``'s own :func:`~uao_deploy.jobs.infer.lift` (frame:
+Each mode lifts the same video with ``uao infer``'s own :func:`~uao_deploy.pipeline.lift` (frame:
 per-frame root and fused UAO; sequence: smooth trajectory, fused sequence UAO in windows,
 smoothing; causal: frame by frame, past frames only). The modes run in turns, so the machine's
 drift hits all alike; the medians of the turns are reported as ms per frame, the ratio sequence /
@@ -19,24 +19,25 @@ import numpy as np
 
 from ..fileio import atomic_write_bytes
 
-MODES = {"frame": ("frame", False), "sequence": ("sequence", False), "causal": ("sequence", True)}
+MODES = ("frame", "sequence", "causal")
 FRAME_BUDGET_MS = 40.0  # 25 fps
 
 
 def video_speed(sequence, engine, iters: int = 4, turns: int = 3) -> dict:
     """Time every mode ``turns`` times in turns on ``sequence`` (a KeypointSequence) with ``engine``."""
-    from ..jobs.infer import lift
+    from ..pipeline import LiftSettings, camera_of, lift
 
-    lift(sequence, engine, iters, mode="frame")  # warm-up: sessions, caches
+    camera = camera_of(sequence)
+    lift(sequence, engine, camera, LiftSettings(iters, "frame"))  # warm-up: sessions, caches
     ms_per_frame = {name: [] for name in MODES}
     latency = []
     load = [os.getloadavg()[0]]
     for _ in range(turns):
-        for name, (mode, causal) in MODES.items():
+        for name in MODES:
             started = time.perf_counter()
-            result = lift(sequence, engine, iters, mode=mode, causal=causal)
+            result = lift(sequence, engine, camera, LiftSettings(iters, name))
             ms_per_frame[name].append((time.perf_counter() - started) * 1000 / len(sequence))
-            if causal:
+            if name == "causal":
                 latency.append(result.metadata["latency_ms"])
         load.append(os.getloadavg()[0])
     medians = {name: float(np.median(values)) for name, values in ms_per_frame.items()}

@@ -18,7 +18,7 @@ from . import options
 @click.option("--frames", type=click.IntRange(min=1), help="Lift only the first N frames of the sample.")
 def command(out, backend, tto_iters, render, render_step, frames):
     """Export, lift the embedded sample (CMU walk, Human3.6M camera), report MPJPE, render."""
-    from ..jobs.infer import demo
+    from ..jobs.demo import demo
 
     demo(out, backend=backend, iters=tto_iters, render=render, render_step=render_step, frames=frames,
          log=click.echo)

@@ -16,7 +16,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
     if mocap and (h36m_3d or h36m_2d):
         raise click.UsageError("give either --data or both --h36m-3d and --h36m-2d, not both")
     if not (mocap or h36m_3d or h36m_2d):
-        from ..jobs.verify import load_pairs
+        from ..inputs import load_pairs
 
         pairs = load_pairs(stride=stride)
         pairs.update(clip=np.zeros(len(pairs["x"]), np.int64), names=["embedded sample"])

@@ -46,10 +46,18 @@ def parse_up(ctx, param, value):
               help="Degrees the camera looks below the horizon (no roll), instead of estimating the up direction.")
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
+@click.option("--subject-height", type=POSITIVE, metavar="METRES",
+              help="The person's standing height (sole to crown): the skeleton and the root's depth are scaled to "
+                   "it (not with --causal).")
 @click.option("--fps", type=POSITIVE, help="Frames per second of the video: the frame times of every output "
                                            "(BVH Frame Time, CSV/JSON time) [default: the file's own rate, else 25].")
 @click.option("--focal", type=POSITIVE,
-              help=f"Focal length in pixels [default: from the file, else {DEFAULT_FOCAL_RULE}].")
+              help="Focal length in pixels [default: from the file, else estimated from the sequence in sequence "
+                   f"mode (its 90 % interval in the metadata), else {DEFAULT_FOCAL_RULE}].")
+@click.option("--fov", type=click.FloatRange(0, 180, min_open=True, max_open=True), metavar="DEGREES",
+              help="Horizontal field of view across the image width, instead of --focal.")
+@click.option("--focal-35mm", type=POSITIVE, metavar="MM",
+              help="35 mm equivalent focal length (same angle across the image diagonal), instead of --focal.")
 @options.tto_iters(minimum=0, help="UAO iterations (0: the plain lifter).")
 @click.option("--smooth-root", default=1, show_default=True, type=click.IntRange(min=1),
               help="Centred moving median of the estimated root over N frames (1: none).")
@@ -85,9 +93,9 @@ def parse_up(ctx, param, value):
                                                             "--gpus-per-worker GPUs].")
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
-def command(files, out, layout, width, height, focal, tto_iters, smooth_root, batch_size, backend, engine_dir,
-            checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up, camera_pitch,
-            resume, ray_address, workers, gpus_per_worker, mode, causal, video, fps):
+def command(files, out, layout, width, height, focal, fov, focal_35mm, tto_iters, smooth_root, batch_size, backend,
+            engine_dir, checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up,
+            camera_pitch, resume, ray_address, workers, gpus_per_worker, mode, causal, video, subject_height, fps):
     """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
     or VideoPose3D files) to 3D poses. FILES may also be folders of such files, globs or .txt lists
     (one path a line): one .npz per sequence under -o DIR, mirroring their names."""
@@ -97,12 +105,12 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
     if (workers or gpus_per_worker) and not ray_address:
         raise click.UsageError("--workers and --gpus-per-worker size a Ray job; add --ray")
     if ray_address or resume or any(map(is_batch_argument, files)):
-        from ..jobs.batch import LiftSettings, infer_many
+        from ..jobs.batch import JobSettings, infer_many
 
         if render is not None or video is not None:
             raise click.UsageError("--render/--video draw one file's animation; lift that file alone to render it")
-        settings = LiftSettings(layout, allow_pickle, width, height, focal, tto_iters, smooth_root, batch_size,
-                                input_format, person, up, camera_pitch, mode, causal, fps)
+        settings = JobSettings(layout, allow_pickle, width, height, focal, fov, focal_35mm, tto_iters, smooth_root,
+                               batch_size, input_format, person, up, camera_pitch, mode, causal, fps, subject_height)
         common = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
                       providers=providers, resume=resume, log=click.echo)
         if ray_address:
@@ -114,8 +122,11 @@ def command(files, out, layout, width, height, focal, tto_iters, smooth_root, ba
             infer_many(files, out, settings, **common)
         return
 
-    infer_files(files, out, layout=layout, allow_pickle=allow_pickle, width=width, height=height, focal=focal,
-                iters=tto_iters, smooth_root=smooth_root, batch_size=batch_size, backend=backend,
-                engine_dir=engine_dir, checkpoint=checkpoint, render=render, progress=progress, log=click.echo,
-                precision=precision, providers=providers, format=input_format, person=person, up=up,
-                camera_pitch=camera_pitch, mode=mode, causal=causal, video=video, fps=fps)
+    from ..pipeline import LiftSettings
+
+    settings = LiftSettings.from_options(tto_iters, mode, causal, batch_size, smooth_root, subject_height)
+    infer_files(files, out, settings, layout=layout, allow_pickle=allow_pickle, width=width, height=height,
+                focal=focal, fov=fov, focal_35mm=focal_35mm, backend=backend, engine_dir=engine_dir,
+                checkpoint=checkpoint, render=render, progress=progress, log=click.echo, precision=precision,
+                providers=providers, format=input_format, person=person, up=up, camera_pitch=camera_pitch,
+                video=video, fps=fps)

@@ -26,8 +26,9 @@ from ..model.checkpoint import checkpoint_path, read_calibration
 
 log = logging.getLogger(__name__)
 
-# Folders whose code never reaches an exported graph (commands, jobs, timing, pictures).
-NOT_IN_GRAPHS = ("cli", "jobs", "bench", "viz")
+# Folders whose code never reaches an exported graph (commands, jobs, the host-side lifting core,
+# timing, pictures): editing them reuses the cached exports.
+NOT_IN_GRAPHS = ("cli", "jobs", "pipeline", "bench", "viz")
 MARKER = ".uao-cache-entry"  # in every folder this module made, holding SIGNATURE
 SIGNATURE = "made by uao-deploy's export cache (uao_deploy.export.cache); `uao cache --clear` removes this folder\n"
 

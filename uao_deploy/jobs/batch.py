@@ -5,7 +5,7 @@ Inputs: keypoint files, sequence folders (per-frame OpenPose JSON or YOLO-pose t
 each), folders of those (searched recursively; outputs keep the relative folders), globs and .txt
 lists. Each output records in its metadata (key ``job``) what made it: the sha256 of its input (of
 a sequence folder's files), the engine's identity (backend, checkpoint sha256, precision, TTO
-config, fused K) and every setting of :class:`LiftSettings` but ``allow_pickle``. A re-run with ``resume`` skips an input only when every output it would write
+config, fused K) and every setting of :class:`JobSettings` but ``allow_pickle``. A re-run with ``resume`` skips an input only when every output it would write
 holds exactly that record, so a changed input, model or setting is lifted again, and a file that
 merely exists (or is truncated) is not taken as done.
 
@@ -26,7 +26,7 @@ from .. import fileio
 from ..io import budget
 from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError, one_line
-from .infer import check_options, lift, prepare, write_lifted
+from ..pipeline import LiftSettings, camera_of, lift, prepare
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
 # YOLO-pose txt frames, see is_sequence_folder): npz, MediaPipe CSV, AlphaPose and MMPose JSON.
@@ -45,14 +45,16 @@ class InputFile:
 
 
 @dataclass(frozen=True)
-class LiftSettings:
-    """The options of ``uao infer`` that shape each output."""
+class JobSettings:
+    """The options of ``uao infer`` that shape each output; checked when made."""
 
     layout: str = "auto"
     allow_pickle: bool = False
     width: float | None = None
     height: float | None = None
     focal: float | None = None
+    fov: float | None = None
+    focal_35mm: float | None = None
     iters: int = 4
     smooth_root: int = 1
     batch_size: int = 64
@@ -63,15 +65,23 @@ class LiftSettings:
     mode: str = "sequence"
     causal: bool = False
     fps: float | None = None
+    subject_height: float | None = None
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
                 "person": self.person, "width": self.width, "height": self.height, "fps": self.fps}
 
-    def lift_options(self) -> dict:
-        return {"iters": self.iters, "width": self.width, "height": self.height, "focal": self.focal,
-                "smooth_root": self.smooth_root, "batch_size": self.batch_size, "mode": self.mode,
-                "causal": self.causal}
+    def __post_init__(self):
+        self.lift_settings()
+        if self.up is not None and self.camera_pitch is not None:
+            raise UaoError("give either --up or --camera-pitch, not both")
+
+    def lift_settings(self) -> LiftSettings:
+        return LiftSettings.from_options(self.iters, self.mode, self.causal, self.batch_size, self.smooth_root,
+                                         self.subject_height)
+
+    def camera(self, sequence: KeypointSequence):
+        return camera_of(sequence, self.width, self.height, self.focal, self.fov, self.focal_35mm)
 
     def recorded(self) -> dict:
         """What a finished output must match to be skipped (allow_pickle only permits reading)."""
@@ -239,7 +249,7 @@ def _fixed_prefix(pattern: str) -> Path:
     return Path(*parts[:fixed]) if fixed else Path()
 
 
-def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: dict, resume: bool,
+def prepare_file(item: InputFile, out: Path, settings: JobSettings, engine_id: dict, resume: bool,
                  inputs: fileio.Inputs | None = None) -> Prepared:
     """Hash, read and check one input; decide whether ``resume`` skips it. Never raises: a bad file
     comes back with its reason, so the job goes on with the others. ``inputs``: every input of the
@@ -252,7 +262,7 @@ def prepare_file(item: InputFile, out: Path, settings: LiftSettings, engine_id: 
         prepared.job = json.loads(json.dumps(job))  # as it reads back from an output (tuples as lists)
         prepared.sequences = read_keypoints(item.path, **settings.read_options())
         for sequence in prepared.sequences:
-            prepare(sequence, settings.width, settings.height, settings.focal)
+            prepare(sequence, settings.camera(sequence))
         inputs = inputs or fileio.Inputs([item.path])
         prepared.targets = [fileio.check_output_file(out / item.subfolder / f"{sequence.name}.npz", inputs)
                             for sequence in prepared.sequences]
@@ -296,7 +306,7 @@ def first_claim(targets: list[str], source: str, claimed: dict[str, str]) -> str
     return None
 
 
-def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOutcome:
+def lift_and_save(prepared: Prepared, engine, settings: JobSettings) -> FileOutcome:
     """Lift and write every sequence of a prepared file; a failure is returned, not raised."""
     if prepared.error is not None:
         return FileOutcome(prepared.source, "failed", prepared.error)
@@ -305,32 +315,29 @@ def lift_and_save(prepared: Prepared, engine, settings: LiftSettings) -> FileOut
     try:
         frames = 0
         for sequence, target in zip(prepared.sequences, prepared.targets):
-            result = lift(sequence, engine, **settings.lift_options())
+            result = lift(sequence, engine, settings.camera(sequence), settings.lift_settings())
             result.metadata["job"] = prepared.job
-            write_lifted(result, target, settings.up, settings.camera_pitch)
+            result.write(target, settings.up, settings.camera_pitch)
             frames += len(sequence)
     except Exception as exc:  # one bad file never ends the job; its reason goes into the summary
         return FileOutcome(prepared.source, "failed", one_line(exc))
     return FileOutcome(prepared.source, "done", ", ".join(map(str, prepared.targets)), frames)
 
 
-def check_job(out, settings: LiftSettings, inputs=()) -> Path:
-    """Refuse, before any work, settings no run can use and an output that is no folder or is (or
-    lies inside) an input folder."""
-    check_options(settings.iters, settings.smooth_root, settings.batch_size, settings.mode, settings.causal)
-    if settings.up is not None and settings.camera_pitch is not None:
-        raise UaoError("give either --up or --camera-pitch, not both")
+def check_job(out, inputs=()) -> Path:
+    """Refuse, before any work, an output that is no folder or is (or lies inside) an input folder
+    (the settings were checked when made)."""
     out = Path(out)
     if out.suffix.lower() == ".npz":
         raise UaoError(f"-o {out} names one file; several inputs need a folder")
     return fileio.check_output_folder(out, inputs=inputs)
 
 
-def run_batch(inputs: list[InputFile], out, engine, settings: LiftSettings, resume: bool = False,
+def run_batch(inputs: list[InputFile], out, engine, settings: JobSettings, resume: bool = False,
               log=print) -> BatchSummary:
     """Lift every input with ``engine`` in this process, file after file."""
     every_input = fileio.Inputs([item.path for item in inputs])
-    out = check_job(out, settings, every_input)
+    out = check_job(out, every_input)
     engine_id = engine_identity(engine)
     started = time.perf_counter()
     outcomes, claimed = [], {}
@@ -348,14 +355,14 @@ def outcome_line(outcome: FileOutcome) -> str:
     return f"{outcome.source}: {outcome.status}" + (f" ({outcome.message})" if outcome.status == "failed" else "")
 
 
-def infer_many(specs, out, settings: LiftSettings, backend=None, engine_dir=None, checkpoint=None,
+def infer_many(specs, out, settings: JobSettings, backend=None, engine_dir=None, checkpoint=None,
                precision: str = "fp32", providers: str | None = None, resume: bool = False, log=print) -> BatchSummary:
     """``uao infer`` over folders, globs and lists in this process; raises UaoError after the summary
     when any file failed."""
     from .infer import open_engine
 
     inputs = expand_inputs(specs)
-    check_job(out, settings, [*searched_folders(specs), *(item.path for item in inputs)])
+    check_job(out, [*searched_folders(specs), *(item.path for item in inputs)])
     engine = open_engine(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     notice = engine.path_notice(settings.iters)
     if notice:

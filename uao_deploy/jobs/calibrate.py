@@ -1,6 +1,6 @@
 """``uao calibrate``: measure a model's root depth bias on mocap clips and record it with the checkpoint.
 
-The root that sequence mode fits (:func:`uao_deploy.jobs.video.root_trajectory`, noise-corrected,
+The root that sequence mode fits (:func:`uao_deploy.pipeline.sequence.root_trajectory`, noise-corrected,
 without any depth scale) sits too far for a model whose poses spread wider than the truth, and for a
 lens that shrinks the image; a person's size and distance cannot be told apart in 2D, so the fit
 cannot see this bias itself. Calibration fits that root on keypoint videos made from mocap clips
@@ -14,19 +14,20 @@ import numpy as np
 
 from ..contract import Calibration
 from ..errors import UaoError
-from . import video
-from .infer import model_inputs, prepare
+from ..pipeline import camera_of, prepare
+from ..pipeline import sequence as steps
 
 NOISE_PX = (0.0, 4.0, 8.0)
 
 
 def depth_ratio(engine, clip) -> float:
     """Median over frames of true / fitted root depth for one keypoint video with its truth."""
-    cam, camera, pixels, detected, confidence = prepare(clip.sequence)
-    x, cams, weights = model_inputs(cam, camera, pixels, detected, confidence)
-    x, _, noise_left = video.denoise_keypoints(x, weights, detected)
-    poses, uncertainty = video.predict_with_uncertainty(engine, x)
-    root = video.root_trajectory(x, cams, poses, uncertainty, weights, noise_left)
+    prepared = prepare(clip.sequence, camera_of(clip.sequence))
+    weights = prepared.weights
+    x, _, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
+    poses, uncertainty = steps.predict_with_uncertainty(engine, x)
+    cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
+    root = steps.root_trajectory(x, cams, poses, uncertainty, weights, noise_left)
     return float(np.median(clip.root[:, 2] / root[:, 2]))
 
 

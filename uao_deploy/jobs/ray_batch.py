@@ -23,7 +23,7 @@ from pathlib import Path
 
 from ..errors import UaoError
 from ..fileio import Inputs, atomic_write_bytes
-from .batch import (BatchSummary, FileOutcome, InputFile, LiftSettings, check_job, engine_identity, expand_inputs,
+from .batch import (BatchSummary, FileOutcome, InputFile, JobSettings, check_job, engine_identity, expand_inputs,
                     first_claim, lift_and_save, outcome_line, prepare_file, report, searched_folders)
 
 RAY_BACKENDS = ("onnxruntime", "tensorrt")
@@ -113,7 +113,7 @@ class OutputClaims:
 class LiftWorker:
     """A Ray Data actor: one engine, many files (one per call)."""
 
-    def __init__(self, files_ref, backend: str, providers, threads: int | None, settings: LiftSettings, claims):
+    def __init__(self, files_ref, backend: str, providers, threads: int | None, settings: JobSettings, claims):
         import ray
 
         self.engine = load_shipped(ray.get(files_ref), backend, providers, threads)
@@ -137,7 +137,7 @@ class LiftWorker:
                 for name in ("source", "status", "message", "frames")}
 
 
-def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", workers: int | None = None,
+def infer_on_ray(specs, out, settings: JobSettings, address: str = "default", workers: int | None = None,
                  gpus_per_worker: float = 0, backend=None, engine_dir=None, checkpoint=None, precision: str = "fp32",
                  providers=None, resume: bool = False, log=print) -> BatchSummary:
     """The many-files job on a Ray cluster (joined, or started for the job when none is running here).
@@ -149,7 +149,7 @@ def infer_on_ray(specs, out, settings: LiftSettings, address: str = "default", w
 
     inputs = [InputFile(item.path.resolve(), item.subfolder) for item in expand_inputs(specs)]
     searched = [*searched_folders(specs), *(item.path for item in inputs)]
-    out = check_job(out, settings, searched).resolve()  # workers may run elsewhere: absolute paths only
+    out = check_job(out, searched).resolve()  # workers may run elsewhere: absolute paths only
     folder, backend = engine_folder(backend, engine_dir, checkpoint, settings.iters, precision, providers)
     started_here = not ray.is_initialized()
     if started_here:

@@ -1,14 +1,16 @@
 """``uao eval --video``: what a user gets from keypoint videos of real motion, method by method.
 
 Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`) and lifted with
-:func:`uao_deploy.jobs.infer.lift`, exactly as ``uao infer`` does:
+:func:`uao_deploy.pipeline.lift`, exactly as ``uao infer`` does:
 
 * ``plain``: ``--tto-iters 0`` (the lifter with the per-frame least-squares root);
 * ``plain+savgol``: that output smoothed with ``scipy.signal.savgol_filter`` (cubic; 31 frames on
   the root, 9 on the pose), what users do by hand;
 * ``frame-uao``: ``--mode frame`` (UAO per frame through the per-frame root);
 * ``sequence-uao``: the default sequence mode;
-* ``causal-uao`` (only where asked for): ``--causal``, live use, each frame from the frames up to it.
+* ``causal-uao`` (only where asked for): ``--causal``, live use, each frame from the frames up to it;
+* ``sequence-uao+height``: the sequence-mode result scaled to the clip's true height, as
+  ``uao infer --subject-height`` does (:mod:`uao_deploy.pipeline.height`).
 
 Metrics per video, then averaged per clip (over its cameras) and over clips: MPJPE and P-MPJPE
 (root-relative), root error, absolute MPJPE (camera frame), acceleration error of the absolute
@@ -29,10 +31,11 @@ from .. import skeleton
 from ..data.video_noise import VideoClip
 from ..errors import UaoError
 from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root_error_parts, rte, w_mpjpe)
+from ..pipeline import LiftSettings, camera_of, lift, prepare
+from ..pipeline.height import height_scales, skeleton_height
 from ..pipeline.world import ANKLES, estimate_world_frame
-from .infer import lift
 
-METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
+METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao", "sequence-uao+height")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
 WORLD_METRICS = ("w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "root_lateral", "root_depth",
                  "depth_bias", "up_error")
@@ -91,15 +94,19 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4]) -
     if unknown:
         raise UaoError(f"unknown video methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
     lifted = {}
+    keypoints = prepare(clip.sequence, camera_of(clip.sequence))
     if {"plain", "plain+savgol"} & set(methods):
-        plain = lift(clip.sequence, engine, iters=0, mode="frame")
+        plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
         lifted["plain"] = (plain.poses_3d, plain.root)
         lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)), savgol(plain.root, SAVGOL_ROOT))
-    for method, options in (("frame-uao", {"mode": "frame"}), ("sequence-uao", {"mode": "sequence"}),
-                            ("causal-uao", {"mode": "sequence", "causal": True})):
-        if method in methods:
-            result = lift(clip.sequence, engine, iters=iters, **options)
+    for method, strategy in (("frame-uao", "frame"), ("sequence-uao", "sequence"), ("causal-uao", "causal")):
+        if method in methods or (method == "sequence-uao" and "sequence-uao+height" in methods):
+            result = lift(keypoints, engine, settings=LiftSettings(iters, strategy))
             lifted[method] = (result.poses_3d, result.root)
+    if "sequence-uao+height" in methods:
+        pose, root = lifted["sequence-uao"]
+        pose_scale, root_scale = height_scales(pose, skeleton_height(clip.target))
+        lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale)
     return {method: lifted[method] for method in methods}
 
 

@@ -3,7 +3,7 @@
 ============ ==============================================================================
 suffix       content
 ============ ==============================================================================
-``.npz``     every array of :class:`uao_deploy.jobs.infer.LiftResult`, plus ``poses_world``
+``.npz``     every array of :class:`uao_deploy.pipeline.LiftResult`, plus ``poses_world``
              (T, 17, 3) and ``root_world`` (T, 3) in the world frame; ``metadata`` (JSON) holds
              the world frame's transform
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
@@ -14,8 +14,8 @@ suffix       content
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-Every format but the npz needs the world-frame arrays, which
-:func:`uao_deploy.pipeline.world.add_world_frame` adds (Y up, floor at 0).
+A lifted sequence is written by :meth:`uao_deploy.pipeline.LiftResult.write`, which adds the world-frame
+arrays (:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
 """
 from __future__ import annotations
 
@@ -103,7 +103,7 @@ def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> 
 def load_result(path) -> tuple[dict, dict]:
     """The arrays (those :mod:`.schema` lists) and metadata of an npz written by ``uao infer``, checked
     against the schema: anything else is one UaoError naming the problem."""
-    from ...data.npz import open_npz, read_array
+    from ..npz import open_npz, read_array
 
     path = Path(path)
     with open_npz(path, "uao result .npz") as archive:

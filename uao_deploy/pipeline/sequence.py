@@ -1,12 +1,12 @@
-"""Sequence mode of ``uao infer``: a smooth root trajectory, UAO through it, uncertainty-weighted smoothing.
+"""The steps of the sequence and causal strategies: denoised keypoints, a smooth root trajectory,
+sequence UAO through it on any engine, uncertainty-weighted smoothing.
 
 0. Keypoints: each 2D keypoint track is smoothed over time, weighted by the detector confidence
    c, with ``KEYPOINT_SMOOTHNESS`` x its squared acceleration (:func:`denoise_keypoints`). The
    detector's frame-to-frame noise makes the network's poses noisier and smaller, and the pose
-   look larger in 2D (so the root nearer); smoothing removes four fifths of its variance, and the
-   steps below see the smoothed keypoints. Its noise variance, measured from the raw tracks
-   (:func:`uao_deploy.trajectory.keypoint_noise_variance`), is carried as the share the smoothing
-   leaves.
+   look larger in 2D (so the root nearer); the steps below see the smoothed keypoints. Its noise
+   variance, measured from the raw tracks (:func:`uao_deploy.trajectory.keypoint_noise_variance`),
+   is carried as the share the smoothing leaves.
 
 Then, given the flip-averaged poses of those keypoints, the network's uncertainty exp(s) and c:
 
@@ -19,19 +19,16 @@ Then, given the flip-averaged poses of those keypoints, the network's uncertaint
    own bias (its poses spread wider than the truth, so the root sits too far) is its calibrated
    depth scale (:class:`uao_deploy.contract.Calibration`), applied to the trajectory.
 2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
-   any engine (:func:`uao_deploy.jobs.sequence.refine_video`): the 2D inputs move under the
-   reprojection (through the trajectory), pseudo-target, smoothness and bone-length terms (the
-   trajectory too where ``SequenceConfig.lr_root`` > 0; by default it stays, see there).
+   any engine (:func:`refine_video`): the 2D inputs move under the reprojection (through the
+   trajectory), pseudo-target, smoothness and bone-length terms.
 3. Pose smoothing: each root-relative joint coordinate over time, weighted by
    ``c * UNCERTAINTY_REF / exp(s)``, with ``POSE_SMOOTHNESS`` x its squared acceleration
    (:func:`uao_deploy.trajectory.smooth_tracks`): an unsure joint follows its neighbours in time.
 
-Causal use solves steps 0, 1 and 3 on the ``CAUSAL_WINDOW`` frames that end at the current frame
-and keeps that frame's value (at the last frame the keypoint smoothing keeps about half the noise
-variance, against a fifth inside a sequence), and runs UAO on the current frame only: each new
-frame costs one frame's network work plus three small banded solves. The constants were chosen on
-the validation clips (CMU val through the Human3.6M test cameras, 4 and 8 px video noise), see
-README-video.
+Causal use (:func:`lift_causal`) solves steps 0, 1 and 3 on the ``CAUSAL_WINDOW`` frames that end
+at the current frame and keeps that frame's value, and runs UAO on the current frame only: each
+new frame costs one frame's network work plus three small banded solves. The constants were chosen
+on the validation clips; their measurements are in docs/ and benchmarks/results.
 """
 from __future__ import annotations
 
@@ -40,31 +37,25 @@ import time
 import numpy as np
 
 from .. import skeleton
+from ..camera import CAM_DIM
+from ..contract import WINDOW_FRAMES
+from ..errors import UaoError
 from ..tto import flip_average
 from ..tto.config import UNCERTAINTY_REF
-from ..trajectory import (estimate_focal_scale, estimate_root_trajectory, keypoint_noise_variance,
-                          smooth_tracks, smoothed_noise_share)
-from .sequence import OVERLAP, WINDOW, refine_video
+from ..tto.windows import Stitcher
+from ..trajectory import estimate_root_trajectory, keypoint_noise_variance, smooth_tracks, smoothed_noise_share
 
 ROOT_UNCERTAINTY_POWER = 0.5
 ROOT_SMOOTHNESS = 3000.0
 POSE_SMOOTHNESS = 3.0
-# Chosen from 0.3, 1 and 3 on the train and val clips: 3 had the lowest root error at 4 and 8 px (val 8 px:
-# 140 mm unsmoothed, 138 with 1, 136 with 3) and cost 0.6 mm at 0 px.
 KEYPOINT_SMOOTHNESS = 3.0
 CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
-# An unknown focal length: the scale fitted to the sequence is noisy (perspective is a weak cue; on the
-# val clips its log error is 9 % on average, up to 24 %), so it is combined with the default camera's
-# (focal = the image's longer side, 53 degrees across it) as a log-normal prior: a weighted mean in
-# log space. The weight was chosen on the val clips (4 px, rechecked with the calibrated, smoothed
-# pipeline: root error 444 mm with the fitted scale alone, 620 mm with the prior alone, 312 mm with
-# 0.25, 297 mm with 0.5).
-FOCAL_PRIOR_WEIGHT = 0.5
+WINDOW = WINDOW_FRAMES
+OVERLAP = 10  # frames shared with each neighbour: 11 % more work than no overlap
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
             "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS,
-            "keypoint_smoothness": KEYPOINT_SMOOTHNESS, "window": WINDOW,
-            "overlap": OVERLAP, "focal_prior_weight": FOCAL_PRIOR_WEIGHT}
+            "keypoint_smoothness": KEYPOINT_SMOOTHNESS, "window": WINDOW, "overlap": OVERLAP}
 
 
 def root_weights(confidence: np.ndarray, uncertainty: np.ndarray) -> np.ndarray:
@@ -98,12 +89,6 @@ def predict_with_uncertainty(engine, x: np.ndarray) -> tuple[np.ndarray, np.ndar
     return pose, uncertainty["exp_s"]
 
 
-def focal_scale(x, cams, poses, uncertainty, confidence) -> tuple[float, float]:
-    """(scale to use, scale fitted to the sequence alone) of the focal length in ``cams`` (the default camera)."""
-    fitted = estimate_focal_scale(poses, x, cams, root_weights(confidence, uncertainty))
-    return fitted ** (1 - FOCAL_PRIOR_WEIGHT), fitted
-
-
 def root_trajectory(x, cams, poses, uncertainty, confidence, keypoint_variance: float = 0.0,
                     depth_scale: float = 1.0) -> np.ndarray:
     """Step 1 for a whole sequence: the smooth root trajectory (T, 3), corrected for the keypoints' noise
@@ -114,11 +99,38 @@ def root_trajectory(x, cams, poses, uncertainty, confidence, keypoint_variance: 
     return trajectory * np.float32(depth_scale)
 
 
-def refine_and_smooth(engine, x, cams, root, uncertainty, confidence, iters: int) -> tuple[np.ndarray, np.ndarray]:
+def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray, root: np.ndarray,
+                 iters: int | None = None, window: int = WINDOW, overlap: int = OVERLAP,
+                 windows_per_call: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Step 2: sequence UAO of one video in overlapping windows, ``windows_per_call`` windows per
+    engine call, cross-faded (:mod:`uao_deploy.tto.windows`), so memory stays bounded however long
+    the video is. x (T, 17, 2) normalized, confidence (T, 17), cam (9,), root (T, 3) initial ->
+    (root-zeroed poses (T, 17, 3), root trajectory (T, 3))."""
+    frames = len(x)
+    shapes = (x.shape[1:], confidence.shape, root.shape, cam.shape)
+    if shapes != ((17, 2), x.shape[:2], (frames, 3), (CAM_DIM,)):
+        raise UaoError(f"sequence UAO needs x (T, 17, 2), confidence (T, 17), cam ({CAM_DIM},) and root (T, 3); got "
+                       f"{x.shape}, {confidence.shape}, {cam.shape} and {root.shape}")
+    stitcher = Stitcher(frames, window, overlap)
+    for first in range(0, len(stitcher.starts), windows_per_call):
+        indices = range(first, min(first + windows_per_call, len(stitcher.starts)))
+        spans = [slice(stitcher.starts[i], stitcher.starts[i] + stitcher.length) for i in indices]
+
+        def gather(array):
+            return np.stack([array[span] for span in spans])
+
+        cams = np.repeat(cam[None], len(spans), axis=0)
+        pose, trajectory, _, _ = engine.sequence_tto(gather(x), gather(confidence), cams, gather(root), iters)
+        for row, index in enumerate(indices):
+            stitcher.add(index, {"pose": pose[row], "root": trajectory[row]})
+    return stitcher.result("pose"), stitcher.result("root")
+
+
+def refine_and_smooth(engine, x, cam, root, uncertainty, confidence, iters: int) -> tuple[np.ndarray, np.ndarray]:
     """Steps 2 and 3 for a whole sequence: (root-zeroed poses (T, 17, 3), root trajectory (T, 3))."""
-    refined = refine_video(engine, x, confidence, cams[0], root, iters)
-    poses = smooth_tracks(refined.poses_3d, pose_weights(confidence, uncertainty), POSE_SMOOTHNESS)
-    return skeleton.zero_root(poses), refined.root
+    refined, root = refine_video(engine, x, confidence, cam, root, iters)
+    poses = smooth_tracks(refined, pose_weights(confidence, uncertainty), POSE_SMOOTHNESS)
+    return skeleton.zero_root(poses), root
 
 
 def lift_causal(engine, x, cams, confidence, detected, iters: int):

@@ -1,0 +1,149 @@
+"""``lift``: one sequence of 2D keypoints to 3D poses on an engine, by one of three strategies.
+
+* ``frame`` (and every strategy with ``iters`` 0, the plain lifter): each frame's root is the
+  translation that best reprojects the flip-averaged prediction onto the keypoints
+  (:func:`uao_deploy.camera.estimate_root`), weighted by detector confidence, optionally a centred
+  moving median over ``smooth_root`` frames; then UAO through it (``engine.tto``), in batches.
+* ``sequence``: :mod:`uao_deploy.pipeline.sequence` over the whole sequence; an unknown focal
+  length is estimated from it (:mod:`uao_deploy.pipeline.focal`).
+* ``causal``: the sequence steps frame by frame from past frames only, with the camera as given;
+  the per-frame latency is reported.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from .. import __version__
+from ..camera import estimate_root
+from . import sequence as steps
+from .camera import Camera, FocalSource
+from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
+from .prepare import FILLED_WEIGHT, Prepared, prepare
+from .result import UNCERTAINTY_NOTE, LiftResult
+from .settings import LiftSettings
+
+
+def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings = LiftSettings(),
+         progress: bool = False) -> LiftResult:
+    """Lift ``keypoints`` with ``engine``: a :class:`~uao_deploy.pipeline.prepare.Prepared`, or what
+    :func:`~uao_deploy.pipeline.prepare.prepare` takes with ``camera`` (a KeypointSequence's own
+    camera, :func:`~uao_deploy.pipeline.camera.camera_of`, when none is given)."""
+    started = time.perf_counter()
+    if not isinstance(keypoints, Prepared):
+        if camera is None:
+            from .camera import camera_of
+
+            camera = camera_of(keypoints)
+        keypoints = prepare(keypoints, camera)
+    strategy = {"frame": _frames, "sequence": _sequence, "causal": _causal}[settings.runs]
+    camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
+    if settings.subject_height is not None:
+        arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
+    done = time.perf_counter()
+    root_done = root_done or started  # causal: the root is found frame by frame, inside the loop
+    frames = len(keypoints)
+    metadata = {
+        "uao_version": __version__, "source": keypoints.source, **keypoints.info, "frames": frames,
+        "camera": camera.to_metadata(), "missing_joints_filled": int((~keypoints.detected).sum()),
+        "strategy": settings.runs, "settings": settings.to_dict(), **extra, "uncertainty": UNCERTAINTY_NOTE,
+        "backend": engine.backend, "engine": engine.describe(), "tto_iters": settings.iters,
+        "tto_path": engine.last_tto_path if settings.iters else None, "tto_path_notice": engine.path_notice(settings.iters),
+        "timings_s": {"root": root_done - started, "tto": done - root_done, "total": done - started,
+                      "ms_per_frame": 1000 * (done - started) / frames},
+    }
+    result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
+                        keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
+                        camera=camera, joint_source=keypoints.joint_source)
+    return result.check(keypoints.source)
+
+
+def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
+    """The strategy's arrays scaled to a subject of standing ``height`` metres, and what was done."""
+    from .height import height_scales
+
+    pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
+    scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
+              "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale}
+    return scaled, {"metres": height, "pose_scale": pose_scale, "root_scale": root_scale}
+
+
+def smooth_track(track: np.ndarray, window: int, chunk: int = 4096) -> np.ndarray:
+    """Centred moving median over ``window`` frames (rounded up to odd; shorter at the ends).
+
+    Computed ``chunk`` frames at a time: the median copies each frame's window."""
+    if window <= 1:
+        return track
+    half = window // 2
+    padded = np.pad(track.astype(np.float64), ((half, half), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, 3, window)
+    return np.concatenate([np.nanmedian(windows[start:start + chunk], axis=-1)
+                           for start in range(0, len(track), chunk)]).astype(np.float32)
+
+
+def _batches(frames: int, batch_size: int) -> list[slice]:
+    return [slice(start, start + batch_size) for start in range(0, frames, batch_size)]
+
+
+def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
+    from tqdm import tqdm
+
+    x, weights = prepared.x, prepared.weights
+    cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
+    batches = _batches(len(x), settings.batch_size)
+    with tqdm(total=2 * len(x), unit="frame", desc=prepared.source, disable=not progress, leave=False) as bar:
+        initial, uncertainty, root = [], [], []
+        for part in batches:
+            _, s = engine.forward(x[part], return_uncertainty=True)
+            pose = engine.predict(x[part])
+            initial.append(pose)
+            uncertainty.append(np.exp(s[..., 0]))
+            root.append(estimate_root(pose, x[part], cams[part], weights[part]))
+            bar.update(len(pose))
+        root = smooth_track(np.concatenate(root), settings.smooth_root)
+        root_done = time.perf_counter()
+        poses = []
+        for part, pose in zip(batches, initial):  # no iterations: the plain lifter's pose is the result
+            poses.append(engine.tto(x[part], cams[part], root[part], iters=settings.iters) if settings.iters else pose)
+            bar.update(len(poses[-1]))
+    arrays = {"poses_3d": np.concatenate(poses), "poses_3d_initial": np.concatenate(initial), "root": root,
+              "uncertainty": np.concatenate(uncertainty)}
+    return prepared.camera, arrays, root_done, {"root": {
+        "method": "camera.estimate_root of the flip-averaged prediction, confidence-weighted",
+        "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": settings.smooth_root}}
+
+
+def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
+    camera, weights = prepared.camera, prepared.weights
+    x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
+    initial, uncertainty = (np.concatenate(parts) for parts in zip(
+        *(steps.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), settings.batch_size))))
+    if camera.focal_source is FocalSource.DEFAULT:
+        camera = estimate_focal(camera, x, initial, steps.root_weights(weights, uncertainty))
+    cam = camera.normalized()
+    root = steps.root_trajectory(x, np.repeat(cam[None], len(x), axis=0), initial, uncertainty, weights, noise_left,
+                                 engine.calibration.root_depth_scale)
+    root_done = time.perf_counter()
+    poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
+    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty}
+    return camera, arrays, root_done, {"root": {
+        "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
+        "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
+        "depth_scale": engine.calibration.root_depth_scale,
+        "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2)}}
+
+
+def _causal(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
+    """The camera as given: a live stream has no whole sequence to fit the focal length on."""
+    x = prepared.x
+    cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
+    poses, root, latency, initial, uncertainty = steps.lift_causal(engine, x, cams, prepared.weights,
+                                                                   prepared.detected, settings.iters)
+    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty}
+    return prepared.camera, arrays, None, {
+        "root": {"method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory), causal window of "
+                           f"{steps.CAUSAL_WINDOW} frames", "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS,
+                 "depth_scale": engine.calibration.root_depth_scale},
+        "latency_ms": {"mean": float(latency.mean()), "p95": float(np.percentile(latency, 95)),
+                       "max": float(latency.max())}}

@@ -1,0 +1,69 @@
+"""What lifting one sequence gives: arrays and metadata, checked to be a pose before anything is written.
+
+Written by :meth:`LiftResult.write`: the world frame added, then :func:`uao_deploy.io.results.write_result`
+(npz, csv, json, bvh, html), the one writer of results.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import UaoError
+from ..io.results.schema import LIFT_ARRAYS
+from .camera import Camera
+
+# exp(s): the scale of the expected per-joint error the network reports for each joint.
+UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
+
+
+@dataclass
+class LiftResult:
+    """One lifted sequence, float32, camera frame (x right, y down, z forward), metres.
+
+    ``poses_3d`` (T, 17, 3) refined, root-relative (root joint 0); ``poses_3d_initial`` the
+    flip-averaged prediction before UAO; ``root`` (T, 3) the camera-frame root; ``uncertainty``
+    (T, 17) exp(s) of the forward pass; ``keypoints_2d`` (T, 17, 2) the pixels used, after filling;
+    ``confidence`` (T, 17) detector confidence, 0 where a joint was missing and filled; ``metadata``
+    the camera, settings, engine and timings (JSON-able); ``camera`` the :class:`Camera` used.
+    """
+
+    poses_3d: np.ndarray
+    poses_3d_initial: np.ndarray
+    root: np.ndarray
+    uncertainty: np.ndarray
+    keypoints_2d: np.ndarray
+    confidence: np.ndarray
+    metadata: dict
+    camera: Camera | None = None  # the camera used (also in ``metadata["camera"]``)
+    joint_source: np.ndarray | None = None  # (T, 17) uint8: detected, interpolated or inferred
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        arrays = {name: getattr(self, name) for name in LIFT_ARRAYS}
+        return arrays if self.joint_source is None else {**arrays, "joint_source": self.joint_source}
+
+    def write(self, path, up=None, camera_pitch: float | None = None):
+        """Write the result with its world frame (``up``/``camera_pitch`` as
+        :func:`uao_deploy.pipeline.world.estimate_world_frame`), atomically, in the format of ``path``'s suffix."""
+        from ..io.results import write_result
+        from .world import add_world_frame
+
+        return write_result(path, *add_world_frame(self.arrays(), self.metadata, up, camera_pitch))
+
+    def metadata_json(self) -> str:
+        return json.dumps(self.metadata, default=str)
+
+    def check(self, source: str) -> "LiftResult":
+        """Refuse a result that is no pose: non-finite values (e.g. a broken engine) or a root behind the camera."""
+        for name, array in self.arrays().items():
+            if not np.isfinite(array).all():
+                frame = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0, 0])
+                raise UaoError(f"{source}: the {name} of frame {frame} is not finite (NaN or infinite); "
+                               "nothing written")
+        behind = np.flatnonzero(self.root[:, 2] <= 0)
+        if len(behind):
+            raise UaoError(f"{source}: frame {behind[0]} puts the root behind the camera "
+                           f"(z = {self.root[behind[0], 2]:.3g} m); check the keypoints and the camera values; "
+                           "nothing written")
+        return self
