@@ -127,8 +127,10 @@ def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
 
     workers = min(len(jobs), export_workers())
     log.info("tracing %d graphs in %d process%s", len(jobs), workers, "es" if workers > 1 else "")
-    # Longest first: the graphs with the most outputs are the steps, whose traces take longest.
-    order = sorted(jobs, key=lambda name: -len(jobs[name][1].outputs))
+    # Longest first, as measured: the steps (sequence before frame, the most outputs first), then the
+    # forward, then the fused outlines, which trace over stand-ins.
+    order = sorted(jobs, key=lambda name: (jobs[name][2] is not None, not jobs[name][1].per_window,
+                                           -len(jobs[name][1].outputs)))
     traced = side_by_side(_serialized_trace, {name: jobs[name] for name in order},
                           lambda name, _, seconds: log.info("%-14s traced in %.1f s", name, seconds))
     return {name: onnx.load_model_from_string(traced[name]) for name in jobs}
