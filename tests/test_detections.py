@@ -213,3 +213,49 @@ def test_every_output_says_where_each_joint_came_from(tmp_path):
 
 # A standing pose in the camera frame (metres, y down), from the 2D template and a small depth.
 TEMPLATE_3D = np.column_stack([TEMPLATE, np.zeros(17)])
+
+
+def test_the_real_signer_stands_upright_with_legs_marked_inferred(capsys, formats, tmp_path):
+    """Issue 23's target on openpose_body25_slp (a level camera, legs never detected), lifted with
+    the default model: the trunk (pelvis to thorax, camera frame) within 15 degrees of the camera's
+    vertical in at least 90 % of frames, the legs marked inferred, the CLI saying so, and the
+    signer standing (head well above the floor), not lying on it."""
+    code, stdout, stderr = uao(capsys, "infer", formats / "openpose_body25_slp", "--width", 1280, "--height", 720,
+                               "--backend", "torch", "--no-progress", "-o", tmp_path / "signer.npz")
+    assert code == 0, stderr
+    assert "legs inferred in 100 % of frames" in stdout
+    with np.load(tmp_path / "signer.npz") as result:
+        pose, sources, world = result["poses_3d"], result["joint_source"], result["poses_world"]
+    trunk = pose[:, J["thorax"]] - pose[:, J["pelvis"]]
+    tilt = np.degrees(np.arccos(-trunk[:, 1] / np.linalg.norm(trunk, axis=-1)))
+    assert (tilt <= 15).mean() >= 0.9, tilt
+    legs = [J[name] for name in ("r_knee", "r_ankle", "l_knee", "l_ankle")]
+    assert (sources[:, legs] == INFERRED).all() and (sources[:, J["head"]] == DETECTED).all()
+    assert (world[:, J["head"], 1] > 1.3).all()  # metres above the floor: standing
+
+
+@pytest.mark.parametrize("model", ["lower-out", "legs-gaps"])
+def test_truncated_val_clip_meets_the_issue_targets(shared_dir, model):
+    """Issue 23's synthetic targets on val clip 10_04 (227 frames, 4 px video noise, focal length known,
+    default model): with the lower body out of frame the whole clip, the trunk within 10 degrees
+    (median) and the floor within 10 cm; with the legs out for long spans, inferred shins steady
+    (<= 5 %). (Not met on every clip: on 07_12, whose seen shins vary 12 %, the floor is 16 cm off
+    and inferred shins vary 15 %; benchmarks/truncation.py.)"""
+    from uao_deploy.data.cameras import cameras_of
+    from uao_deploy.data.h36m import TEST_SUBJECTS
+    from uao_deploy.data.mocap import load_mocap
+    from uao_deploy.data.video_noise import VideoNoiseModel, video_clips
+    from uao_deploy.jobs.infer import open_engine
+    from uao_deploy.jobs.truncation import truncate, truncation_scores
+    from uao_deploy.pipeline import lift
+
+    motion = load_mocap(shared_dir / "data" / "cmu_h36m17" / "val.npz")
+    camera = cameras_of(TEST_SUBJECTS)[0]
+    clip, = video_clips({"10_04": motion["10_04"]}, [camera], VideoNoiseModel(sigma=4.0), seed=0)
+    sequence, hidden = truncate(clip.sequence, model, np.random.default_rng(0))
+    with open_engine("torch") as engine:
+        scores = truncation_scores(lift(sequence, engine), clip, camera, hidden)
+    if model == "lower-out":
+        assert scores["trunk_angle_deg"] <= 10 and scores["floor_error_cm"] <= 10, scores
+    else:
+        assert hidden[:, 2].sum() >= 30 and scores["inferred_shin_variation_pct"] <= 5, scores

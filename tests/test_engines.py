@@ -181,6 +181,7 @@ def ort_engine(export_dir):
     return engines.load(export_dir, threads=1)
 
 
+@pytest.mark.slow
 def test_onnxruntime_matches_torch(ort_engine, torch_engine, frames, checkpoint, export_dir):
     x, cam, root = frames
     for ort_out, torch_out in zip(ort_engine.forward(x, True), torch_engine.forward(x, True)):

@@ -98,6 +98,7 @@ def test_the_wheel_travels_in_pieces_and_runs_the_check(tmp_path):
     assert call("gpu_device.sh", "unpack", cwd=device, env=env).returncode == 2
 
 
+@pytest.mark.slow
 def test_gpu_check_skips_every_gpu_row_without_a_gpu(tmp_path):
     import torch
 

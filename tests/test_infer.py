@@ -57,9 +57,9 @@ class OracleEngine(Engine):
 
 def oracle_for(sequence, poses):
     from uao_deploy.camera import normalize_screen_coordinates
-    from uao_deploy.data.keypoints import fill_missing
+    from uao_deploy.pipeline.missing import fill_and_mark
 
-    filled, _ = fill_missing(sequence.pixels, sequence.confidence)
+    filled, _ = fill_and_mark(sequence.pixels, sequence.confidence)
     return OracleEngine(normalize_screen_coordinates(filled, WIDTH, HEIGHT), poses)
 
 
@@ -334,6 +334,7 @@ def test_camera_from_field_of_view_and_35mm_equivalent():
     assert camera_of(replace(sequence, focal=(1500.0, 1500.0))).focal_source.value == "file"
 
 
+@pytest.mark.slow
 def test_onnxruntime_default_export_is_cached_and_agrees_with_torch(tmp_path, capsys, small_checkpoint, motion,
                                                                     monkeypatch):
     monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))

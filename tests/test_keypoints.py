@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 
 from uao_deploy import UaoError
-from uao_deploy.data.keypoints import fill_missing, read_keypoints
+from uao_deploy.data.keypoints import read_keypoints
+from uao_deploy.pipeline.missing import DETECTED, fill_and_mark
 from uao_deploy.io.layouts import coco_to_h36m
 
 
@@ -120,22 +121,22 @@ def test_coco_missing_source_makes_synthesized_joint_missing():
     assert (h36m_conf[0, missing] == 0).all() and (h36m_conf[0, ~missing] > 0).all()
 
 
-def test_fill_missing_interpolates_over_time():
+def test_fill_and_mark_interpolates_over_time():
     pixels = np.zeros((5, 17, 2), np.float32)
     pixels[:, :, 0] = np.arange(5)[:, None] * 10.0
     pixels[:, :, 1] = 7.0
     holes = pixels.copy()
     holes[[0, 2, 3], 5] = np.nan  # start of the track and a gap
     holes[4, 6] = np.nan  # end of the track
-    filled, detected = fill_missing(holes)  # short gaps (never-seen joints: tests/test_detections.py)
+    filled, sources = fill_and_mark(holes)  # short gaps (never-seen joints: tests/test_detections.py)
     np.testing.assert_allclose(filled[:, 5, 0], [10, 10, 20, 30, 40])  # nearest at the start, linear inside
     np.testing.assert_allclose(filled[:, 6, 0], [0, 10, 20, 30, 30])
-    assert detected.sum() == 5 * 17 - 3 - 1 and np.isfinite(filled).all()
+    assert (sources == DETECTED).sum() == 5 * 17 - 3 - 1 and np.isfinite(filled).all()
 
 
-def test_fill_missing_refuses_nothing_detected():
+def test_fill_and_mark_refuses_nothing_detected():
     with pytest.raises(UaoError, match="no detected joint"):
-        fill_missing(np.full((3, 17, 2), np.nan, np.float32), source="empty.npz")
+        fill_and_mark(np.full((3, 17, 2), np.nan, np.float32), source="empty.npz")
 
 
 def test_zero_confidence_marks_joint_missing(tmp_path):

@@ -16,7 +16,7 @@ PACKAGE = Path(uao_deploy.__file__).parent
 LAYERS = {
     "errors": 0, "arrays": 0, "skeleton": 1, "shapes": 1, "fileio": 1, "metrics": 1, "camera": 1, "runtimes": 1,
     "compare": 2, "contract": 2, "io": 2, "trajectory": 2,
-    "model": 3, "data": 3, "device": 3,
+    "model": 3, "data": 3, "device": 3, "inputs": 3,
     "tto": 4,
     "export": 5,
     "engines": 6,

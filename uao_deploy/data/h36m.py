@@ -27,7 +27,7 @@ from .. import skeleton
 from ..camera import normalize_screen_coordinates
 from ..errors import UaoError, first_line
 from .cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, h36m_cameras
-from .npz import read_array
+from ..io.npz import read_array
 
 MOCAP_JOINTS = 32
 

@@ -20,8 +20,8 @@ Detector outputs (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; files or fo
 :mod:`uao_deploy.io.keypoints`, to which :func:`read_keypoints` hands every path that is not an npz.
 
 Missing detections: a joint whose coordinates are NaN or whose confidence is 0 (or NaN) is missing.
-:func:`fill_missing` fills it: interpolated over short gaps, inferred from a pose prior over long
-ones and where never seen (:mod:`uao_deploy.pipeline.missing`). A sequence with no detected joint at
+:func:`uao_deploy.pipeline.missing.fill_and_mark` fills it: interpolated over short gaps, inferred
+from a pose prior over long ones and where never seen. A sequence with no detected joint at
 all is an error.
 """
 from __future__ import annotations
@@ -37,8 +37,7 @@ from ..io import layouts
 from ..io.keypoints.checks import check_upper_body_inside, drop_implausible, quality_notes
 from ..io.keypoints.people import choose_people
 from ..io.keypoints.sequence import KeypointSequence
-from ..pipeline.missing import DETECTED, fill_and_mark
-from .npz import is_zip, numbers, open_npz, read_array
+from ..io.npz import is_zip, numbers, open_npz, read_array
 
 LAYOUTS = ("auto", *layouts.LAYOUTS)
 DETECTRON2_KEYS = {"boxes", "keypoints"}  # what VideoPose3D's infer_video_d2.py writes (with segments, metadata)
@@ -224,11 +223,3 @@ def _to_h36m(sequence: KeypointSequence, layout: str, width=None, height=None) -
     confidence = drop_implausible(pixels, confidence, width or sequence.width, height or sequence.height)
     pixels, confidence = layouts.to_h36m(pixels, confidence, resolved, sequence.source)
     return replace(sequence, layout=resolved, pixels=pixels, confidence=confidence)
-
-
-def fill_missing(pixels: np.ndarray, confidence: np.ndarray | None = None,
-                 source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
-    """(filled pixels (T, 17, 2), detected mask (T, 17)): :func:`uao_deploy.pipeline.missing.fill_and_mark`
-    with only whether each joint was detected."""
-    filled, sources = fill_and_mark(pixels, confidence, source)
-    return filled, sources == DETECTED

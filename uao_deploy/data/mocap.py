@@ -22,7 +22,7 @@ from .. import skeleton
 from ..camera import project
 from ..errors import UaoError
 from .cameras import Camera
-from .npz import open_npz, read_array
+from ..io.npz import open_npz, read_array
 
 # Mocap files are plain arrays; the pickled Human3.6M files have flags of their own that unpickle them.
 PICKLED_HINT = ("mocap clips are plain arrays; Human3.6M's pickled VideoPose3D files are read by `uao eval` and "

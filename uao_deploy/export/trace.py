@@ -9,12 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import multiprocessing
-import os
-import sys
-import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from unittest import mock
 
 import onnx
@@ -23,6 +18,7 @@ import torch.fx.config
 from torch._decomp import get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from ..errors import one_line
 from ..contract import BATCH, DYNAMIC, FRAMES, WINDOWS
 
 log = logging.getLogger(__name__)
@@ -50,9 +46,13 @@ def _scatter_add_as_matmul(self, indices, values, accumulate=False):
 
 _aten = torch.ops.aten
 # GELU stays one ONNX Gelu, which ONNX Runtime and TensorRT run as one kernel (decomposed it is 4
-# passes over the largest activations); its backward is decomposed. LayerNorm never reaches ATen's
-# 3-output form: the exported layers write it out (``layers.AxisLayerNorm``).
-DECOMPOSITIONS = get_decompositions([_aten.gelu_backward])
+# passes over the largest activations); its backward is decomposed. The exported layers write
+# nn.LayerNorm out (``layers.AxisLayerNorm``); any other layer norm or batch norm a user's lifter
+# calls is decomposed here, so neither reaches ONNX's multi-output forms that TensorRT refuses.
+DECOMPOSITIONS = get_decompositions([
+    _aten.gelu_backward, _aten.native_layer_norm, _aten.native_layer_norm_backward,
+    _aten._native_batch_norm_legit_no_training, _aten.native_batch_norm_backward,
+])
 DECOMPOSITIONS[_aten.index_put.default] = _scatter_add_as_matmul
 
 
@@ -121,66 +121,34 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
 
 def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
     """``{graph: trace_to_onnx(function, spec, custom_translations)}`` for ``jobs`` ({graph: (function,
-    spec, custom_translations)}), each logged with its time as it is done.
+    spec, custom_translations)}), side by side (:func:`.workers.side_by_side`), each logged with its
+    time as it is done."""
+    from .workers import export_workers, side_by_side
 
-    Tracing is single-threaded Python, so on Linux the graphs are traced side by side in forked
-    worker processes, one per core (at most 4; ``UAO_EXPORT_WORKERS`` sets the number, 1 traces
-    in this process): a fork inherits the functions, and only the finished graphs travel back.
-    """
     workers = min(len(jobs), export_workers())
     log.info("tracing %d graphs in %d process%s", len(jobs), workers, "es" if workers > 1 else "")
-    if workers < 2:
-        return {name: _trace_here(name, jobs) for name in jobs}
-    # Longest first: the graphs with the most outputs are the steps, whose traces take longest.
-    order = sorted(jobs, key=lambda name: -len(jobs[name][1].outputs))
-    traced = {}
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=_start_worker,
-                               initargs=(jobs,))
+    # Longest first, as measured: the steps (sequence before frame, the most outputs first), then the
+    # forward, then the fused outlines, which trace over stand-ins.
+    order = sorted(jobs, key=lambda name: (jobs[name][2] is not None, not jobs[name][1].per_window,
+                                           -len(jobs[name][1].outputs)))
+    traced = side_by_side(_serialized_trace, {name: jobs[name] for name in order},
+                          lambda name, _, seconds: log.info("%-14s traced in %.1f s", name, seconds))
+    return {name: onnx.load_model_from_string(traced[name]) for name in jobs}
+
+
+class TraceFailure(Exception):
+    """A graph that did not trace: its name and the tracer's first line (picklable: it leaves worker processes)."""
+
+    def __init__(self, graph: str, reason: str):
+        super().__init__(graph, reason)
+        self.graph, self.reason = graph, reason
+
+
+def _serialized_trace(name, function, spec, custom_translations) -> bytes:
     try:
-        futures = [pool.submit(_trace_in_worker, name) for name in order]
-        for future in as_completed(futures):
-            name, serialized, seconds = future.result()
-            traced[name] = onnx.load_model_from_string(serialized)
-            log.info("%-14s traced in %.1f s", name, seconds)
-    except BaseException:  # a failed trace, Ctrl-C or SIGTERM: the other traces are not waited for
-        for process in list(pool._processes.values()):
-            process.kill()
-        raise
-    finally:
-        pool.shutdown(cancel_futures=True)
-    return {name: traced[name] for name in jobs}
-
-
-def export_workers() -> int:
-    """Processes that trace graphs side by side: $UAO_EXPORT_WORKERS, else one per core (at most 4);
-    1 where fork is not safe (not Linux, or CUDA already started in this process)."""
-    if sys.platform != "linux" or (torch.cuda.is_available() and torch.cuda.is_initialized()):
-        return 1
-    if os.environ.get("UAO_EXPORT_WORKERS"):
-        return max(1, int(os.environ["UAO_EXPORT_WORKERS"]))
-    return min(4, len(os.sched_getaffinity(0)))
-
-
-_WORKER_JOBS: dict = {}
-
-
-def _start_worker(jobs: dict) -> None:
-    global _WORKER_JOBS
-    _WORKER_JOBS = jobs
-    torch.set_num_threads(1)  # symbolic tracing computes nothing; the workers share the cores
-
-
-def _trace_in_worker(name: str) -> tuple[str, bytes, float]:
-    start = time.perf_counter()
-    proto = trace_to_onnx(*_WORKER_JOBS[name])
-    return name, proto.SerializeToString(), time.perf_counter() - start
-
-
-def _trace_here(name: str, jobs: dict) -> onnx.ModelProto:
-    start = time.perf_counter()
-    proto = trace_to_onnx(*jobs[name])
-    log.info("%-14s traced in %.1f s", name, time.perf_counter() - start)
-    return proto
+        return trace_to_onnx(function, spec, custom_translations).SerializeToString()
+    except Exception as exc:  # a lifter's code may fail the tracer anywhere
+        raise TraceFailure(name, one_line(exc)) from None
 
 
 @contextlib.contextmanager

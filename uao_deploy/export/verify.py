@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from pathlib import Path
 
 import numpy as np
@@ -27,32 +26,34 @@ def verify_graphs(directory: str | os.PathLike, model: torch.nn.Module, configs:
                   batches: tuple[int, ...] | None = None) -> dict:
     """Largest difference between ONNX Runtime and PyTorch per graph output (in its kind's metric, see
     :func:`uao_deploy.compare.compare_outputs`) over ``batches`` (default: VERIFY_BATCHES frames,
-    VERIFY_WINDOWS windows for sequence graphs) of each objective's sample inputs, for the objectives of ``configs``
-    ({objective: config}); UaoError above tolerance.
+    VERIFY_WINDOWS windows for sequence graphs) of each objective's sample inputs, for the objectives
+    of ``configs`` ({objective: config}); UaoError above tolerance. The graphs are checked side by
+    side, the sequence and fused ones (the longest) first (:func:`.workers.side_by_side`).
 
     One thread each for PyTorch and ONNX Runtime: the batches are small, and on a busy machine
     threads that wait for each other cost far more than they give."""
+    from .workers import side_by_side
+
     exportable = exportable_model(model, precision)
-    errors = {}
+    jobs = {}
+    for name, config in configs.items():
+        objective = OBJECTIVES[name]
+        module = objective.functions()
+        reference = module.reference_functions(exportable, config)
+        jobs.update({spec.name: (directory, spec, reference, module.sample_inputs, precision,
+                                 batches or (VERIFY_WINDOWS if spec.per_window else VERIFY_BATCHES))
+                     for spec in objective.graphs if spec.name not in jobs})
+    order = sorted(jobs, key=lambda graph: (not jobs[graph][1].per_window, "losses" not in jobs[graph][1].output_names))
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        for name, config in configs.items():
-            objective = OBJECTIVES[name]
-            module = objective.functions()
-            reference = module.reference_functions(exportable, config)
-            for spec in objective.graphs:
-                if spec.name not in errors:
-                    start = time.perf_counter()
-                    sizes = batches or (VERIFY_WINDOWS if spec.per_window else VERIFY_BATCHES)
-                    errors[spec.name] = _verify(directory, spec, reference, module.sample_inputs, precision, sizes)
-                    log.info("%-14s checked against PyTorch in %.1f s", spec.name, time.perf_counter() - start)
+        return side_by_side(_verify, {graph: jobs[graph] for graph in order}, lambda name, _, seconds: log.info(
+            "%-14s checked against PyTorch in %.1f s", name, seconds))
     finally:
         torch.set_num_threads(threads)
-    return errors
 
 
-def _verify(directory, spec, reference, sample_inputs, precision, batches) -> dict:
+def _verify(graph, directory, spec, reference, sample_inputs, precision, batches) -> dict:
     session = ort_session(Path(directory) / f"{spec.name}.onnx", threads=1)
     worst = {}
     for batch in batches:

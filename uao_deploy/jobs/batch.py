@@ -26,7 +26,6 @@ from .. import fileio
 from ..io import budget
 from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError, one_line
-from ..io.results import write_lift
 from ..pipeline import LiftSettings, camera_of, lift, prepare
 
 # Whole-sequence files a corpus folder contributes (besides sequence folders: OpenPose JSON or
@@ -66,6 +65,7 @@ class JobSettings:
     mode: str = "sequence"
     causal: bool = False
     fps: float | None = None
+    subject_height: float | None = None
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
@@ -77,7 +77,8 @@ class JobSettings:
             raise UaoError("give either --up or --camera-pitch, not both")
 
     def lift_settings(self) -> LiftSettings:
-        return LiftSettings.from_options(self.iters, self.mode, self.causal, self.batch_size, self.smooth_root)
+        return LiftSettings.from_options(self.iters, self.mode, self.causal, self.batch_size, self.smooth_root,
+                                         self.subject_height)
 
     def camera(self, sequence: KeypointSequence):
         return camera_of(sequence, self.width, self.height, self.focal, self.fov, self.focal_35mm)
@@ -316,7 +317,7 @@ def lift_and_save(prepared: Prepared, engine, settings: JobSettings) -> FileOutc
         for sequence, target in zip(prepared.sequences, prepared.targets):
             result = lift(sequence, engine, settings.camera(sequence), settings.lift_settings())
             result.metadata["job"] = prepared.job
-            write_lift(result, target, settings.up, settings.camera_pitch)
+            result.write(target, settings.up, settings.camera_pitch)
             frames += len(sequence)
     except Exception as exc:  # one bad file never ends the job; its reason goes into the summary
         return FileOutcome(prepared.source, "failed", one_line(exc))

@@ -22,7 +22,6 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
     truth and the time of each step; return the summary.
     """
     from ..data.sample import SAMPLE_PATH
-    from ..io.results import write_lift
     from ..metrics import mpjpe, p_mpjpe
 
     out = check_output_folder(out)
@@ -37,7 +36,7 @@ def demo(out="demo_out", backend: str = "onnxruntime", iters: int = 4, render: b
     with engine:
         result = lift(sequence, engine, camera_of(sequence), settings)
     timings.update({f"lift_{k}": v for k, v in result.metadata["timings_s"].items()})
-    path = write_lift(result, out / "sample_3d.npz")
+    path = result.write(out / "sample_3d.npz")
     log(f"lifted {len(sequence)} frames -> {path}: root {timings['lift_root']:.2f} s, "
         f"TTO ({iters} iterations) {timings['lift_tto']:.2f} s, {timings['lift_ms_per_frame']:.1f} ms/frame")
 

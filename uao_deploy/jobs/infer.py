@@ -1,5 +1,5 @@
 """``uao infer``'s file handling: read and check every input, open the engine, lift each sequence
-with :func:`uao_deploy.pipeline.lift`, write each result (:func:`uao_deploy.io.results.write_lift`)
+with :func:`uao_deploy.pipeline.lift`, write each result (:meth:`uao_deploy.pipeline.LiftResult.write`)
 and its animation, atomically.
 
 The lifting itself (camera, missing joints, the frame, sequence and causal strategies, the focal
@@ -16,6 +16,7 @@ from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError
 from ..fileio import check_output_file, check_output_folder
 from ..pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
+from ..pipeline.missing import inferred_parts
 
 
 def default_export(checkpoint=None, iters: int = 4) -> Path:
@@ -112,8 +113,6 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
     direction (:mod:`uao_deploy.pipeline.world`); ``video`` goes under the keypoints of the
     ``render`` animations; ``fps`` replaces the files' frame rates.
     """
-    from ..io.results import write_lift
-
     if not files:
         raise UaoError("no keypoint files given")
     if up is not None and camera_pitch is not None:
@@ -156,12 +155,14 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
     with engine:
         for sequence, keypoints, target, animation in zip(sequences, prepared, targets, animations):
             result = lift(keypoints, engine, settings=settings, progress=progress)
-            write_lift(result, target, up, camera_pitch)
+            result.write(target, up, camera_pitch)
             timings = result.metadata["timings_s"]
             log(f"{sequence.source}: {len(sequence)} frames -> {target} "
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
             if result.camera.focal_source in (FocalSource.ESTIMATED, FocalSource.FALLBACK):
                 log(f"  {result.camera.describe_focal()}")
+            for line in inferred_parts(result.joint_source):
+                log(f"  {line} (not detected: placed by the pose prior and the network, see joint_source)")
             if "latency_ms" in result.metadata:
                 latency = result.metadata["latency_ms"]
                 log(f"  causal latency per frame: mean {latency['mean']:.1f} ms, p95 {latency['p95']:.1f} ms")
@@ -171,6 +172,7 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
                 render_animation(result.keypoints_2d, result.poses_3d, animation,
                                  result.camera.width, result.camera.height,
                                  fps=sequence.fps or 25.0, title=sequence.name,
-                                 root=result.root, up=up, camera_pitch=camera_pitch, video=video)
+                                 root=result.root, up=up, camera_pitch=camera_pitch, video=video,
+                                 joint_source=result.joint_source)
                 log(f"  animation -> {animation}")
     return targets

@@ -149,12 +149,14 @@ BODY_PARTS = {part: tuple(skeleton.JOINT_NAMES.index(name) for name in names) fo
 MOSTLY = 0.5
 
 
-def inferred_parts(joint_source: np.ndarray) -> list[str]:
+def inferred_parts(joint_source: np.ndarray | None) -> list[str]:
     """["legs inferred in 92 % of frames", ...]: the body parts with a joint inferred in at least
-    ``MOSTLY`` of the frames."""
+    ``MOSTLY`` of the frames (none without ``joint_source``)."""
     lines = []
+    if joint_source is None:
+        return lines
     for part, joints in BODY_PARTS.items():
         share = (np.asarray(joint_source)[:, list(joints)] == INFERRED).any(axis=1).mean()
         if share >= MOSTLY:
-            lines.append(f"{part} inferred in {share:.0%} of frames")
+            lines.append(f"{part} inferred in {100 * share:.0f} % of frames")
     return lines

@@ -1,6 +1,7 @@
 """What lifting one sequence gives: arrays and metadata, checked to be a pose before anything is written.
 
-Written only by :func:`uao_deploy.io.results.write_lift` (npz, csv, json, bvh, html; world frame included).
+Written by :meth:`LiftResult.write`: the world frame added, then :func:`uao_deploy.io.results.write_result`
+(npz, csv, json, bvh, html), the one writer of results.
 """
 from __future__ import annotations
 
@@ -41,6 +42,14 @@ class LiftResult:
     def arrays(self) -> dict[str, np.ndarray]:
         arrays = {name: getattr(self, name) for name in LIFT_ARRAYS}
         return arrays if self.joint_source is None else {**arrays, "joint_source": self.joint_source}
+
+    def write(self, path, up=None, camera_pitch: float | None = None):
+        """Write the result with its world frame (``up``/``camera_pitch`` as
+        :func:`uao_deploy.pipeline.world.estimate_world_frame`), atomically, in the format of ``path``'s suffix."""
+        from ..io.results import write_result
+        from .world import add_world_frame
+
+        return write_result(path, *add_world_frame(self.arrays(), self.metadata, up, camera_pitch))
 
     def metadata_json(self) -> str:
         return json.dumps(self.metadata, default=str)

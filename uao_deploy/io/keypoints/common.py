@@ -5,7 +5,7 @@ id where it gives one. :func:`to_sequences` then checks the keypoint counts, set
 merges a person split into two detections of a frame (:func:`merge_split_people`), links untracked
 detections into tracks (:func:`link_tracks`), converts each track to Human3.6M-17 and picks the
 requested people (:mod:`.people`). A frame where a person is absent stays NaN with confidence 0:
-:func:`uao_deploy.data.keypoints.fill_missing` fills it later, and the output's confidence marks it.
+:func:`uao_deploy.pipeline.missing.fill_and_mark` fills it later, and the output's ``joint_source`` marks it.
 """
 from __future__ import annotations
 

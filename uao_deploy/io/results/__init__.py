@@ -14,8 +14,8 @@ suffix       content
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
-A lifted sequence is written by :func:`write_lift`, which adds the world-frame arrays
-(:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
+A lifted sequence is written by :meth:`uao_deploy.pipeline.LiftResult.write`, which adds the world-frame
+arrays (:func:`uao_deploy.pipeline.world.add_world_frame`: Y up, floor at 0) for every format.
 """
 from __future__ import annotations
 
@@ -48,14 +48,6 @@ def check_output(path) -> None:
 def fps_of(metadata: dict) -> float:
     fps = check_fps(metadata.get("fps"), "the result's metadata")
     return DEFAULT_FPS if fps is None else fps
-
-
-def write_lift(result, path, up=None, camera_pitch: float | None = None) -> Path:
-    """Write a :class:`~uao_deploy.pipeline.LiftResult` with its world frame (``up``/``camera_pitch`` as
-    :func:`uao_deploy.pipeline.world.estimate_world_frame`), atomically, in the format of ``path``'s suffix."""
-    from ...pipeline.world import add_world_frame
-
-    return write_result(path, *add_world_frame(result.arrays(), result.metadata, up, camera_pitch))
 
 
 def write_result(path, arrays: dict, metadata: dict) -> Path:
@@ -111,7 +103,7 @@ def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> 
 def load_result(path) -> tuple[dict, dict]:
     """The arrays (those :mod:`.schema` lists) and metadata of an npz written by ``uao infer``, checked
     against the schema: anything else is one UaoError naming the problem."""
-    from ...data.npz import open_npz, read_array
+    from ..npz import open_npz, read_array
 
     path = Path(path)
     with open_npz(path, "uao result .npz") as archive:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import UaoError, first_line, one_line
-from ..io import budget
+from . import budget
 
 # What numpy raises on a damaged npy header: numpy 2 tokenizes it (tokenize.TokenError) before
 # evaluating it (SyntaxError, ValueError).
