@@ -73,6 +73,8 @@ def parse_up(ctx, param, value):
 @click.option("--engine", "engine_dir", type=click.Path(exists=True),
               help="Export folder (ONNX), engine folder (TensorRT) or checkpoint (torch) "
                    "[default: the embedded model, exported once into the cache].")
+@options.model(help="Lifter architecture of --checkpoint: gumlp (default), martinez, FILE.py:NAME or "
+                    "package.module:NAME (NAME a function returning the module). Exported folders record theirs.")
 @options.checkpoint("Checkpoint to use instead of the embedded model (exported on first use).")
 @click.option("--allow-pickle", is_flag=True, help="Read VideoPose3D files (pickled: only files you trust).")
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
@@ -94,14 +96,17 @@ def parse_up(ctx, param, value):
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
 def command(files, out, layout, width, height, focal, fov, focal_35mm, tto_iters, smooth_root, batch_size, backend,
-            engine_dir, checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up,
-            camera_pitch, resume, ray_address, workers, gpus_per_worker, mode, causal, video, subject_height, fps):
+            engine_dir, architecture, checkpoint, allow_pickle, render, progress, precision, providers, input_format, person,
+            up, camera_pitch, resume, ray_address, workers, gpus_per_worker, mode, causal, video, subject_height, fps):
     """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
     or VideoPose3D files) to 3D poses. FILES may also be folders of such files, globs or .txt lists
     (one path a line): one .npz per sequence under -o DIR, mirroring their names."""
     from ..jobs.batch import is_batch_argument
     from ..jobs.infer import infer_files
 
+    if architecture and engine_dir:
+        raise click.UsageError("--model names the lifter of a checkpoint; an --engine folder records its own")
+    checkpoint = options.lifter(architecture, checkpoint)
     if (workers or gpus_per_worker) and not ray_address:
         raise click.UsageError("--workers and --gpus-per-worker size a Ray job; add --ray")
     if ray_address or resume or any(map(is_batch_argument, files)):
