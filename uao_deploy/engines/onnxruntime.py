@@ -62,21 +62,28 @@ class OnnxRuntimeEngine(Engine):
         super().__init__()
         self.files, manifest = graph_files(export_dir, ".onnx", self.backend)
         self.requested_providers = require_available(providers)
-        self._sessions = {graph: self._session(graph, path, threads) for graph, path in self.files.items()}
-        shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
-                                             for graph, session in self._sessions.items()})
+        self._threads = threads
+        # Every graph is checked now; only the network stays open. The others are read without
+        # optimizing and opened for use on their first call: each holds tens of MB and a run uses
+        # one or two of them (sequence mode: the network and seq_fused).
+        self._sessions = {MODEL_GRAPH: self._session(MODEL_GRAPH, self.files[MODEL_GRAPH], threads)}
+        shared = check_metadata(self.files, {graph: self._metadata(graph) for graph in self.files})
         check_manifest_metadata(manifest, shared, export_dir)
         self._use_settings(export_settings(shared, self.files, self.files[MODEL_GRAPH]))
         self.chunk = chunk or _default_chunk(shared)
         self.architecture = json.loads(shared.get("uao.architecture") or "{}")
 
-    def _session(self, graph: str, path: Path, threads: int | None):
-        session = ort_session(path, self.requested_providers, threads)
+    def _session(self, graph: str, path: Path, threads: int | None, optimize: bool = True):
+        session = ort_session(path, self.requested_providers, threads, optimize=optimize)
         inputs = tuple(node.name for node in session.get_inputs())
         outputs = {node.name for node in session.get_outputs()}
         if sorted(inputs) != sorted(GRAPHS[graph].input_names) or not set(GRAPHS[graph].output_names) <= outputs:
             raise UaoError(f"{path} is not a uao {graph} graph: inputs {inputs}, outputs {sorted(outputs)}")
         return session
+
+    def _metadata(self, graph: str) -> dict:
+        session = self._sessions.get(graph) or self._session(graph, self.files[graph], self._threads, optimize=False)
+        return dict(session.get_modelmeta().custom_metadata_map)
 
     def describe(self) -> dict:
         return {**super().describe(), "providers": self._sessions[MODEL_GRAPH].get_providers(),
@@ -90,10 +97,12 @@ class OnnxRuntimeEngine(Engine):
         return 1 if GRAPHS[graph].per_window else self.chunk
 
     def holds(self, graph):
-        return graph in self._sessions
+        return graph in self.files
 
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]
+        if graph not in self._sessions:
+            self._sessions[graph] = self._session(graph, self.files[graph], self._threads)
         return tuple(self._sessions[graph].run(spec.output_names, dict(zip(spec.input_names, inputs))))
 
     def close(self):
