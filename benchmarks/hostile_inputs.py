@@ -83,21 +83,20 @@ def run_case(name: str, build, checkpoint: Path, work: Path) -> dict:
         started = time.perf_counter()
         child = subprocess.Popen(command, stdout=stdout, stderr=stderr, cwd=ROOT,
                                  env={**os.environ, "PYTHONPATH": str(ROOT)})
-        try:
-            _, status, usage = os.wait4(child.pid, 0) if _wait(child, LIMIT_S) else (0, 0, None)
-        finally:
-            if child.poll() is None:
-                child.kill()
+        finished = _wait(child, LIMIT_S)
+        if not finished:
+            child.kill()
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
         seconds = time.perf_counter() - started
-    code = os.waitstatus_to_exitcode(status) if usage else f"killed at {LIMIT_S} s"
+    code = child.returncode if finished else f"killed at {LIMIT_S} s"
     error = (folder / "stderr").read_text(errors="replace")
     lines = [line for line in error.splitlines() if line.strip() and not line.startswith("Note:")]
     expected = "finite result" if case.needle is None else f"exit 1: {case.needle}"
     good = (code == 0) if case.needle is None else (code == 1 and len(lines) == 1 and case.needle in error)
     return {"case": name, "input MB": size / (1 << 20), "expected": expected, "exit": code,
             "stderr lines": len(lines), "traceback": "Traceback" in error, "seconds": seconds,
-            "cpu s": usage.ru_utime + usage.ru_stime if usage else float("nan"),
-            "peak MiB": usage.ru_maxrss / 1024 if usage else float("nan"),
+            "cpu s": usage.ru_utime + usage.ru_stime, "peak MiB": usage.ru_maxrss / 1024,
             "verdict": "ok" if good and "Traceback" not in error else "DEFECT",
             "error": lines[-1][:160] if lines else ""}
 
@@ -117,17 +116,18 @@ def main() -> None:
     parser.add_argument("--only", default="", help="run the cases whose name contains this")
     parser.add_argument("--out", type=Path, help="write the table (markdown) and the rows (json beside it) here")
     args = parser.parse_args()
-    import torch
-
-    from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
-
     cases = {**H.CASES, **LARGE}
     rows = []
     load = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as work:
         work = Path(work)
-        torch.manual_seed(0)
-        checkpoint = save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(), work / "small.pth")
+        checkpoint = work / "small.pth"
+        # In a child: linux keeps a process's peak memory across exec, so a parent holding torch
+        # would set every case's floor.
+        subprocess.run([sys.executable, "-c", "import torch; from uao_deploy.model import GUMLP, GUMLPConfig, "
+                        "save_checkpoint; torch.manual_seed(0); "
+                        f"save_checkpoint(GUMLP(GUMLPConfig(channels=32, layers=1)).eval(), {str(checkpoint)!r})"],
+                       check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
         for name, build in cases.items():
             if args.only in name:
                 rows.append(run_case(name, build, checkpoint, work))

@@ -56,6 +56,7 @@ def test_demo_writes_its_outputs(tmp_path, capsys):
     assert {"export_and_load", "lift_tto", "render"} <= set(summary["timings_s"])
     with np.load(out / "sample_3d.npz") as result:
         assert result["poses_3d"].shape == (8, 17, 3)
+        assert result["poses_world"].shape == (8, 17, 3) and result["root_world"].shape == (8, 3)  # one writer
 
 
 def test_demo_refuses_a_file_as_folder(tmp_path, capsys):

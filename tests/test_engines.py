@@ -201,6 +201,7 @@ def test_onnxruntime_matches_torch(ort_engine, torch_engine, frames, checkpoint,
     assert info["checkpoint_sha256"] == file_sha256(checkpoint) and ort_engine.tto_config == TTOConfig()
 
 
+@pytest.mark.slow
 def test_onnxruntime_step_loop_matches_fused_graph(ort_engine, torch_engine, frames):
     fused = ort_engine.tto(*frames)
     looped = ort_engine.tto(*frames, fused=False)

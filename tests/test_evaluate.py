@@ -137,6 +137,14 @@ def test_uao_eval_json_to_stdout(cli_files, spelling):
     assert ("old spelling" in result.stderr) == (data == "--mocap")
 
 
+def test_an_old_spelling_with_its_new_one_is_refused(cli_files):
+    checkpoint, clips = cli_files
+    result = CliRunner().invoke(cli, ["eval", "--data", str(clips), "--mocap", str(clips)])
+    assert result.exit_code == 2 and "--mocap is the old spelling of --data" in result.output
+    result = CliRunner().invoke(cli, ["bench", "--repeats", "2", "--iters", "2"])
+    assert result.exit_code == 2 and "--iters is the old spelling of --repeats" in result.output
+
+
 def test_uao_eval_takes_one_data_source_and_defaults_to_the_embedded_sample():
     both = CliRunner().invoke(cli, ["eval", "--data", __file__, "--h36m-3d", __file__])
     assert both.exit_code == 2 and "not both" in both.output

@@ -77,7 +77,7 @@ def test_garbage_file_is_a_clear_error(tmp_path):
 def test_foreign_content_is_a_clear_error(tmp_path):
     path = tmp_path / "list.pth"
     torch.save([1, 2, 3], path)
-    with pytest.raises(UaoError, match="does not hold a GUMLP state dict"):
+    with pytest.raises(UaoError, match="does not hold a state dict"):
         load_checkpoint(path)
 
 

@@ -131,6 +131,8 @@ def test_each_fused_graph_is_written_with_its_own_objectives_k(tiny_export, tiny
     assert read_manifest(tmp_path / "export") == manifest
 
 
+@pytest.mark.slow
+@pytest.mark.slow  # exports the tiny model's graphs and the toy's
 def test_a_toy_objective_is_exported_verified_and_run_by_every_engine(toy_registered, tiny_checkpoint, tmp_path):
     manifest = export_onnx(tiny_checkpoint, tmp_path / "export", tto=TTOConfig(iters=2), sequence=False,
                            toy=ToyConfig(iters=3))

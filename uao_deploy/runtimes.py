@@ -128,18 +128,26 @@ def require_provider(wanted: str, active: list[str], where: str, cause: str = ""
                        f"{', '.join(active)}{': ' + cause if cause else ''}); {remedy}, or use providers='cpu'")
 
 
-def ort_session(path, providers="cpu", threads: int | None = None, profile_prefix: str | None = None):
+def ort_session(path, providers="cpu", threads: int | None = None, profile_prefix: str | None = None,
+                optimize: bool = True):
     """An ONNX Runtime session for a graph file (a path, so weights in ``.onnx.data`` are found), on the
     requested providers, the first of which must be active; a file ORT cannot load is one UaoError.
 
     For a GPU provider the CUDA libraries are loaded first, and ONNX Runtime's own log of the session's
-    start is held back: when the provider does not start, its reason goes into the one error line."""
+    start is held back: when the provider does not start, its reason goes into the one error line.
+    ``optimize`` False skips ONNX Runtime's graph optimizations: a session only read (its metadata
+    and signature) opens in half the time and memory."""
     ort = import_onnxruntime()
     requested = require_available(providers)
     on_gpu = requested[0] != "CPUExecutionProvider"
     unloaded = load_cuda_libraries() if on_gpu else ""
     options = ort.SessionOptions()
     options.log_severity_level = 3
+    # No memory pattern: ONNX Runtime plans one per input shape and keeps it beside the arena, so the
+    # fused sequence graph's second call held its activations twice over (benchmarks/results, infer_real).
+    options.enable_mem_pattern = False
+    if not optimize:
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:
         options.intra_op_num_threads = threads
     if profile_prefix:

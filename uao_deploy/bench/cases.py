@@ -32,7 +32,7 @@ class Case:
 class Setup:
     """What the backends are built from."""
 
-    checkpoint: Path
+    checkpoint: object  # a checkpoint path, a ModelRef (--model and --checkpoint) or None: the embedded model
     model: torch.nn.Module
     tto: TTOConfig
     threads: int

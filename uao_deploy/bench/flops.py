@@ -5,29 +5,23 @@ import time
 
 import torch
 
+from torch.utils.flop_counter import FlopCounterMode
+
 from .. import skeleton
-from ..model import GUMLPConfig
 
 TASKS = ("eval", "tto")
 
 
-def forward_flops(config: GUMLPConfig) -> int:
-    """FLOPs of one pose's forward pass: 2 x MACs of every Linear, Conv1d and einsum."""
-    joints, channels, hidden = skeleton.NUM_JOINTS, config.channels, config.channel_hidden
-    partitions = 4  # the adjacency's self, centripetal, centrifugal and symmetric parts
-    spatial = [joints, 3 * joints, 6 * joints, 6 * joints, 3 * joints, joints]
-    encoder = joints * (2 * 64 + 64 * channels)
-    block = (joints * channels * partitions * channels  # 1x1 Conv1d C -> 4C
-             + partitions * channels * joints * joints  # einsum with the adjacency
-             + joints * (channels * hidden + hidden * hidden + hidden * channels)  # channel uMLP
-             + channels * sum(a * b for a, b in zip(spatial, spatial[1:])))  # spatial uMLP
-    heads = joints * (channels * (channels // 2) * 2 + (channels // 2) * (3 + 1))
-    return 2 * (encoder + config.layers * block + heads)
+def forward_flops(model: torch.nn.Module) -> int:
+    """FLOPs of one pose's forward pass: 2 x MACs of every matrix product (Linear, Conv1d, einsum),
+    counted by PyTorch's FlopCounterMode, so any lifter is counted by the same rule."""
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(torch.zeros(1, skeleton.NUM_JOINTS, 2))
+    return counter.get_total_flops()
 
 
-def flops_per_pose(config: GUMLPConfig, task: str, tto_iters: int = 4) -> int:
-    """Useful FLOPs per pose of a task under the module's counting rule."""
-    forward = forward_flops(config)
+def flops_per_pose(forward: int, task: str, tto_iters: int = 4) -> int:
+    """Useful FLOPs per pose of a task under the module's counting rule, from one ``forward``'s FLOPs."""
     if task == "eval":
         return 2 * forward
     if task == "tto":

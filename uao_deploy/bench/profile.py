@@ -13,7 +13,6 @@ import torch
 from ..contract import FRAME, GRAPHS, TTOConfig
 from ..inputs import load_pairs, tile
 from ..model import load_checkpoint
-from ..model.checkpoint import checkpoint_path
 from .cases import BACKENDS, Setup
 
 
@@ -64,7 +63,6 @@ def profile_backends(checkpoint=None, batch: int = 64, tto_iters: int = 4, threa
     from ..export.cache import exported_graphs
 
     threads = threads or torch.get_num_threads()
-    checkpoint = checkpoint_path(checkpoint)
     x, cam, root = tile(load_pairs() if pairs is None else pairs, batch)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)

@@ -44,14 +44,13 @@ def format_table(report: dict) -> str:
 def format_markdown(report: dict) -> str:
     """The report as a self-contained markdown page (machine, settings, counting rule, tables)."""
     machine, settings = report["machine"], report["settings"]
-    config = report["checkpoint"]["config"]
     flops = report["flops_per_pose"]
     gpu = f", GPU {machine['gpu']} (CUDA {machine['cuda']})" if machine.get("gpu") else ", no GPU"
     repeats = settings.get("repeats", settings.get("iters"))  # "iters" in reports of earlier releases
     timing = (f"{repeats} timed calls" if repeats
               else f"at least {settings['seconds']:g} s and 3 calls")
     lines = [
-        f"# uao bench: GUMLP {config['channels']}x{config['layers']}, {report['date'][:10]}",
+        f"# uao bench: {model_label(report['checkpoint'])}, {report['date'][:10]}",
         "",
         f"- machine: {machine['cpu']} ({', '.join(machine['cpu_features']) or 'no AVX2'}), "
         f"{machine['logical_cores']} logical cores, {settings['threads']} threads used"
@@ -100,9 +99,16 @@ def result_stem(report: dict) -> str:
     name = re.sub(r"[^a-z0-9]+", "-", machine["cpu"].lower()).strip("-")[:24] + f"-{machine['logical_cores']}c"
     if machine.get("gpu"):
         name += "_" + re.sub(r"[^a-z0-9]+", "-", machine["gpu"].lower()).strip("-")[:24]
-    config = report["checkpoint"]["config"]
     started = report["date"][:10] + "-" + report["date"][11:16].replace(":", "")
-    return f"{started}_{name}_gumlp{config['channels']}x{config['layers']}"
+    return f"{started}_{name}_{model_label(report['checkpoint'])}"
+
+
+def model_label(checkpoint: dict) -> str:
+    """The lifter in a file name: its architecture and integer sizes, e.g. ``gumlp256x3``, ``martinez512x2``."""
+    config = checkpoint.get("config") or {}
+    name = re.sub(r"[^a-z0-9]+", "-", checkpoint.get("architecture", {}).get("name", "gumlp").lower()).strip("-")
+    sizes = [config["channels"], config["layers"]] if "channels" in config else config.values()
+    return name + "x".join(str(size) for size in sizes if isinstance(size, int) and not isinstance(size, bool))
 
 
 def plot(report: dict, path: Path) -> Path | None:

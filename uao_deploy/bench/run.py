@@ -13,9 +13,7 @@ import torch
 
 from ..contract import TTOConfig
 from ..errors import UaoError, one_line
-from ..fileio import file_sha256
-from ..model import load_checkpoint
-from ..model.checkpoint import checkpoint_path
+from ..model import resolve_model
 from ..model.precision import DTYPES
 from . import flops
 from ..inputs import load_pairs, tile
@@ -131,13 +129,13 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
     if not batches or min(batches) < 1 or tto_iters < 1 or warmup < 0 or (repeats is not None and repeats < 1):
         raise UaoError("batch sizes, --tto-iters and --repeats must be at least 1 and --warmup at least 0")
     threads = threads or torch.get_num_threads()
-    checkpoint = checkpoint_path(checkpoint)
     pairs = load_pairs() if pairs is None else pairs
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(threads)  # every backend on the same number of cores, ORT included
     try:
-        model = load_checkpoint(checkpoint)
-        setup = Setup(checkpoint, model, TTOConfig(iters=tto_iters), threads, tuple(batches))
+        resolved = resolve_model(checkpoint)
+        setup = Setup(checkpoint, resolved.model, TTOConfig(iters=tto_iters), threads, tuple(batches))
+        forward = forward_flops(resolved.model)
         cases, skipped = [], []
         for name in backends:
             try:
@@ -152,21 +150,21 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
         report = {
             "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
             "machine": machine_info(threads),
-            "checkpoint": {"path": str(checkpoint), "sha256": file_sha256(checkpoint),
-                           "config": model.config.to_dict()},
+            "checkpoint": {"path": None if resolved.path is None else str(resolved.path), "sha256": resolved.sha256,
+                           "architecture": resolved.architecture, "config": resolved.config},
             "tto": setup.tto.to_dict(),
             "settings": {"batches": list(batches), "repeats": repeats, "seconds": seconds, "warmup": warmup,
                          "threads": threads, "throughput": "batch / p50 latency"},
             "inputs": pairs.get("source"),
-            "flops_per_pose": {"forward": forward_flops(model.config),
-                               **{task: flops_per_pose(model.config, task, tto_iters) for task in TASKS}},
+            "flops_per_pose": {"forward": forward,
+                               **{task: flops_per_pose(forward, task, tto_iters) for task in TASKS}},
             "peak_gflop_per_s": {},
             "backends": {name: BACKENDS[name][1] for name in backends},
             "skipped": skipped,
             "rows": [],
             "complete": False,
         }
-        for _ in _time_cases(cases, setup, pairs, repeats, seconds, warmup, report["rows"], log):
+        for _ in _time_cases(cases, setup, pairs, repeats, seconds, warmup, report["rows"], log, forward):
             _probe_peaks(cases, peaks)
             _shares(report, peaks)
             _speedups(report["rows"])
@@ -179,7 +177,7 @@ def run_benchmark(checkpoint=None, backends=DEFAULT_BACKENDS, batches=PRESETS["c
     return report
 
 
-def _time_cases(cases, setup, pairs, repeats, seconds, warmup, rows, log):
+def _time_cases(cases, setup, pairs, repeats, seconds, warmup, rows, log, forward):
     """Append one row per case to ``rows``, batch size by batch size; yields after each batch size.
 
     At each batch size every case first runs once alone (its result is compared with the torch
@@ -217,7 +215,7 @@ def _time_cases(cases, setup, pairs, repeats, seconds, warmup, rows, log):
             if isinstance(times, Exception):
                 batch_rows[position].update(status="error", error=one_line(times))
                 continue
-            row = _row(case, batch, latency(times), flops_per_pose(setup.model.config, case.task, setup.tto.iters), ran)
+            row = _row(case, batch, latency(times), flops_per_pose(forward, case.task, setup.tto.iters), ran)
             row["extra_memory_mb"] = extra / 2 ** 20
             _differences(row, pose[checked], reference[case.task])
             batch_rows[position] = row

@@ -18,6 +18,7 @@ def _integers(text: str) -> tuple[int, ...]:
 
 
 @click.command("bench")
+@options.model()
 @options.checkpoint()
 @click.option("--preset", type=click.Choice(list(PRESETS)), default="cpu", show_default=True,
               help="Default backends and batch sizes: cpu (1,8,64,512; the CPU rows, GPU rows where a GPU is) or "
@@ -47,7 +48,8 @@ def _integers(text: str) -> tuple[int, ...]:
 @click.option("--out", type=click.Path(file_okay=False), default="benchmarks/results", show_default=True,
               help="Folder for the markdown table, JSON and PNG plot (named by date, machine and model).")
 @options.json_report("full report")
-def command(checkpoint, preset, backends, batches, repeats, old_iters, seconds, warmup, tto_iters, threads, data, video, profile_batch, out, json_path):
+def command(architecture, checkpoint, preset, backends, batches, repeats, old_iters, seconds, warmup, tto_iters, threads, data,
+            video, profile_batch, out, json_path):
     """Latency (p50/p90/p99), poses/s, share of the machine's FLOP limit and speed-up over the seed's eager loop."""
     from ..bench import format_table, profile_backends, run_benchmark, write_results
     from ..fileio import check_output_folder
@@ -58,6 +60,7 @@ def command(checkpoint, preset, backends, batches, repeats, old_iters, seconds, 
     check_output_folder(out)
     repeats = options.renamed(repeats, old_iters, "--repeats", "--iters")
     options.check_json_target(json_path, [checkpoint, data])
+    checkpoint = options.lifter(architecture, checkpoint)
     if video:
         _video(checkpoint, data, tto_iters, repeats or 3, out, json_path)
         return

@@ -34,6 +34,7 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 
 
 @click.command("eval")
+@options.model()
 @options.checkpoint()
 @options.data(multiple=True, name="mocap",
               help="Mocap clips (.npz, clip -> (T, 17, 3) metres, Z-up), seen through the test subjects' cameras. "
@@ -86,13 +87,13 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
 @options.json_report()
-def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, old_no_tto, old_mocap, root, batch_size,
-            device, json_path, video, unknown_focal, grid, cells_dir, clips_per_cell, frames_per_clip, engine_dir, drift,
-            drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip):
+def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, old_no_tto, old_mocap, root,
+            batch_size, device, json_path, video, unknown_focal, grid, cells_dir, clips_per_cell, frames_per_clip,
+            engine_dir, drift, drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
-    from ..model.checkpoint import checkpoint_path, load_checkpoint
+    from ..model import resolve_model
     from ..tto import TTOConfig
 
     tto_iters = options.renamed(tto_iters, 0 if old_no_tto else None, "--tto-iters 0", "--no-tto", unset=4)
@@ -100,6 +101,7 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
     if stride < 1:
         raise UaoError("--stride must be at least 1")
     options.check_json_target(json_path, [checkpoint, *mocap, h36m_3d, h36m_2d])
+    checkpoint = options.lifter(architecture, checkpoint)
     device = torch_device(device)
     noise_options = {"drift": drift, "drift_frames": drift_frames, "box_jitter": box_jitter,
                      "gross_rate": gross_rate, "missing_rate": missing_rate}
@@ -134,9 +136,11 @@ def command(checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters,
         options.emit(report.pop("table"), report, json_path)
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
-    model = load_checkpoint(checkpoint).to(device)
-    report = evaluate(model, pairs, TTOConfig(iters=tto_iters) if tto_iters else None, root, batch_size, progress=True)
-    report.update(checkpoint=str(checkpoint_path(checkpoint)), data=data, group_kind=group_label)
+    resolved = resolve_model(checkpoint)
+    report = evaluate(resolved.model.to(device), pairs, TTOConfig(iters=tto_iters) if tto_iters else None, root,
+                      batch_size, progress=True)
+    report.update(checkpoint=None if resolved.path is None else str(resolved.path),
+                  architecture=resolved.architecture, data=data, group_kind=group_label)
     options.emit(format_table(report, group_label), report, json_path)
 
 

@@ -1,4 +1,4 @@
-"""``uao export``: ONNX graphs or TensorRT engines of a GUMLP checkpoint and its test-time optimization."""
+"""``uao export``: ONNX graphs or TensorRT engines of a lifter (GUMLP by default) and its test-time optimization."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,7 +14,9 @@ from ..errors import UaoError
 
 
 @click.command("export")
-@options.checkpoint("GUMLP checkpoint (seed state dict or `uao train` output). Default: the embedded model.")
+@options.model()
+@options.checkpoint("Checkpoint of the lifter's weights (seed state dict or `uao train` output). "
+                    "Default: the embedded model.")
 @click.option("--format", "format_name", type=click.Choice(list(FORMATS)), default="onnx", show_default=True,
               help="onnx: graphs for ONNX Runtime and TensorRT; trt: TensorRT engines built from them.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -27,7 +29,7 @@ from ..errors import UaoError
               help="TensorRT batch profile (trt only). Default: 1:64:1024.")
 @click.option("--flavour", type=click.Choice(FLAVOURS), default=None,
               help="TensorRT flavour (trt only). Default: tensorrt with a GPU, else tensorrt_rtx.")
-def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, flavour):
+def command(architecture, checkpoint, format_name, out, tto_iters, no_flip, precision, batch, flavour):
     """Export forward, TTO-step and fused-TTO graphs, checked against PyTorch before anything is written."""
     from ..export import DEFAULT_PROFILE, export, parse_profile
     from ..export.onnx import check_options
@@ -42,8 +44,9 @@ def command(checkpoint, format_name, out, tto_iters, no_flip, precision, batch, 
     elif batch or flavour:
         raise UaoError("--batch and --flavour apply to --format trt only")
     out = check_output_folder(out or Path(FORMATS[format_name].default_dir))
-    click.echo(f"Exporting {checkpoint or 'the embedded model'} to {out}/ as {format_name} ({precision}); "
-               f"one line per graph follows.")
+    described = " ".join(filter(None, (architecture, checkpoint))) or "the embedded model"
+    checkpoint = options.lifter(architecture, checkpoint)
+    click.echo(f"Exporting {described} to {out}/ as {format_name} ({precision}); one line per graph follows.")
     manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **format_options)
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":

@@ -46,6 +46,9 @@ def parse_up(ctx, param, value):
               help="Degrees the camera looks below the horizon (no roll), instead of estimating the up direction.")
 @click.option("--width", type=POSITIVE, help="Image width in pixels (when the file does not say).")
 @click.option("--height", type=POSITIVE, help="Image height in pixels (when the file does not say).")
+@click.option("--subject-height", type=POSITIVE, metavar="METRES",
+              help="The person's standing height (sole to crown): the skeleton and the root's depth are scaled to "
+                   "it (not with --causal).")
 @click.option("--fps", type=POSITIVE, help="Frames per second of the video: the frame times of every output "
                                            "(BVH Frame Time, CSV/JSON time) [default: the file's own rate, else 25].")
 @click.option("--focal", type=POSITIVE,
@@ -70,6 +73,8 @@ def parse_up(ctx, param, value):
 @click.option("--engine", "engine_dir", type=click.Path(exists=True),
               help="Export folder (ONNX), engine folder (TensorRT) or checkpoint (torch) "
                    "[default: the embedded model, exported once into the cache].")
+@options.model(help="Lifter architecture of --checkpoint: gumlp (default), martinez, FILE.py:NAME or "
+                    "package.module:NAME (NAME a function returning the module). Exported folders record theirs.")
 @options.checkpoint("Checkpoint to use instead of the embedded model (exported on first use).")
 @click.option("--allow-pickle", is_flag=True, help="Read VideoPose3D files (pickled: only files you trust).")
 @click.option("--render", type=click.Path(dir_okay=False), help="Also write an animation, .gif or .mp4 (ffmpeg).")
@@ -91,14 +96,17 @@ def parse_up(ctx, param, value):
 @click.option("--gpus-per-worker", type=click.FloatRange(min=0), default=0, show_default=True,
               help="Ray: GPUs each engine actor holds (TensorRT or ONNX Runtime on CUDA).")
 def command(files, out, layout, width, height, focal, fov, focal_35mm, tto_iters, smooth_root, batch_size, backend,
-            engine_dir, checkpoint, allow_pickle, render, progress, precision, providers, input_format, person, up,
-            camera_pitch, resume, ray_address, workers, gpus_per_worker, mode, causal, video, fps):
+            engine_dir, architecture, checkpoint, allow_pickle, render, progress, precision, providers, input_format, person,
+            up, camera_pitch, resume, ray_address, workers, gpus_per_worker, mode, causal, video, subject_height, fps):
     """Lift 2D keypoints (OpenPose, AlphaPose, MMPose, YOLO-pose, MediaPipe; MHFormer/PoseMamba, plain npz
     or VideoPose3D files) to 3D poses. FILES may also be folders of such files, globs or .txt lists
     (one path a line): one .npz per sequence under -o DIR, mirroring their names."""
     from ..jobs.batch import is_batch_argument
     from ..jobs.infer import infer_files
 
+    if architecture and engine_dir:
+        raise click.UsageError("--model names the lifter of a checkpoint; an --engine folder records its own")
+    checkpoint = options.lifter(architecture, checkpoint)
     if (workers or gpus_per_worker) and not ray_address:
         raise click.UsageError("--workers and --gpus-per-worker size a Ray job; add --ray")
     if ray_address or resume or any(map(is_batch_argument, files)):
@@ -107,7 +115,7 @@ def command(files, out, layout, width, height, focal, fov, focal_35mm, tto_iters
         if render is not None or video is not None:
             raise click.UsageError("--render/--video draw one file's animation; lift that file alone to render it")
         settings = JobSettings(layout, allow_pickle, width, height, focal, fov, focal_35mm, tto_iters, smooth_root,
-                               batch_size, input_format, person, up, camera_pitch, mode, causal, fps)
+                               batch_size, input_format, person, up, camera_pitch, mode, causal, fps, subject_height)
         common = dict(backend=backend, engine_dir=engine_dir, checkpoint=checkpoint, precision=precision,
                       providers=providers, resume=resume, log=click.echo)
         if ray_address:
@@ -121,7 +129,7 @@ def command(files, out, layout, width, height, focal, fov, focal_35mm, tto_iters
 
     from ..pipeline import LiftSettings
 
-    settings = LiftSettings.from_options(tto_iters, mode, causal, batch_size, smooth_root)
+    settings = LiftSettings.from_options(tto_iters, mode, causal, batch_size, smooth_root, subject_height)
     infer_files(files, out, settings, layout=layout, allow_pickle=allow_pickle, width=width, height=height,
                 focal=focal, fov=fov, focal_35mm=focal_35mm, backend=backend, engine_dir=engine_dir,
                 checkpoint=checkpoint, render=render, progress=progress, log=click.echo, precision=precision,

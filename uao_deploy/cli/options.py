@@ -39,8 +39,24 @@ def renamed(value, old_value, new: str, old: str, unset=None):
     return old_value
 
 
-def checkpoint(help: str = "GUMLP checkpoint (seed or uao format). Default: the embedded model."):
+def checkpoint(help: str = "Checkpoint of the lifter's weights (seed or uao format). Default: the embedded model."):
     return click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False), default=None, help=help)
+
+
+def model(help: str = "Lifter architecture: gumlp (default), martinez, FILE.py:NAME or package.module:NAME "
+                       "(NAME a function returning the module; weights from --checkpoint)."):
+    """--model, passed to the command as ``architecture`` (see :mod:`uao_deploy.model.registry`)."""
+    return click.option("--model", "architecture", default=None, metavar="NAME|FILE.py:NAME|MODULE:NAME", help=help)
+
+
+def lifter(architecture: str | None, checkpoint):
+    """--model and --checkpoint as commands pass them on: the checkpoint alone without --model, else
+    a ModelRef (:mod:`uao_deploy.model.checkpoint`)."""
+    if architecture is None:
+        return checkpoint
+    from ..model.checkpoint import model_ref
+
+    return model_ref(architecture, checkpoint)
 
 
 def providers(default: str | None = None, help: str = "Where ONNX Runtime runs; a provider that is not active is "

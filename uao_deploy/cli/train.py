@@ -1,4 +1,4 @@
-"""``uao train``: train GUMLP on motion capture (CMU in the H36M skeleton) or Human3.6M."""
+"""``uao train``: train a lifter (GUMLP by default) on motion capture (CMU in the H36M skeleton) or Human3.6M."""
 from __future__ import annotations
 
 import click
@@ -8,7 +8,7 @@ from ..data.h36m import H36MTrainingData
 from ..data.mocap import MocapTrainingData, NoiseModel
 from ..device import torch_device
 from ..fileio import check_output_folder
-from ..model import GUMLPConfig
+from ..model.registry import model_spec
 from ..jobs import distributed
 from ..jobs.train import BEST_NAME, TrainConfig, train
 from . import options
@@ -27,8 +27,11 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 @click.option("--h36m-2d", type=click.Path(exists=True, dir_okay=False),
               help="With --h36m-3d: VideoPose3D's data_2d_h36m_<detector>.npz (pickled, as --h36m-3d).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/train", show_default=True)
-@click.option("--channels", default=512, show_default=True, type=click.IntRange(min=1))
-@click.option("--layers", default=3, show_default=True, type=click.IntRange(min=1))
+@options.model()
+@click.option("--channels", default=None, type=click.IntRange(min=1),
+              help="Feature width: GUMLP's channels (default 512), martinez's layer width (default 512).")
+@click.option("--layers", default=None, type=click.IntRange(min=1),
+              help="GUMLP's blocks (default 3), martinez's residual blocks (default 2).")
 @click.option("--epochs", default=40, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
 @click.option("--lr", default=1e-3, show_default=True)
@@ -45,7 +48,7 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 @click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop each epoch after this many batches.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
 @click.pass_context
-def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
+def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, architecture, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
             outlier_rate, device, bf16, seed, max_batches, resume):
     """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar.
 
@@ -53,6 +56,9 @@ def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, chann
     """
     mocap_train = options.renamed(mocap_train, old_mocap, "--data", "--mocap")
     check_output_folder(out)
+    registered = model_spec(architecture).architecture
+    if registered is None and (channels or layers):
+        raise click.UsageError("--channels and --layers size the registered architectures; a user's module sizes itself")
     device = distributed.local_device(device)
     torch_device(device)
     if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
@@ -68,7 +74,8 @@ def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, chann
                                  views_per_frame=views, device=device)
     else:
         raise click.UsageError("give either --data and --val, or --h36m-3d and --h36m-2d")
-    config = TrainConfig(model=GUMLPConfig(channels=channels, layers=layers), epochs=epochs, batch_size=batch_size,
+    config = TrainConfig(model=registered and registered.sized(channels, layers), architecture=architecture or "gumlp",
+                         epochs=epochs, batch_size=batch_size,
                          lr=lr, lr_decay=lr_decay, seed=seed, bf16=bf16, device=device, max_batches=max_batches)
     with distributed.process_group(device) as ranks:
         history = train(data, config, out, resume=resume)

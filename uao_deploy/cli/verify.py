@@ -12,7 +12,8 @@ from ..errors import UaoError
 
 
 @click.command("verify")
-@options.checkpoint("The reference GUMLP checkpoint (seed or uao format). Default: the embedded model.")
+@options.model()
+@options.checkpoint("The reference lifter's checkpoint (seed or uao format). Default: the embedded model.")
 @click.option("--engine", "engine_dirs", multiple=True, type=click.Path(exists=True, file_okay=False),
               help="An ONNX export or TensorRT engine folder to check (repeatable). Default: the checkpoint "
                    "exported to a cache folder (and TensorRT engines built from it when a GPU is present).")
@@ -34,7 +35,7 @@ from ..errors import UaoError
               help="Override (or, for fp32/fp16, add) the TTO pose mean-joint-distance tolerance (metres).")
 @options.json_report(beside="text")
 @click.pass_context
-def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, stride, seed, frames, tto_iters,
+def command(ctx, architecture, checkpoint, engine_dirs, providers, precision, data, noise, stride, seed, frames, tto_iters,
             tol_forward, tol_gradient, tol_pose, tol_pose_mean, json_path):
     """Max differences per output (forward mu/s, step loss and gradients, TTO pose) and MPJPE per backend.
 
@@ -53,6 +54,7 @@ def command(ctx, checkpoint, engine_dirs, providers, precision, data, noise, str
     if absurd:
         raise UaoError(f"tolerances must be finite and >= 0; got {', '.join(absurd)}")
     options.check_json_target(json_path, [checkpoint, data])
+    checkpoint = options.lifter(architecture, checkpoint)
     tto = TTOConfig(iters=tto_iters)
     pairs = load_pairs(data, noise, stride, seed, frames)
     reference = engines.load(checkpoint, backend="torch", tto=tto)

@@ -29,16 +29,18 @@ NORMALIZATION = (
 
 
 def graph_metadata(checkpoint_sha256: str, model_config: dict, configs: dict, precision: str,
-                   calibration: Calibration = Calibration()) -> dict[str, str]:
+                   calibration: Calibration = Calibration(), architecture: dict | None = None) -> dict[str, str]:
     """The ``uao.*`` metadata_props shared by all graphs of an export (strings, JSON where structured);
     each graph adds ``uao.graph`` with its own name. ``configs``: {objective: config}, each under its
-    objective's ``metadata_key``; ``calibration`` the checkpoint's."""
+    objective's ``metadata_key``; ``calibration`` the checkpoint's; ``architecture`` the lifter's name,
+    source file and its sha256 (:mod:`uao_deploy.model.registry`)."""
     settings = {OBJECTIVES[name].metadata_key: json.dumps(config.to_dict(), sort_keys=True)
                 for name, config in configs.items()}
     return {
         "uao.version": __version__,
         "uao.checkpoint_sha256": checkpoint_sha256,
         "uao.model_config": json.dumps(model_config, sort_keys=True),
+        "uao.architecture": json.dumps(architecture or {}, sort_keys=True),
         **settings,
         "uao.calibration": json.dumps(calibration.to_dict(), sort_keys=True),
         "uao.joints": json.dumps(list(skeleton.JOINT_NAMES)),

@@ -14,8 +14,10 @@ from .base import Engine, graph_files
 # AMD EPYC of this project fused TTO ran fastest per pose at 16 frames per call for 256 channels
 # (1.2-1.3x faster than 32 or 64) and at 8 for 512 channels.
 CHUNK_CHANNEL_FRAMES = 4096
+# Frames per call for a lifter whose export names no channel count (another architecture than GUMLP).
+DEFAULT_CHUNK = 64
 # Graph metadata that must agree between the graphs of one export.
-SHARED_METADATA = ("uao.checkpoint_sha256", "uao.tto", "uao.sequence", "uao.calibration", "uao.precision")
+SHARED_METADATA = ("uao.checkpoint_sha256", "uao.architecture", "uao.tto", "uao.sequence", "uao.calibration", "uao.precision")
 
 
 def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
@@ -36,11 +38,14 @@ def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
     return metadata[first]
 
 
-def _channels(metadata: dict) -> int:
+def _default_chunk(metadata: dict) -> int:
+    """Frames per call: by GUMLP's channel count, or DEFAULT_CHUNK for a lifter that names none."""
     try:
-        return int(json.loads(metadata["uao.model_config"])["channels"])
+        config = json.loads(metadata["uao.model_config"])
     except (KeyError, TypeError, ValueError):
-        raise UaoError("the graphs' metadata 'uao.model_config' names no channel count: not a uao export") from None
+        raise UaoError("the graphs' metadata has no valid 'uao.model_config': not a uao export") from None
+    channels = config.get("channels") if isinstance(config, dict) else None
+    return max(1, CHUNK_CHANNEL_FRAMES // channels) if isinstance(channels, int) and channels > 0 else DEFAULT_CHUNK
 
 
 class OnnxRuntimeEngine(Engine):
@@ -57,25 +62,33 @@ class OnnxRuntimeEngine(Engine):
         super().__init__()
         self.files, manifest = graph_files(export_dir, ".onnx", self.backend)
         self.requested_providers = require_available(providers)
-        self._sessions = {graph: self._session(graph, path, threads) for graph, path in self.files.items()}
-        shared = check_metadata(self.files, {graph: dict(session.get_modelmeta().custom_metadata_map)
-                                             for graph, session in self._sessions.items()})
+        self._threads = threads
+        # Every graph is checked now; only the network stays open. The others are read without
+        # optimizing and opened for use on their first call: each holds tens of MB and a run uses
+        # one or two of them (sequence mode: the network and seq_fused).
+        self._sessions = {MODEL_GRAPH: self._session(MODEL_GRAPH, self.files[MODEL_GRAPH], threads)}
+        shared = check_metadata(self.files, {graph: self._metadata(graph) for graph in self.files})
         check_manifest_metadata(manifest, shared, export_dir)
         self._use_settings(export_settings(shared, self.files, self.files[MODEL_GRAPH]))
-        self.chunk = chunk or max(1, CHUNK_CHANNEL_FRAMES // _channels(shared))
+        self.chunk = chunk or _default_chunk(shared)
+        self.architecture = json.loads(shared.get("uao.architecture") or "{}")
 
-    def _session(self, graph: str, path: Path, threads: int | None):
-        session = ort_session(path, self.requested_providers, threads)
+    def _session(self, graph: str, path: Path, threads: int | None, optimize: bool = True):
+        session = ort_session(path, self.requested_providers, threads, optimize=optimize)
         inputs = tuple(node.name for node in session.get_inputs())
         outputs = {node.name for node in session.get_outputs()}
         if sorted(inputs) != sorted(GRAPHS[graph].input_names) or not set(GRAPHS[graph].output_names) <= outputs:
             raise UaoError(f"{path} is not a uao {graph} graph: inputs {inputs}, outputs {sorted(outputs)}")
         return session
 
+    def _metadata(self, graph: str) -> dict:
+        session = self._sessions.get(graph) or self._session(graph, self.files[graph], self._threads, optimize=False)
+        return dict(session.get_modelmeta().custom_metadata_map)
+
     def describe(self) -> dict:
         return {**super().describe(), "providers": self._sessions[MODEL_GRAPH].get_providers(),
                 "graphs": {graph: str(path) for graph, path in self.files.items()},
-                "checkpoint_sha256": self.checkpoint_sha256}
+                "checkpoint_sha256": self.checkpoint_sha256, "architecture": self.architecture}
 
     def max_batch(self, graph: str) -> int | None:
         # Sequence graphs take windows of up to 100 frames: one per call keeps them in cache (on this
@@ -84,10 +97,12 @@ class OnnxRuntimeEngine(Engine):
         return 1 if GRAPHS[graph].per_window else self.chunk
 
     def holds(self, graph):
-        return graph in self._sessions
+        return graph in self.files
 
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]
+        if graph not in self._sessions:
+            self._sessions[graph] = self._session(graph, self.files[graph], self._threads)
         return tuple(self._sessions[graph].run(spec.output_names, dict(zip(spec.input_names, inputs))))
 
     def close(self):

@@ -1,4 +1,4 @@
-"""The PyTorch reference engine: GUMLP and :mod:`uao_deploy.tto` behind the engine interface."""
+"""The PyTorch reference engine: a lifter (GUMLP by default) and :mod:`uao_deploy.tto` behind the engine interface."""
 from __future__ import annotations
 
 import copy
@@ -40,7 +40,8 @@ class OutputsCopied(torch.nn.Module):
 
 
 class TorchEngine(Engine):
-    """GUMLP from a checkpoint path (None: the embedded default) or a GUMLP module.
+    """A lifter from a checkpoint path (None: the embedded GUMLP), a ModelRef (``--model`` and
+    ``--checkpoint``) or a module meeting the lifter contract (:mod:`uao_deploy.model.registry`).
 
     ``device`` is "cpu" or "cuda"; ``compile=True`` wraps the network in ``torch.compile`` (a string
     is its mode, e.g. "reduce-overhead" for CUDA graphs). TTO runs :func:`uao_deploy.tto.refine` on
@@ -63,12 +64,10 @@ class TorchEngine(Engine):
             raise UaoError(f"the torch backend runs precision {' or '.join(TORCH_PRECISIONS)}; got {precision!r}")
         self.device = torch_device(device)
         if isinstance(model, torch.nn.Module):
-            self.checkpoint = self.checkpoint_sha256 = None
             model = copy.deepcopy(model)  # freezing it below must not change the caller's module
-        else:
-            resolved = resolve_model(model)
-            model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
-            self.calibration = resolved.calibration
+        resolved = resolve_model(model)
+        model, self.checkpoint, self.checkpoint_sha256 = resolved.model, resolved.path, resolved.sha256
+        self.calibration, self.architecture = resolved.calibration, resolved.architecture
         # Every registered objective runs here: those without a config given with their defaults.
         self.configs = {**{name: objective.config() for name, objective in OBJECTIVES.items()},
                         FRAME.name: tto, SEQUENCE.name: sequence}
@@ -91,7 +90,7 @@ class TorchEngine(Engine):
     def describe(self) -> dict:
         return {**super().describe(), "device": str(self.device), "compiled": self.compiled,
                 "checkpoint": None if self.checkpoint is None else str(self.checkpoint),
-                "checkpoint_sha256": self.checkpoint_sha256}
+                "checkpoint_sha256": self.checkpoint_sha256, "architecture": self.architecture}
 
     def _tensors(self, arrays):
         return [torch.from_numpy(array).to(self.device) for array in arrays]

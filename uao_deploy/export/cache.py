@@ -22,7 +22,7 @@ from .. import __version__
 from ..contract import TTOConfig, check_tto_iters, checked_graph_files, read_manifest
 from ..errors import UaoError
 from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
-from ..model.checkpoint import checkpoint_path, read_calibration
+from ..model.checkpoint import lifter_key
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ def cache_dir() -> Path:
 
 
 def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: str = "fp32") -> Path:
-    """An ONNX export folder of ``checkpoint`` (default: the embedded model), made on first use.
+    """An ONNX export folder of ``checkpoint`` (a path or a ModelRef; default: the embedded model),
+    made on first use.
 
-    The folder's name hashes the checkpoint's sha256 and calibration, the TTO config, the precision, the uao
+    The folder's name hashes the architecture, the weights' sha256 and calibration, the TTO config, the precision, the uao
     version and the exporter's code, so neither a changed checkpoint nor a changed exporter reuses
     stale graphs; it is written to a temporary folder
     and renamed, so an interrupted export leaves nothing behind.
@@ -51,9 +52,8 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     from . import export_onnx  # looked up at call time: torch.onnx is heavy
 
     check_tto_iters(tto.iters)
-    checkpoint = checkpoint_path(checkpoint)
-    key = json.dumps([file_sha256(checkpoint), read_calibration(checkpoint).to_dict(), tto.to_dict(), precision,
-                      __version__, exporter_fingerprint()], sort_keys=True)
+    key = json.dumps([lifter_key(checkpoint), tto.to_dict(), precision, __version__, exporter_fingerprint()],
+                     sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
     def export(staging):

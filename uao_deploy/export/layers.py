@@ -145,8 +145,9 @@ class JointMajorSpatialUMLP(nn.Module):
 
 
 def exportable_model(model: nn.Module, precision: str = "fp32") -> nn.Module:
-    """A frozen copy of GUMLP in the engine layout above; for fp16 the trunk's and heads' products
-    run in float16 (the encoder, which meets the raw 2D input, stays float32)."""
+    """A frozen copy of a lifter in the engine layout above: GUMLP's graph convolutions and spatial
+    U-MLPs in their joint-major forms, and any lifter's LayerNorms as :class:`AxisLayerNorm`; for fp16
+    every Linear's product runs in float16 except GUMLP's encoder, which meets the raw 2D input."""
     dtype = DTYPES[precision]
     model = copy.deepcopy(model).eval().requires_grad_(False)
 
@@ -154,8 +155,10 @@ def exportable_model(model: nn.Module, precision: str = "fp32") -> nn.Module:
         in_encoder = path.startswith("encoder")
         if isinstance(module, GraphConv):
             return FoldedGraphConv(module, dtype)
-        if isinstance(module, nn.LayerNorm):
-            return AxisLayerNorm(module, dim=1 if isinstance(module, JointLayerNorm) else -1)
+        if isinstance(module, JointLayerNorm):
+            return AxisLayerNorm(module, dim=1)
+        if isinstance(module, nn.LayerNorm) and len(module.normalized_shape) == 1 and module.weight is not None:
+            return AxisLayerNorm(module, dim=-1)  # other LayerNorms are decomposed by the tracer
         if isinstance(module, SpatialUMLP):
             return JointMajorSpatialUMLP(module, dtype)
         if isinstance(module, nn.Linear) and dtype != torch.float32 and not in_encoder:

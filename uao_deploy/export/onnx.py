@@ -1,4 +1,5 @@
-"""Export GUMLP and its TTO objectives to ONNX: the forward graph, then per objective its step graph
+"""Export a lifter (GUMLP or any module meeting the contract of :mod:`uao_deploy.model.registry`) and its
+TTO objectives to ONNX: the forward graph, then per objective its step graph
 (value and gradients) and its fused K-step loop.
 
 The graphs compute exactly the PyTorch reference functions their objective registers (per-frame
@@ -31,7 +32,8 @@ from ..fileio import write_json
 log = logging.getLogger(__name__)
 
 
-def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32") -> dict[str, onnx.ModelProto]:
+def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32",
+                 lifter: str = "gumlp") -> dict[str, onnx.ModelProto]:
     """The graphs of the registered objectives named in ``configs`` ({objective: its config}) as
     in-memory ONNX models, without metadata.
 
@@ -55,7 +57,10 @@ def build_graphs(model: torch.nn.Module, configs: dict, precision: str = "fp32")
             loop = reference.fused_loop({spec.name: trace.placeholder(spec) for spec in stand_ins}, config)
             jobs[objective.fused] = (loop, objective.fused_spec, trace.placeholder_translations(stand_ins))
         written += [spec.name for spec in objective.graphs if spec.name not in written]
-    graphs = trace.trace_all(jobs)
+    try:
+        graphs = trace.trace_all(jobs)
+    except trace.TraceFailure as failure:  # a lifter's code may fail the tracer anywhere: name it and the graph
+        raise UaoError(f"model {lifter} does not trace into the {failure.graph} graph ({failure.reason})") from None
     for name in configs:
         fused = OBJECTIVES[name].fused
         if fused:
@@ -163,7 +168,8 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     seq_step and seq_fused: see :func:`export_configs`) and manifest.json into ``out_dir``; return
     the manifest.
 
-    ``model_or_checkpoint``: a GUMLP, a checkpoint path, or None for the embedded default model.
+    ``model_or_checkpoint``: a lifter module, a checkpoint path, a ModelRef (``--model`` and
+    ``--checkpoint``), or None for the embedded default model.
     With ``verify`` each graph is run in ONNX Runtime against PyTorch at several batch sizes first;
     a mismatch raises UaoError and ``out_dir`` is left as it was (graphs are built in a temporary
     folder beside it and moved in only when complete).
@@ -178,14 +184,16 @@ def export_onnx(model_or_checkpoint=None, out_dir: str | os.PathLike = "export",
     staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=temporary_prefix(out.name) + "staging-"))
     try:
         configs = export_configs(tto, **objectives)
-        graphs = build_graphs(model, configs, precision)
+        graphs = build_graphs(model, configs, precision, resolved.architecture.get("name", "lifter"))
         manifest = {
             "format": "uao-onnx", "precision": precision, "opset": trace.OPSET,
             "checkpoint": checkpoint_path, "checkpoint_sha256": checkpoint_sha256,
-            "model_config": model.config.to_dict(), "tto": tto.to_dict(), "calibration": resolved.calibration.to_dict(),
+            "architecture": resolved.architecture, "model_config": resolved.config,
+            "tto": tto.to_dict(), "calibration": resolved.calibration.to_dict(),
             "joints": list(skeleton.JOINT_NAMES), "graphs": {},
         }
-        metadata = graph_metadata(checkpoint_sha256, model.config.to_dict(), configs, precision, resolved.calibration)
+        metadata = graph_metadata(checkpoint_sha256, resolved.config, configs, precision, resolved.calibration,
+                                  resolved.architecture)
         iters = {spec.name: configs[name].iters for name in configs for spec in OBJECTIVES[name].graphs}
         for name, proto in graphs.items():
             onnx.helper.set_model_props(proto, {"uao.graph": name, **metadata})

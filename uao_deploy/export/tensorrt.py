@@ -145,7 +145,7 @@ def build_engines(onnx_dir: str | os.PathLike, out_dir: str | os.PathLike = "eng
     try:
         cache = _load_timing_cache(trt, out / TIMING_CACHE)
         manifest = {"format": "uao-engines", **common, "timing_cache": TIMING_CACHE, "graphs": {},
-                    **{key: graphs[key] for key in ("checkpoint_sha256", "model_config", "tto", "calibration", "joints", "metadata",
+                    **{key: graphs[key] for key in ("checkpoint_sha256", "architecture", "model_config", "tto", "calibration", "joints", "metadata",
                                                     "objectives") if key in graphs}}
         moved = []
         for name, entry in graphs["graphs"].items():

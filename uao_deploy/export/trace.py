@@ -18,6 +18,7 @@ import torch.fx.config
 from torch._decomp import get_decompositions
 from torch.fx.experimental.proxy_tensor import make_fx
 
+from ..errors import one_line
 from ..contract import BATCH, DYNAMIC, FRAMES, WINDOWS
 
 log = logging.getLogger(__name__)
@@ -45,9 +46,13 @@ def _scatter_add_as_matmul(self, indices, values, accumulate=False):
 
 _aten = torch.ops.aten
 # GELU stays one ONNX Gelu, which ONNX Runtime and TensorRT run as one kernel (decomposed it is 4
-# passes over the largest activations); its backward is decomposed. LayerNorm never reaches ATen's
-# 3-output form: the exported layers write it out (``layers.AxisLayerNorm``).
-DECOMPOSITIONS = get_decompositions([_aten.gelu_backward])
+# passes over the largest activations); its backward is decomposed. The exported layers write
+# nn.LayerNorm out (``layers.AxisLayerNorm``); any other layer norm or batch norm a user's lifter
+# calls is decomposed here, so neither reaches ONNX's multi-output forms that TensorRT refuses.
+DECOMPOSITIONS = get_decompositions([
+    _aten.gelu_backward, _aten.native_layer_norm, _aten.native_layer_norm_backward,
+    _aten._native_batch_norm_legit_no_training, _aten.native_batch_norm_backward,
+])
 DECOMPOSITIONS[_aten.index_put.default] = _scatter_add_as_matmul
 
 
@@ -122,15 +127,28 @@ def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
 
     workers = min(len(jobs), export_workers())
     log.info("tracing %d graphs in %d process%s", len(jobs), workers, "es" if workers > 1 else "")
-    # Longest first: the graphs with the most outputs are the steps, whose traces take longest.
-    order = sorted(jobs, key=lambda name: -len(jobs[name][1].outputs))
+    # Longest first, as measured: the steps (sequence before frame, the most outputs first), then the
+    # forward, then the fused outlines, which trace over stand-ins.
+    order = sorted(jobs, key=lambda name: (jobs[name][2] is not None, not jobs[name][1].per_window,
+                                           -len(jobs[name][1].outputs)))
     traced = side_by_side(_serialized_trace, {name: jobs[name] for name in order},
                           lambda name, _, seconds: log.info("%-14s traced in %.1f s", name, seconds))
     return {name: onnx.load_model_from_string(traced[name]) for name in jobs}
 
 
+class TraceFailure(Exception):
+    """A graph that did not trace: its name and the tracer's first line (picklable: it leaves worker processes)."""
+
+    def __init__(self, graph: str, reason: str):
+        super().__init__(graph, reason)
+        self.graph, self.reason = graph, reason
+
+
 def _serialized_trace(name, function, spec, custom_translations) -> bytes:
-    return trace_to_onnx(function, spec, custom_translations).SerializeToString()
+    try:
+        return trace_to_onnx(function, spec, custom_translations).SerializeToString()
+    except Exception as exc:  # a lifter's code may fail the tracer anywhere
+        raise TraceFailure(name, one_line(exc)) from None
 
 
 @contextlib.contextmanager

@@ -65,6 +65,7 @@ class JobSettings:
     mode: str = "sequence"
     causal: bool = False
     fps: float | None = None
+    subject_height: float | None = None
 
     def read_options(self) -> dict:
         return {"layout": self.layout, "allow_pickle": self.allow_pickle, "format": self.format,
@@ -76,7 +77,8 @@ class JobSettings:
             raise UaoError("give either --up or --camera-pitch, not both")
 
     def lift_settings(self) -> LiftSettings:
-        return LiftSettings.from_options(self.iters, self.mode, self.causal, self.batch_size, self.smooth_root)
+        return LiftSettings.from_options(self.iters, self.mode, self.causal, self.batch_size, self.smooth_root,
+                                         self.subject_height)
 
     def camera(self, sequence: KeypointSequence):
         return camera_of(sequence, self.width, self.height, self.focal, self.fov, self.focal_35mm)

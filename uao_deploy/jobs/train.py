@@ -1,4 +1,4 @@
-"""Training GUMLP with the paper's recipe: Gaussian NLL loss, Adam (amsgrad), lr decay per epoch,
+"""Training a lifter (GUMLP by default) with the paper's recipe: Gaussian NLL loss, Adam (amsgrad), lr decay per epoch,
 batch 128, random horizontal flips. Resumable; keeps the best checkpoint by validation MPJPE."""
 from __future__ import annotations
 
@@ -17,8 +17,9 @@ from .. import skeleton
 from ..device import torch_device
 from ..errors import UaoError, first_line
 from ..metrics import mpjpe
-from ..model import GUMLP, GUMLPConfig, save_checkpoint
+from ..model import GUMLPConfig, save_checkpoint
 from ..model.checkpoint import load_tensors
+from ..model.registry import check_lifter, model_spec
 from ..fileio import atomic_write_bytes
 from ..tto import predict
 from ..tto.objective import gaussian_term
@@ -42,7 +43,10 @@ class TrainingData(Protocol):
 
 @dataclass
 class TrainConfig:
-    model: GUMLPConfig = field(default_factory=GUMLPConfig)
+    # The architecture (``--model``: a registered name or a user's FILE.py:NAME) and, for a registered
+    # one, its config (None: its defaults; a user's function sizes its module itself).
+    model: object = field(default_factory=GUMLPConfig)
+    architecture: str = "gumlp"
     epochs: int = 40
     batch_size: int = 128
     lr: float = 1e-3
@@ -53,6 +57,9 @@ class TrainConfig:
     max_batches: int | None = None  # cap per epoch, for smoke runs
 
     def __post_init__(self):
+        registered = model_spec(self.architecture).architecture
+        if self.model is not None and (registered is None or not isinstance(self.model, registered.config)):
+            raise UaoError(f"a {type(self.model).__name__} does not configure the {self.architecture} architecture")
         if not (math.isfinite(self.lr) and self.lr > 0 and math.isfinite(self.lr_decay) and 0 < self.lr_decay <= 1):
             raise UaoError(f"the learning rate must be positive and its decay in (0, 1]; got {self.lr:g} and "
                            f"{self.lr_decay:g}")
@@ -70,7 +77,7 @@ def random_flip(x: torch.Tensor, target: torch.Tensor, generator: torch.Generato
     return torch.where(mask, skeleton.flip_pose(x), x), torch.where(mask, skeleton.flip_pose(target), target)
 
 
-def validation_mpjpe(model: GUMLP, pairs: dict[str, np.ndarray], device: str, batch: int = 4096) -> float:
+def validation_mpjpe(model: torch.nn.Module, pairs: dict[str, np.ndarray], device: str, batch: int = 4096) -> float:
     """Flip-averaged, root-zeroed MPJPE in millimetres."""
     errors = []
     for start in range(0, len(pairs["x"]), batch):
@@ -109,7 +116,8 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch_device(config.device)
     torch.manual_seed(config.seed)
-    model = GUMLP(config.model).to(device)
+    spec = model_spec(config.architecture)
+    model = check_lifter(spec.build(config=config.model), spec.name).to(device)
     ranks = distributed.current()
     trained = distributed.parallel(model, ranks)
     progress = progress and ranks.is_main

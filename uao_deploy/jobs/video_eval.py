@@ -8,7 +8,9 @@ Mocap clips are turned into keypoint videos (:mod:`uao_deploy.data.video_noise`)
   the root, 9 on the pose), what users do by hand;
 * ``frame-uao``: ``--mode frame`` (UAO per frame through the per-frame root);
 * ``sequence-uao``: the default sequence mode;
-* ``causal-uao`` (only where asked for): ``--causal``, live use, each frame from the frames up to it.
+* ``causal-uao`` (only where asked for): ``--causal``, live use, each frame from the frames up to it;
+* ``sequence-uao+height``: the sequence-mode result scaled to the clip's true height, as
+  ``uao infer --subject-height`` does (:mod:`uao_deploy.pipeline.height`).
 
 Metrics per video, then averaged per clip (over its cameras) and over clips: MPJPE and P-MPJPE
 (root-relative), root error, absolute MPJPE (camera frame), acceleration error of the absolute
@@ -30,9 +32,10 @@ from ..data.video_noise import VideoClip
 from ..errors import UaoError
 from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root_error_parts, rte, w_mpjpe)
 from ..pipeline import LiftSettings, camera_of, lift, prepare
+from ..pipeline.height import height_scales, skeleton_height
 from ..pipeline.world import ANKLES, estimate_world_frame
 
-METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao")
+METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao", "sequence-uao+height")
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
 WORLD_METRICS = ("w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "root_lateral", "root_depth",
                  "depth_bias", "up_error")
@@ -97,9 +100,13 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4]) -
         lifted["plain"] = (plain.poses_3d, plain.root)
         lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)), savgol(plain.root, SAVGOL_ROOT))
     for method, strategy in (("frame-uao", "frame"), ("sequence-uao", "sequence"), ("causal-uao", "causal")):
-        if method in methods:
+        if method in methods or (method == "sequence-uao" and "sequence-uao+height" in methods):
             result = lift(keypoints, engine, settings=LiftSettings(iters, strategy))
             lifted[method] = (result.poses_3d, result.root)
+    if "sequence-uao+height" in methods:
+        pose, root = lifted["sequence-uao"]
+        pose_scale, root_scale = height_scales(pose, skeleton_height(clip.target))
+        lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale)
     return {method: lifted[method] for method in methods}
 
 

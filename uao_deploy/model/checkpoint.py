@@ -1,28 +1,29 @@
-"""Loading and saving GUMLP checkpoints in the seed's format (a plain state dict) plus a JSON sidecar."""
+"""Loading and saving lifter checkpoints (a plain state dict: the seed's format for GUMLP) plus a JSON sidecar."""
 from __future__ import annotations
 
 import hashlib
+import inspect
 import json
 import os
 import pickle
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from ..contract import Calibration
 from ..errors import UaoError, first_line, one_line
 from ..fileio import atomic_write_bytes, file_sha256
-from .gumlp import GUMLP, GUMLPConfig
+from .gumlp import GUMLP
+from .registry import ARCHITECTURES, DEFAULT_ARCHITECTURE, Lifter, check_lifter, model_spec
 
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
-DEFAULT_CHECKPOINT_NAME = "gumlp_default.pth"
 
 
-def default_checkpoint() -> Path:
-    """Path of the default model that ships inside the package."""
-    return _ASSETS / DEFAULT_CHECKPOINT_NAME
+def default_checkpoint(architecture: str = DEFAULT_ARCHITECTURE) -> Path:
+    """Path of a registered architecture's model that ships inside the package (default: GUMLP's)."""
+    return _ASSETS / f"{architecture}_default.pth"
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -52,7 +53,7 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise UaoError(f"{path} does not hold a GUMLP state dict (a mapping of parameter names to tensors)")
+        raise UaoError(f"{path} does not hold a state dict (a mapping of parameter names to tensors)")
     broken = [name for name, tensor in state.items() if tensor.is_floating_point() and not torch.isfinite(tensor).all()]
     if broken:
         raise UaoError(f"{path} holds NaN or infinite weights (in {broken[0]}"
@@ -61,70 +62,151 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     return state
 
 
-def config_from_state_dict(state: dict[str, torch.Tensor]) -> GUMLPConfig:
-    """Recover channels, layers and the channel-MLP width from parameter shapes."""
-    try:
-        channels = state["encoder.fc5.weight"].shape[0]
-        hidden = state["GCN_MLP.blocks.0.channel_mlp.linear_down.linear.0.weight"].shape[0]
-    except KeyError as exc:
-        raise UaoError(f"checkpoint is not a GUMLP state dict: missing key {exc.args[0]!r}") from None
-    layers = 1 + max(int(m.group(1)) for key in state if (m := re.match(r"GCN_MLP\.blocks\.(\d+)\.", key)))
-    return GUMLPConfig(channels=channels, layers=layers, channel_hidden=hidden)
-
-
-def load_state_dict_strict(model: GUMLP, state: dict[str, torch.Tensor], source: str) -> None:
+def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], source: str, label: str) -> None:
+    """Load ``state`` into ``model`` (``label`` names the architecture), or one UaoError listing what differs."""
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong_shape = [f"{k} {tuple(state[k].shape)} (expected {tuple(expected[k].shape)})"
                    for k in expected if k in state and state[k].shape != expected[k].shape]
     problems = []
-    for label, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shape)):
+    for kind, items in (("missing keys", missing), ("unexpected keys", unexpected), ("wrong shapes", wrong_shape)):
         if items:
             shown = ", ".join(items[:5]) + (f" and {len(items) - 5} more" if len(items) > 5 else "")
-            problems.append(f"{label}: {shown}")
+            problems.append(f"{kind}: {shown}")
     if problems:
-        raise UaoError(f"{source} does not match GUMLP{model.config.channels}x{model.config.layers}: " + "; ".join(problems))
+        raise UaoError(f"{source} does not match {label}: " + "; ".join(problems))
     model.load_state_dict(state, strict=True)
 
 
-def checkpoint_path(checkpoint: str | os.PathLike | None = None) -> Path:
-    """The checkpoint file meant: ``checkpoint``, or the embedded default model when None; it must exist."""
-    path = default_checkpoint() if checkpoint is None else Path(checkpoint)
+@dataclass(frozen=True)
+class ModelRef:
+    """A lifter named by ``--model`` (see :mod:`.registry`) and the checkpoint of its weights.
+
+    ``checkpoint`` None: the architecture's embedded model, or a user's module as its function builds it.
+    """
+
+    model: str | None = None
+    checkpoint: Path | None = None
+
+
+def model_ref(model: str | None, checkpoint: str | os.PathLike | None):
+    """What the commands pass on for ``--model`` and ``--checkpoint``: the checkpoint alone without --model."""
+    if model is None:
+        return checkpoint
+    return ModelRef(model, None if checkpoint is None else Path(checkpoint))
+
+
+def _as_ref(model_or_checkpoint) -> ModelRef:
+    if isinstance(model_or_checkpoint, ModelRef):
+        return model_or_checkpoint
+    return ModelRef(None, None if model_or_checkpoint is None else Path(model_or_checkpoint))
+
+
+def checkpoint_path(checkpoint=None) -> Path | None:
+    """The checkpoint file meant: ``checkpoint`` (a path or a ModelRef), or the embedded model of its
+    architecture (GUMLP's when none is named); None for a user's module given without weights."""
+    ref = _as_ref(checkpoint)
+    if ref.checkpoint is not None:
+        path = Path(ref.checkpoint)
+    else:
+        spec = model_spec(ref.model)
+        if spec.architecture is None:
+            return None
+        path = default_checkpoint(spec.name)
     if not path.is_file():
         raise UaoError(f"checkpoint not found: {path}")
     return path
 
 
+def architecture_of(checkpoint=None) -> str | None:
+    """The ``--model`` of ``checkpoint``: the one named, else the registered one its sidecar records."""
+    ref = _as_ref(checkpoint)
+    if ref.model is not None or ref.checkpoint is None:
+        return ref.model
+    recorded = read_sidecar(ref.checkpoint).get("architecture", {}).get("name")
+    if recorded is not None and recorded not in ARCHITECTURES:
+        raise UaoError(f"{ref.checkpoint} holds weights of the architecture {recorded}: name it with --model")
+    return recorded
+
+
 @dataclass(frozen=True)
 class ResolvedModel:
-    """A GUMLP with what identifies it: the checkpoint file's sha256 (or the weights' for a module) and path."""
+    """A lifter with what identifies it: the checkpoint file's sha256 (or the weights' for a module
+    given without one), its path, its calibration and its architecture (name, source, source sha256)."""
 
-    model: GUMLP
+    model: nn.Module
     sha256: str
     path: Path | None
     calibration: Calibration = Calibration()
+    architecture: dict = field(default_factory=dict)
+
+    @property
+    def config(self) -> dict:
+        """The sizes of a registered architecture ({} for a user's module)."""
+        config = getattr(self.model, "config", None)
+        return config.to_dict() if config is not None else {}
 
 
-def resolve_model(model_or_checkpoint: GUMLP | str | os.PathLike | None = None) -> ResolvedModel:
-    """The one way from what a user gives (a GUMLP, a checkpoint path, None: the embedded model) to a model."""
-    if isinstance(model_or_checkpoint, torch.nn.Module):
-        digest = hashlib.sha256()
-        for name, tensor in model_or_checkpoint.state_dict().items():
-            digest.update(name.encode())
-            digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-        return ResolvedModel(model_or_checkpoint, digest.hexdigest(), None)
-    path = checkpoint_path(model_or_checkpoint)
-    return ResolvedModel(load_checkpoint(path), file_sha256(path), path, read_calibration(path))
+def weights_sha256(model: nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
-def load_checkpoint(path: str | os.PathLike | None = None) -> GUMLP:
-    """GUMLP in eval mode from the seed's checkpoint format or this project's (default: embedded model)."""
-    path = checkpoint_path(path)
-    state = read_state_dict(path)
-    model = GUMLP(config_from_state_dict(state))
-    load_state_dict_strict(model, state, str(path))
-    return model.eval()
+def module_identity(model: nn.Module) -> dict:
+    """The architecture of a module given directly: its registered name, else its class and source."""
+    for architecture in ARCHITECTURES.values():
+        if type(model) is architecture.module:
+            return model_spec(architecture.name).identity()
+    module = model.net if isinstance(model, Lifter) else model
+    source = Path(inspect.getsourcefile(type(module)) or "")
+    return {"name": type(module).__name__, "source": source.name,
+            "source_sha256": file_sha256(source) if source.is_file() else None}
+
+
+def resolve_model(model_or_checkpoint=None) -> ResolvedModel:
+    """The one way from what a user gives (a module, a checkpoint path, a ModelRef, None: the embedded
+    model) to a lifter checked against the contract (:func:`.registry.check_lifter`)."""
+    if isinstance(model_or_checkpoint, nn.Module):
+        identity = module_identity(model_or_checkpoint)
+        model = check_lifter(model_or_checkpoint, identity["name"])
+        return ResolvedModel(model, weights_sha256(model), None, architecture=identity)
+    ref = _as_ref(model_or_checkpoint)
+    spec = model_spec(architecture_of(ref))
+    path = checkpoint_path(ModelRef(spec.name, ref.checkpoint))
+    state = None if path is None else read_state_dict(path)
+    model = spec.build(state)
+    if state is not None:
+        label = f"the {spec.name} architecture" + (f" {_sizes(model)}" if hasattr(model, "config") else "")
+        load_state_dict_strict(model.net if isinstance(model, Lifter) else model, state, str(path), label)
+    check_lifter(model.eval(), spec.name)
+    calibration = Calibration() if path is None else read_calibration(path)
+    sha256 = weights_sha256(model) if path is None else file_sha256(path)
+    return ResolvedModel(model, sha256, path, calibration, spec.identity())
+
+
+def lifter_key(model_or_checkpoint=None) -> dict:
+    """What decides a lifter's exported graphs, without building it when its weights are a file: the
+    architecture (name, source sha256), the weights' sha256 and the calibration."""
+    ref = _as_ref(model_or_checkpoint)
+    spec = model_spec(architecture_of(ref))
+    path = checkpoint_path(ModelRef(spec.name, ref.checkpoint))
+    if path is None:  # a user's module as its function builds it: only its weights tell
+        return {"architecture": spec.identity(), "weights_sha256": resolve_model(ref).sha256, "calibration": {}}
+    return {"architecture": spec.identity(), "weights_sha256": file_sha256(path),
+            "calibration": read_calibration(path).to_dict()}
+
+
+def _sizes(model: nn.Module) -> str:
+    return "(" + ", ".join(f"{key} {value}" for key, value in model.config.to_dict().items()) + ")"
+
+
+def load_checkpoint(path=None) -> nn.Module:
+    """The lifter in eval mode from a checkpoint (seed or uao format), a ModelRef, or None (the embedded GUMLP)."""
+    return resolve_model(path).model
 
 
 def read_sidecar(path: str | os.PathLike) -> dict:
@@ -151,23 +233,36 @@ def read_calibration(path: str | os.PathLike) -> Calibration:
     return Calibration.from_dict(read_sidecar(path).get("calibration", {}), sidecar_path(path))
 
 
-def write_calibration(path: str | os.PathLike, calibration: Calibration) -> Path:
-    """Record ``calibration`` in the checkpoint's sidecar (made if it has none), atomically."""
-    path = checkpoint_path(path)
-    sidecar = read_sidecar(path) or {"format": "gumlp-state-dict", "config": load_checkpoint(path).config.to_dict(),
-                                     "sha256": file_sha256(path)}
+def _describe_weights(model: nn.Module) -> dict:
+    """The sidecar's description of a lifter: format, architecture and (registered ones) config."""
+    described = {"format": "gumlp-state-dict" if isinstance(model, GUMLP) else "uao-state-dict",
+                 "architecture": module_identity(model)}
+    if hasattr(model, "config"):
+        described["config"] = model.config.to_dict()
+    return described
+
+
+def write_calibration(checkpoint, calibration: Calibration) -> Path:
+    """Record ``calibration`` in the sidecar of ``checkpoint`` (a path or a ModelRef; made if it has none), atomically."""
+    resolved = resolve_model(checkpoint)
+    path = resolved.path
+    if path is None:
+        raise UaoError("a calibration is recorded beside the checkpoint it measured: give the checkpoint")
+    sidecar = read_sidecar(path) or {**_describe_weights(resolved.model), "sha256": file_sha256(path)}
     sidecar["calibration"] = calibration.to_dict()
     target = sidecar_path(path)
     atomic_write_bytes(target, lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2) + "\n"))
     return target
 
 
-def save_checkpoint(model: GUMLP, path: str | os.PathLike, metadata: dict | None = None) -> Path:
-    """Save the weights in the seed's format (plain state dict) and a sidecar with config and sha256."""
+def save_checkpoint(model: nn.Module, path: str | os.PathLike, metadata: dict | None = None) -> Path:
+    """Save the weights as a plain state dict (the seed's format for GUMLP) and a sidecar with the
+    architecture, config and sha256."""
     path = Path(path)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    weights = model.net if isinstance(model, Lifter) else model
+    state = {k: v.detach().cpu().contiguous() for k, v in weights.state_dict().items()}
     atomic_write_bytes(path, lambda tmp: torch.save(state, tmp))
-    sidecar = {"format": "gumlp-state-dict", "config": model.config.to_dict(), "sha256": file_sha256(path)}
+    sidecar = {**_describe_weights(model), "sha256": file_sha256(path)}
     sidecar.update(metadata or {})
     atomic_write_bytes(sidecar_path(path), lambda tmp: Path(tmp).write_text(json.dumps(sidecar, indent=2) + "\n"))
     return path

@@ -5,6 +5,7 @@ Module and parameter names follow the seed's checkpoint (``encoder.fc1``, ``GCN_
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -12,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import skeleton
+from ..errors import UaoError
 from .adjacency import partitioned_adjacency
 
 
@@ -177,3 +179,15 @@ class GUMLP(nn.Module):
         mu = self.pred_mu(feat_mu)
         s = self.pred_s(feat_s)
         return mu.reshape(*lead, skeleton.NUM_JOINTS, 3), s.reshape(*lead, skeleton.NUM_JOINTS, 1)
+
+
+def config_from_state_dict(state: dict[str, torch.Tensor]) -> GUMLPConfig:
+    """Recover channels, layers and the channel-MLP width from parameter shapes."""
+    try:
+        channels = state["encoder.fc5.weight"].shape[0]
+        hidden = state["GCN_MLP.blocks.0.channel_mlp.linear_down.linear.0.weight"].shape[0]
+    except KeyError as exc:
+        raise UaoError(f"the checkpoint is not a GUMLP state dict (missing key {exc.args[0]!r}); "
+                       "name its architecture with --model") from None
+    layers = 1 + max(int(m.group(1)) for key in state if (m := re.match(r"GCN_MLP\.blocks\.(\d+)\.", key)))
+    return GUMLPConfig(channels=channels, layers=layers, channel_hidden=hidden)

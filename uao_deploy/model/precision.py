@@ -21,6 +21,8 @@ import copy
 import torch
 from torch import nn
 
+from .gumlp import GUMLP
+
 
 class CastTo(nn.Module):
     """Runs ``module`` with its weights and input in ``dtype`` and hands back the caller's dtype."""
@@ -38,13 +40,24 @@ class CastTo(nn.Module):
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
+class LifterCastTo(CastTo):
+    """A whole lifter in ``dtype``: its (mu, s) handed back in the caller's dtype."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(output.to(x.dtype) for output in self.module(x.to(self.dtype)))
+
+
 def with_low_precision_mlps(model: nn.Module, precision: str = "bf16") -> nn.Module:
-    """A copy of GUMLP whose blocks run their channel and spatial U-MLPs in bf16 or fp16 (the rest float32).
+    """A copy of GUMLP whose blocks run their channel and spatial U-MLPs in bf16 or fp16 (the rest
+    float32); any other lifter runs whole in that precision (where its error is small enough is its
+    own to measure: ``uao verify`` reports it).
 
     Weights are cast once here, not on every call as under autocast (frozen weights are not
     cached by autocast).
     """
     mixed = copy.deepcopy(model)
+    if not isinstance(mixed, GUMLP):
+        return LifterCastTo(mixed, STEP_DTYPES[precision])
     for block in mixed.GCN_MLP.blocks:
         block.channel_mlp = CastTo(block.channel_mlp, DTYPES[precision])
         block.spatial_mlp = CastTo(block.spatial_mlp, DTYPES[precision])

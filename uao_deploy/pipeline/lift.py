@@ -39,6 +39,8 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         keypoints = prepare(keypoints, camera)
     strategy = {"frame": _frames, "sequence": _sequence, "causal": _causal}[settings.runs]
     camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
+    if settings.subject_height is not None:
+        arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
     done = time.perf_counter()
     root_done = root_done or started  # causal: the root is found frame by frame, inside the loop
     frames = len(keypoints)
@@ -55,6 +57,16 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
                         keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
                         camera=camera, joint_source=keypoints.joint_source)
     return result.check(keypoints.source)
+
+
+def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
+    """The strategy's arrays scaled to a subject of standing ``height`` metres, and what was done."""
+    from .height import height_scales
+
+    pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
+    scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
+              "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale}
+    return scaled, {"metres": height, "pose_scale": pose_scale, "root_scale": root_scale}
 
 
 def smooth_track(track: np.ndarray, window: int, chunk: int = 4096) -> np.ndarray:

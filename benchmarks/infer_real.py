@@ -1,0 +1,132 @@
+"""``uao infer`` on the real files of ../shared/data (formats, real2d): ms per frame and peak memory.
+
+Each file is lifted by ``uao infer`` in a fresh process on one export folder (``--engine``, so the
+one-time export is not timed), and the process's peak resident memory is read from the kernel
+(``os.wait4``). ``--before DIR`` runs another checkout's code (its package root) on the same files
+in alternation with this one, so both see the same machine load; the ratios are after / before.
+
+    python benchmarks/infer_real.py --engine EXPORT_DIR [--before OTHER_CHECKOUT] [--mode sequence]
+
+Writes benchmarks/results/<date>_infer_real.md and .json.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared" / "data"
+# (name, path under ../shared/data, extra uao infer options: the image size where the file lacks it)
+FILES = (
+    ("skater (HRNet, real2d)", "real2d/posemamba_sample_video.npz", ["--width", "1280", "--height", "720"]),
+    ("webcam (HRNet, real2d)", "real2d/posemamba_sample_video1.npz", ["--width", "1920", "--height", "1080"]),
+    ("AlphaPose Halpe-26", "formats/alphapose_halpe26/alphapose-results.json", ["--width", "360", "--height", "640"]),
+    ("MMPose wholebody", "formats/mmpose_wholebody/SOUP.json", ["--width", "320", "--height", "240"]),
+    ("OpenPose BODY_25B", "formats/openpose_body25b_pose2sim", ["--width", "1088", "--height", "1920"]),
+    ("OpenPose BODY_25", "formats/openpose_body25_slp", ["--width", "1280", "--height", "720"]),
+)
+LINE = re.compile(r": (\d+) frames -> .*\(([\d.]+) s, ([\d.]+) ms/frame")
+
+
+def run_infer(code_root: Path, path: Path, options: list[str], engine: Path, mode: str) -> dict:
+    """One ``uao infer`` process: frames, lift ms/frame (metadata), process wall time and peak RSS."""
+    with tempfile.TemporaryDirectory() as folder:
+        command = [sys.executable, "-c", "import sys; from uao_deploy.cli import main; main(sys.argv[1:])", "infer",
+                   str(path), *options, "-o", str(Path(folder) / "out.npz"), "--engine", str(engine),
+                   "--mode", mode, "--no-progress"]
+        env = {**os.environ, "PYTHONPATH": str(code_root)}
+        started = time.perf_counter()
+        process = MeasuredPopen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=folder)
+        stdout, stderr = process.communicate()
+        wall = time.perf_counter() - started
+    if process.returncode != 0:
+        return {"error": (stderr.strip().splitlines() or ["?"])[-1]}
+    lifted = [LINE.search(line) for line in stdout.splitlines()]
+    lifted = [match for match in lifted if match]
+    frames = sum(int(match.group(1)) for match in lifted)
+    lift_s = sum(float(match.group(2)) for match in lifted)
+    return {"frames": frames, "lift_ms_per_frame": 1000 * lift_s / frames, "process_s": wall,
+            "process_ms_per_frame": 1000 * wall / frames, "peak_rss_mb": process.peak_rss_kb / 1024}
+
+
+class MeasuredPopen(subprocess.Popen):
+    """Popen that keeps the child's peak RSS (kB on Linux) from the rusage ``wait4`` reports when it is reaped."""
+
+    peak_rss_kb = 0
+
+    def _try_wait(self, wait_flags):
+        pid, status, usage = os.wait4(self.pid, wait_flags)
+        if pid:
+            self.peak_rss_kb = usage.ru_maxrss
+        return pid, status
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--engine", required=True, type=Path, help="export folder (`uao export --out DIR`)")
+    parser.add_argument("--before", type=Path, help="another checkout's root, run side by side with this one")
+    parser.add_argument("--mode", default="sequence", choices=["sequence", "frame"])
+    parser.add_argument("--files", help="comma-separated substrings of the file names to keep")
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    args = parser.parse_args()
+    if not SHARED.is_dir():
+        sys.exit(f"{SHARED} is absent: place the project's shared data folder beside the checkout")
+    codes = {"after": ROOT, **({"before": args.before.resolve()} if args.before else {})}
+    files = [entry for entry in FILES if not args.files or any(key in entry[1] for key in args.files.split(","))]
+    rows, load = [], [os.getloadavg()[0]]
+    for name, relative, options in files:
+        row = {"file": name, "path": relative}
+        for label, code in reversed(codes.items()):  # before first, then after, file by file
+            row[label] = run_infer(code, SHARED / relative, options, args.engine, args.mode)
+            load.append(os.getloadavg()[0])
+            print(name, label, row[label], flush=True)
+        rows.append(row)
+    report = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
+              "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+              "load_average_1min": load, "mode": args.mode, "engine": str(args.engine),
+              "codes": {label: str(code) for label, code in codes.items()}, "rows": rows}
+    stem = args.out / f"{dt.datetime.now():%Y-%m-%d-%H%M}_infer_real_{args.mode}"
+    args.out.mkdir(parents=True, exist_ok=True)
+    Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+    Path(f"{stem}.md").write_text(markdown(report))
+    print(markdown(report))
+
+
+def markdown(report: dict) -> str:
+    load = report["load_average_1min"]
+    lines = [f"# uao infer on real files, {report['mode']} mode ({report['date']})", "",
+             f"{report['cores']} cores ({report['machine']}), 1-min load {min(load):.1f}-{max(load):.1f} during the "
+             "run (the machine was shared; times scale with the load, ratios measured side by side do less). "
+             "Lift ms/frame from the output's metadata (reading, export and process start excluded); "
+             "process ms/frame is the whole `uao infer` process; peak RSS of the process.", ""]
+    labels = [label for label in ("before", "after") if label in report["codes"]]
+    header = "| file | frames | " + " | ".join(
+        f"{label} lift ms/frame | {label} process ms/frame | {label} peak RSS MB" for label in labels)
+    if len(labels) == 2:
+        header += " | lift ratio after/before | RSS ratio after/before"
+    lines += [header + " |", "|" + "---|" * (2 + 3 * len(labels) + (2 if len(labels) == 2 else 0))]
+    for row in report["rows"]:
+        cells = [row["file"], str(row[labels[-1]].get("frames", "-"))]
+        for label in labels:
+            result = row[label]
+            cells += ([f"{result['lift_ms_per_frame']:.1f}", f"{result['process_ms_per_frame']:.1f}",
+                       f"{result['peak_rss_mb']:.0f}"] if "error" not in result else [result["error"], "-", "-"])
+        if len(labels) == 2 and "error" not in row["before"] and "error" not in row["after"]:
+            cells += [f"{row['after']['lift_ms_per_frame'] / row['before']['lift_ms_per_frame']:.2f}",
+                      f"{row['after']['peak_rss_mb'] / row['before']['peak_rss_mb']:.2f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()
