@@ -259,3 +259,13 @@ def test_truncated_val_clip_meets_the_issue_targets(shared_dir, model):
         assert scores["trunk_angle_deg"] <= 10 and scores["floor_error_cm"] <= 10, scores
     else:
         assert hidden[:, 2].sum() >= 30 and scores["inferred_shin_variation_pct"] <= 5, scores
+
+
+def test_batch_runs_say_what_the_readers_decided(capsys, small_checkpoint, formats, tmp_path):
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    shutil.copy(formats / "alphapose_halpe26" / "alphapose-results.json", inputs / "dance.json")
+    # The untrained test checkpoint may fail the lift itself; the reader's notice comes before it.
+    _, stdout, _ = uao(capsys, "infer", inputs, "-o", tmp_path / "out", "--width", 360, "--height", 640,
+                       "--backend", "torch", "--checkpoint", small_checkpoint, "--tto-iters", 0)
+    assert "Note: " in stdout and "person 1 left out: seen in 1 of 809 frames" in stdout

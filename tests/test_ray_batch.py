@@ -79,7 +79,7 @@ def test_two_inputs_writing_one_output_lose_no_result_on_ray(cluster, tiny_expor
     np.savez(corpus / "v.npz", reconstruction=np.stack([track, track + np.float32([5, 0, 0])]))
     lines = []
     with pytest.raises(UaoError, match="1 of 2 input files failed"):
-        infer_on_ray([corpus], tmp_path / "out", LiftSettings(iters=2, person="all", width=1000, height=1002),
+        infer_on_ray([corpus], tmp_path / "out", JobSettings(iters=2, person="all", width=1000, height=1002),
                      workers=2, engine_dir=tiny_export, log=lines.append)
     failed = [line for line in lines if line.startswith("  failed: ")]
     assert len(failed) == 1 and "v_person0.npz is also the output of" in failed[0], lines

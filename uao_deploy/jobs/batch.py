@@ -343,6 +343,9 @@ def run_batch(inputs: list[InputFile], out, engine, settings: JobSettings, resum
     outcomes, claimed = [], {}
     for item in inputs:
         prepared = claim_outputs(prepare_file(item, out, settings, engine_id, resume, every_input), claimed)
+        for sequence in prepared.sequences:  # what the reader decided (a person left out, a warning)
+            for note in sequence.notes:
+                log(f"Note: {note}")
         outcome = lift_and_save(prepared, engine, settings)
         log(outcome_line(outcome))
         outcomes.append(outcome)
