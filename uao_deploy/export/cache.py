@@ -52,13 +52,14 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     from . import export_onnx  # looked up at call time: torch.onnx is heavy
 
     check_tto_iters(tto.iters)
-    key = json.dumps([lifter_key(checkpoint), tto.to_dict(), precision, __version__, exporter_fingerprint()],
-                     sort_keys=True)
+    lifter = lifter_key(checkpoint)
+    key = json.dumps([lifter, tto.to_dict(), precision, __version__, exporter_fingerprint()], sort_keys=True)
     folder = cache_dir() / "export" / hashlib.sha256(key.encode()).hexdigest()[:16]
+    weights = getattr(checkpoint, "checkpoint", checkpoint)  # a ModelRef's weights, or the path itself
+    label = f"{lifter['architecture']['name']} ({Path(weights).name if weights else 'embedded weights'})"
 
     def export(staging):
-        log.info("exporting %s to ONNX once, into the cache %s (each later run reuses it):",
-                 checkpoint.name, folder)
+        log.info("exporting %s to ONNX once, into the cache %s (each later run reuses it):", label, folder)
         export_onnx(checkpoint, staging, tto=tto, precision=precision)
     return _cached(folder, export)
 
