@@ -101,6 +101,7 @@ class Prepared:
     source: str
     job: dict = field(default_factory=dict)  # the record written into each output's metadata
     sequences: list[KeypointSequence] = field(default_factory=list)
+    keypoints: list = field(default_factory=list)  # each sequence prepared for lifting (pipeline.prepare)
     targets: list[Path] = field(default_factory=list)
     skipped: bool = False
     error: str | None = None
@@ -261,8 +262,7 @@ def prepare_file(item: InputFile, out: Path, settings: JobSettings, engine_id: d
         job = {"input_sha256": input_sha256(item.path), "engine": engine_id, "settings": settings.recorded()}
         prepared.job = json.loads(json.dumps(job))  # as it reads back from an output (tuples as lists)
         prepared.sequences = read_keypoints(item.path, **settings.read_options())
-        for sequence in prepared.sequences:
-            prepare(sequence, settings.camera(sequence))
+        prepared.keypoints = [prepare(sequence, settings.camera(sequence)) for sequence in prepared.sequences]
         inputs = inputs or fileio.Inputs([item.path])
         prepared.targets = [fileio.check_output_file(out / item.subfolder / f"{sequence.name}.npz", inputs)
                             for sequence in prepared.sequences]
@@ -314,8 +314,8 @@ def lift_and_save(prepared: Prepared, engine, settings: JobSettings) -> FileOutc
         return FileOutcome(prepared.source, "skipped", ", ".join(map(str, prepared.targets)))
     try:
         frames = 0
-        for sequence, target in zip(prepared.sequences, prepared.targets):
-            result = lift(sequence, engine, settings.camera(sequence), settings.lift_settings())
+        for sequence, keypoints, target in zip(prepared.sequences, prepared.keypoints, prepared.targets):
+            result = lift(keypoints, engine, settings=settings.lift_settings())
             result.metadata["job"] = prepared.job
             result.write(target, settings.up, settings.camera_pitch)
             frames += len(sequence)
