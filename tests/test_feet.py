@@ -58,7 +58,8 @@ def test_leg_ik_reaches_keeps_bone_lengths_and_bends_the_same_way():
     assert (new_knee[:, 2] > (hip[:, 2] + new_ankle[:, 2]) / 2).all()  # still bent forwards
     # Out of reach: the ankle goes as far as the leg does, towards the target.
     far_knee, far_ankle = leg_ik(hip[:1], knee[:1], ankle[:1], np.array([[0.0, -2.0, 0.0]]))
-    assert np.linalg.norm(far_ankle) == pytest.approx(np.linalg.norm(knee[0]) + np.linalg.norm(ankle[0] - knee[0]), abs=1e-5)
+    leg = np.linalg.norm(knee[0]) + np.linalg.norm(ankle[0] - knee[0])
+    assert np.linalg.norm(far_ankle) == pytest.approx(leg, abs=1e-5)
     assert far_ankle[0, 1] < -0.85 and abs(far_ankle[0, 0]) < 1e-6
 
 
@@ -164,3 +165,13 @@ def test_every_output_carries_the_contacts_and_the_root_std(tmp_path):
         with pytest.raises(UaoError, match=problem):
             write_result(tmp_path / "bad.npz", {**arrays, name: bad}, metadata)
     assert not (tmp_path / "bad.npz").exists()
+
+
+def test_floor_penetration_is_how_far_the_lower_ankle_sinks():
+    from uao_deploy.jobs.video_eval import floor_penetration
+
+    heights = np.full((100, 2), 0.3)
+    heights[:, 0] = ANKLE_HEIGHT  # standing on the floor: nothing sinks
+    assert floor_penetration(heights) == 0
+    heights[:10, 1] = ANKLE_HEIGHT - 0.05  # one frame in ten 5 cm under: the 95th percentile sees it
+    assert floor_penetration(heights) == pytest.approx(0.05)

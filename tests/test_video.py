@@ -534,9 +534,11 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
     assert report["data"]["splits"] == {"train": ["jump"], "val": ["wave"]}  # one clip per cell, evenly spaced
     for row in report["cells"]:
         assert row["frames"] == 9 if row["split"] == "val" else row["frames"] == 12
-        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao", "sequence-uao+height"}
+        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao", "sequence-uao+height",
+                                       "sequence-uao-free-feet"}
         for values in row["methods"].values():
-            assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error"} <= set(values)
+            assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error",
+                    "floor_penetration"} <= set(values)
             assert all(np.isfinite(value) for value in values.values())
     by_cell = {(row["split"], row["noise"], row["level"], row["unknown_focal"]): row for row in report["cells"]}
     assert by_cell["train", "gross", 8, False]["methods"]["plain"]["jitter"] > \

@@ -3,15 +3,18 @@
 **Contacts** (:func:`estimate_contacts`, (T, 2) bool, left then right foot): in the world frame of
 the result (:mod:`uao_deploy.pipeline.world`, floor at Y = 0), a foot is in contact in a frame
 where its ankle is low over the floor (``CONTACT_HEIGHT``), slow in 3D (``CONTACT_SPEED``, its
-speed over ``SPEED_FRAMES`` frames) and still in the image (its 2D speed under
-``CONTACT_SPEED_2D`` body heights per second, the body height in pixels being the sequence's
-median pelvis-to-head-top distance ``/ TORSO_SHARE``); an ankle the detector never saw in that
-frame (``joint_source`` inferred) is not in contact, whatever its 3D says. Runs shorter than
+speed over ``SPEED_FRAMES`` frames) and still in the image (its 2D speed over ``SPEED_FRAMES_2D``
+frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pixels being the
+sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). The image decides most: lifted
+ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle the
+detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D says. Runs shorter than
 ``MIN_CONTACT_S`` are dropped and gaps shorter than ``MIN_GAP_S`` filled.
 
 **Planting** (:func:`plant_feet`): each run of contact frames gets one anchor, the ankle's median
-position over the run set on the floor (Y = ``ANKLE_HEIGHT``). Then, in the world frame, by two
-weighted least-squares smoothings over time (:func:`uao_deploy.trajectory.smooth_tracks`):
+position over the run, raised to the floor where it was under it (Y = ``ANKLE_HEIGHT``; set on the
+floor outright, it moved the root by centimetres where the fitted floor was off). Then, in the
+world frame, by two weighted least-squares smoothings over time
+(:func:`uao_deploy.trajectory.smooth_tracks`):
 
 1. the root moves by the smooth offset that best brings the ankles in contact onto their anchors
    (both feet count; the offset is pulled to zero with ``FREE_WEIGHT`` elsewhere), so a sliding
@@ -21,35 +24,36 @@ weighted least-squares smoothings over time (:func:`uao_deploy.trajectory.smooth
    (:func:`leg_ik`): the hip stays, thigh and shin keep their lengths of that frame, and the knee
    bends in the plane it bent in.
 
-The constants were chosen on the train and validation clips (docs/world-grounded.md).
+The constants were chosen on the validation clips and checked on train (docs/world-grounded.md).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..trajectory import smooth_tracks
+from .missing import INFERRED
 from .world import ANKLE_HEIGHT, HEAD, PELVIS, estimate_world_frame
 
 # (hip, knee, ankle) of the left and the right leg: the contacts' columns (io.results.schema.FEET).
 LEGS = ((4, 5, 6), (1, 2, 3))
-CONTACT_HEIGHT = 0.10  # metres of the ankle over its floor height (ANKLE_HEIGHT)
-CONTACT_SPEED = 0.35  # m/s of the ankle in 3D
-CONTACT_SPEED_2D = 0.35  # body heights per second of the ankle in the image
-SPEED_FRAMES = 2  # speeds are centred differences over this many frames on each side
+CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
+CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
+CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
+SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
+SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
 TORSO_SHARE = 0.5  # the pelvis-to-head-top distance over the standing height
 MIN_CONTACT_S = 0.08
 MIN_GAP_S = 0.06
 FREE_WEIGHT = 0.02  # weight of "no offset" where no foot is in contact, against 1 per foot in contact
-ROOT_SMOOTHNESS = 30.0  # acceleration penalty of the root's offset, per unit weight
+ROOT_SMOOTHNESS = 300.0  # acceleration penalty of the root's offset, per unit weight
 ANKLE_SMOOTHNESS = 3.0  # acceleration penalty of each ankle's offset
 HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
-INFERRED = 2  # joint_source of a joint that was not detected
 
 
-def _speed(track: np.ndarray, fps: float) -> np.ndarray:
-    """(T,) speed per second of a track (T, D): centred differences over SPEED_FRAMES frames each side."""
-    padded = np.pad(track, ((SPEED_FRAMES, SPEED_FRAMES), (0, 0)), mode="edge")
-    return np.linalg.norm(padded[2 * SPEED_FRAMES:] - padded[:-2 * SPEED_FRAMES], axis=-1) * fps / (2 * SPEED_FRAMES)
+def _speed(track: np.ndarray, fps: float, frames: int) -> np.ndarray:
+    """(T,) speed per second of a track (T, D): centred differences over ``frames`` frames each side."""
+    padded = np.pad(track, ((frames, frames), (0, 0)), mode="edge")
+    return np.linalg.norm(padded[2 * frames:] - padded[:-2 * frames], axis=-1) * fps / (2 * frames)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -81,8 +85,8 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
     for foot, (_, _, ankle) in enumerate(LEGS):
         track = world_joints[:, ankle]
         low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
-        slow = _speed(track, fps) < CONTACT_SPEED
-        still = _speed(keypoints[:, ankle], fps) < CONTACT_SPEED_2D * max(body_px, 1e-6)
+        slow = _speed(track, fps, SPEED_FRAMES) < CONTACT_SPEED
+        still = _speed(keypoints[:, ankle], fps, SPEED_FRAMES_2D) < CONTACT_SPEED_2D * max(body_px, 1e-6)
         seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
         contacts[:, foot] = _clean(low & slow & still & seen, round(MIN_CONTACT_S * fps), round(MIN_GAP_S * fps))
     return contacts
@@ -119,12 +123,12 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def anchors(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     """(T, 2, 3) the anchor of each foot's contact run in every frame of it (NaN elsewhere): the ankle's
-    median position over the run, on the floor."""
+    median position over the run, not under the floor."""
     targets = np.full(contacts.shape + (3,), np.nan)
     for foot, (_, _, ankle) in enumerate(LEGS):
         for start, stop in _runs(contacts[:, foot]):
             anchor = np.median(world_joints[start:stop, ankle], axis=0)
-            anchor[1] = ANKLE_HEIGHT
+            anchor[1] = max(anchor[1], ANKLE_HEIGHT)  # not under the floor
             targets[start:stop, foot] = anchor
     return targets
 
@@ -144,7 +148,8 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         offset = np.where(standing, targets[:, foot] - joints[:, ankle], 0)
         # held exactly on the anchor while standing, fading out smoothly around it
         weight = np.where(standing, HOLD_WEIGHT, FREE_WEIGHT)
-        target = np.where(standing, targets[:, foot], joints[:, ankle] + smooth_tracks(offset, weight, ANKLE_SMOOTHNESS))
+        faded = joints[:, ankle] + smooth_tracks(offset, weight, ANKLE_SMOOTHNESS)
+        target = np.where(standing, targets[:, foot], faded)
         target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
         joints[:, knee], joints[:, ankle] = leg_ik(joints[:, hip], joints[:, knee], joints[:, ankle], target)
     return joints

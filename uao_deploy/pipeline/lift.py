@@ -43,7 +43,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
     arrays["poses_3d"], arrays["root"], contacts, extra["feet"] = place_feet(
         arrays["poses_3d"], arrays["root"], keypoints.pixels, keypoints.info.get("fps") or DEFAULT_FPS,
-        keypoints.joint_source, plant=settings.runs == "sequence")
+        keypoints.joint_source, plant=settings.runs == "sequence" and settings.plant_feet)
     if settings.subject_height is not None:
         arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
     done = time.perf_counter()

@@ -4,7 +4,8 @@ Left: the 2D keypoints in the image (pixels; a filled circle where detected, a h
 interpolated over a short gap, a hollow cross where inferred). Right: the 3D skeleton in the world
 frame (Y up, shown upwards; inferred joints as crosses), the floor at Y = 0 and the root
 trajectory; drag to orbit, scroll to zoom. Joint markers are coloured by the model's per-joint
-uncertainty (metres); an ankle whose foot is in contact (``contacts``) is drawn large. Play, pause and a slider to scrub. ``#frame=N`` in the address opens frame N.
+uncertainty (metres); an ankle whose foot is in contact (``contacts``) is drawn large. Play, pause
+and a slider to scrub. ``#frame=N`` in the address opens frame N.
 
 Needs the ``viz`` extra (``pip install uao-deploy[viz]``: plotly).
 """
@@ -105,7 +106,8 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
             x=world[frame, :, 0], y=world[frame, :, 1], z=world[frame, :, 2], mode="markers", showlegend=False,
             text=[f"{n}: {JOINT_SOURCES[s]}, uncertainty {u * 1000:.0f} mm" + ", in contact" * bool(p)
                   for n, s, u, p in zip(skeleton.JOINT_NAMES, sources[frame], uncertainty[frame], planted[frame])],
-            marker={"size": np.where(planted[frame], 9, 4).tolist(), "color": uncertainty[frame], "cmin": 0, "cmax": colour_max, "colorscale": "Viridis",
+            marker={"size": np.where(planted[frame], 9, 4).tolist(), "color": uncertainty[frame], "cmin": 0,
+                    "cmax": colour_max, "colorscale": "Viridis",
                     "symbol": [SYMBOLS_3D[s] for s in sources[frame]],
                     "colorbar": {"title": {"text": "uncertainty (m)"}, "x": 1.02}}))
         return traces

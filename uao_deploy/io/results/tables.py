@@ -16,8 +16,8 @@ FRAMES = {
     "image": "pixels, origin at the top-left corner of the image, u right, v down",
 }
 CSV_COLUMNS = ("frame", "time_s", "joint", "world_x_m", "world_y_m", "world_z_m", "camera_x_m", "camera_y_m",
-               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m", "joint_source", "foot_contact", "root_std_x_m", "root_std_y_m",
-               "root_std_z_m")
+               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m", "joint_source",
+               "foot_contact", "root_std_x_m", "root_std_y_m", "root_std_z_m")
 ROOT_STD_AXES = ("x", "y", "z")
 ROOT_JOINT = skeleton.PARENTS.index(-1)  # the pelvis: its rows carry the root's standard deviation
 # The joint whose row carries each foot's contact (``contacts`` column order, FEET).
