@@ -127,6 +127,15 @@ def plain_npz(path: Path, frames: int = FRAMES) -> Path:
     return path
 
 
+def many_members(path: Path, members: int) -> Path:
+    """A plain keypoint npz with ``members`` further empty members (zip64 end records past 65,535)."""
+    plain_npz(path)
+    with zipfile.ZipFile(path, "a") as archive:
+        for index in range(members):
+            archive.writestr(f"m{index}.npy", b"")
+    return path
+
+
 def zip_bomb(path: Path, inflated: int) -> Path:
     """An npz whose one member inflates to ``inflated`` bytes of zeros (a header claiming as much)."""
     frames = (inflated - 128) // (17 * 3 * 4)
@@ -277,6 +286,7 @@ CASES = {
        for name, gap in GAP.items()},
     "npz zip bomb (300 MiB of zeros)": lambda d: Case([zip_bomb(d / "bomb.npz", 300 << 20)],
                                                        "(its arrays, inflated)"),
+    "npz with 5,000 members": lambda d: Case([many_members(d / "many.npz", 5000)], "5,003 arrays (zip members)"),
     "sparse 2 GB JSON": lambda d: Case([_sparse(d / "big.json", 2 << 30)], "more than the 256 MiB", SIZE),
     "deeply nested JSON": lambda d: Case([_deep_json(d / "deep.json")], "nests its JSON deeper", SIZE),
     "FIFO": lambda d: Case([_fifo(d / "pipe.json")], "is a FIFO (named pipe)", SIZE),

@@ -12,6 +12,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import re
 import zipfile
 from pathlib import Path
 
@@ -335,6 +336,28 @@ def test_a_manifest_that_contradicts_its_graphs_is_refused(export_copy, work, ca
     assert not (work / "out.npz").exists()
 
 
+@pytest.mark.parametrize("sidecar, needle", [
+    ('["forward"]', "holds a JSON list, not the object an engine's sidecar is"),
+    ("{not json", "is not valid JSON"),
+    (b"\xff\xfe binary", "is not a text (UTF-8) file"),
+    ("7", "holds a JSON int"),
+    (None, "is a folder, not a file"),
+])
+def test_an_engine_sidecar_that_is_not_a_json_object_is_one_error(tmp_path, sidecar, needle):
+    from uao_deploy.engines.tensorrt import read_sidecar
+
+    path = tmp_path / "forward.engine.json"
+    if sidecar is None:
+        path.mkdir()
+    elif isinstance(sidecar, bytes):
+        path.write_bytes(sidecar)
+    else:
+        path.write_text(sidecar)
+    with pytest.raises(UaoError, match=re.escape(needle)) as error:
+        read_sidecar(tmp_path / "forward.engine")
+    assert "\n" not in str(error.value)
+
+
 def test_a_damaged_cache_entry_is_rebuilt(tiny_checkpoint, tiny_export, tmp_path, monkeypatch):
     from uao_deploy.export import cache
     from uao_deploy.tto import TTOConfig
@@ -649,6 +672,16 @@ def test_a_zip_bomb_is_refused_from_its_directory(tmp_path, monkeypatch):
     with pytest.raises(UaoError, match=r"bomb.npz \(its arrays, inflated\) holds 2 MiB, more than the 1 MiB"):
         read_keypoints(tmp_path / "bomb.npz")
     assert inflated == []
+
+
+def test_an_npz_of_too_many_members_is_refused_before_its_directory_is_parsed(tmp_path, monkeypatch):
+    """The member count comes from the zip's end record (zip64's past 65,535): no directory is parsed."""
+    from uao_deploy.data.keypoints import read_keypoints
+
+    hostile_files.many_members(tmp_path / "many.npz", 70_000)
+    monkeypatch.setattr(zipfile.ZipFile, "_RealGetContents", lambda self: pytest.fail("the directory was parsed"))
+    with pytest.raises(UaoError, match=r"many.npz holds 70,003 arrays \(zip members\), more than the 1,024"):
+        read_keypoints(tmp_path / "many.npz")
 
 
 @pytest.mark.parametrize("content, needle", [

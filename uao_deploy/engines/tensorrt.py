@@ -7,12 +7,12 @@ split by :class:`~uao_deploy.engines.base.Engine`.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import UaoError
+from ..io.budget import load_json_object
 from ..contract import GRAPHS, MANIFEST, check_manifest_metadata, export_settings
 from ..runtimes import load_tensorrt, trt_logger
 from .base import Engine, graph_files
@@ -21,12 +21,9 @@ from .base import Engine, graph_files
 def read_sidecar(engine_path: Path) -> dict:
     """The JSON written next to an engine: its graph, flavour, TensorRT version and profile."""
     sidecar = Path(f"{engine_path}.json")
-    try:
-        return json.loads(sidecar.read_text())
-    except FileNotFoundError:
-        raise UaoError(f"{engine_path} has no sidecar {sidecar.name}; rebuild the engines with `uao export`") from None
-    except ValueError as exc:
-        raise UaoError(f"{sidecar} is not valid JSON ({exc})") from None
+    if not sidecar.exists():
+        raise UaoError(f"{engine_path} has no sidecar {sidecar.name}; rebuild the engines with `uao export`")
+    return load_json_object(sidecar, "an engine's sidecar")
 
 
 def read_engine_dir(folder) -> tuple[dict[str, Path], str, dict]:

@@ -4,7 +4,8 @@
   ``/dev/zero`` would block or never end, so it is refused before anything is opened.
 * One file is read, and an ``.npz`` inflated, up to :func:`max_input_bytes` (256 MiB, or
   ``UAO_MAX_INPUT_MB``): its size comes from the file system or the zip directory, never from
-  reading it, so a sparse 2 GB file or a zip bomb is refused at once.
+  reading it, so a sparse 2 GB file or a zip bomb is refused at once. An ``.npz`` holds at most
+  ``NPZ_MEMBERS`` arrays, counted from its end record before its directory is parsed (:func:`check_members`).
 * JSON deeper than Python's parser can nest is one error, not a ``RecursionError``.
 * Frame numbers: a sequence may have at most ``FRAMES_PER_RECORD`` frames per frame that holds a
   record, plus ``GAP_SLACK_FRAMES`` (:func:`frame_count`): a gap of 10^7 frames between two
@@ -25,6 +26,7 @@ MIB = 1 << 20
 DEFAULT_MAX_INPUT_MIB = 256
 GAP_SLACK_FRAMES = 3000  # two minutes at 25 fps with nobody detected is still one video
 FRAMES_PER_RECORD = 10
+NPZ_MEMBERS = 1024  # a keypoint or result npz holds tens of arrays; each costs a parsed directory entry
 TRACK_BUDGET_FACTOR = 4  # decoded tracks may take this many input budgets (1 GiB by default)
 UTF8_BOM = b"\xef\xbb\xbf"
 _KINDS = ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
@@ -66,6 +68,13 @@ def regular_file(path) -> int:
     return info.st_size
 
 
+def check_members(path, members: int) -> None:
+    """Refuse an archive (an ``.npz``) that declares more than ``NPZ_MEMBERS`` members."""
+    if members > NPZ_MEMBERS:
+        raise UaoError(f"{path} holds {members:,} arrays (zip members), more than the {NPZ_MEMBERS:,} uao reads "
+                       "from one .npz (a keypoint file holds a few)")
+
+
 def read_bytes(path, limit: int | None = None) -> bytes:
     """The bytes of a regular file (at most ``limit``: the start of it), within the budget. Files
     whose size the file system does not tell (``/proc``) are cut at the budget and refused."""
@@ -104,6 +113,14 @@ def load_json(path):
         raise UaoError(f"{path} nests its JSON deeper than any keypoint file does (hundreds of levels)") from None
     except ValueError as exc:  # an integer of thousands of digits
         raise UaoError(f"{path} is not JSON uao reads ({exc})") from None
+
+
+def load_json_object(path, what: str) -> dict:
+    """A JSON file within the budget that must hold an object (``what`` it is, for the error)."""
+    value = load_json(path)
+    if not isinstance(value, dict):
+        raise UaoError(f"{path} holds a JSON {type(value).__name__}, not the object {what} is")
+    return value
 
 
 def frame_count(numbers, source) -> int:

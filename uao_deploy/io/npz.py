@@ -1,11 +1,13 @@
 """Reading .npz archives of numeric arrays without trusting them: anything that is not a regular
-file and a zip, members that inflate past the input budget (:mod:`uao_deploy.io.budget`, read from
+file and a zip, more members than the budget allows (counted from the zip's end record before its
+directory is parsed), members that inflate past the input budget (:mod:`uao_deploy.io.budget`, read from
 the zip directory before anything is inflated), a malformed or truncated member, a header claiming
 more data than the member holds, or an object array (pickled Python objects) is one clear UaoError
 naming the file and the array."""
 from __future__ import annotations
 
 import math
+import struct
 import tokenize
 import zipfile
 from pathlib import Path
@@ -41,6 +43,7 @@ def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
         raise UaoError(f"{path} is a single .npy array, not an {what}")
     if not magic.startswith(b"PK\x03\x04"):
         raise UaoError(f"{path} is not an .npz file (a zip archive of numpy arrays)")
+    budget.check_members(path, declared_members(path))
     try:
         archive = np.load(path, allow_pickle=allow_pickle)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
@@ -50,6 +53,30 @@ def open_npz(path, what: str = ".npz file", allow_pickle: bool = False):
         archive.close()
         raise budget.too_large(path, inflated, " (its arrays, inflated)")
     return archive
+
+
+END_RECORD, ZIP64_LOCATOR = b"PK\x05\x06", b"PK\x06\x07"
+
+
+def declared_members(path) -> int:
+    """How many members the zip's end-of-central-directory record (zip64's, where it has one) says it
+    holds; 0 where no record is found (``np.load`` then names the damage)."""
+    with open(path, "rb") as handle:
+        handle.seek(0, 2)
+        size = handle.tell()
+        handle.seek(max(0, size - (1 << 16) - 22))  # the record (22 bytes) ends with a comment of < 64 KiB
+        tail = handle.read()
+        at = tail.rfind(END_RECORD)
+        if at < 0 or len(tail) < at + 22:
+            return 0
+        members = struct.unpack_from("<H", tail, at + 10)[0]
+        locator = tail.rfind(ZIP64_LOCATOR, 0, at)
+        if members == 0xFFFF and locator >= 0 and len(tail) >= locator + 20:
+            handle.seek(struct.unpack_from("<Q", tail, locator + 8)[0])
+            record = handle.read(56)
+            if len(record) == 56 and record.startswith(b"PK\x06\x06"):
+                members = struct.unpack_from("<Q", record, 32)[0]
+        return members
 
 
 def read_array(path, archive, key: str, pickle_hint: str | None = None) -> np.ndarray:
