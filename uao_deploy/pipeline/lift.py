@@ -17,8 +17,10 @@ import numpy as np
 
 from .. import __version__
 from ..camera import estimate_root
+from ..io.results import DEFAULT_FPS
 from . import sequence as steps
 from .camera import Camera, FocalSource
+from .feet import place_feet
 from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
 from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred
 from .prepare import FILLED_WEIGHT, Prepared, prepare
@@ -40,6 +42,9 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         keypoints = prepare(keypoints, camera)
     strategy = {"frame": _frames, "sequence": _sequence, "causal": _causal}[settings.runs]
     camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
+    arrays["poses_3d"], arrays["root"], contacts, extra["feet"] = place_feet(
+        arrays["poses_3d"], arrays["root"], keypoints.pixels, keypoints.info.get("fps") or DEFAULT_FPS,
+        keypoints.joint_source, plant=settings.runs == "sequence" and settings.plant_feet)
     if settings.subject_height is not None:
         arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
     done = time.perf_counter()
@@ -56,7 +61,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     }
     result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
                         keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
-                        camera=camera, joint_source=keypoints.joint_source)
+                        camera=camera, joint_source=keypoints.joint_source, contacts=contacts)
     return result.check(keypoints.source)
 
 
@@ -66,7 +71,8 @@ def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
 
     pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
     scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
-              "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale}
+              "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale,
+              **({"root_std": arrays["root_std"] * root_scale} if "root_std" in arrays else {})}
     return scaled, {"metres": height, "pose_scale": pose_scale, "root_scale": root_scale}
 
 
@@ -140,9 +146,11 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         initial, uncertainty = predict(x)
         root = trajectory(x, initial, uncertainty)
     cam = camera.normalized()
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
-    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty}
+    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty,
+              "root_std": std}
     return camera, arrays, root_done, {"root": {
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
