@@ -22,6 +22,7 @@ from . import sequence as steps
 from .camera import Camera, FocalSource
 from .feet import place_feet
 from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
+from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred
 from .prepare import FILLED_WEIGHT, Prepared, prepare
 from .result import UNCERTAINTY_NOTE, LiftResult
 from .settings import LiftSettings
@@ -123,15 +124,29 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     camera, weights = prepared.camera, prepared.weights
     x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
-    initial, uncertainty = (np.concatenate(parts) for parts in zip(
-        *(steps.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), settings.batch_size))))
+
+    def predict(x):
+        return (np.concatenate(parts) for parts in zip(
+            *(steps.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), settings.batch_size))))
+
+    initial, uncertainty = predict(x)
     if camera.focal_source is FocalSource.DEFAULT:
         camera = estimate_focal(camera, x, initial, steps.root_weights(weights, uncertainty))
+    cams = np.repeat(camera.normalized()[None], len(x), axis=0)
+
+    def trajectory(x, initial, uncertainty):
+        return steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
+                                     engine.calibration.root_depth_scale)
+
+    root = trajectory(x, initial, uncertainty)
+    inferred = prepared.joint_source == INFERRED
+    settle_rounds = SETTLE_ROUNDS if inferred.any() else 0
+    for _ in range(settle_rounds):
+        x = settle_inferred(x, inferred, initial, root, cams)
+        initial, uncertainty = predict(x)
+        root = trajectory(x, initial, uncertainty)
     cam = camera.normalized()
-    cams = np.repeat(cam[None], len(x), axis=0)
-    scale = engine.calibration.root_depth_scale
-    root = steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left, scale)
-    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, scale)
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
     arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty,
@@ -140,7 +155,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
-        "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2)}}
+        "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 
 def _causal(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
