@@ -43,7 +43,8 @@ from ..errors import UaoError
 from ..tto import flip_average
 from ..tto.config import UNCERTAINTY_REF
 from ..tto.windows import Stitcher
-from ..trajectory import estimate_root_trajectory, keypoint_noise_variance, smooth_tracks, smoothed_noise_share
+from ..trajectory import (estimate_root_trajectory, keypoint_noise_variance, root_trajectory_std, smooth_tracks,
+                          smoothed_noise_share)
 
 ROOT_UNCERTAINTY_POWER = 0.5
 ROOT_SMOOTHNESS = 3000.0
@@ -97,6 +98,14 @@ def root_trajectory(x, cams, poses, uncertainty, confidence, keypoint_variance: 
     trajectory = estimate_root_trajectory(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
                                           keypoint_variance)
     return trajectory * np.float32(depth_scale)
+
+
+def root_std(x, cams, poses, uncertainty, confidence, root, keypoint_variance: float = 0.0,
+             depth_scale: float = 1.0) -> np.ndarray:
+    """Step 1's uncertainty: the standard deviation (T, 3) of each frame's root in its least squares
+    (:func:`uao_deploy.trajectory.root_trajectory_std`), for ``root`` as :func:`root_trajectory` gave it."""
+    return root_trajectory_std(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
+                               root / np.float32(depth_scale), keypoint_variance) * np.float32(depth_scale)
 
 
 def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray, root: np.ndarray,
