@@ -9,7 +9,7 @@ import pytest
 from uao_deploy.contract import SequenceConfig
 
 # The tiny export's sequence UAO: K = 2 and every variable moving (the default keeps the root still).
-TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01, fit_focal=True)
+TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01)
 
 
 # Fixtures that export ONNX graphs (tens of seconds each on 2 cores): a test that uses one is slow.
