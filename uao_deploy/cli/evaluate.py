@@ -7,6 +7,7 @@ from . import options
 import numpy as np
 
 from ..errors import UaoError
+from ..jobs.truncation import MODELS as OCCLUSION_MODELS
 
 
 def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
@@ -86,10 +87,15 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
               "from the frames up to it), one frame at a time.")
 @click.option("--cameras-per-clip", default=1, show_default=True, type=click.IntRange(min=1),
               help="With --video: each clip is seen through this many of the 8 test cameras, in turn.")
+@click.option("--occlusion", type=click.Choice(OCCLUSION_MODELS),
+              help="With --video: hide joints as real footage does, or add a false person, and score what the lift "
+                   "makes of it (MPJPE on detected and inferred joints, trunk angles, floor, shins, true subject): "
+                   "lower-out (hips and legs out of frame, whole clip), legs-gaps (legs out for 30-200 frames), "
+                   "limbs (random limb occlusions), false-track (a second person in 3 %% of frames), full (none).")
 @options.json_report()
 def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, old_no_tto, old_mocap, root,
             batch_size, device, json_path, video, unknown_focal, grid, cells_dir, clips_per_cell, frames_per_clip,
-            engine_dir, drift, drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip):
+            engine_dir, drift, drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip, occlusion):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -105,14 +111,15 @@ def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stri
     device = torch_device(device)
     noise_options = {"drift": drift, "drift_frames": drift_frames, "box_jitter": box_jitter,
                      "gross_rate": gross_rate, "missing_rate": missing_rate}
-    given = ["grid"] * grid + ["causal"] * causal + ["cells"] * bool(cells_dir) + ["engine"] * bool(engine_dir) + \
+    given = ["grid"] * grid + ["causal"] * causal + ["occlusion"] * bool(occlusion) + ["cells"] * bool(cells_dir) + ["engine"] * bool(engine_dir) + \
         [name for name, value in noise_options.items() if value is not None]
     if given and not video:
         raise click.UsageError(f"--{given[0].replace('_', '-')} is a --video option")
     if video and tto_iters == 0:
         raise click.UsageError("--video compares the lifter with and without UAO: it needs --tto-iters >= 1")
     if grid:
-        fixed = [name for name, value in noise_options.items() if value is not None] + ["causal"] * causal
+        fixed = [name for name, value in noise_options.items() if value is not None] + ["causal"] * causal + \
+            ["occlusion"] * bool(occlusion)
         if fixed:
             raise click.UsageError(f"--{fixed[0].replace('_', '-')} is not a --grid option: the grid sets the noise "
                                    "models itself")
@@ -132,7 +139,7 @@ def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stri
         noise_model = VideoNoiseModel(sigma=noise, **{name: value for name, value in noise_options.items()
                                                       if value is not None})
         report = _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, seed, tto_iters,
-                               cameras_per_clip, causal)
+                               cameras_per_clip, causal, occlusion)
         options.emit(report.pop("table"), report, json_path)
         return
     pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
@@ -153,12 +160,12 @@ def _video_engine(checkpoint, engine_dir, iters):
 
 
 def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, seed, iters, cameras_per_clip,
-                  causal=False) -> dict:
+                  causal=False, occlusion=None) -> dict:
     """The mocap clips as keypoint videos with ``noise_model``, focal known or not, every method."""
     from ..data.cameras import TEST_SUBJECTS, cameras_of
     from ..data.mocap import load_mocap
     from ..data.video_noise import video_clips
-    from ..jobs.video_eval import evaluate_videos, format_video_table
+    from ..jobs.video_eval import evaluate_videos, format_video_table, format_visibility_table
 
     if not mocap:
         raise click.UsageError("--video needs --data clips")
@@ -166,11 +173,15 @@ def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, see
     with _video_engine(checkpoint, engine_dir, iters) as engine:
         clips = video_clips(motion, cameras_of(TEST_SUBJECTS), noise_model, seed, include_focal=not unknown_focal,
                             cameras_per_clip=cameras_per_clip)
-        report = evaluate_videos(clips, engine, iters, progress=True, causal=causal)
-    report.update(setting=f"{noise_model.sigma:g} px, focal {'unknown' if unknown_focal else 'known'}",
-                  noise=noise_model.to_dict(), focal="unknown" if unknown_focal else "known")
+        report = evaluate_videos(clips, engine, iters, progress=True, causal=causal, occlusion=occlusion, seed=seed)
+    report.update(setting=f"{noise_model.sigma:g} px, focal {'unknown' if unknown_focal else 'known'}"
+                  + (f", {occlusion}" if occlusion else ""),
+                  noise=noise_model.to_dict(), focal="unknown" if unknown_focal else "known", occlusion=occlusion)
+    table = format_video_table([(report["setting"], report)])
+    if occlusion:
+        table += "\n\n" + format_visibility_table([(report["setting"], report)])
     return {"data": {"kind": "mocap video", "path": mocap, "seed": seed, "cameras_per_clip": cameras_per_clip},
-            "settings": [report], "table": format_video_table([(report["setting"], report)])}
+            "settings": [report], "table": table}
 
 
 def _grid_report(checkpoint, engine_dir, mocap, seed, iters, cells_dir, clips_per_cell, frames_per_clip) -> dict:

@@ -95,6 +95,7 @@ class VideoClip:
     cam: np.ndarray  # (9,) normalized
     clip: str
     up: np.ndarray | None = None
+    camera_height: float | None = None  # metres above the floor (world z = 0)
 
 
 def video_clips(clips: dict[str, np.ndarray], cameras: list[Camera], noise: VideoNoiseModel, seed: int = 0,
@@ -131,5 +132,6 @@ def video_clips(clips: dict[str, np.ndarray], cameras: list[Camera], noise: Vide
             root = points[:, 0]
             up = camera.rotation[2].copy()  # the world's Z (up): world_to_camera maps a direction d to d @ rotation
             videos.append(VideoClip(sequence, skeleton.zero_root(points - root[:, None]), root,
-                                    camera.intrinsics.copy(), name, up))
+                                    camera.intrinsics.copy(), name, up,
+                                    float(camera.translation[2])))
     return videos

@@ -54,8 +54,10 @@ def _acceleration(track: np.ndarray) -> np.ndarray:
     return track[2:] - 2 * track[1:-1] + track[:-2]
 
 
-def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip) -> dict[str, float]:
-    """The METRICS (mm) and, where the clip knows its up direction, the WORLD_METRICS of one lifted video."""
+def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected: np.ndarray | None = None
+                  ) -> dict[str, float]:
+    """The METRICS (mm) and, where the clip knows its up direction, the WORLD_METRICS of one lifted video
+    (the world frame fitted to the ``detected`` (T, 17) joints, as ``uao infer`` fits it)."""
     pose, root = np.asarray(pose, np.float64), np.asarray(root, np.float64)
     absolute, truth = pose + root[:, None], clip.target + clip.root[:, None]
     bones = np.linalg.norm(pose[:, 1:] - pose[:, list(skeleton.PARENTS[1:])], axis=-1)
@@ -76,7 +78,7 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip) -> dict[s
     values = {name: float(value) * 1000 for name, value in values.items()}  # mm
     if clip.up is not None:
         values.update(rte=rte(root, clip.root), jitter=jitter(absolute, clip.sequence.fps),
-                      up_error=angle_degrees(estimate_world_frame(pose, root).up, clip.up))
+                      up_error=angle_degrees(estimate_world_frame(pose, root, detected=detected).up, clip.up))
     return values
 
 
@@ -87,14 +89,16 @@ def truth_metrics(clip: VideoClip) -> dict[str, float]:
             "foot_sliding": 1000 * foot_sliding(truth[:, list(ANKLES)], truth[:, list(ANKLES)], clip.sequence.fps)}
 
 
-def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4]) -> dict[str, tuple[np.ndarray,
-                                                                                                   np.ndarray]]:
-    """(pose, root) of each of ``methods`` (names of METHODS) for one video."""
+def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], keypoints=None
+                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """(pose, root) of each of ``methods`` (names of METHODS) for one video (``keypoints``: its
+    :func:`~uao_deploy.pipeline.prepare` result, made here when not given)."""
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise UaoError(f"unknown video methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
     lifted = {}
-    keypoints = prepare(clip.sequence, camera_of(clip.sequence))
+    if keypoints is None:
+        keypoints = prepare(clip.sequence, camera_of(clip.sequence))
     if {"plain", "plain+savgol"} & set(methods):
         plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
         lifted["plain"] = (plain.poses_3d, plain.root)
@@ -112,19 +116,28 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4]) -
 
 def _clip_means(per_clip: dict[str, dict[str, list[float]]]) -> dict[str, float]:
     """{metric: mean over clips of the per-clip mean over its videos}."""
-    metrics = next(iter(per_clip.values()))
-    return {metric: float(np.mean([np.mean(scores[metric]) for scores in per_clip.values()])) for metric in metrics}
+    metrics = dict.fromkeys(metric for scores in per_clip.values() for metric in scores)
+    return {metric: float(np.mean([np.mean(scores[metric]) for scores in per_clip.values() if metric in scores]))
+            for metric in metrics}
 
 
 def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bool = False,
-                    causal: bool = False, methods=None) -> dict:
+                    causal: bool = False, methods=None, occlusion: str | None = None, seed: int = 0) -> dict:
     """{method: {metric: mean over clips of the per-clip mean over cameras}} plus the clip count (and,
     where the clips know their up direction, the truth's own jitter and foot sliding).
 
-    ``methods``: names of METHODS, by default all but ``causal-uao`` (added where ``causal``)."""
+    ``methods``: names of METHODS, by default all but ``causal-uao`` (added where ``causal``).
+    ``occlusion``: a model of :mod:`uao_deploy.jobs.truncation` (drawn with ``seed``) hides joints or
+    adds a false person first; its scores (:func:`~uao_deploy.jobs.truncation.visibility_metrics`)
+    join each method's metrics."""
     if not clips:
         raise UaoError("no videos to evaluate")
     from tqdm import tqdm
+
+    from .truncation import MODELS, occlude, subject_share, truth_visibility, visibility_metrics
+
+    if occlusion is not None and occlusion not in MODELS:
+        raise UaoError(f"unknown occlusion model {occlusion!r}; known: {', '.join(MODELS)}")
 
     methods = methods or METHODS[:4] + ("causal-uao",) * causal
     per_clip: dict[str, dict[str, dict[str, list[float]]]] = {}
@@ -134,17 +147,51 @@ def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bo
         for metric, value in values.items():
             scores.setdefault(metric, []).append(value)
 
-    for clip in tqdm(clips, desc="videos", unit="video", disable=not progress):
-        for method, (pose, root) in lift_methods(clip, engine, iters, methods).items():
-            add(method, clip, video_metrics(pose, root, clip))
+    for index, clip in enumerate(tqdm(clips, desc="videos", unit="video", disable=not progress)):
+        extra, hidden = {}, None
+        if occlusion is not None:
+            truth_pixels = clip.sequence.pixels
+            clip, hidden, extra = occlude(clip, occlusion, np.random.default_rng((seed, index)))
+            extra["subject_share"] = subject_share(clip.sequence, truth_pixels)
+        keypoints = prepare(clip.sequence, camera_of(clip.sequence))
+        for method, (pose, root) in lift_methods(clip, engine, iters, methods, keypoints).items():
+            values = video_metrics(pose, root, clip, keypoints.detected)
+            if occlusion is not None:
+                values.update(visibility_metrics(pose, root, clip, keypoints.joint_source, hidden), **extra)
+            add(method, clip, values)
         if clip.up is not None:
-            add("truth", clip, truth_metrics(clip))
+            add("truth", clip, {**truth_metrics(clip), **(truth_visibility(clip) if occlusion is not None else {})})
     report = {method: _clip_means(clips_) for method, clips_ in per_clip.items() if method != "truth"}
     summary = {"methods": report, "clips": len({clip.clip for clip in clips}), "videos": len(clips),
                "frames": int(sum(len(clip.root) for clip in clips))}
     if "truth" in per_clip:
         summary["truth"] = _clip_means(per_clip["truth"])
     return summary
+
+
+VISIBILITY_COLUMNS = (("mpjpe_detected", "MPJPE detected", ".1f"), ("mpjpe_inferred", "MPJPE inferred", ".1f"),
+                      ("upper_mpjpe", "upper MPJPE", ".1f"), ("upper_mpjpe_thorax", "upper, thorax-rel.", ".1f"),
+                      ("trunk_angle", "trunk angle", ".1f"), ("trunk_up_angle", "trunk to up", ".1f"),
+                      ("floor_error_cm", "floor (cm)", ".1f"), ("inferred_shin_variation", "inferred shin var. %", ".1f"),
+                      ("subject_share", "true subject", ".0%"), ("outputs", "outputs", ".1f"))
+
+
+def format_visibility_table(rows: list[tuple[str, dict]]) -> str:
+    """Markdown table of the occlusion scores (:mod:`uao_deploy.jobs.truncation`): one row per (setting,
+    method); the truth's trunk angle to the up direction in parentheses; "-" where nothing was measured."""
+    lines = ["| setting | method | " + " | ".join(title for _, title, _ in VISIBILITY_COLUMNS) + " |",
+             "|---|---|" + "---|" * len(VISIBILITY_COLUMNS)]
+    for setting, report in rows:
+        truth = report.get("truth", {})
+        for method, values in report["methods"].items():
+            cells = []
+            for key, _, spec in VISIBILITY_COLUMNS:
+                cell = format(values[key], spec) if key in values else "-"
+                if key == "trunk_up_angle" and key in truth:
+                    cell += f" ({truth[key]:.1f})"
+                cells.append(cell)
+            lines.append(f"| {setting} | {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def format_video_table(rows: list[tuple[str, dict]]) -> str:
