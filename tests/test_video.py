@@ -564,7 +564,7 @@ def test_long_videos_go_through_a_few_windows_at_a_time():
         def sequence_tto(self, x, confidence, cam, root, iters=None):
             self.calls.append(x.shape)
             pose = np.concatenate([x, confidence[..., None]], axis=-1)
-            return pose, root, np.ones((len(x), 1), np.float32), np.zeros((0, len(x)), np.float32)
+            return pose, root, np.zeros((0, len(x)), np.float32)
 
     frames = 20_000
     x = np.random.default_rng(0).uniform(-1, 1, (frames, 17, 2)).astype(np.float32)
