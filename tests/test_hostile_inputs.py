@@ -361,17 +361,18 @@ def test_an_engine_sidecar_that_is_not_a_json_object_is_one_error(tmp_path, side
 def test_an_export_whose_sequence_graphs_fit_a_focal_scale_is_refused(export_copy, work, capsys):
     """Exports made before the focal length was estimated only on the host: their sequence graphs take a
     log_focal input and their metadata records fit_focal. Each is one line saying to export again."""
+    from uao_deploy.contract import export_settings, read_manifest
+
+    manifest = read_manifest(export_copy)
     _edit_manifest(export_copy, lambda m: m["graphs"]["seq_step"]["inputs"].insert(3, {"name": "log_focal",
                                                                                       "shape": ["W", 1]}))
     assert_refused(uao(capsys, "infer", work / "x.npz", "-o", work / "out.npz", "--engine", export_copy, "--no-progress"),
                    "its seq_step graph takes z, z_flip, root, log_focal, x")
-    from uao_deploy.contract import export_settings, read_manifest
-
-    metadata = read_manifest(export_copy)["metadata"]
+    metadata = manifest["metadata"]
     old = {**json.loads(metadata["uao.sequence"]), "fit_focal": False, "lr_focal": 0.02}
     with pytest.raises(UaoError, match=r"settings this version does not know \(fit_focal, lr_focal\); made by "
                                        r"another uao-deploy version: export again with `uao export`"):
-        export_settings({**metadata, "uao.sequence": json.dumps(old)}, read_manifest(export_copy)["graphs"], "old")
+        export_settings({**metadata, "uao.sequence": json.dumps(old)}, manifest["graphs"], "old")
 
 
 def test_a_damaged_cache_entry_is_rebuilt(tiny_checkpoint, tiny_export, tmp_path, monkeypatch):
