@@ -1,73 +1,87 @@
-"""Peak memory of sequence mode on a very long video: the lifting core's own arrays, with a stand-in engine.
+"""Sequence mode on a very long video with a real exported engine: time per frame and peak memory.
 
-The real engine's memory does not grow with the video (one 100-frame window per call; see
-benchmarks/infer_real.py for its peak on real files); what grows is the core's per-frame arrays and
-banded solves. This lifts FRAMES frames (the embedded sample's keypoints repeated, with 2 px noise)
-through :func:`uao_deploy.pipeline.lift` with an engine that returns the sample's poses instead of
-running the network, and prints the process's peak resident memory and the time of the host steps.
+Lifts FRAMES frames (the embedded sample's keypoints repeated, with 2 px noise) through
+:func:`uao_deploy.pipeline.lift` in sequence mode on the ONNX Runtime engine of an export folder,
+as ``uao infer`` does, and prints the time per frame and the process's peak resident memory (read
+from the kernel). What grows with the video is the core's per-frame arrays and banded solves; the
+engine runs one window per call, so its memory is that of one window whatever the length.
 
-    python benchmarks/infer_long.py [--frames 200000]
+    python benchmarks/infer_long.py [--frames 200000] [--engine EXPORT_DIR] [--out benchmarks/results]
+
+Without ``--engine`` the embedded model's cached export is used (exported on first use).
 """
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import json
+import os
 import resource
 import time
+from pathlib import Path
 
 import numpy as np
 
-from uao_deploy import skeleton
-from uao_deploy.contract import Calibration, SequenceConfig, TTOConfig
+import uao_deploy
+from uao_deploy import engines
+from uao_deploy.contract import read_manifest
 from uao_deploy.data.keypoints import read_keypoints
-from uao_deploy.data.sample import SAMPLE_PATH
 from uao_deploy.pipeline import LiftSettings, camera_of, lift
 
+# The embedded sample by path: uao_deploy.data.sample imports torch, which `uao infer` on an export does not hold.
+SAMPLE_PATH = Path(uao_deploy.__file__).parent / "assets" / "sample_keypoints.npz"
 
-class StandInEngine:
-    """The engine interface the sequence strategy uses, answering with fixed poses (no network)."""
 
-    backend = "stand-in"
-    tto_config = TTOConfig()
-    calibration = Calibration()
-    last_tto_path = "fused"
-
-    def __init__(self, pose: np.ndarray):
-        self.pose = pose.astype(np.float32)
-
-    def forward(self, x, return_uncertainty=False):
-        mu = np.broadcast_to(self.pose, (len(x), 17, 3)).copy()
-        return mu, np.full((len(x), 17, 1), np.log(0.03), np.float32)
-
-    def sequence_tto(self, x, confidence, cam, root, iters=None):
-        windows, frames = x.shape[:2]
-        pose = skeleton.zero_root(np.broadcast_to(self.pose, (windows, frames, 17, 3)).copy())
-        return pose, root, np.ones((windows, 1), np.float32), np.zeros((SequenceConfig().iters, windows), np.float32)
-
-    def describe(self):
-        return {"backend": self.backend}
-
-    def path_notice(self, iters):
-        return None
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=200_000)
+    parser.add_argument("--engine", type=Path, help="export folder (`uao export --out DIR`); default: the cached export")
+    parser.add_argument("--out", type=Path, help="folder for <date>_infer_long.md and .json")
     args = parser.parse_args()
+    if args.engine is None:
+        from uao_deploy.jobs.infer import default_export
+
+        args.engine = default_export()
     sample, = read_keypoints(SAMPLE_PATH)
-    with np.load(SAMPLE_PATH) as arrays:
-        pose = arrays["poses_3d_gt"][0]
     repeats = -(-args.frames // len(sample))
     pixels = np.tile(sample.pixels, (repeats, 1, 1))[:args.frames]
     pixels = pixels + np.random.default_rng(0).normal(0, 2, pixels.shape).astype(np.float32)
     keypoints = np.concatenate([pixels, np.tile(sample.confidence, (repeats, 1))[:args.frames, :, None]], axis=-1)
-    started = time.perf_counter()
-    result = lift(keypoints, StandInEngine(pose), camera_of(sample), LiftSettings(4, "sequence"))
-    seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{args.frames} frames, sequence mode with a stand-in engine: peak RSS {peak_mb:.0f} MB, host steps "
-          f"{seconds:.1f} s ({1000 * seconds / args.frames:.3f} ms/frame); root finite: "
-          f"{bool(np.isfinite(result.root).all())}")
+    load = [os.getloadavg()[0]]
+    with engines.load(args.engine, backend="onnxruntime") as engine:
+        engine_mb = peak_rss_mb()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        result = lift(keypoints, engine, camera_of(sample), LiftSettings(engine.sequence_config.iters, "sequence"))
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+    load.append(os.getloadavg()[0])
+    report = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "frames": args.frames,
+              "engine": str(args.engine), "architecture": engine.architecture,
+              "model_config": read_manifest(args.engine).get("model_config"),
+              "cores": os.cpu_count(), "load_average_1min": load, "lift_s": seconds, "lift_cpu_s": cpu_seconds,
+              "ms_per_frame": 1000 * seconds / args.frames, "cpu_ms_per_frame": 1000 * cpu_seconds / args.frames,
+              "peak_rss_mb_engine_open": engine_mb, "peak_rss_mb": peak_rss_mb(),
+              "finite": bool(np.isfinite(result.poses_3d).all() and np.isfinite(result.root).all())}
+    print(f"{args.frames} frames, sequence mode, ONNX Runtime ({args.engine}): {report['ms_per_frame']:.2f} ms/frame "
+          f"({report['cpu_ms_per_frame']:.2f} CPU ms/frame), peak RSS {report['peak_rss_mb']:.0f} MB "
+          f"({engine_mb:.0f} MB with the engine open), load {min(load):.1f}-{max(load):.1f}; "
+          f"poses and root finite: {report['finite']}")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        stem = args.out / f"{dt.datetime.now():%Y-%m-%d-%H%M}_infer_long_{args.frames}"
+        Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
+        Path(f"{stem}.md").write_text(
+            f"# Sequence mode on {args.frames:,} frames, ONNX Runtime ({report['date']})\n\n"
+            f"`python benchmarks/infer_long.py --frames {args.frames} --engine {args.engine}`; model "
+            f"{report['architecture'].get('name')} {report['model_config']}; {report['cores']} cores, 1-min load "
+            f"{min(load):.1f}-{max(load):.1f} (shared machine).\n\n"
+            "| frames | ms/frame | CPU ms/frame | peak RSS MB | with the engine open, before lifting | finite |\n"
+            "|---|---|---|---|---|---|\n"
+            f"| {args.frames} | {report['ms_per_frame']:.2f} | {report['cpu_ms_per_frame']:.2f} | "
+            f"{report['peak_rss_mb']:.0f} | {engine_mb:.0f} MB | {report['finite']} |\n")
 
 
 if __name__ == "__main__":

@@ -238,9 +238,10 @@ def test_the_real_signer_stands_upright_with_legs_marked_inferred(capsys, format
 def test_truncated_val_clip_meets_the_issue_targets(shared_dir, model):
     """Issue 23's synthetic targets on val clip 10_04 (227 frames, 4 px video noise, focal length known,
     default model): with the lower body out of frame the whole clip, the trunk within 10 degrees
-    (median) and the floor within 10 cm; with the legs out for long spans, inferred shins steady
-    (<= 5 %). (Not met on every clip: on 07_12, whose seen shins vary 12 %, the floor is 16 cm off
-    and inferred shins vary 15 %; benchmarks/truncation.py.)"""
+    (median), the floor within 10 cm and the upper body nearly as accurate as with the whole body
+    seen (within 20 % on this clip; the target, 15 %, is over the val clips: benchmarks/truncation.py;
+    41 % before the inferred joints settled); with the legs out for long spans, inferred shins
+    steady (<= 5 %). (Not met on every clip: benchmarks/results/truncation.json.)"""
     from uao_deploy.data.cameras import cameras_of
     from uao_deploy.data.h36m import TEST_SUBJECTS
     from uao_deploy.data.mocap import load_mocap
@@ -252,11 +253,17 @@ def test_truncated_val_clip_meets_the_issue_targets(shared_dir, model):
     camera = cameras_of(TEST_SUBJECTS)[0]
     clip, = video_clips({"10_04": motion["10_04"]}, [camera], VideoNoiseModel(sigma=4.0), seed=0)
     with open_engine("torch") as engine:
-        scores = evaluate_videos([clip], engine, occlusion=model, methods=("sequence-uao",))["methods"]["sequence-uao"]
-    if model == "lower-out":
-        assert scores["trunk_angle"] <= 10 and scores["floor_error_cm"] <= 10, scores
-    else:
-        assert scores["inferred_shin_variation"] <= 5, scores
+        def scores_of(occlusion):
+            return evaluate_videos([clip], engine, occlusion=occlusion, methods=("sequence-uao",))["methods"][
+                "sequence-uao"]
+
+        scores = scores_of(model)
+        if model == "lower-out":
+            full = scores_of("full")
+            assert scores["trunk_angle"] <= 10 and scores["floor_error_cm"] <= 10, scores
+            assert scores["upper_mpjpe"] <= 1.2 * full["upper_mpjpe"], (scores, full)
+        else:
+            assert scores["inferred_shin_variation"] <= 5, scores
 
 
 def test_batch_runs_say_what_the_readers_decided(capsys, small_checkpoint, formats, tmp_path):

@@ -132,7 +132,7 @@ def test_cli_writes_every_output(tmp_path, capsys, small_checkpoint, motion):
         assert {k: result[k].shape for k in result.files if k != "metadata"} == {
             "poses_3d": (40, 17, 3), "poses_3d_initial": (40, 17, 3), "root": (40, 3), "uncertainty": (40, 17),
             "keypoints_2d": (40, 17, 2), "confidence": (40, 17), "joint_source": (40, 17), "poses_world": (40, 17, 3),
-            "root_world": (40, 3)}
+            "root_world": (40, 3), "contacts": (40, 2)}  # frame mode: contacts found, no root_std
         metadata = json.loads(str(result["metadata"]))
         assert (result["poses_3d"][:, 0] == 0).all() and (result["uncertainty"] > 0).all()
         assert result["confidence"][3, 16] == 0 and np.isfinite(result["keypoints_2d"]).all()

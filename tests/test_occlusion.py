@@ -112,3 +112,30 @@ def test_occlusion_is_a_video_option(mocap_clips, tmp_path, capsys):
     assert code != 0 and "--occlusion is a --video option" in err
     code, _, err = uao(capsys, "eval", "--data", path, "--video", "--grid", "--occlusion", "limbs")
     assert code != 0 and "--occlusion is not a --grid option" in err
+
+
+def test_settling_moves_only_inferred_joints_to_where_the_body_projects():
+    from uao_deploy.camera import project
+    from uao_deploy.pipeline.missing import settle_inferred
+
+    clip = walk(10)
+    cams = np.repeat(clip.cam[None], 10, axis=0)
+    x = np.zeros((10, 17, 2), np.float32)
+    inferred = np.zeros((10, 17), bool)
+    inferred[:, LEGS] = True
+    settled = settle_inferred(x, inferred, clip.target, clip.root, cams)
+    placed = clip.target + clip.root[:, None]
+    assert np.allclose(settled[:, LEGS], project(placed, cams)[:, LEGS], atol=1e-5)
+    assert (settled[~inferred] == 0).all()
+
+
+def test_a_lift_with_inferred_joints_settles_them(small_checkpoint):
+    from uao_deploy.pipeline import LiftSettings, lift
+
+    clip = walk(30)
+    hidden_sequence, _ = truncate(clip.sequence, "lower-out", np.random.default_rng(0))
+    with load(small_checkpoint, backend="torch") as engine:
+        settled = lift(hidden_sequence, engine, settings=LiftSettings(1))
+        full = lift(clip.sequence, engine, settings=LiftSettings(1))
+    assert settled.metadata["root"]["inferred_settle_rounds"] > 0
+    assert full.metadata["root"]["inferred_settle_rounds"] == 0  # nothing inferred: the lift is as it was

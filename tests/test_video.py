@@ -20,7 +20,8 @@ from uao_deploy.pipeline.focal import FOCAL_PRIOR_WEIGHT, estimate_focal, estima
 from uao_deploy.pipeline.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
-from uao_deploy.trajectory import estimate_root_trajectory, keypoint_noise_variance, smooth_tracks, smoothed_noise_share
+from uao_deploy.trajectory import (estimate_root_trajectory, keypoint_noise_variance, root_trajectory_std,
+                                   smooth_tracks, smoothed_noise_share)
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
@@ -72,6 +73,37 @@ def test_trajectory_is_the_dense_least_squares_solution(motion):
     dense += 7.0 * np.kron(second_difference.T @ second_difference, np.eye(3))
     expected = np.linalg.solve(dense, rhs.reshape(-1)).reshape(12, 3)
     np.testing.assert_allclose(estimate_root_trajectory(poses, x, cam, None, 7.0), expected, atol=1e-5)
+
+
+def test_root_std_is_the_least_squares_posterior_and_covers_the_error(motion):
+    """root_trajectory_std: sigma^2 diag(A^-1) of the dense system (in pieces, exactly where each piece sees
+    the whole video), and on noisy keypoints the root's error is about that large."""
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    rng = np.random.default_rng(4)
+    noisy = x + rng.normal(0, 4 / 500, x.shape)
+    trajectory = estimate_root_trajectory(poses, noisy, cam, None, 100.0)
+    normal, _ = root_normal_equations(poses, noisy, cam)
+    second_difference = np.diff(np.eye(60), n=2, axis=0)
+    dense = np.zeros((180, 180))
+    for frame in range(60):
+        dense[3 * frame:3 * frame + 3, 3 * frame:3 * frame + 3] = normal[frame]
+    dense += 100.0 * np.kron(second_difference.T @ second_difference, np.eye(3))
+    exact = root_trajectory_std(poses, noisy, cam, np.ones((60, 17)), 100.0, trajectory, chunk=7, margin=60)
+    placed = poses + trajectory[:, None]
+    residual = cam[:, None, :2] * placed[..., :2] - (noisy - cam[:, None, 2:4]) * placed[..., 2:]
+    variance = np.square(residual).sum() / (2 * 17 * 60 - 3 * 60)
+    np.testing.assert_allclose(exact, np.sqrt(variance * np.diag(np.linalg.inv(dense))).reshape(60, 3), rtol=1e-4)
+    pieces = root_trajectory_std(poses, noisy, cam, np.ones((60, 17)), 100.0, trajectory, chunk=16, margin=12)
+    np.testing.assert_allclose(pieces, exact, rtol=0.02)
+    errors = []
+    for draw in range(20):
+        noisy = x + rng.normal(0, 4 / 500, x.shape)
+        trajectory = estimate_root_trajectory(poses, noisy, cam, None, 100.0)
+        std = root_trajectory_std(poses, noisy, cam, np.ones((60, 17)), 100.0, trajectory)
+        errors.append((trajectory - roots) / std)
+    spread = np.sqrt(np.mean(np.square(errors), axis=(0, 1)))  # per axis: 1 where the std is right
+    assert ((spread > 0.6) & (spread < 1.6)).all(), spread
 
 
 def test_trajectory_removes_root_jitter(motion):
@@ -502,9 +534,11 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
     assert report["data"]["splits"] == {"train": ["jump"], "val": ["wave"]}  # one clip per cell, evenly spaced
     for row in report["cells"]:
         assert row["frames"] == 9 if row["split"] == "val" else row["frames"] == 12
-        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao", "sequence-uao+height"}
+        assert set(row["methods"]) == {"plain", "plain+savgol", "sequence-uao", "sequence-uao+height",
+                                       "sequence-uao-free-feet"}
         for values in row["methods"].values():
-            assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error"} <= set(values)
+            assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error",
+                    "floor_penetration"} <= set(values)
             assert all(np.isfinite(value) for value in values.values())
     by_cell = {(row["split"], row["noise"], row["level"], row["unknown_focal"]): row for row in report["cells"]}
     assert by_cell["train", "gross", 8, False]["methods"]["plain"]["jitter"] > \

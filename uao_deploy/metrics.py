@@ -93,11 +93,17 @@ def jitter(joints: np.ndarray, fps: float) -> float:
     return float(np.linalg.norm(third, axis=-1).mean() * fps ** 3 / 10)
 
 
+def still_feet(feet: np.ndarray, fps: float) -> np.ndarray:
+    """(T - 1, F) bool: where each foot (T, F, 3) moves less than ``STILL_FOOT_M`` per frame at
+    ``STILL_FOOT_FPS`` to the next frame (the threshold scaled by STILL_FOOT_FPS / fps)."""
+    return np.linalg.norm(np.diff(feet, axis=0), axis=-1) < STILL_FOOT_M * STILL_FOOT_FPS / fps
+
+
 def foot_sliding(predicted_feet: np.ndarray, target_feet: np.ndarray, fps: float) -> float:
     """Mean displacement per frame of the predicted feet (T, F, 3) over the frames where the true foot
     moves less than ``STILL_FOOT_M`` per frame at ``STILL_FOOT_FPS`` (the threshold scaled by
     STILL_FOOT_FPS / fps); 0 where the true feet never stand still."""
-    still = np.linalg.norm(np.diff(target_feet, axis=0), axis=-1) < STILL_FOOT_M * STILL_FOOT_FPS / fps
+    still = still_feet(target_feet, fps)
     moved = np.linalg.norm(np.diff(predicted_feet, axis=0), axis=-1)
     return float(moved[still].mean()) if still.any() else 0.0
 

@@ -146,6 +146,9 @@ def ort_session(path, providers="cpu", threads: int | None = None, profile_prefi
     # No memory pattern: ONNX Runtime plans one per input shape and keeps it beside the arena, so the
     # fused sequence graph's second call held its activations twice over (benchmarks/results, infer_real).
     options.enable_mem_pattern = False
+    # Idle threads sleep rather than spin: on a machine shared with other jobs (or with fewer free
+    # cores than threads) spinning workers took the cores the work needed (benchmarks/results, infer_real).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if not optimize:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
     if threads:

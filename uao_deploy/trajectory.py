@@ -18,6 +18,7 @@ from .errors import UaoError
 # Half bandwidth of the normal matrix, unknowns ordered frame by frame (x, y, z): the acceleration
 # couples frames t-2..t+2 (offset 6) and a frame's own 3x3 block adds 2 more.
 _BAND = 8
+STD_CHUNK, STD_MARGIN = 64, 48  # frames: root_trajectory_std's pieces and the context each sees
 
 
 def _second_difference_gram(frames: int) -> np.ndarray:
@@ -47,21 +48,15 @@ def keypoint_noise_variance(keypoints: np.ndarray, detected: np.ndarray) -> floa
     return float((1.4826 * deviation) ** 2 / 6)
 
 
-def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
-                             smoothness: float, keypoint_variance: float = 0.0) -> np.ndarray:
-    """Camera-frame roots (T, 3) minimising the per-frame reprojection residuals plus the acceleration penalty.
-
-    Arguments as :func:`uao_deploy.camera.estimate_root` (frames in order); ``smoothness`` 0 gives its
-    result; ``keypoint_variance`` as :func:`uao_deploy.camera.root_normal_equations`.
-    """
-    from scipy.linalg import solve_banded
-
+def _trajectory_system(pose, keypoints, cam, weights, smoothness: float, keypoint_variance: float
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """The banded normal matrix ((2 * _BAND + 1, 3T), solve_banded layout) and right-hand side (3T,) of
+    :func:`estimate_root_trajectory`."""
     if smoothness < 0:
         raise UaoError(f"the root smoothness must be >= 0; got {smoothness}")
     normal, rhs = root_normal_equations(pose, keypoints, cam, weights, keypoint_variance)
     frames = len(normal)
-    size = 3 * frames
-    banded = np.zeros((2 * _BAND + 1, size))  # solve_banded layout: banded[u + i - j, j] = A[i, j]
+    banded = np.zeros((2 * _BAND + 1, 3 * frames))  # solve_banded layout: banded[u + i - j, j] = A[i, j]
     for i in range(3):
         for j in range(3):
             banded[_BAND + i - j, np.arange(frames) * 3 + j] += normal[:, i, j]
@@ -72,8 +67,51 @@ def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.nd
             # A[3t + axis, 3(t + offset) + axis] += smoothness * gram(t, t + offset)
             columns = np.arange(max(0, -offset), min(frames, frames - offset)) + offset
             banded[_BAND - 3 * offset, columns * 3 + axis] += smoothness * gram[2 + offset, columns - offset]
-    solution = solve_banded((_BAND, _BAND), banded, rhs.reshape(size))
-    return solution.reshape(frames, 3).astype(np.float32)
+    return banded, rhs.reshape(-1)
+
+
+def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
+                             smoothness: float, keypoint_variance: float = 0.0) -> np.ndarray:
+    """Camera-frame roots (T, 3) minimising the per-frame reprojection residuals plus the acceleration penalty.
+
+    Arguments as :func:`uao_deploy.camera.estimate_root` (frames in order); ``smoothness`` 0 gives its
+    result; ``keypoint_variance`` as :func:`uao_deploy.camera.root_normal_equations`.
+    """
+    from scipy.linalg import solve_banded
+
+    banded, rhs = _trajectory_system(pose, keypoints, cam, weights, smoothness, keypoint_variance)
+    return solve_banded((_BAND, _BAND), banded, rhs).reshape(-1, 3).astype(np.float32)
+
+
+def root_trajectory_std(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
+                        smoothness: float, trajectory: np.ndarray, keypoint_variance: float = 0.0,
+                        chunk: int = STD_CHUNK, margin: int = STD_MARGIN) -> np.ndarray:
+    """Standard deviation (T, 3) of each frame's root in :func:`estimate_root_trajectory`'s least squares:
+    the diagonal of its posterior covariance, sigma^2 A^-1 (A the normal matrix with the smoothness
+    prior), sigma^2 the weighted reprojection residual of ``trajectory`` per degree of freedom.
+
+    A^-1's diagonal is found ``chunk`` frames at a time from the system cut to ``margin`` frames either
+    side (the prior couples frames over a few frames only: the cut adds a little at a video's ends)."""
+    from scipy.linalg import solve_banded
+
+    pose, keypoints = np.asarray(pose, np.float64), np.asarray(keypoints, np.float64)
+    cam, root = np.asarray(cam, np.float64), np.asarray(trajectory, np.float64)
+    banded, _ = _trajectory_system(pose, keypoints, cam, weights, smoothness, keypoint_variance)
+    frames, joints = pose.shape[:2]
+    # Residual of each joint's reprojection equation, f (P + r)_axis - (u - c) (P + r)_z, weighted.
+    points = pose + root[:, None]
+    focal, centre = cam[:, None, :2], cam[:, None, 2:4]
+    residual = (focal * points[..., :2] - (keypoints - centre) * points[..., 2:]) * np.sqrt(weights)[..., None]
+    variance = float(np.square(residual).sum()) / max(2 * joints * frames - 3 * frames, 1)
+    diagonal = np.empty(3 * frames)
+    for start in range(0, frames, chunk):
+        low, stop, high = max(0, start - margin), min(frames, start + chunk), min(frames, start + chunk + margin)
+        unknowns = np.arange(3 * start, 3 * stop)
+        identity = np.zeros((3 * (high - low), len(unknowns)))
+        identity[unknowns - 3 * low, np.arange(len(unknowns))] = 1
+        inverse = solve_banded((_BAND, _BAND), banded[:, 3 * low:3 * high], identity)
+        diagonal[unknowns] = inverse[unknowns - 3 * low, np.arange(len(unknowns))]
+    return np.sqrt(variance * np.maximum(diagonal, 0)).reshape(frames, 3).astype(np.float32)
 
 
 def smooth_tracks(values: np.ndarray, weights: np.ndarray, smoothness: float) -> np.ndarray:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+import os
 import signal
 import sys
 import threading
@@ -14,6 +15,11 @@ import threading
 import click
 
 from ..errors import UaoError
+
+# PyTorch's OpenMP threads sleep rather than spin while waiting (read when torch starts, so set before
+# any command imports it): on a machine shared with other jobs spinning threads made eager PyTorch
+# several times slower (benchmarks/results, hostile_inputs). A value the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Optional packages a command may need -> the extra that installs them.
 EXTRAS = {"torch": "torch", "onnx": "torch", "onnxscript": "torch", "matplotlib": "viz", "tensorrt_rtx": "rtx",

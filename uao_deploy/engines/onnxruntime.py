@@ -102,7 +102,10 @@ class OnnxRuntimeEngine(Engine):
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]
         if graph not in self._sessions:
-            self._sessions[graph] = self._session(graph, self.files[graph], self._threads)
+            # On the CPU, ONNX Runtime's graph optimizations leave a sequence graph's time per window as it
+            # is but triple its time to open and add to its memory (benchmarks/results, infer_real).
+            optimize = not (spec.per_window and self.requested_providers[0] == "CPUExecutionProvider")
+            self._sessions[graph] = self._session(graph, self.files[graph], self._threads, optimize)
         return tuple(self._sessions[graph].run(spec.output_names, dict(zip(spec.input_names, inputs))))
 
     def close(self):

@@ -30,15 +30,18 @@ import numpy as np
 from .. import skeleton
 from ..data.video_noise import VideoClip
 from ..errors import UaoError
-from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root_error_parts, rte, w_mpjpe)
+from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root_error_parts, rte, still_feet,
+                       w_mpjpe)
 from ..pipeline import LiftSettings, camera_of, lift, prepare
+from ..pipeline.feet import LEGS, place_feet
 from ..pipeline.height import height_scales, skeleton_height
-from ..pipeline.world import ANKLES, estimate_world_frame
+from ..pipeline.world import ANKLE_HEIGHT, ANKLES, estimate_world_frame
 
-METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao", "sequence-uao+height")
+FREE_FEET = "sequence-uao-free-feet"  # sequence-uao without planting its feet (pipeline.feet)
+METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao", "sequence-uao+height", FREE_FEET)
 METRICS = ("mpjpe", "p_mpjpe", "root_error", "abs_mpjpe", "accel_error", "bone_std")
 WORLD_METRICS = ("w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "root_lateral", "root_depth",
-                 "depth_bias", "up_error")
+                 "depth_bias", "up_error", "floor_penetration")
 SAVGOL_ROOT, SAVGOL_POSE = 31, 9
 
 
@@ -54,10 +57,12 @@ def _acceleration(track: np.ndarray) -> np.ndarray:
     return track[2:] - 2 * track[1:-1] + track[:-2]
 
 
-def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected: np.ndarray | None = None
-                  ) -> dict[str, float]:
+def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected: np.ndarray | None = None,
+                  contacts: np.ndarray | None = None) -> dict[str, float]:
     """The METRICS (mm) and, where the clip knows its up direction, the WORLD_METRICS of one lifted video
-    (the world frame fitted to the ``detected`` (T, 17) joints, as ``uao infer`` fits it)."""
+    (the world frame fitted to the ``detected`` (T, 17) joints, as ``uao infer`` fits it); with foot
+    ``contacts`` (T, 2), their precision and recall (%) against the frames where the true ankle is still
+    (as :func:`uao_deploy.metrics.foot_sliding` counts them)."""
     pose, root = np.asarray(pose, np.float64), np.asarray(root, np.float64)
     absolute, truth = pose + root[:, None], clip.target + clip.root[:, None]
     bones = np.linalg.norm(pose[:, 1:] - pose[:, list(skeleton.PARENTS[1:])], axis=-1)
@@ -77,9 +82,30 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected:
                       **root_error_parts(root, clip.root))
     values = {name: float(value) * 1000 for name, value in values.items()}  # mm
     if clip.up is not None:
+        frame = estimate_world_frame(pose, root, detected=detected)
         values.update(rte=rte(root, clip.root), jitter=jitter(absolute, clip.sequence.fps),
-                      up_error=angle_degrees(estimate_world_frame(pose, root, detected=detected).up, clip.up))
+                      up_error=angle_degrees(frame.up, clip.up),
+                      floor_penetration=1000 * floor_penetration(frame.apply(absolute)[:, list(ANKLES), 1]))
+    if contacts is not None:
+        values.update(contact_scores(contacts, (clip.target + clip.root[:, None])[:, [leg[2] for leg in LEGS]],
+                                     clip.sequence.fps))
     return values
+
+
+def contact_scores(contacts: np.ndarray, true_ankles: np.ndarray, fps: float) -> dict[str, float]:
+    """Precision and recall (%) of foot ``contacts`` (T, 2) against the frames where the true ankle (T, 2, 3),
+    same feet in the same order, moves less than :func:`uao_deploy.metrics.foot_sliding`'s threshold."""
+    still = still_feet(true_ankles, fps)
+    contacts = np.asarray(contacts, bool)[:-1]
+    hits = (contacts & still).sum()
+    return {"contact_precision": 100 * hits / max(contacts.sum(), 1),
+            "contact_recall": 100 * hits / max(still.sum(), 1)}
+
+
+def floor_penetration(ankle_heights: np.ndarray) -> float:
+    """How far the ankles sink below the floor: the 95th percentile over frames of the lower ankle's depth
+    under its height on the floor (``ANKLE_HEIGHT``), in the world frame fitted to the result; metres."""
+    return float(np.percentile(np.maximum(0, ANKLE_HEIGHT - ankle_heights.min(axis=1)), 95))
 
 
 def truth_metrics(clip: VideoClip) -> dict[str, float]:
@@ -89,10 +115,9 @@ def truth_metrics(clip: VideoClip) -> dict[str, float]:
             "foot_sliding": 1000 * foot_sliding(truth[:, list(ANKLES)], truth[:, list(ANKLES)], clip.sequence.fps)}
 
 
-def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], keypoints=None
-                 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """(pose, root) of each of ``methods`` (names of METHODS) for one video (``keypoints``: its
-    :func:`~uao_deploy.pipeline.prepare` result, made here when not given)."""
+def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], keypoints=None) -> dict[str, tuple]:
+    """(pose, root, foot contacts (T, 2) or None) of each of ``methods`` (names of METHODS) for one video
+    (``keypoints``: its :func:`~uao_deploy.pipeline.prepare` result, made here when not given)."""
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise UaoError(f"unknown video methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
@@ -101,16 +126,21 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], k
         keypoints = prepare(clip.sequence, camera_of(clip.sequence))
     if {"plain", "plain+savgol"} & set(methods):
         plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
-        lifted["plain"] = (plain.poses_3d, plain.root)
-        lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)), savgol(plain.root, SAVGOL_ROOT))
+        lifted["plain"] = (plain.poses_3d, plain.root, None)
+        lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)),
+                                  savgol(plain.root, SAVGOL_ROOT), None)
     for method, strategy in (("frame-uao", "frame"), ("sequence-uao", "sequence"), ("causal-uao", "causal")):
-        if method in methods or (method == "sequence-uao" and "sequence-uao+height" in methods):
-            result = lift(keypoints, engine, settings=LiftSettings(iters, strategy))
-            lifted[method] = (result.poses_3d, result.root)
+        if method in methods or (method == "sequence-uao" and {"sequence-uao+height", FREE_FEET} & set(methods)):
+            result = lift(keypoints, engine, settings=LiftSettings(iters, strategy, plant_feet=False))
+            lifted[method] = (result.poses_3d, result.root, None)
+            if strategy == "sequence":  # the feet planted as lift() plants them, and as they were
+                lifted[FREE_FEET] = lifted[method]
+                lifted[method] = place_feet(result.poses_3d, result.root, keypoints.pixels, clip.sequence.fps,
+                                            keypoints.joint_source)[:3]
     if "sequence-uao+height" in methods:
-        pose, root = lifted["sequence-uao"]
+        pose, root, contacts = lifted["sequence-uao"]
         pose_scale, root_scale = height_scales(pose, skeleton_height(clip.target))
-        lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale)
+        lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale, contacts)
     return {method: lifted[method] for method in methods}
 
 
@@ -154,8 +184,8 @@ def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bo
             clip, hidden, extra = occlude(clip, occlusion, np.random.default_rng((seed, index)))
             extra["subject_share"] = subject_share(clip.sequence, truth_pixels)
         keypoints = prepare(clip.sequence, camera_of(clip.sequence))
-        for method, (pose, root) in lift_methods(clip, engine, iters, methods, keypoints).items():
-            values = video_metrics(pose, root, clip, keypoints.detected)
+        for method, (pose, root, contacts) in lift_methods(clip, engine, iters, methods, keypoints).items():
+            values = video_metrics(pose, root, clip, keypoints.detected, contacts)
             if occlusion is not None:
                 values.update(visibility_metrics(pose, root, clip, keypoints.joint_source, hidden), **extra)
             add(method, clip, values)

@@ -17,9 +17,12 @@ import numpy as np
 
 from .. import __version__
 from ..camera import estimate_root
+from ..io.results import DEFAULT_FPS
 from . import sequence as steps
 from .camera import Camera, FocalSource
+from .feet import place_feet
 from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
+from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred
 from .prepare import FILLED_WEIGHT, Prepared, prepare
 from .result import UNCERTAINTY_NOTE, LiftResult
 from .settings import LiftSettings
@@ -39,6 +42,9 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         keypoints = prepare(keypoints, camera)
     strategy = {"frame": _frames, "sequence": _sequence, "causal": _causal}[settings.runs]
     camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
+    arrays["poses_3d"], arrays["root"], contacts, extra["feet"] = place_feet(
+        arrays["poses_3d"], arrays["root"], keypoints.pixels, keypoints.info.get("fps") or DEFAULT_FPS,
+        keypoints.joint_source, plant=settings.runs == "sequence" and settings.plant_feet)
     if settings.subject_height is not None:
         arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
     done = time.perf_counter()
@@ -55,7 +61,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     }
     result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
                         keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
-                        camera=camera, joint_source=keypoints.joint_source)
+                        camera=camera, joint_source=keypoints.joint_source, contacts=contacts)
     return result.check(keypoints.source)
 
 
@@ -65,7 +71,8 @@ def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
 
     pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
     scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
-              "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale}
+              "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale,
+              **({"root_std": arrays["root_std"] * root_scale} if "root_std" in arrays else {})}
     return scaled, {"metres": height, "pose_scale": pose_scale, "root_scale": root_scale}
 
 
@@ -117,21 +124,38 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     camera, weights = prepared.camera, prepared.weights
     x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
-    initial, uncertainty = (np.concatenate(parts) for parts in zip(
-        *(steps.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), settings.batch_size))))
+
+    def predict(x):
+        return (np.concatenate(parts) for parts in zip(
+            *(steps.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), settings.batch_size))))
+
+    initial, uncertainty = predict(x)
     if camera.focal_source is FocalSource.DEFAULT:
         camera = estimate_focal(camera, x, initial, steps.root_weights(weights, uncertainty))
+    cams = np.repeat(camera.normalized()[None], len(x), axis=0)
+
+    def trajectory(x, initial, uncertainty):
+        return steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
+                                     engine.calibration.root_depth_scale)
+
+    root = trajectory(x, initial, uncertainty)
+    inferred = prepared.joint_source == INFERRED
+    settle_rounds = SETTLE_ROUNDS if inferred.any() else 0
+    for _ in range(settle_rounds):
+        x = settle_inferred(x, inferred, initial, root, cams)
+        initial, uncertainty = predict(x)
+        root = trajectory(x, initial, uncertainty)
     cam = camera.normalized()
-    root = steps.root_trajectory(x, np.repeat(cam[None], len(x), axis=0), initial, uncertainty, weights, noise_left,
-                                 engine.calibration.root_depth_scale)
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
-    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty}
+    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty,
+              "root_std": std}
     return camera, arrays, root_done, {"root": {
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
-        "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2)}}
+        "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 
 def _causal(prepared: Prepared, engine, settings: LiftSettings, progress: bool):

@@ -14,15 +14,19 @@ Every joint of every frame gets a source (``joint_source``, (T, 17) uint8):
   body* (interpolated in template coordinates), or the template's joint when it was never seen:
   the legs of a signer seen from the waist up stand straight under the hips.
 
-These 2D points only start UAO: the lift treats inferred joints as free variables with
-reprojection weight 0 (their confidence is 0), which the network's prior and the
-pseudo-target term place (the method's own idea applied to what is missing).
+These 2D points are only a start. The network reads a body whose inferred joints disagree with
+its detected ones as another pose (the upper body too), so the sequence lift lets the body settle
+them first (:func:`settle_inferred`, ``SETTLE_ROUNDS`` times: each inferred joint moves to where
+the lifted body projects it, and the body is lifted again). UAO then treats them as free
+variables with reprojection weight 0 (their confidence is 0), placed by the network's prior and
+the pseudo-target term (the method's own idea applied to what is missing).
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .. import skeleton
+from ..camera import project
 from ..errors import UaoError
 from ..io.layouts import mark_missing
 from ..io.results.schema import JOINT_SOURCES
@@ -36,6 +40,8 @@ TEMPLATE = np.array([
     [0.0, 0.0], [-0.088, 0.0], [-0.086, 0.358], [-0.075, 0.76], [0.088, 0.0], [0.097, 0.354], [0.09, 0.758],
     [-0.002, -0.234], [-0.008, -0.468], [-0.007, -0.583], [-0.011, -0.678], [0.123, -0.47], [0.174, -0.24],
     [0.19, -0.209], [-0.137, -0.467], [-0.186, -0.221], [-0.2, -0.215]])
+# Rounds in which the inferred joints settle where the lifted body puts them (chosen on val clips).
+SETTLE_ROUNDS = 4
 # The joints the body is fitted on: they move together (limbs do not).
 TRUNK = tuple(skeleton.JOINT_NAMES.index(name) for name in (
     "pelvis", "r_hip", "l_hip", "spine", "thorax", "neck_nose", "head", "l_shoulder", "r_shoulder"))
@@ -74,6 +80,14 @@ def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
         filled[long, joint] = _from_template(inside, scale, shift, mirrored)[long]
         sources[short, joint] = INTERPOLATED
     return filled.astype(np.float32), sources
+
+
+def settle_inferred(x: np.ndarray, inferred: np.ndarray, poses: np.ndarray, root: np.ndarray,
+                    cams: np.ndarray) -> np.ndarray:
+    """Normalized keypoints ``x`` (T, 17, 2) with the ``inferred`` (T, 17) joints moved to where the
+    lifted body (root-relative ``poses`` (T, 17, 3) at ``root`` (T, 3), intrinsics ``cams`` (T, 9)) projects them."""
+    placed = poses.astype(np.float64) + root[:, None].astype(np.float64)
+    return np.where(inferred[..., None], project(placed, cams.astype(np.float64)), x).astype(np.float32)
 
 
 def _gap_lengths(seen: np.ndarray) -> np.ndarray:

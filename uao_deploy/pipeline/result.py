@@ -13,6 +13,7 @@ import numpy as np
 from ..io.results.schema import LIFT_ARRAYS, check_arrays
 from .camera import Camera
 
+OPTIONAL = ("joint_source", "contacts", "root_std")  # arrays only some results have
 # exp(s): the scale of the expected per-joint error the network reports for each joint.
 UNCERTAINTY_NOTE = "exp(s) of the forward pass on the keypoints; s is GUMLP's log-scale uncertainty, in metres"
 
@@ -37,10 +38,13 @@ class LiftResult:
     metadata: dict
     camera: Camera | None = None  # the camera used (also in ``metadata["camera"]``)
     joint_source: np.ndarray | None = None  # (T, 17) uint8: detected, interpolated or inferred
+    contacts: np.ndarray | None = None  # (T, 2) bool: left, right foot planted (pipeline.feet)
+    root_std: np.ndarray | None = None  # (T, 3) standard deviation of the root, metres (sequence strategy)
 
     def arrays(self) -> dict[str, np.ndarray]:
         arrays = {name: getattr(self, name) for name in LIFT_ARRAYS}
-        return arrays if self.joint_source is None else {**arrays, "joint_source": self.joint_source}
+        return {**arrays, **{name: getattr(self, name) for name in OPTIONAL
+                             if getattr(self, name) is not None}}
 
     def write(self, path, up=None, camera_pitch: float | None = None):
         """Write the result with its world frame (``up``/``camera_pitch`` as

@@ -20,13 +20,16 @@ class LiftSettings:
     ``strategy`` one of :data:`STRATEGIES`; ``batch_size`` frames per engine call (frame strategy);
     ``smooth_root`` a centred moving median of the per-frame root over that many frames (frame strategy);
     ``subject_height`` the person's standing height in metres, to scale the result to
-    (:mod:`uao_deploy.pipeline.height`; not causal: the scale comes from the whole sequence)."""
+    (:mod:`uao_deploy.pipeline.height`; not causal: the scale comes from the whole sequence);
+    ``plant_feet`` holds the feet planted where they stand (:mod:`uao_deploy.pipeline.feet`; sequence
+    strategy: the contacts are found in every strategy)."""
 
     iters: int = 4
     strategy: str = "sequence"
     batch_size: int = 64
     smooth_root: int = 1
     subject_height: float | None = None
+    plant_feet: bool = True
 
     def __post_init__(self):
         check_tto_iters(self.iters)

@@ -55,6 +55,10 @@ class WorldFrame:
     def apply(self, points: np.ndarray) -> np.ndarray:
         return ((np.asarray(points, np.float64) - self.origin) @ self.rotation.T).astype(np.float32)
 
+    def to_camera(self, points: np.ndarray) -> np.ndarray:
+        """World-frame points back in the camera frame (float64): the inverse of :meth:`apply`."""
+        return np.asarray(points, np.float64) @ self.rotation + self.origin
+
     def camera_height(self) -> float:
         """Height of the camera above the floor, metres."""
         return float(self.apply(np.zeros(3))[1])

@@ -9,8 +9,10 @@ suffix       content
 ``.csv``     one row per frame and joint: world, camera and image coordinates, confidence,
              uncertainty; the unit and frame in each column name
 ``.json``    the same per frame, with joint names, parents, fps and the coordinate frames spelled out
-``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`); beside it
-             ``<stem>.joint_source.csv``: each joint's source per frame
+``.bvh``     the Human3.6M skeleton animated in the world frame (:mod:`.bvh`, feet planted where
+             ``contacts`` says); beside it ``<stem>.joint_source.csv``: each joint's source per
+             frame, and ``<stem>.frames.csv``: each foot's contact and the root's standard
+             deviation per frame
 ``.html``    an offline interactive 3D viewer (:mod:`.html`, needs plotly)
 ============ ==============================================================================
 
@@ -75,13 +77,27 @@ def write_result(path, arrays: dict, metadata: dict) -> Path:
         table = "frame," + ",".join(skeleton.JOINT_NAMES) + "\n" + "".join(
             f"{frame}," + ",".join(JOINT_SOURCES[s] for s in row) + "\n" for frame, row in enumerate(sources))
         atomic_write_bytes(joint_source_path(path), lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
+        from .tables import frame_columns
+
+        columns = frame_columns(arrays)
+        if columns:
+            table = "frame," + ",".join(columns) + "\n" + "".join(
+                f"{frame}," + ",".join(column[frame] for column in columns.values()) + "\n"
+                for frame in range(len(arrays["root"])))
+            atomic_write_bytes(side_path(path, "frames"), lambda tmp: Path(tmp).write_text(table, encoding="utf-8"))
     return path
+
+
+def side_path(path, what: str) -> Path:
+    """A side file of a BVH output: ``joint_source`` (each joint's source per frame) or ``frames``
+    (:func:`.tables.frame_columns` per frame)."""
+    path = Path(path)
+    return path.with_name(f"{path.stem}.{what}.csv")
 
 
 def joint_source_path(path) -> Path:
     """The side file of a BVH output with each joint's source (detected, interpolated, inferred) per frame."""
-    path = Path(path)
-    return path.with_name(f"{path.stem}.joint_source.csv")
+    return side_path(path, "joint_source")
 
 
 def _text(suffix: str, arrays: dict, metadata: dict, fps: float, title: str) -> str:

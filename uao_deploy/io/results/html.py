@@ -4,7 +4,8 @@ Left: the 2D keypoints in the image (pixels; a filled circle where detected, a h
 interpolated over a short gap, a hollow cross where inferred). Right: the 3D skeleton in the world
 frame (Y up, shown upwards; inferred joints as crosses), the floor at Y = 0 and the root
 trajectory; drag to orbit, scroll to zoom. Joint markers are coloured by the model's per-joint
-uncertainty (metres). Play, pause and a slider to scrub. ``#frame=N`` in the address opens frame N.
+uncertainty (metres); an ankle whose foot is in contact (``contacts``) is drawn large. Play, pause
+and a slider to scrub. ``#frame=N`` in the address opens frame N.
 
 Needs the ``viz`` extra (``pip install uao-deploy[viz]``: plotly).
 """
@@ -15,6 +16,7 @@ import numpy as np
 
 from ... import skeleton
 from .schema import JOINT_SOURCES, joint_sources
+from .tables import CONTACT_JOINTS
 
 # Marker per joint_source (detected, interpolated, inferred): what was not seen is drawn so.
 SYMBOLS_2D = ("circle", "circle-open", "x-open")
@@ -61,6 +63,9 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
     pixels = np.round(np.asarray(arrays["keypoints_2d"], np.float64), 1)
     sources = joint_sources(arrays)
     uncertainty = np.round(np.asarray(arrays["uncertainty"], np.float64), 4)
+    planted = np.zeros(world.shape[:2], bool)  # (T, J): ankles whose foot is in contact
+    if "contacts" in arrays:
+        planted[:, list(CONTACT_JOINTS)] = np.asarray(arrays["contacts"], bool)
     camera = metadata.get("camera", {})
     width = camera.get("width") or float(pixels[..., 0].max()) * 1.05
     height = camera.get("height") or float(pixels[..., 1].max()) * 1.05
@@ -99,9 +104,10 @@ def viewer_figure(arrays: dict, metadata: dict, fps: float, title: str = ""):
                                        showlegend=False, hoverinfo="skip"))
         traces.append(go.Scatter3d(
             x=world[frame, :, 0], y=world[frame, :, 1], z=world[frame, :, 2], mode="markers", showlegend=False,
-            text=[f"{n}: {JOINT_SOURCES[s]}, uncertainty {u * 1000:.0f} mm"
-                  for n, s, u in zip(skeleton.JOINT_NAMES, sources[frame], uncertainty[frame])],
-            marker={"size": 4, "color": uncertainty[frame], "cmin": 0, "cmax": colour_max, "colorscale": "Viridis",
+            text=[f"{n}: {JOINT_SOURCES[s]}, uncertainty {u * 1000:.0f} mm" + ", in contact" * bool(p)
+                  for n, s, u, p in zip(skeleton.JOINT_NAMES, sources[frame], uncertainty[frame], planted[frame])],
+            marker={"size": np.where(planted[frame], 9, 4).tolist(), "color": uncertainty[frame], "cmin": 0,
+                    "cmax": colour_max, "colorscale": "Viridis",
                     "symbol": [SYMBOLS_3D[s] for s in sources[frame]],
                     "colorbar": {"title": {"text": "uncertainty (m)"}, "x": 1.02}}))
         return traces

@@ -28,6 +28,7 @@ MAX_METRES = 1e4  # no camera sees a person 10 km away: larger coordinates are b
 MAX_PIXELS = 1e7
 # joint_source values: the detector's point, interpolated over a short gap, inferred (uao_deploy.pipeline.missing)
 JOINT_SOURCES = ("detected", "interpolated", "inferred")
+FEET = ("left", "right")  # the columns of ``contacts``
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,12 @@ ARRAYS = (
               meaning="detector confidence, 0 where a joint was missing and filled"),
     ArraySpec("joint_source", ("T", J), "u", required=False, low=0, high=len(JOINT_SOURCES) - 1,
               meaning="where each joint came from: " + ", ".join(f"{i} {n}" for i, n in enumerate(JOINT_SOURCES))),
+    ArraySpec("contacts", ("T", 2), "ub", required=False, low=0, high=1,
+              meaning="foot contacts: left, right; 1 (true) where the foot stands and is held planted "
+                      "(uao_deploy.pipeline.feet)"),
+    ArraySpec("root_std", ("T", 3), "f", required=False, low=0, high=MAX_METRES,
+              meaning="standard deviation of the camera-frame root (x, y, z), metres, from the root "
+                      "trajectory's least squares (sequence mode)"),
     ArraySpec("poses_world", ("T", J, 3), "f", required=False, low=-MAX_METRES, high=MAX_METRES,
               meaning="joints in the upright world frame (with root_world and metadata world_frame)"),
     ArraySpec("root_world", ("T", 3), "f", required=False, low=-MAX_METRES, high=MAX_METRES,

@@ -7,7 +7,7 @@ import io
 import numpy as np
 
 from ... import skeleton
-from .schema import JOINT_SOURCES, joint_sources
+from .schema import FEET, JOINT_SOURCES, joint_sources
 
 FRAMES = {
     "world": "Y up, floor at Y=0, X = the camera's right made horizontal, Z = X x Y (towards the camera), "
@@ -16,7 +16,41 @@ FRAMES = {
     "image": "pixels, origin at the top-left corner of the image, u right, v down",
 }
 CSV_COLUMNS = ("frame", "time_s", "joint", "world_x_m", "world_y_m", "world_z_m", "camera_x_m", "camera_y_m",
-               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m", "joint_source")
+               "camera_z_m", "image_u_px", "image_v_px", "detector_confidence", "uncertainty_m", "joint_source",
+               "foot_contact", "root_std_x_m", "root_std_y_m", "root_std_z_m")
+ROOT_STD_AXES = ("x", "y", "z")
+ROOT_JOINT = skeleton.PARENTS.index(-1)  # the pelvis: its rows carry the root's standard deviation
+# The joint whose row carries each foot's contact (``contacts`` column order, FEET).
+CONTACT_JOINTS = (skeleton.JOINT_NAMES.index("l_ankle"), skeleton.JOINT_NAMES.index("r_ankle"))
+
+
+def frame_columns(arrays: dict) -> dict[str, list[str]]:
+    """{column: text per frame} of what a result says per frame rather than per joint: each foot's contact
+    (``left_contact``, ``right_contact``: 1 or 0) and the root's standard deviation (``root_std_x_m`` ...),
+    where the result has them."""
+    columns = {}
+    if "contacts" in arrays:
+        columns.update({f"{foot}_contact": [str(int(c)) for c in arrays["contacts"][:, side]]
+                        for side, foot in enumerate(FEET)})
+    if "root_std" in arrays:
+        columns.update({f"root_std_{axis}_m": [f"{v:.5f}" for v in arrays["root_std"][:, index]]
+                        for index, axis in enumerate(ROOT_STD_AXES)})
+    return columns
+
+
+def _root_std_cells(arrays: dict, frame: int, joint: int) -> list[str]:
+    """The root's standard deviation (camera frame x, y, z, metres) on the pelvis's row, empty elsewhere."""
+    if "root_std" not in arrays or joint != ROOT_JOINT:
+        return ["", "", ""]
+    return [f"{v:.5f}" for v in arrays["root_std"][frame]]
+
+
+def _contact_cells(arrays: dict) -> np.ndarray:
+    """(T, J) text of the foot_contact column: 1 or 0 on the ankles' rows, empty elsewhere (and without contacts)."""
+    cells = np.full(arrays["poses_3d"].shape[:2], "", dtype=object)
+    if "contacts" in arrays:
+        cells[:, list(CONTACT_JOINTS)] = np.where(np.asarray(arrays["contacts"], bool), "1", "0")
+    return cells
 
 
 def _camera_joints(arrays) -> np.ndarray:
@@ -30,6 +64,7 @@ def csv_text(arrays: dict, fps: float) -> str:
     writer.writerow(CSV_COLUMNS)
     camera = _camera_joints(arrays)
     sources = joint_sources(arrays)
+    contacts = _contact_cells(arrays)
     for frame in range(len(camera)):
         for joint, name in enumerate(skeleton.JOINT_NAMES):
             writer.writerow([frame, f"{frame / fps:.4f}", name,
@@ -37,7 +72,8 @@ def csv_text(arrays: dict, fps: float) -> str:
                              *(f"{v:.5f}" for v in camera[frame, joint]),
                              *(f"{v:.2f}" for v in arrays["keypoints_2d"][frame, joint]),
                              f"{arrays['confidence'][frame, joint]:.4f}", f"{arrays['uncertainty'][frame, joint]:.5f}",
-                             JOINT_SOURCES[sources[frame, joint]]])
+                             JOINT_SOURCES[sources[frame, joint]], contacts[frame, joint],
+                             *_root_std_cells(arrays, frame, joint)])
     return out.getvalue()
 
 
@@ -64,6 +100,10 @@ def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
             "uncertainty_m": "per joint, the model's expected error scale exp(s), metres",
             "joint_source": "per joint, where it came from: "
                             + ", ".join(f"{i} {name}" for i, name in enumerate(JOINT_SOURCES)),
+            **({"contacts": "per foot (left, right), true where the foot stands on the floor and is held planted"}
+               if "contacts" in arrays else {}),
+            **({"root_std_camera_m": "standard deviation of the camera-frame root (x, y, z), metres, from the "
+                                     "root trajectory's least squares"} if "root_std" in arrays else {}),
         },
         "world_frame": metadata.get("world_frame"),
         "frames": [{"frame": frame, "time_s": round(frame / fps, 4),
@@ -72,7 +112,11 @@ def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
                     "keypoints_2d": rounded(arrays["keypoints_2d"][frame], 2),
                     "detector_confidence": rounded(arrays["confidence"][frame], 4),
                     "uncertainty_m": rounded(arrays["uncertainty"][frame], 5),
-                    "joint_source": sources[frame].tolist()} for frame in range(len(camera))],
+                    "joint_source": sources[frame].tolist(),
+                    **({"contacts": dict(zip(FEET, map(bool, arrays["contacts"][frame])))} if "contacts" in arrays
+                       else {}),
+                    **({"root_std_camera_m": rounded(arrays["root_std"][frame], 5)} if "root_std" in arrays
+                       else {})} for frame in range(len(camera))],
         "metadata": metadata,
     }
 

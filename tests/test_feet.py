@@ -1,0 +1,177 @@
+"""Foot contacts and planted feet (issue 24): on a synthetic walk whose stance phases are known."""
+import csv
+import json
+
+import numpy as np
+import pytest
+
+from uao_deploy import UaoError
+from uao_deploy.metrics import foot_sliding
+from uao_deploy.pipeline.feet import LEGS, estimate_contacts, leg_ik, place_feet, plant_feet
+from uao_deploy.pipeline.missing import TEMPLATE
+from uao_deploy.pipeline.world import ANKLE_HEIGHT
+
+FPS = 50.0
+ANKLES = [leg[2] for leg in LEGS]
+
+
+def _walk(seconds=4.0, speed=0.5, stance=0.6, swing=0.4, lift=0.12):
+    """(world joints (T, 17, 3), Y up, floor at 0; stance (T, 2) bool, left then right): a person walking
+    along +Z, each foot standing ``stance`` s then swinging ``swing`` s, the feet half a cycle apart."""
+    frames = int(seconds * FPS)
+    time = np.arange(frames) / FPS
+    cycle = stance + swing
+    rest = np.column_stack([TEMPLATE[:, 0], -TEMPLATE[:, 1], np.zeros(17)])  # Y up
+    rest[[2, 5], 2] = 0.03  # knees a little forwards: the plane they bend in
+    joints = np.repeat(rest[None], frames, axis=0)
+    joints[:, :, 1] += -rest[ANKLES, 1].mean() + ANKLE_HEIGHT - 0.08  # knees bent: the feet reach their steps
+    joints[:, :, 2] += speed * time[:, None]
+    stance_mask = np.zeros((frames, 2), bool)
+    for foot, (hip, knee, ankle) in enumerate(LEGS):
+        position = time / cycle + 0.5 * foot  # cycles done by this foot
+        standing = position % 1 < stance / cycle
+        swung = np.clip((position % 1 - stance / cycle) / (swing / cycle), 0, 1)
+        # each step lands where the pelvis will be half way through its stance
+        z = speed * (cycle * (np.floor(position) + np.where(standing, 0, swung) - 0.5 * foot) + stance / 2)
+        height = ANKLE_HEIGHT + np.where(standing, 0, lift * np.sin(np.pi * swung))
+        target = np.column_stack([np.full(frames, rest[ankle, 0]), height, z])
+        joints[:, knee], joints[:, ankle] = leg_ik(joints[:, hip], joints[:, knee], joints[:, ankle], target)
+        stance_mask[:, foot] = standing
+    return joints, stance_mask
+
+
+def _keypoints(world):
+    """Pixels of a camera at the side (the walk's Z across the image, Y up it), near enough orthographic."""
+    return np.stack([500 + 300 * world[..., 2], 500 - 300 * world[..., 1]], axis=-1)
+
+
+def test_leg_ik_reaches_keeps_bone_lengths_and_bends_the_same_way():
+    rng = np.random.default_rng(0)
+    hip = np.zeros((50, 3))
+    knee = np.tile([0.0, -0.4, 0.15], (50, 1))
+    ankle = np.tile([0.0, -0.8, 0.0], (50, 1))
+    target = ankle + rng.normal(0, 0.02, (50, 3))
+    new_knee, new_ankle = leg_ik(hip, knee, ankle, target)
+    np.testing.assert_allclose(new_ankle, target, atol=1e-9)  # all within the leg's reach (0.85 m)
+    np.testing.assert_allclose(np.linalg.norm(new_knee - hip, axis=-1), np.linalg.norm(knee - hip, axis=-1))
+    np.testing.assert_allclose(np.linalg.norm(new_ankle - new_knee, axis=-1), np.linalg.norm(ankle - knee, axis=-1))
+    assert (new_knee[:, 2] > (hip[:, 2] + new_ankle[:, 2]) / 2).all()  # still bent forwards
+    # Out of reach: the ankle goes as far as the leg does, towards the target.
+    far_knee, far_ankle = leg_ik(hip[:1], knee[:1], ankle[:1], np.array([[0.0, -2.0, 0.0]]))
+    leg = np.linalg.norm(knee[0]) + np.linalg.norm(ankle[0] - knee[0])
+    assert np.linalg.norm(far_ankle) == pytest.approx(leg, abs=1e-5)
+    assert far_ankle[0, 1] < -0.85 and abs(far_ankle[0, 0]) < 1e-6
+
+
+def test_contacts_of_a_walk_match_its_stance_phases():
+    joints, stance = _walk()
+    rng = np.random.default_rng(1)
+    noisy = joints + rng.normal(0, 0.003, joints.shape)
+    contacts = estimate_contacts(noisy, _keypoints(noisy), FPS)
+    assert contacts.shape == stance.shape and contacts.dtype == bool
+    precision = (contacts & stance).sum() / contacts.sum()
+    recall = (contacts & stance).sum() / stance.sum()
+    assert precision > 0.95 and recall > 0.8, (precision, recall)
+    # A foot the detector never saw is not claimed in contact.
+    source = np.zeros((len(joints), 17), np.uint8)
+    source[:, ANKLES[0]] = 2
+    assert not estimate_contacts(noisy, _keypoints(noisy), FPS, source)[:, 0].any()
+
+
+def test_planted_feet_stop_sliding_keep_bone_lengths_and_stay_above_the_floor():
+    joints, stance = _walk()
+    rng = np.random.default_rng(2)
+    # A lifter's errors: every joint jitters, the whole body wobbles (the root's depth) and sinks.
+    noisy = joints + rng.normal(0, 0.008, joints.shape) + rng.normal(0, 0.01, (len(joints), 1, 3))
+    noisy[:, :, 1] -= 0.03
+    planted = plant_feet(noisy, stance)
+    for foot, ankle in enumerate(ANKLES):
+        moved = np.linalg.norm(np.diff(planted[:, ankle], axis=0), axis=-1)[stance[1:, foot] & stance[:-1, foot]]
+        assert moved.max() < 1e-6
+    before = foot_sliding(noisy[:, ANKLES], joints[:, ANKLES], FPS)
+    after = foot_sliding(planted[:, ANKLES], joints[:, ANKLES], FPS)
+    assert after < 0.3 * before, (before, after)
+    assert planted[:, ANKLES, 1].min() >= ANKLE_HEIGHT - 1e-9
+    for hip, knee, ankle in LEGS:
+        for a, b in ((hip, knee), (knee, ankle)):
+            np.testing.assert_allclose(np.linalg.norm(planted[:, a] - planted[:, b], axis=-1),
+                                       np.linalg.norm(noisy[:, a] - noisy[:, b], axis=-1), atol=1e-9)
+    untouched = [j for j in range(17) if j not in sum(map(list, LEGS), [])]
+    shift = planted[:, untouched] - noisy[:, untouched]  # the rest of the body moves as one
+    np.testing.assert_allclose(shift, np.repeat(shift[:, :1], len(untouched), axis=1), atol=1e-9)
+
+
+def test_place_feet_works_in_the_camera_frame():
+    """A camera 4 m away looking 15 degrees down: contacts found, feet planted in the camera frame too."""
+    joints, stance = _walk()
+    world = joints
+    pitch = np.radians(15)
+    # camera = world @ rotation + origin, the camera's y pointing down, z forward and down by the pitch
+    rotation = np.array([[1, 0, 0], [0, -np.cos(pitch), -np.sin(pitch)], [0, -np.sin(pitch), np.cos(pitch)]])
+    camera = world @ rotation + np.array([0.0, 1.2, 4.0])
+    rng = np.random.default_rng(3)
+    camera += rng.normal(0, 0.005, camera.shape)
+    pixels = 500 + 1000 * camera[..., :2] / camera[..., 2:]
+    poses, root = camera - camera[:, :1], camera[:, 0]
+    new_poses, new_root, contacts, info = place_feet(poses, root, pixels, FPS)
+    assert info["planted"] and ((contacts & stance).sum() / contacts.sum()) > 0.9
+    absolute = new_poses + new_root[:, None]
+    before = foot_sliding(camera[:, ANKLES], (world @ rotation)[:, ANKLES], FPS)
+    after = foot_sliding(absolute[:, ANKLES], (world @ rotation)[:, ANKLES], FPS)
+    assert after < 0.5 * before, (before, after)
+    np.testing.assert_allclose(new_poses[:, 0], 0, atol=1e-6)
+    unplanted = place_feet(poses, root, pixels, FPS, plant=False)
+    assert unplanted[0] is poses and not unplanted[3]["planted"]
+
+
+def test_every_output_carries_the_contacts_and_the_root_std(tmp_path):
+    """contacts: an npz array, CSV column on the ankles' rows, JSON field, BVH side file, large viewer markers;
+    root_std likewise (on the pelvis's rows); the schema refuses a wrong shape or value."""
+    from uao_deploy.io.results import load_result, side_path, write_result
+    from uao_deploy.io.results.html import viewer_figure
+    from uao_deploy.pipeline.world import add_world_frame
+
+    frames = 10
+    pose = np.tile(np.column_stack([TEMPLATE, np.zeros(17)]), (frames, 1, 1)).astype(np.float32)
+    contacts = np.zeros((frames, 2), bool)
+    contacts[3:7, 0] = True
+    contacts[:, 1] = True
+    arrays = {"poses_3d": pose, "poses_3d_initial": pose, "root": np.tile([0.0, 0.0, 4.0], (frames, 1)).astype(
+        np.float32), "uncertainty": np.full((frames, 17), 0.05, np.float32),
+        "keypoints_2d": np.full((frames, 17, 2), 500, np.float32), "confidence": np.ones((frames, 17), np.float32),
+        "contacts": contacts, "root_std": np.tile([0.01, 0.02, 0.1], (frames, 1)).astype(np.float32)}
+    arrays, metadata = add_world_frame(arrays, {"fps": 25.0, "camera": {"width": 1000, "height": 1000}})
+    for suffix in (".npz", ".csv", ".json", ".bvh", ".html"):
+        write_result(tmp_path / f"r{suffix}", arrays, metadata)
+    loaded = load_result(tmp_path / "r.npz")[0]
+    np.testing.assert_array_equal(loaded["contacts"], contacts)
+    np.testing.assert_array_equal(loaded["root_std"], arrays["root_std"])
+    rows = list(csv.DictReader((tmp_path / "r.csv").open()))
+    by_frame = {(int(r["frame"]), r["joint"]): r["foot_contact"] for r in rows}
+    assert by_frame[(4, "l_ankle")] == "1" and by_frame[(8, "l_ankle")] == "0" and by_frame[(8, "r_ankle")] == "1"
+    assert by_frame[(4, "pelvis")] == "" and rows[17]["root_std_z_m"] == "0.10000" and rows[18]["root_std_z_m"] == ""
+    payload = json.loads((tmp_path / "r.json").read_text())
+    assert payload["frames"][4]["contacts"] == {"left": True, "right": True}
+    assert payload["frames"][0]["contacts"] == {"left": False, "right": True} and "contacts" in payload["fields"]
+    assert payload["frames"][2]["root_std_camera_m"] == [0.01, 0.02, 0.1]
+    side = side_path(tmp_path / "r.bvh", "frames").read_text().splitlines()
+    assert side[0] == "frame,left_contact,right_contact,root_std_x_m,root_std_y_m,root_std_z_m"
+    assert side[5] == "4,1,1,0.01000,0.02000,0.10000" and side[1].startswith("0,0,1,")
+    sizes = viewer_figure(arrays, metadata, 25.0).data[-1].marker.size  # frame 0: the right foot stands
+    assert sizes[3] > sizes[6] and sizes[6] == sizes[0]
+    for name, bad, problem in (("contacts", contacts[:, :1], "shape"), ("contacts", contacts.astype(np.uint8) * 2,
+                                                                         "outside"),
+                               ("root_std", -arrays["root_std"], "outside")):
+        with pytest.raises(UaoError, match=problem):
+            write_result(tmp_path / "bad.npz", {**arrays, name: bad}, metadata)
+    assert not (tmp_path / "bad.npz").exists()
+
+
+def test_floor_penetration_is_how_far_the_lower_ankle_sinks():
+    from uao_deploy.jobs.video_eval import floor_penetration
+
+    heights = np.full((100, 2), 0.3)
+    heights[:, 0] = ANKLE_HEIGHT  # standing on the floor: nothing sinks
+    assert floor_penetration(heights) == 0
+    heights[:10, 1] = ANKLE_HEIGHT - 0.05  # one frame in ten 5 cm under: the 95th percentile sees it
+    assert floor_penetration(heights) == pytest.approx(0.05)

@@ -1,0 +1,176 @@
+"""Foot contacts and planted feet: where a foot stands, the lifted ankle stays put and on the floor.
+
+**Contacts** (:func:`estimate_contacts`, (T, 2) bool, left then right foot): in the world frame of
+the result (:mod:`uao_deploy.pipeline.world`, floor at Y = 0), a foot is in contact in a frame
+where its ankle is low over the floor (``CONTACT_HEIGHT``), slow in 3D (``CONTACT_SPEED``, its
+speed over ``SPEED_FRAMES`` frames) and still in the image (its 2D speed over ``SPEED_FRAMES_2D``
+frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pixels being the
+sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). The image decides most: lifted
+ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle the
+detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D says. Runs shorter than
+``MIN_CONTACT_S`` are dropped and gaps shorter than ``MIN_GAP_S`` filled.
+
+**Planting** (:func:`plant_feet`): each run of contact frames gets one anchor, the ankle's median
+position over the run, raised to the floor where it was under it (Y = ``ANKLE_HEIGHT``; set on the
+floor outright, it moved the root by centimetres where the fitted floor was off). Then, in the
+world frame, by two weighted least-squares smoothings over time
+(:func:`uao_deploy.trajectory.smooth_tracks`):
+
+1. the root moves by ``ROOT_SHARE`` of the smooth offset that best brings the ankles in contact
+   onto their anchors (both feet count; the offset is pulled to zero with ``FREE_WEIGHT``
+   elsewhere), so a sliding body slides less without jumps;
+2. each standing ankle is set on its anchor, the offset fading out smoothly around its runs, and
+   every ankle is kept above the floor, and the leg follows by two-bone inverse kinematics
+   (:func:`leg_ik`): the hip stays, thigh and shin keep their lengths of that frame, and the knee
+   bends in the plane it bent in.
+
+The constants were chosen on the validation clips (``ROOT_SHARE`` on train and validation;
+docs/world-grounded.md).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..trajectory import smooth_tracks
+from .missing import INFERRED
+from .world import ANKLE_HEIGHT, HEAD, PELVIS, estimate_world_frame
+
+# (hip, knee, ankle) of the left and the right leg: the contacts' columns (io.results.schema.FEET).
+LEGS = ((4, 5, 6), (1, 2, 3))
+CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
+CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
+CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
+SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
+SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
+TORSO_SHARE = 0.5  # the pelvis-to-head-top distance over the standing height
+MIN_CONTACT_S = 0.08
+MIN_GAP_S = 0.06
+FREE_WEIGHT = 0.02  # weight of "no offset" where no foot is in contact, against 1 per foot in contact
+ROOT_SMOOTHNESS = 300.0  # acceleration penalty of the root's offset, per unit weight
+ANKLE_SMOOTHNESS = 3.0  # acceleration penalty of each ankle's offset
+HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
+# The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
+# but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
+ROOT_SHARE = 0.5
+
+
+def _speed(track: np.ndarray, fps: float, frames: int) -> np.ndarray:
+    """(T,) speed per second of a track (T, D): centred differences over ``frames`` frames each side."""
+    padded = np.pad(track, ((frames, frames), (0, 0)), mode="edge")
+    return np.linalg.norm(padded[2 * frames:] - padded[:-2 * frames], axis=-1) * fps / (2 * frames)
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """[start, stop) of every run of True in a (T,) mask."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.astype(np.int8), [0]])))
+    return list(zip(edges[::2], edges[1::2]))
+
+
+def _clean(mask: np.ndarray, min_run: int, min_gap: int) -> np.ndarray:
+    """Gaps shorter than ``min_gap`` frames filled, then runs shorter than ``min_run`` dropped."""
+    mask = mask.copy()
+    for start, stop in _runs(~mask):
+        if 0 < start and stop < len(mask) and stop - start < min_gap:
+            mask[start:stop] = True
+    for start, stop in _runs(mask):
+        if stop - start < min_run:
+            mask[start:stop] = False
+    return mask
+
+
+def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: float,
+                      joint_source: np.ndarray | None = None) -> np.ndarray:
+    """(T, 2) bool foot contacts (left, right) of world-frame joints (T, 17, 3) (floor at Y = 0) and the
+    2D keypoints (T, 17, 2) they were lifted from, at ``fps``."""
+    world_joints = np.asarray(world_joints, np.float64)
+    keypoints = np.asarray(keypoints, np.float64)
+    body_px = np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE
+    contacts = np.zeros((len(world_joints), len(LEGS)), bool)
+    for foot, (_, _, ankle) in enumerate(LEGS):
+        track = world_joints[:, ankle]
+        low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
+        slow = _speed(track, fps, SPEED_FRAMES) < CONTACT_SPEED
+        still = _speed(keypoints[:, ankle], fps, SPEED_FRAMES_2D) < CONTACT_SPEED_2D * max(body_px, 1e-6)
+        seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
+        contacts[:, foot] = _clean(low & slow & still & seen, round(MIN_CONTACT_S * fps), round(MIN_GAP_S * fps))
+    return contacts
+
+
+def leg_ik(hip: np.ndarray, knee: np.ndarray, ankle: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(knee, ankle) (T, 3) of legs moved so that the ankle reaches ``target`` (T, 3) where it can: the
+    hip stays, thigh and shin keep their lengths, the knee bends in the plane of its original bend.
+    An unreachable target is approached along the line from the hip."""
+    thigh = np.linalg.norm(knee - hip, axis=-1, keepdims=True)
+    shin = np.linalg.norm(ankle - knee, axis=-1, keepdims=True)
+    reach = target - hip
+    distance = np.linalg.norm(reach, axis=-1, keepdims=True)
+    distance_ok = np.clip(distance, np.abs(thigh - shin) + 1e-6, thigh + shin - 1e-6)
+    axis = reach / np.maximum(distance, 1e-9)
+    # Along the axis the knee sits at a (law of cosines), off it by h towards where it bent before.
+    along = (thigh ** 2 - shin ** 2 + distance_ok ** 2) / (2 * distance_ok)
+    off = np.sqrt(np.maximum(thigh ** 2 - along ** 2, 0))
+    bend = knee - hip
+    bend = bend - (bend * axis).sum(-1, keepdims=True) * axis
+    bend_norm = np.linalg.norm(bend, axis=-1, keepdims=True)
+    fallback = np.cross(axis, np.array([1.0, 0, 0]))  # a straight leg bends forwards-ish, any side will do
+    bend = np.where(bend_norm > 1e-9, bend / np.maximum(bend_norm, 1e-12), fallback / np.maximum(
+        np.linalg.norm(fallback, axis=-1, keepdims=True), 1e-12))
+    new_knee = hip + along * axis + off * bend
+    new_ankle = new_knee + shin * _unit(hip + distance_ok * axis - new_knee)
+    return new_knee, new_ankle
+
+
+def _unit(vectors: np.ndarray) -> np.ndarray:
+    norm = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norm, 1e-12)
+
+
+def anchors(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """(T, 2, 3) the anchor of each foot's contact run in every frame of it (NaN elsewhere): the ankle's
+    median position over the run, not under the floor."""
+    targets = np.full(contacts.shape + (3,), np.nan)
+    for foot, (_, _, ankle) in enumerate(LEGS):
+        for start, stop in _runs(contacts[:, foot]):
+            anchor = np.median(world_joints[start:stop, ankle], axis=0)
+            anchor[1] = max(anchor[1], ANKLE_HEIGHT)  # not under the floor
+            targets[start:stop, foot] = anchor
+    return targets
+
+
+def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
+    """World-frame joints (T, 17, 3) with the feet in ``contacts`` (T, 2) held on their anchors, the root
+    moved smoothly towards them, the legs solved to reach them and every ankle above the floor."""
+    joints = np.asarray(world_joints, np.float64).copy()
+    targets = anchors(joints, contacts)
+    ankles = joints[:, [leg[2] for leg in LEGS]]  # (T, 2, 3)
+    in_contact = contacts.astype(np.float64)
+    pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]
+    root_weight = in_contact.sum(axis=1) + FREE_WEIGHT
+    joints += ROOT_SHARE * smooth_tracks(pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
+    for foot, (hip, knee, ankle) in enumerate(LEGS):
+        standing = contacts[:, foot, None]
+        offset = np.where(standing, targets[:, foot] - joints[:, ankle], 0)
+        # held exactly on the anchor while standing, fading out smoothly around it
+        weight = np.where(standing, HOLD_WEIGHT, FREE_WEIGHT)
+        faded = joints[:, ankle] + smooth_tracks(offset, weight, ANKLE_SMOOTHNESS)
+        target = np.where(standing, targets[:, foot], faded)
+        target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
+        joints[:, knee], joints[:, ankle] = leg_ik(joints[:, hip], joints[:, knee], joints[:, ankle], target)
+    return joints
+
+
+def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: float,
+               joint_source: np.ndarray | None = None, plant: bool = True):
+    """(root-relative poses (T, 17, 3), root (T, 3), contacts (T, 2) bool, what was done) of a camera-frame
+    result: its foot contacts on the floor of its world frame, and with ``plant`` its feet planted."""
+    detected = None if joint_source is None else np.asarray(joint_source) == 0
+    frame = estimate_world_frame(poses, root, detected=detected)
+    world = frame.apply(np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]).astype(np.float64)
+    contacts = estimate_contacts(world, keypoints, fps, joint_source)
+    info = {"contacts": "estimated from ankle height over the fitted floor, ankle speed and 2D stillness",
+            "planted": plant, "contact_share": contacts.mean(axis=0).round(3).tolist()}
+    if not plant:
+        return poses, root, contacts, info
+    planted = frame.to_camera(plant_feet(world, contacts))
+    new_root = planted[:, PELVIS]
+    return (planted - new_root[:, None]).astype(np.float32), new_root.astype(np.float32), contacts, info
