@@ -22,7 +22,7 @@ from . import sequence as steps
 from .camera import Camera, FocalSource
 from .feet import place_feet
 from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
-from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred
+from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred, steady_inferred_bones
 from .prepare import FILLED_WEIGHT, Prepared, prepare
 from .result import UNCERTAINTY_NOTE, LiftResult
 from .settings import LiftSettings
@@ -149,6 +149,8 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
     std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
+    if settle_rounds:
+        poses = steady_inferred_bones(poses, prepared.joint_source)
     arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty,
               "root_std": std}
     return camera, arrays, root_done, {"root": {
