@@ -139,3 +139,23 @@ def test_a_lift_with_inferred_joints_settles_them(small_checkpoint):
         full = lift(clip.sequence, engine, settings=LiftSettings(1))
     assert settled.metadata["root"]["inferred_settle_rounds"] > 0
     assert full.metadata["root"]["inferred_settle_rounds"] == 0  # nothing inferred: the lift is as it was
+
+
+def test_inferred_bones_keep_the_length_seen_and_nothing_else_moves():
+    from uao_deploy.pipeline.missing import steady_inferred_bones
+
+    poses = np.random.default_rng(0).normal(size=(60, 17, 3))
+    poses[:, 0] = 0
+    source = np.zeros((60, 17), np.uint8)
+    source[20:, [2, 3]] = INFERRED  # right knee and ankle out after frame 20
+    steady = steady_inferred_bones(poses, source)
+    seen_shin = np.linalg.norm(poses[:20, 3] - poses[:20, 2], axis=-1)
+    shin = np.linalg.norm(steady[:, 3] - steady[:, 2], axis=-1)
+    thigh = np.linalg.norm(steady[:, 2] - steady[:, 1], axis=-1)
+    assert np.allclose(shin[20:], np.median(seen_shin), atol=1e-5)
+    assert np.allclose(thigh[20:], np.median(np.linalg.norm(poses[:20, 2] - poses[:20, 1], axis=-1)), atol=1e-5)
+    assert np.allclose(steady[:20], poses[:20], atol=1e-6) and np.allclose(steady[:, 4:], poses[:, 4:], atol=1e-6)
+    # The knee's bone points where the network put it.
+    before, after = poses[20:, 2] - poses[20:, 1], steady[20:, 2] - steady[20:, 1]
+    cosine = (before * after).sum(-1) / np.linalg.norm(before, axis=-1) / np.linalg.norm(after, axis=-1)
+    assert np.allclose(cosine, 1, atol=1e-6)

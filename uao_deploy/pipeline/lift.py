@@ -22,7 +22,7 @@ from . import sequence as steps
 from .camera import Camera, FocalSource
 from .feet import place_feet
 from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
-from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred
+from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred, steady_inferred_bones
 from .prepare import FILLED_WEIGHT, Prepared, prepare
 from .result import UNCERTAINTY_NOTE, LiftResult
 from .settings import LiftSettings
@@ -140,15 +140,21 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
 
     root = trajectory(x, initial, uncertainty)
     inferred = prepared.joint_source == INFERRED
-    settle_rounds = SETTLE_ROUNDS if inferred.any() else 0
-    for _ in range(settle_rounds):
-        x = settle_inferred(x, inferred, initial, root, cams)
-        initial, uncertainty = predict(x)
-        root = trajectory(x, initial, uncertainty)
+    settle_rounds = 0
+    while inferred.any() and settle_rounds < SETTLE_ROUNDS:
+        settled = settle_inferred(x, inferred, initial, root, cams)
+        settled_initial, settled_uncertainty = predict(settled)
+        settled_root = trajectory(settled, settled_initial, settled_uncertainty)
+        if not (np.isfinite(settled_root).all() and (settled_root[:, 2] > 0).all()):
+            break  # a body that walks behind the camera is no better a guess: keep the last one
+        x, initial, uncertainty, root = settled, settled_initial, settled_uncertainty, settled_root
+        settle_rounds += 1
     cam = camera.normalized()
     std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
+    if settle_rounds:
+        poses = steady_inferred_bones(poses, prepared.joint_source)
     arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty,
               "root_std": std}
     return camera, arrays, root_done, {"root": {

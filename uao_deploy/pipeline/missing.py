@@ -19,7 +19,8 @@ its detected ones as another pose (the upper body too), so the sequence lift let
 them first (:func:`settle_inferred`, ``SETTLE_ROUNDS`` times: each inferred joint moves to where
 the lifted body projects it, and the body is lifted again). UAO then treats them as free
 variables with reprojection weight 0 (their confidence is 0), placed by the network's prior and
-the pseudo-target term (the method's own idea applied to what is missing).
+the pseudo-target term (the method's own idea applied to what is missing). Last, every bone
+ending in an inferred joint keeps one length (:func:`steady_inferred_bones`).
 """
 from __future__ import annotations
 
@@ -88,6 +89,35 @@ def settle_inferred(x: np.ndarray, inferred: np.ndarray, poses: np.ndarray, root
     lifted body (root-relative ``poses`` (T, 17, 3) at ``root`` (T, 3), intrinsics ``cams`` (T, 9)) projects them."""
     placed = poses.astype(np.float64) + root[:, None].astype(np.float64)
     return np.where(inferred[..., None], project(placed, cams.astype(np.float64)), x).astype(np.float32)
+
+
+# Frames in which a bone must be seen (both joints not inferred) for its own median length to be used.
+BONE_SEEN_FRAMES = 10
+
+
+def steady_inferred_bones(poses: np.ndarray, joint_source: np.ndarray) -> np.ndarray:
+    """Root-relative ``poses`` (T, 17, 3) whose bones ending in an inferred joint keep one length: the
+    bone's median length where both its joints were seen (in at least ``BONE_SEEN_FRAMES`` frames),
+    else over the clip. Each such bone is scaled along its lifted direction, the joints below it
+    moving with it. A limb does not grow; a network guessing one it cannot see may make it."""
+    poses = np.array(poses, np.float64)
+    inferred = np.asarray(joint_source) == INFERRED
+    below = {joint: [joint] for joint in range(skeleton.NUM_JOINTS)}
+    for joint in range(skeleton.NUM_JOINTS - 1, 0, -1):  # parents have smaller indices than their children
+        below[skeleton.PARENTS[joint]] += below[joint]
+    for joint in range(1, skeleton.NUM_JOINTS):
+        rows = inferred[:, joint]
+        if not rows.any():
+            continue
+        parent = skeleton.PARENTS[joint]
+        bone = poses[:, joint] - poses[:, parent]
+        length = np.linalg.norm(bone, axis=-1)
+        seen = ~rows & ~inferred[:, parent]
+        target = np.median(length[seen] if seen.sum() >= BONE_SEEN_FRAMES else length)
+        shift = bone[rows] * (target / np.maximum(length[rows], 1e-9) - 1)[:, None]
+        for moved in below[joint]:
+            poses[rows, moved] += shift
+    return poses.astype(np.float32)
 
 
 def _gap_lengths(seen: np.ndarray) -> np.ndarray:
