@@ -1,4 +1,6 @@
-"""Shared fixtures: the reference material in ../shared (skipped cleanly when it is absent)."""
+"""Shared fixtures: the reference material in ../shared (skipped cleanly when it is absent), and the
+tiny and seed exports, made once per run even when pytest-xdist runs the suite in several workers."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +9,7 @@ import pytest
 from uao_deploy.contract import SequenceConfig
 
 # The tiny export's sequence UAO: K = 2 and every variable moving (the default keeps the root still).
-TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01, fit_focal=True)
+TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01)
 
 
 # Fixtures that export ONNX graphs (tens of seconds each on 2 cores): a test that uses one is slow.
@@ -123,16 +125,36 @@ def person_motion():
     return moving_person
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """``make(path)`` run once per test run: the first xdist worker to ask makes ``name`` (under a
+    file lock, in the run's shared temporary folder) and the others wait for it and reuse it."""
+    from filelock import FileLock
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # each worker's folder sits in the run's
+    path, done = root / "made_once" / name, root / "made_once" / f"{name}.done"
+    done.parent.mkdir(exist_ok=True)
+    with FileLock(str(root / "made_once" / f"{name}.lock")):
+        if not done.exists():
+            make(path)
+            done.touch()
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory):
     """A small random GUMLP (64 channels, 1 block) saved with save_checkpoint, for fast export tests."""
-    import torch
+    def make(path):
+        import torch
 
-    from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+        from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
 
-    torch.manual_seed(0)
-    return save_checkpoint(GUMLP(GUMLPConfig(channels=64, layers=1)).eval(),
-                           tmp_path_factory.mktemp("tiny_model") / "tiny.pth")
+        torch.manual_seed(0)
+        path.mkdir()
+        save_checkpoint(GUMLP(GUMLPConfig(channels=64, layers=1)).eval(), path / "tiny.pth")
+
+    return made_once(tmp_path_factory, "tiny_model", make) / "tiny.pth"
 
 
 @pytest.fixture(scope="session")
@@ -154,9 +176,8 @@ def tiny_export(tiny_checkpoint, tmp_path_factory):
     from uao_deploy.export import export_onnx
     from uao_deploy.tto import TTOConfig
 
-    out = tmp_path_factory.mktemp("tiny_export") / "export"
-    export_onnx(tiny_checkpoint, out, tto=TTOConfig(iters=2), sequence=TINY_SEQUENCE)
-    return out
+    return made_once(tmp_path_factory, "tiny_export",
+                     lambda out: export_onnx(tiny_checkpoint, out, tto=TTOConfig(iters=2), sequence=TINY_SEQUENCE))
 
 
 @pytest.fixture(scope="session")
@@ -165,6 +186,5 @@ def seed_export(shared_dir, tmp_path_factory):
     tests/test_export.py checks these graphs against golden.npz and PyTorch itself): the folder."""
     from uao_deploy.export import export_onnx
 
-    out = tmp_path_factory.mktemp("seed_export") / "export"
-    export_onnx(shared_dir / "reference" / "gumlp_seed_format.pth", out, verify=False)
-    return out
+    return made_once(tmp_path_factory, "seed_export",
+                     lambda out: export_onnx(shared_dir / "reference" / "gumlp_seed_format.pth", out, verify=False))

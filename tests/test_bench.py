@@ -190,9 +190,11 @@ def test_the_gpu_preset_compares_with_the_seed_loop_on_the_same_device(checkpoin
 
 
 def test_onnxruntime_rows_say_which_tto_path_ran(tiny_checkpoint, tiny_export, pairs, fixed_peak, monkeypatch):
-    import uao_deploy.jobs.verify
+    import uao_deploy.export.cache
 
-    monkeypatch.setattr(uao_deploy.jobs.verify, "exported_graphs", lambda checkpoint, tto: tiny_export)  # K = 2
+    exports = []  # the bench's engines open the tiny export (K = 2) instead of exporting the checkpoint again
+    monkeypatch.setattr(uao_deploy.export.cache, "exported_graphs",
+                        lambda checkpoint, tto: exports.append(tto.iters) or tiny_export)
     report = bench.run_benchmark(tiny_checkpoint, ("seed-eager", "onnxruntime"), batches=(2,), tto_iters=2, repeats=1,
                                  seconds=None, warmup=0, threads=1, pairs=pairs)
     ort = {(r["task"], r["path"]): r for r in report["rows"] if r["backend"] == "onnxruntime"}
@@ -202,6 +204,7 @@ def test_onnxruntime_rows_say_which_tto_path_ran(tiny_checkpoint, tiny_export, p
         assert row["status"] == "ok" and row["providers"] == ["CPUExecutionProvider"] and row["device"] == "cpu"
         assert row["diff_max_mm"] < 0.1  # the same poses as PyTorch float32
         assert row["speedup_vs_seed"] > 0
+    assert exports and set(exports) == {2}
 
 
 def test_a_failing_case_becomes_an_error_row_and_the_others_still_run(checkpoint, pairs, fixed_peak, monkeypatch):

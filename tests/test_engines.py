@@ -12,21 +12,17 @@ from uao_deploy import engines
 from uao_deploy.camera import default_intrinsics
 from uao_deploy.contract import graph_metadata
 from uao_deploy.errors import UaoError
-from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint
+from uao_deploy.model import GUMLP, GUMLPConfig
 from uao_deploy.fileio import file_sha256
 from uao_deploy.tto import TTOConfig
 
 SMALL = GUMLPConfig(channels=64, layers=1)
 
 
-def small_checkpoint(path, seed):
-    torch.manual_seed(seed)
-    return save_checkpoint(GUMLP(SMALL), path)
-
-
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory):
-    return small_checkpoint(tmp_path_factory.mktemp("ckpt") / "small.pth", seed=0)
+def checkpoint(tiny_checkpoint):
+    """GUMLP(SMALL) of seed 0: the suite's tiny model, whose export (K = 2) the ONNX Runtime tests share."""
+    return tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -167,13 +163,13 @@ def test_cuda_graph_modes_copy_the_network_outputs(checkpoint, frames):
     assert torch.equal(gradient, torch.autograd.grad(direct[0].sum(), x)[0])
 
 
-@pytest.fixture(scope="module")
-def export_dir(checkpoint, tmp_path_factory):
-    from uao_deploy.export import export_onnx
+TINY_K = 2  # the tiny export's fused K (tests/conftest.py)
 
-    out = tmp_path_factory.mktemp("export") / "small"
-    export_onnx(checkpoint, out, verify=False)  # verification is the export tests' job
-    return out
+
+@pytest.fixture(scope="module")
+def export_dir(tiny_export):
+    """The tiny checkpoint's export (the session's one), K = TINY_K: tests copy it before changing it."""
+    return tiny_export
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +184,7 @@ def test_onnxruntime_matches_torch(ort_engine, torch_engine, frames, checkpoint,
         np.testing.assert_allclose(ort_out, torch_out, atol=1e-5)
     pose, losses = ort_engine.tto(*frames, return_losses=True)
     assert ort_engine.last_tto_path == "fused"
-    reference, reference_losses = torch_engine.tto(*frames, return_losses=True)
+    reference, reference_losses = torch_engine.tto(*frames, iters=TINY_K, return_losses=True)
     np.testing.assert_allclose(pose, reference, atol=1e-4)
     np.testing.assert_allclose(losses, reference_losses, atol=1e-5)
     mu = torch_engine.forward(x)
@@ -198,7 +194,7 @@ def test_onnxruntime_matches_torch(ort_engine, torch_engine, frames, checkpoint,
     info = ort_engine.describe()
     assert info["backend"] == "onnxruntime" and info["providers"] == ["CPUExecutionProvider"]
     assert info["graphs"]["tto_fused"] == str(export_dir / "tto_fused.onnx") and info["precision"] == "fp32"
-    assert info["checkpoint_sha256"] == file_sha256(checkpoint) and ort_engine.tto_config == TTOConfig()
+    assert info["checkpoint_sha256"] == file_sha256(checkpoint) and ort_engine.tto_config == TTOConfig(iters=TINY_K)
 
 
 @pytest.mark.slow
@@ -207,18 +203,18 @@ def test_onnxruntime_step_loop_matches_fused_graph(ort_engine, torch_engine, fra
     looped = ort_engine.tto(*frames, fused=False)
     assert ort_engine.last_tto_path == "step-loop"
     np.testing.assert_allclose(looped, fused, atol=1e-4)
-    two_steps = ort_engine.tto(*frames, iters=2)  # the fused graph has K = 4: loop the step graph
+    three_steps = ort_engine.tto(*frames, iters=3)  # the fused graph has K = 2: loop the step graph
     assert ort_engine.last_tto_path == "step-loop"
-    np.testing.assert_allclose(two_steps, torch_engine.tto(*frames, iters=2), atol=1e-4)
-    with pytest.raises(UaoError, match="no fused TTO graph for 2 iterations"):
-        ort_engine.tto(*frames, iters=2, fused=True)
+    np.testing.assert_allclose(three_steps, torch_engine.tto(*frames, iters=3), atol=1e-4)
+    with pytest.raises(UaoError, match="no fused TTO graph for 3 iterations"):
+        ort_engine.tto(*frames, iters=3, fused=True)
 
 
 def test_fused_graph_in_chunks_joins_losses_along_the_batch(ort_engine, frames, monkeypatch):
     whole, whole_losses = ort_engine.tto(*frames, return_losses=True)
     monkeypatch.setattr(ort_engine, "max_batch", lambda graph: 4)  # profile-limited engines split like this
     chunked, chunked_losses = ort_engine.tto(*frames, return_losses=True)
-    assert ort_engine.last_tto_path == "fused" and chunked_losses.shape == (4, 6)
+    assert ort_engine.last_tto_path == "fused" and chunked_losses.shape == (TINY_K, 6)
     np.testing.assert_allclose(chunked, whole, atol=1e-6)
     np.testing.assert_allclose(chunked_losses, whole_losses, atol=1e-6)
 
@@ -323,7 +319,7 @@ def rehash(folder):
 
 @pytest.mark.parametrize("changes, detail", [
     ({"checkpoint_sha256": "0" * 64}, "uao.checkpoint_sha256"),
-    ({"tto": json.dumps(TTOConfig(iters=2).to_dict())}, "uao.tto"),
+    ({"tto": json.dumps(TTOConfig(iters=3).to_dict())}, "uao.tto"),
 ])
 def test_graphs_of_different_exports_are_refused(export_dir, tmp_path, changes, detail):
     mixed = shutil.copytree(export_dir, tmp_path / "mixed")

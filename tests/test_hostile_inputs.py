@@ -181,11 +181,11 @@ def test_a_result_behind_the_camera_is_never_written(tmp_path):
                         root=np.float32([[0, 0, 4], [0, 0, -0.11], [0, 0, 4]]), uncertainty=np.ones((frames, 17), np.float32),
                         keypoints_2d=np.zeros((frames, 17, 2), np.float32), confidence=np.ones((frames, 17), np.float32),
                         metadata={})
-    with pytest.raises(UaoError, match=r"frame 1 puts the root behind the camera \(z = -0.11 m\)"):
+    with pytest.raises(UaoError, match=r"x.npz: nothing written: frame 1 puts the root behind the camera \(z = -0.11 m\)"):
         result.check("x.npz")
     result.root[1, 2] = 4
     result.poses_3d[2, 4, 1] = np.nan
-    with pytest.raises(UaoError, match="the poses_3d of frame 2 is not finite"):
+    with pytest.raises(UaoError, match=r"x.npz: nothing written: poses_3d holds NaN or infinite values \(frame 2\)"):
         result.check("x.npz")
 
 
@@ -356,6 +356,23 @@ def test_an_engine_sidecar_that_is_not_a_json_object_is_one_error(tmp_path, side
     with pytest.raises(UaoError, match=re.escape(needle)) as error:
         read_sidecar(tmp_path / "forward.engine")
     assert "\n" not in str(error.value)
+
+
+def test_an_export_whose_sequence_graphs_fit_a_focal_scale_is_refused(export_copy, work, capsys):
+    """Exports made before the focal length was estimated only on the host: their sequence graphs take a
+    log_focal input and their metadata records fit_focal. Each is one line saying to export again."""
+    from uao_deploy.contract import export_settings, read_manifest
+
+    manifest = read_manifest(export_copy)
+    _edit_manifest(export_copy, lambda m: m["graphs"]["seq_step"]["inputs"].insert(3, {"name": "log_focal",
+                                                                                      "shape": ["W", 1]}))
+    assert_refused(uao(capsys, "infer", work / "x.npz", "-o", work / "out.npz", "--engine", export_copy, "--no-progress"),
+                   "its seq_step graph takes z, z_flip, root, log_focal, x")
+    metadata = manifest["metadata"]
+    old = {**json.loads(metadata["uao.sequence"]), "fit_focal": False, "lr_focal": 0.02}
+    with pytest.raises(UaoError, match=r"settings this version does not know \(fit_focal, lr_focal\); made by "
+                                       r"another uao-deploy version: export again with `uao export`"):
+        export_settings({**metadata, "uao.sequence": json.dumps(old)}, manifest["graphs"], "old")
 
 
 def test_a_damaged_cache_entry_is_rebuilt(tiny_checkpoint, tiny_export, tmp_path, monkeypatch):

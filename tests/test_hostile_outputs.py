@@ -396,7 +396,7 @@ def mocap(tmp_path):
 
 @pytest.mark.parametrize("sidecar, needle", [("{not json", "not a readable JSON sidecar"),
                                              ("[1, 2]", "holds a JSON list"),
-                                             ('{"calibration": [1]}', "settings this version does not know")])
+                                             ('{"calibration": [1]}', "holds no Calibration settings")])
 def test_calibrate_names_a_broken_sidecar(tmp_path, capsys, checkpoint, mocap, sidecar, needle):
     model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
     (tmp_path / "model.pth.json").write_text(sidecar)

@@ -100,7 +100,7 @@ def toy_registered():
 def test_every_output_has_a_kind_and_a_batch_axis():
     for spec in GRAPHS.values():
         assert len(spec.batch_axes()) == len(spec.outputs) and all(tensor.kind for tensor in spec.outputs)
-    assert GRAPHS[SEQUENCE.fused].batch_axes() == (0, 0, 0, 1)  # losses are (K, W)
+    assert GRAPHS[SEQUENCE.fused].batch_axes() == (0, 0, 1)  # losses are (K, W)
     with pytest.raises(ValueError, match="no kind"):
         GraphSpec("bad", (("x", (BATCH, 2)),), (("y", (BATCH,)),))
 

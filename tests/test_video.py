@@ -327,15 +327,15 @@ def _windows(small_model, windows=2, frames=6, seed=0):
 
 def test_sequence_windows_do_not_interact(small_model):
     x, confidence, cam, root = _windows(small_model)
-    config = SequenceConfig(fit_focal=True)
+    config = SequenceConfig(lr_root=0.01)  # every variable moving
     forward, step, first_step = model_sequence_callables(small_model, config)
     both = refine_sequence(forward, step, x, confidence, cam, root, config)
     alone = refine_sequence(forward, step, x[1:], confidence[1:], cam[1:], root[1:], config)
-    for joint, single in zip(both[:3], alone[:3]):
+    for joint, single in zip(both[:2], alone[:2]):
         torch.testing.assert_close(joint[1:], single, atol=1e-6, rtol=0)
     # The first step that makes the targets from its own forward computes the same.
     shared = refine_sequence(forward, step, x, confidence, cam, root, config, first_step)
-    for separate, joint in zip(both[:3], shared[:3]):
+    for separate, joint in zip(both[:2], shared[:2]):
         torch.testing.assert_close(joint, separate, atol=1e-6, rtol=0)
 
 
@@ -349,10 +349,10 @@ def test_sequence_gradient_matches_finite_differences(small_model):
         forward = model_sequence_callables(model, SequenceConfig())[0]
         from uao_deploy.tto.optimize import sequence_targets
         mu0, mu0_flip, weight = sequence_targets(forward, x, confidence)
-        z, z_flip, log_focal = x + 0.01, skeleton.flip_pose(x) - 0.01, torch.zeros(1, 1, dtype=torch.float64)
+        z, z_flip = x + 0.01, skeleton.flip_pose(x) - 0.01
         args = (x, confidence, weight, mu0, mu0_flip, cam)
-        loss, *grads = sequence_value_and_grad(model, z, z_flip, root, log_focal, *args, config=config)
-        variables = [z, z_flip, root, log_focal]
+        loss, *grads = sequence_value_and_grad(model, z, z_flip, root, *args, config=config)
+        variables = [z, z_flip, root]
         for index, grad in enumerate(grads):
             direction = torch.randn_like(variables[index]) * 1e-6
             shifted = [v + direction if i == index else v for i, v in enumerate(variables)]
@@ -365,16 +365,16 @@ def test_sequence_gradient_matches_finite_differences(small_model):
         model.float()
 
 
-def test_focal_moves_only_when_fitted(small_model):
+def test_root_moves_by_its_own_step_size(small_model):
     x, confidence, cam, root = _windows(small_model, windows=1)
-    for fit in (False, True):
-        config = SequenceConfig(fit_focal=fit)
+    for lr_root in (0.0, 0.01):
+        config = SequenceConfig(lr_root=lr_root)
         forward, step, _ = model_sequence_callables(small_model, config)
-        pose, fitted_root, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config)
+        pose, fitted_root, losses = refine_sequence(forward, step, x, confidence, cam, root, config)
         assert len(losses) == config.iters and pose.shape == (1, 6, 17, 3) and (pose[..., 0, :] == 0).all()
-        assert (float(focal) != 1.0) == fit
-        # Adam moves each coordinate by at most about lr per step.
-        assert (fitted_root - root).abs().max() <= config.iters * config.lr_root * 1.01
+        # Adam moves each coordinate by at most about lr per step; the default step (0) keeps the root.
+        moved = float((fitted_root - root).abs().max())
+        assert moved <= config.iters * lr_root * 1.01 and (moved > 0) == (lr_root > 0)
 
 
 def test_video_windows_without_iterations_return_the_initial_state(small_model):
@@ -598,7 +598,7 @@ def test_long_videos_go_through_a_few_windows_at_a_time():
         def sequence_tto(self, x, confidence, cam, root, iters=None):
             self.calls.append(x.shape)
             pose = np.concatenate([x, confidence[..., None]], axis=-1)
-            return pose, root, np.ones((len(x), 1), np.float32), np.zeros((0, len(x)), np.float32)
+            return pose, root, np.zeros((0, len(x)), np.float32)
 
     frames = 20_000
     x = np.random.default_rng(0).uniform(-1, 1, (frames, 17, 2)).astype(np.float32)

@@ -85,6 +85,11 @@ def read_manifest(directory: str | os.PathLike) -> dict:
         digest = entry.get("sha256")
         if not isinstance(digest, str) or len(digest) != 64:
             raise UaoError(f"{path}: the entry of graph {graph!r} has no sha256")
+        listed = [value.get("name") if isinstance(value, dict) else value for value in entry.get("inputs", [])]
+        if "inputs" in entry and listed != GRAPHS[graph].input_names:
+            raise UaoError(f"{path}: its {graph} graph takes {', '.join(map(str, listed))}, not this uao-deploy's "
+                           f"{', '.join(GRAPHS[graph].input_names)}: made by another version; export again with "
+                           "`uao export`")
     metadata = manifest.get("metadata", {})
     if not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values()):
         raise UaoError(f"{path}: 'metadata' is not a mapping of names to strings")
@@ -158,6 +163,7 @@ def export_settings(metadata: dict[str, str], graphs, source) -> ExportSettings:
 
 def _settings(metadata: dict, key: str, settings: type[Settings], source):
     try:
-        return settings.from_dict(json.loads(metadata[key]), source)
+        return settings.from_dict(json.loads(metadata[key]), source,
+                                  "; made by another uao-deploy version: export again with `uao export`")
     except (KeyError, TypeError, ValueError) as exc:
         raise UaoError(f"{source} has no valid {key!r} metadata ({one_line(exc)})") from None

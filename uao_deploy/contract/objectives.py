@@ -96,11 +96,14 @@ class Settings:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, values: dict, source="settings"):
-        """The settings recorded in metadata; unknown keys are an error naming ``source``."""
+    def from_dict(cls, values: dict, source="settings", remedy: str = ""):
+        """The settings recorded in metadata; unknown keys are an error naming ``source`` (and ``remedy``)."""
         names = {field.name for field in fields(cls)}
-        if not isinstance(values, dict) or set(values) - names:
-            raise UaoError(f"{source} holds {cls.__name__} settings this version does not know: {values!r}")
+        if not isinstance(values, dict):
+            raise UaoError(f"{source} holds no {cls.__name__} settings (a JSON object): {values!r:.80}")
+        if set(values) - names:
+            raise UaoError(f"{source} holds {cls.__name__} settings this version does not know "
+                           f"({', '.join(sorted(set(values) - names))}){remedy}")
         return cls(**values)
 
 
@@ -150,7 +153,6 @@ class SequenceConfig(Settings):
     iters: int = 4
     lr: float = 1e-3  # z and z_flip, normalized image units (as UAO)
     lr_root: float = 0.0  # metres
-    lr_focal: float = 0.02  # log focal scale
     beta1: float = 0.9
     beta2: float = 0.999
     eps: float = 1e-8
@@ -159,10 +161,9 @@ class SequenceConfig(Settings):
     w_smooth: float = 0.1
     w_bone: float = 0.1
     w_root: float = 1.0
-    fit_focal: bool = False
 
     def step_sizes(self) -> dict:
-        return {"z": self.lr, "z_flip": self.lr, "root": self.lr_root, "log_focal": self.lr_focal}
+        return {"z": self.lr, "z_flip": self.lr, "root": self.lr_root}
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,8 @@ FRAME = register(Objective(
 ))
 
 # Sequence UAO over windows of T frames: per-frame UAO's terms plus the root trajectory, temporal
-# smoothness of the absolute joints, bone-length consistency and (optionally) a focal scale.
+# smoothness of the absolute joints and bone-length consistency. The camera is an input: the focal
+# length is estimated once, on the host (uao_deploy.pipeline.focal).
 SEQUENCE = register(Objective(
     name="sequence",
     config=SequenceConfig,
@@ -285,26 +287,25 @@ SEQUENCE = register(Objective(
     graphs=(
         GraphSpec(
             "seq_step",
-            (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)), ("log_focal", (_W, 1)),
+            (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)),
              ("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("smooth_weight", (_W, _T, _J)),
              ("mu0", (_W, _T, _J, 3)), ("mu0_flip", (_W, _T, _J, 3)), ("cam", (_W, 9))),
             (("loss", (_W,), _GRAD), ("grad_z", (_W, _T, _J, 2), _GRAD), ("grad_z_flip", (_W, _T, _J, 2), _GRAD),
-             ("grad_root", (_W, _T, 3), _GRAD), ("grad_log_focal", (_W, 1), _GRAD)),
+             ("grad_root", (_W, _T, 3), _GRAD)),
         ),
         GraphSpec(
             "seq_fused",
             (("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("cam", (_W, 9)), ("root", (_W, _T, 3))),
-            (("pose", (_W, _T, _J, 3), _POSE), ("trajectory", (_W, _T, 3), _POSE), ("focal_scale", (_W, 1), _POSE),
-             ("losses", (_K, _W), _GRAD)),
+            (("pose", (_W, _T, _J, 3), _POSE), ("trajectory", (_W, _T, 3), _POSE), ("losses", (_K, _W), _GRAD)),
         ),
     ),
     # The first step also returns the targets (as per-frame UAO's): one forward fewer per window.
     inlined=(GraphSpec(
         "seq_first_step",
-        (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)), ("log_focal", (_W, 1)),
+        (("z", (_W, _T, _J, 2)), ("z_flip", (_W, _T, _J, 2)), ("root", (_W, _T, 3)),
          ("x", (_W, _T, _J, 2)), ("confidence", (_W, _T, _J)), ("cam", (_W, 9))),
         (("loss", (_W,), _GRAD), ("grad_z", (_W, _T, _J, 2), _GRAD), ("grad_z_flip", (_W, _T, _J, 2), _GRAD),
-         ("grad_root", (_W, _T, 3), _GRAD), ("grad_log_focal", (_W, 1), _GRAD), ("mu0", (_W, _T, _J, 3), _NET),
+         ("grad_root", (_W, _T, 3), _GRAD), ("mu0", (_W, _T, _J, 3), _NET),
          ("mu0_flip", (_W, _T, _J, 3), _NET), ("smooth_weight", (_W, _T, _J), _NET)),
     ),),
     step="seq_step",

@@ -142,7 +142,7 @@ class Engine(ABC):
 
     def sequence_tto(self, x, confidence, cam, root, iters: int | None = None):
         """Sequence UAO on windows (:data:`uao_deploy.contract.SEQUENCE`); returns (pose (W, T, 17, 3)
-        root-zeroed, root trajectory (W, T, 3), focal scale (W, 1), losses (iters, W)).
+        root-zeroed, root trajectory (W, T, 3), losses (iters, W)).
 
         x (W, T, 17, 2) normalized keypoints, confidence (W, T, 17), cam (W, 9) normalized intrinsics,
         root (W, T, 3) the initial trajectory in metres. The fused graph runs when its K is ``iters``,
@@ -157,10 +157,10 @@ class Engine(ABC):
         if use_fused:
             outputs = self._sequence_fused(x, confidence, cam, root, config)
         else:
-            pose, trajectory, focal, losses = refine_sequence(
+            pose, trajectory, losses = refine_sequence(
                 lambda v: self._call(MODEL_GRAPH, v), lambda *a: self._call(SEQUENCE.step, *a), x, confidence, cam, root,
                 config)
-            outputs = pose, trajectory, focal, np.stack(losses) if losses else np.zeros((0, len(x)), np.float32)
+            outputs = pose, trajectory, np.stack(losses) if losses else np.zeros((0, len(x)), np.float32)
         self.last_tto_path = "fused" if use_fused else "step-loop"
         return outputs
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import engines
-from ..contract import TTOConfig
+from ..contract import FRAME, TTOConfig
 from ..data.keypoints import KeypointSequence, read_keypoints
 from ..errors import UaoError
 from ..fileio import check_output_file, check_output_folder
@@ -19,16 +19,16 @@ from ..pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
 from ..pipeline.missing import inferred_parts
 
 
-def default_export(checkpoint=None, iters: int = 4) -> Path:
-    """ONNX export of ``checkpoint`` (default: the embedded model) with a fused K = ``iters`` graph.
+def default_export(checkpoint=None, iters: int = 0) -> Path:
+    """ONNX export of ``checkpoint`` (default: the embedded model) with fused graphs of K = ``iters``.
 
     Exported once into the shared cache (:mod:`uao_deploy.export.cache`) and reused after. With
-    ``iters`` 0 the default K is exported; the engine then runs no TTO step at all.
+    ``iters`` 0 the objective registry's config (its default K) is exported; the engine then runs no
+    TTO step at all.
     """
     from ..export.cache import exported_graphs
 
-    fused_iters = iters if iters >= 1 else TTOConfig().iters
-    return exported_graphs(checkpoint, TTOConfig(iters=fused_iters))
+    return exported_graphs(checkpoint, FRAME.config(iters=iters) if iters else FRAME.config())
 
 
 def open_engine(backend: str | None = None, engine_dir=None, checkpoint=None, iters: int = 4,

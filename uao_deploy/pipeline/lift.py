@@ -140,11 +140,15 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
 
     root = trajectory(x, initial, uncertainty)
     inferred = prepared.joint_source == INFERRED
-    settle_rounds = SETTLE_ROUNDS if inferred.any() else 0
-    for _ in range(settle_rounds):
-        x = settle_inferred(x, inferred, initial, root, cams)
-        initial, uncertainty = predict(x)
-        root = trajectory(x, initial, uncertainty)
+    settle_rounds = 0
+    while inferred.any() and settle_rounds < SETTLE_ROUNDS:
+        settled = settle_inferred(x, inferred, initial, root, cams)
+        settled_initial, settled_uncertainty = predict(settled)
+        settled_root = trajectory(settled, settled_initial, settled_uncertainty)
+        if not (np.isfinite(settled_root).all() and (settled_root[:, 2] > 0).all()):
+            break  # a body that walks behind the camera is no better a guess: keep the last one
+        x, initial, uncertainty, root = settled, settled_initial, settled_uncertainty, settled_root
+        settle_rounds += 1
     cam = camera.normalized()
     std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()

@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import UaoError
-from ..io.results.schema import LIFT_ARRAYS
+from ..io.results.schema import LIFT_ARRAYS, check_arrays
 from .camera import Camera
 
 OPTIONAL = ("joint_source", "contacts", "root_std")  # arrays only some results have
@@ -59,15 +58,7 @@ class LiftResult:
         return json.dumps(self.metadata, default=str)
 
     def check(self, source: str) -> "LiftResult":
-        """Refuse a result that is no pose: non-finite values (e.g. a broken engine) or a root behind the camera."""
-        for name, array in self.arrays().items():
-            if not np.isfinite(array).all():
-                frame = int(np.argwhere(~np.isfinite(array.reshape(len(array), -1)).all(axis=1))[0, 0])
-                raise UaoError(f"{source}: the {name} of frame {frame} is not finite (NaN or infinite); "
-                               "nothing written")
-        behind = np.flatnonzero(self.root[:, 2] <= 0)
-        if len(behind):
-            raise UaoError(f"{source}: frame {behind[0]} puts the root behind the camera "
-                           f"(z = {self.root[behind[0], 2]:.3g} m); check the keypoints and the camera values; "
-                           "nothing written")
+        """Refuse a result that is no pose (the results schema's check of its arrays): non-finite
+        values (e.g. a broken engine), values out of bounds or a root behind the camera."""
+        check_arrays(self.arrays(), f"{source}: nothing written")
         return self

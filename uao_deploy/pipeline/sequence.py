@@ -136,7 +136,7 @@ def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray,
             return np.stack([array[span] for span in spans])
 
         cams = np.repeat(cam[None], len(spans), axis=0)
-        pose, trajectory, _, _ = engine.sequence_tto(gather(x), gather(confidence), cams, gather(root), iters)
+        pose, trajectory, _ = engine.sequence_tto(gather(x), gather(confidence), cams, gather(root), iters)
         for row, index in enumerate(indices):
             stitcher.add(index, {"pose": pose[row], "root": trajectory[row]})
     return stitcher.result("pose"), stitcher.result("root")

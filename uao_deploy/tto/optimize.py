@@ -125,42 +125,40 @@ def targets_of(mu, mu_flip, s, s_flip, confidence):
             smoothness_weights(uncertainty, confidence))
 
 
-SEQUENCE_VARIABLES = ("z", "z_flip", "root", "log_focal")
+SEQUENCE_VARIABLES = ("z", "z_flip", "root")
 
 
 def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceConfig = SequenceConfig(),
                     first_step=None):
     """Sequence UAO on windows; returns (pose (W, T, 17, 3) root-zeroed, root trajectory (W, T, 3),
-    focal scale (W, 1), per-iteration losses [(W,)] * iters).
+    per-iteration losses [(W,)] * iters).
 
-    x (W, T, 17, 2) normalized keypoints, confidence (W, T, 17), cam (W, 9) normalized intrinsics
-    before the focal scale, root (W, T, 3) the initial trajectory in metres. forward(x) -> (mu, s)
-    of the frozen network; step(z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0,
-    mu0_flip, cam) -> (loss (W,), gradient of each variable), e.g.
+    x (W, T, 17, 2) normalized keypoints, confidence (W, T, 17), cam (W, 9) normalized intrinsics, root (W, T, 3) the initial trajectory in metres. forward(x) -> (mu, s)
+    of the frozen network; step(z, z_flip, root, x, confidence, smooth_weight, mu0, mu0_flip, cam)
+    -> (loss (W,), gradient of each variable), e.g.
     :func:`uao_deploy.tto.sequence.sequence_value_and_grad` bound to a model. first_step(z, z_flip,
-    root, log_focal, x, confidence, cam) -> (loss, the 4 gradients, mu0, mu0_flip, smooth_weight)
+    root, x, confidence, cam) -> (loss, the 3 gradients, mu0, mu0_flip, smooth_weight)
     runs the first iteration and makes the targets with one forward fewer; by default forward, then step.
     """
-    moving = SEQUENCE_VARIABLES if config.fit_focal else SEQUENCE_VARIABLES[:3]
     targets = []
 
     def value_and_grads(iteration, variables):
         values = [variables[name] for name in SEQUENCE_VARIABLES]
         if iteration == 1 and first_step is not None:
             loss, *grads = first_step(*values, x, confidence, cam)
-            targets.extend(grads[4:])
-            grads = grads[:4]
+            targets.extend(grads[len(SEQUENCE_VARIABLES):])
+            grads = grads[:len(SEQUENCE_VARIABLES)]
         else:
             if not targets:
                 targets.extend(sequence_targets(forward, x, confidence))
             mu0, mu0_flip, smooth_weight = targets
             loss, *grads = step(*values, x, confidence, smooth_weight, mu0, mu0_flip, cam)
-        return loss, {name: grad for name, grad in zip(SEQUENCE_VARIABLES, grads) if name in moving}
+        return loss, dict(zip(SEQUENCE_VARIABLES, grads))
 
-    start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root, "log_focal": cam[:, :1] * 0}
+    start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root}
     final, losses = adam_descent(value_and_grads, start, config, config.step_sizes())
     pose = flip_average(lambda v: forward(v)[0], _frames(final["z"]), _frames(final["z_flip"]))
-    return pose.reshape(tuple(x.shape[:2]) + (skeleton.NUM_JOINTS, 3)), final["root"], exp(final["log_focal"]), losses
+    return pose.reshape(tuple(x.shape[:2]) + (skeleton.NUM_JOINTS, 3)), final["root"], losses
 
 
 def targets_then_step(forward, step, flip: bool, z, z_flip, x, cam, root):

@@ -2,20 +2,19 @@
 
 Per window (W windows of T frames, optimized together but independently), the variables are
 UAO's inputs z_t and z_flip_t, the camera-frame root trajectory r_t (initialised from the smooth
-least-squares trajectory) and, when the focal length is unknown, a log focal scale. The loss of a
-window is the sum over its frames of
+least-squares trajectory). The camera is given: its focal length is estimated once, on the host
+(:mod:`uao_deploy.pipeline.focal`). The loss of a window is the sum over its frames of
 
 * ``w_gauss`` x UAO's Gaussian pseudo-target term (both flips, uncertainty held constant);
 * ``w_proj`` x the reprojection distance of the placed pose (joint j of frame t at r_t + m_tj,
-  through the camera with the fitted focal), per joint weighted by the detector confidence;
+  through the camera), per joint weighted by the detector confidence;
 * ``w_smooth`` x the squared acceleration of every absolute joint (r_t plus the flip-averaged
   pose), weighted per joint by :func:`~uao_deploy.tto.optimize.smoothness_weights` (more where the
   network is unsure and the detector is not confident);
 * ``w_bone`` x the squared deviation of each bone's length from its mean over the window;
 * ``w_root`` x the squared acceleration of the root trajectory.
 
-Adam moves each variable with its own step size (normalized pixels, metres and a log scale are
-not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
+Adam moves each variable with its own step size (normalized pixels and metres are not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
 window length. The loss of window w depends on window w alone.
 
 Registered in :data:`uao_deploy.contract.SEQUENCE`: ``reference_functions`` gives the step graph's
@@ -47,11 +46,7 @@ def _acceleration(track: torch.Tensor) -> torch.Tensor:
     return track[:, 2:] - 2 * track[:, 1:-1] + track[:, :-2]
 
 
-def _scaled_cam(cam: torch.Tensor, log_focal: torch.Tensor) -> torch.Tensor:
-    return torch.cat([cam[:, :2] * torch.exp(log_focal), cam[:, 2:]], dim=-1)
-
-
-def _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, config: SequenceConfig, targets=None):
+def _loss_and_targets(model, z, z_flip, root, x, confidence, cam, config: SequenceConfig, targets=None):
     """(loss (W,), (mu0, mu0_flip, smooth_weight)): the targets given, or (None) made from this forward,
     as at z = x, where the prediction is its own pseudo-target."""
     windows, frames = z.shape[0], z.shape[1]
@@ -65,7 +60,7 @@ def _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, con
     mu0, mu0_flip, smooth_weight = targets
     gauss = gaussian_term(mu, s, flat(mu0)) + gaussian_term(mu_flip, s_flip, flat(mu0_flip))
 
-    cams = torch.repeat_interleave(_scaled_cam(cam, log_focal), frames, dim=0)
+    cams = torch.repeat_interleave(cam, frames, dim=0)
     roots, keypoints, weights = flat(root), flat(x), flat(confidence)
     proj = sum((safe_norm(project(place_in_camera(pose, roots), cams) - keypoints) * weights).mean(dim=-1)
                for pose in (mu, mu_flip))
@@ -83,42 +78,42 @@ def _loss_and_targets(model, z, z_flip, root, log_focal, x, confidence, cam, con
     return per_frame + config.w_smooth * smooth + config.w_bone * bone + config.w_root * root_term, targets
 
 
-def sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, smooth_weight, mu0, mu0_flip, cam,
+def sequence_value_and_grad(model, z, z_flip, root, x, confidence, smooth_weight, mu0, mu0_flip, cam,
                             config: SequenceConfig = SequenceConfig()):
-    """(loss (W,), d/dz, d/dz_flip, d/droot, d/dlog_focal): the sequence step graph's function.
+    """(loss (W,), d/dz, d/dz_flip, d/droot): the sequence step graph's function.
 
     Only variable gradients are formed; the model's weights get none.
     """
-    return _value_and_grads(model, z, z_flip, root, log_focal, x, confidence, cam, config,
-                            (mu0, mu0_flip, smooth_weight))[:5]
+    return _value_and_grads(model, z, z_flip, root, x, confidence, cam, config,
+                            (mu0, mu0_flip, smooth_weight))[:4]
 
 
-def first_sequence_value_and_grad(model, z, z_flip, root, log_focal, x, confidence, cam,
+def first_sequence_value_and_grad(model, z, z_flip, root, x, confidence, cam,
                                   config: SequenceConfig = SequenceConfig()):
-    """The first step, which also yields the targets: (loss, the 4 gradients, mu0, mu0_flip, smooth_weight).
+    """The first step, which also yields the targets: (loss, the 3 gradients, mu0, mu0_flip, smooth_weight).
 
     At z = x (and z_flip = flip(x)) the prediction is the pseudo-target, so one forward serves both;
     the distance term is then exactly 0 with gradient 0.
     """
-    return _value_and_grads(model, z, z_flip, root, log_focal, x, confidence, cam, config)
+    return _value_and_grads(model, z, z_flip, root, x, confidence, cam, config)
 
 
-def _value_and_grads(model, z, z_flip, root, log_focal, x, confidence, cam, config, targets=None):
+def _value_and_grads(model, z, z_flip, root, x, confidence, cam, config, targets=None):
     with torch.enable_grad():
-        variables = [v.detach().requires_grad_(True) for v in (z, z_flip, root, log_focal)]
+        variables = [v.detach().requires_grad_(True) for v in (z, z_flip, root)]
         loss, targets = _loss_and_targets(model, *variables, x, confidence, cam, config, targets)
         grads = torch.autograd.grad(loss.sum(), variables)
     return (loss.detach(), *grads, *targets)
 
 
 def fused_loop(graphs: dict, config: SequenceConfig):
-    """``refine_sequence`` as one function of (x, confidence, cam, root) -> (pose, trajectory, focal
-    scale, losses (K, W)) over the given forward and seq_step callables."""
+    """``refine_sequence`` as one function of (x, confidence, cam, root) -> (pose, trajectory,
+    losses (K, W)) over the given forward and seq_step callables."""
     forward, step, first_step = graphs["forward"], graphs["seq_step"], graphs["seq_first_step"]
 
     def run(x, confidence, cam, root):
-        pose, trajectory, focal, losses = refine_sequence(forward, step, x, confidence, cam, root, config, first_step)
-        return pose, trajectory, focal, torch.stack(losses)
+        pose, trajectory, losses = refine_sequence(forward, step, x, confidence, cam, root, config, first_step)
+        return pose, trajectory, torch.stack(losses)
     return run
 
 
@@ -159,6 +154,6 @@ def sample_inputs(graph: str, forward, windows: int, seed: int = 0) -> tuple[tor
     with torch.no_grad():
         mu0, mu0_flip, smooth_weight = sequence_targets(forward, tensors[0], tensors[1])
     z, z_flip = moved(x, 1e-3, rng), moved(skeleton.flip_pose(x), 1e-3, rng)
-    root_moved, log_focal = moved(root, 0.01, rng), moved(np.zeros((windows, 1)), 0.01, rng)
-    return (*(torch.from_numpy(array) for array in (z, z_flip, root_moved, log_focal)), tensors[0], tensors[1],
+    root_moved = moved(root, 0.01, rng)
+    return (*(torch.from_numpy(array) for array in (z, z_flip, root_moved)), tensors[0], tensors[1],
             smooth_weight, mu0, mu0_flip, tensors[2])

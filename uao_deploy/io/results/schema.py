@@ -97,6 +97,17 @@ def check_result(arrays: dict, metadata, where: str) -> int:
     """Refuse (one UaoError naming the problem) a result that does not match the schema; return T."""
     if not isinstance(metadata, dict):
         raise UaoError(f"{where}: its metadata is not a JSON object")
+    frames = check_arrays(arrays, where)
+    _check_metadata(metadata, frames, any(name in arrays for name in WORLD_ARRAYS), where)
+    if WORLD_ARRAYS[0] in arrays:
+        _check_world_arrays(arrays, metadata["world_frame"], where)
+    return frames
+
+
+def check_arrays(arrays: dict, where: str) -> int:
+    """Refuse (one UaoError) arrays that are no pose: missing, misshapen, not finite, out of bounds,
+    or a root behind the camera; return T. :meth:`uao_deploy.pipeline.LiftResult.check` calls it
+    before any metadata is made."""
     missing = [name for name in LIFT_ARRAYS if name not in arrays]
     if missing:
         raise UaoError(f"{where} is not a uao result: it lacks {', '.join(missing)}")
@@ -109,12 +120,10 @@ def check_result(arrays: dict, metadata, where: str) -> int:
     for name, value in arrays.items():
         if name in SPECS:
             _check_array(SPECS[name], np.asarray(value), frames, where)
-    behind = np.flatnonzero(np.asarray(arrays["root"])[:, 2] <= 0)
+    depth = np.asarray(arrays["root"])[:, 2]
+    behind = np.flatnonzero(depth <= 0)
     if len(behind):
-        raise UaoError(f"{where}: frame {behind[0]} puts the root behind the camera")
-    _check_metadata(metadata, frames, bool(world), where)
-    if world:
-        _check_world_arrays(arrays, metadata["world_frame"], where)
+        raise UaoError(f"{where}: frame {behind[0]} puts the root behind the camera (z = {depth[behind[0]]:.3g} m)")
     return frames
 
 
