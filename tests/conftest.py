@@ -87,10 +87,10 @@ def moving_person(frames: int, seed: int) -> np.ndarray:
 
 def synthetic_walk(frames: int, fps: float = 25.0) -> np.ndarray:
     """(frames, 17, 3) world poses: the standing pose walking 1.2 m/s along -y, legs and arms swinging."""
-    t = np.arange(frames)[:, None] / fps
+    t = np.arange(frames) / fps
     phase = 2 * np.pi * 0.9 * t  # 0.9 strides per second
     poses = np.repeat(STANDING_POSE[None], frames, axis=0).copy()
-    poses[..., 1] -= 1.2 * t
+    poses[..., 1] -= 1.2 * t[:, None]
     for knee, ankle, sign in ((2, 3, 1), (5, 6, -1)):
         swing = sign * np.sin(phase)
         poses[:, knee, 1] -= 0.12 * swing
