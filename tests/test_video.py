@@ -60,17 +60,24 @@ def test_trajectory_without_smoothness_is_the_per_frame_root(motion):
                                estimate_root(poses, x, cam, weights), atol=1e-6)
 
 
+def dense_trajectory_system(normal: np.ndarray, smoothness: float) -> np.ndarray:
+    """The root trajectory's normal matrix (3T, 3T) written out: per-frame blocks plus the
+    acceleration penalty."""
+    frames = len(normal)
+    second_difference = np.diff(np.eye(frames), n=2, axis=0)
+    dense = np.zeros((3 * frames, 3 * frames))
+    for frame in range(frames):
+        dense[3 * frame:3 * frame + 3, 3 * frame:3 * frame + 3] = normal[frame]
+    return dense + smoothness * np.kron(second_difference.T @ second_difference, np.eye(3))
+
+
 def test_trajectory_is_the_dense_least_squares_solution(motion):
     poses, roots = motion
     poses, roots = poses[:12], roots[:12]
     x, cam = exact_keypoints(poses, roots)
     x = x + np.random.default_rng(1).normal(0, 0.01, x.shape)
     normal, rhs = root_normal_equations(poses, x, cam)
-    second_difference = np.diff(np.eye(12), n=2, axis=0)
-    dense = np.zeros((36, 36))
-    for frame in range(12):
-        dense[3 * frame:3 * frame + 3, 3 * frame:3 * frame + 3] = normal[frame]
-    dense += 7.0 * np.kron(second_difference.T @ second_difference, np.eye(3))
+    dense = dense_trajectory_system(normal, 7.0)
     expected = np.linalg.solve(dense, rhs.reshape(-1)).reshape(12, 3)
     np.testing.assert_allclose(estimate_root_trajectory(poses, x, cam, None, 7.0), expected, atol=1e-5)
 
@@ -84,11 +91,7 @@ def test_root_std_is_the_least_squares_posterior_and_covers_the_error(motion):
     noisy = x + rng.normal(0, 4 / 500, x.shape)
     trajectory = estimate_root_trajectory(poses, noisy, cam, None, 100.0)
     normal, _ = root_normal_equations(poses, noisy, cam)
-    second_difference = np.diff(np.eye(60), n=2, axis=0)
-    dense = np.zeros((180, 180))
-    for frame in range(60):
-        dense[3 * frame:3 * frame + 3, 3 * frame:3 * frame + 3] = normal[frame]
-    dense += 100.0 * np.kron(second_difference.T @ second_difference, np.eye(3))
+    dense = dense_trajectory_system(normal, 100.0)
     exact = root_trajectory_std(poses, noisy, cam, np.ones((60, 17)), 100.0, trajectory, chunk=7, margin=60)
     placed = poses + trajectory[:, None]
     residual = cam[:, None, :2] * placed[..., :2] - (noisy - cam[:, None, 2:4]) * placed[..., 2:]
