@@ -33,6 +33,9 @@ H36M_HEAD = skeleton.JOINT_NAMES.index("head")
 # a detector's way of writing "not found", or damage (see mark_missing).
 ABSURD_PIXELS = 1e6
 ABSURD_CONFIDENCE = 1e6
+# Below this a detector is guessing, not seeing: HRNet and MMPose put a webcam signer's unseen knees at
+# 0.03-0.13 (inside the image, at chest height), detected joints of the same clips score 0.3 and up.
+GUESS_CONFIDENCE = 0.1
 _FEET = ("l_big_toe", "l_small_toe", "l_heel", "r_big_toe", "r_small_toe", "r_heel")
 
 
@@ -82,12 +85,12 @@ def layouts_with(joint_count: int) -> list[str]:
 def mark_missing(points: np.ndarray, confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Points (..., 2) and confidence (...) as float32, every spelling of a missing joint made NaN
     with confidence 0: NaN (JSON's null), inf or beyond ``ABSURD_PIXELS`` coordinates, and a
-    confidence that is NaN, <= 0 or beyond ``ABSURD_CONFIDENCE``. One bad joint is one missing
-    joint, never a dead file."""
+    confidence that is NaN, below ``GUESS_CONFIDENCE`` or beyond ``ABSURD_CONFIDENCE``. One bad joint
+    is one missing joint, never a dead file."""
     points, confidence = np.asarray(points), np.asarray(confidence)
     with np.errstate(invalid="ignore"):
         missing = ~(np.abs(points) <= ABSURD_PIXELS).all(axis=-1) \
-            | ~((confidence > 0) & (confidence <= ABSURD_CONFIDENCE))
+            | ~((confidence >= GUESS_CONFIDENCE) & (confidence <= ABSURD_CONFIDENCE))
     points = np.where(missing[..., None], np.nan, points).astype(np.float32)
     return points, np.where(missing, 0.0, confidence).astype(np.float32)
 
