@@ -78,24 +78,33 @@ def check_read(path, **options):
     return "read"
 
 
+def check_written(files: dict[str, str | bytes], read: str = "") -> str:
+    """Write ``files`` (name -> text or bytes) into a fresh folder, then :func:`check_read` the folder
+    (or its file ``read``)."""
+    with tempfile.TemporaryDirectory() as folder:
+        for name, content in files.items():
+            path = Path(folder, name)
+            path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        return check_read(Path(folder, read))
+
+
+def frames_of_people(draw, person) -> list:
+    """[(frame number, [person(frame, number) for 0-2 people])] for 1-4 distinct frame numbers."""
+    return [(frame, [person(frame, number) for number in range(draw(st.integers(0, 2)))])
+            for frame in draw(st.lists(frame_numbers, min_size=1, max_size=4, unique=True))]
+
+
 @st.composite
 def openpose_frames(draw):
-    frames = []
-    for frame in draw(st.lists(frame_numbers, min_size=1, max_size=4, unique=True)):
-        people = [{"person_id": draw(field(st.just([-1]))),
-                   "pose_keypoints_2d": draw(field(damaged(person_values("coco18", frame, number))))}
-                  for number in range(draw(st.integers(0, 2)))]
-        frames.append((frame, people))
-    return frames
+    return frames_of_people(draw, lambda frame, number: {
+        "person_id": draw(field(st.just([-1]))),
+        "pose_keypoints_2d": draw(field(damaged(person_values("coco18", frame, number))))})
 
 
 @PROPERTY
 @given(frames=openpose_frames())
 def test_openpose_fields(frames):
-    with tempfile.TemporaryDirectory() as folder:
-        for number, people in frames:
-            Path(folder, f"v_{number:012d}_keypoints.json").write_text(json.dumps({"people": people}))
-        check_read(Path(folder))
+    check_written({f"v_{number:012d}_keypoints.json": json.dumps({"people": people}) for number, people in frames})
 
 
 @st.composite
@@ -109,35 +118,27 @@ def alphapose_entries(draw):
 @PROPERTY
 @given(entries=alphapose_entries())
 def test_alphapose_fields(entries):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "alphapose-results.json")
-        path.write_text(json.dumps(entries))
-        check_read(path)
+    check_written({"alphapose-results.json": json.dumps(entries)}, "alphapose-results.json")
 
 
 @st.composite
 def mmpose_frames(draw):
-    frames = []
-    for frame in draw(st.lists(frame_numbers, min_size=1, max_size=4, unique=True)):
-        instances = []
-        for number in range(draw(st.integers(0, 2))):
-            values = np.reshape(person_values("coco", frame, number), (17, 3))
-            instance = {"keypoints": draw(field(damaged(values[:, :2].tolist(), st.lists(hostile_numbers, max_size=3)))),
-                        "keypoint_scores": draw(field(damaged(values[:, 2].tolist())))}
-            if draw(st.booleans()):
-                instance["track_id"] = draw(field(st.just(number)))
-            instances.append(instance)
-        frames.append({"frame_id": draw(field(st.just(frame))), "instances": draw(field(st.just(instances)))})
-    return frames
+    def instance(frame, number):
+        values = np.reshape(person_values("coco", frame, number), (17, 3))
+        fields = {"keypoints": draw(field(damaged(values[:, :2].tolist(), st.lists(hostile_numbers, max_size=3)))),
+                  "keypoint_scores": draw(field(damaged(values[:, 2].tolist())))}
+        if draw(st.booleans()):
+            fields["track_id"] = draw(field(st.just(number)))
+        return fields
+
+    return [{"frame_id": draw(field(st.just(frame))), "instances": draw(field(st.just(instances)))}
+            for frame, instances in frames_of_people(draw, instance)]
 
 
 @PROPERTY
 @given(frames=mmpose_frames())
 def test_mmpose_fields(frames):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "predictions.json")
-        path.write_text(json.dumps(frames))
-        check_read(path)
+    check_written({"predictions.json": json.dumps(frames)}, "predictions.json")
 
 
 yolo_tokens = st.sampled_from(["nan", "inf", "-inf", "1e308", "7", "x", "0", "-0.5"])
@@ -145,28 +146,22 @@ yolo_tokens = st.sampled_from(["nan", "inf", "-inf", "1e308", "7", "x", "0", "-0
 
 @st.composite
 def yolo_files(draw):
-    files = []
-    for frame in draw(st.lists(frame_numbers, min_size=1, max_size=4, unique=True)):
-        lines = []
-        for number in range(draw(st.integers(0, 2))):
-            keypoints = (np.reshape(person_values("coco", frame, number), (17, 3)) / [WIDTH, HEIGHT, 1]).ravel()
-            values = [f"{v:.6f}" for v in [0, 0.5, 0.4, 0.2, 0.6, *keypoints]]
-            values += draw(st.sampled_from([[], ["0.87"], ["0.87", str(number + 1)], [str(number + 1)]]))
-            values = draw(damaged(values, yolo_tokens))
-            if draw(st.integers(0, 4)) == 0:  # a stray or a lost value
-                values = values[:-1] if draw(st.booleans()) else values + [draw(yolo_tokens)]
-            lines.append(" ".join(values))
-        files.append((frame, lines))
-    return files
+    def line(frame, number):
+        keypoints = (np.reshape(person_values("coco", frame, number), (17, 3)) / [WIDTH, HEIGHT, 1]).ravel()
+        values = [f"{v:.6f}" for v in [0, 0.5, 0.4, 0.2, 0.6, *keypoints]]
+        values += draw(st.sampled_from([[], ["0.87"], ["0.87", str(number + 1)], [str(number + 1)]]))
+        values = draw(damaged(values, yolo_tokens))
+        if draw(st.integers(0, 4)) == 0:  # a stray or a lost value
+            values = values[:-1] if draw(st.booleans()) else values + [draw(yolo_tokens)]
+        return " ".join(values)
+
+    return frames_of_people(draw, line)
 
 
 @PROPERTY
 @given(files=yolo_files())
 def test_yolo_fields(files):
-    with tempfile.TemporaryDirectory() as folder:
-        for number, lines in files:
-            Path(folder, f"clip_{number}.txt").write_text("".join(line + "\n" for line in lines))
-        check_read(Path(folder))
+    check_written({f"clip_{number}.txt": "".join(line + "\n" for line in lines) for number, lines in files})
 
 
 csv_damage = st.one_of(st.sampled_from(["", "nan", "inf", "1e308", "-1", "NOSE", "99", "1e12", "0.5"]),
@@ -193,10 +188,7 @@ def mediapipe_text(draw):
 @PROPERTY
 @given(text=mediapipe_text(), bom=st.booleans())
 def test_mediapipe_fields(text, bom):
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "landmarks.csv")
-        path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode())
-        check_read(path)
+    check_written({"landmarks.csv": (b"\xef\xbb\xbf" if bom else b"") + text.encode()}, "landmarks.csv")
 
 
 def _npy_bytes() -> bytes:
