@@ -140,10 +140,12 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
 
     root = trajectory(x, initial, uncertainty)
     inferred = prepared.joint_source == INFERRED
+    moving = inferred.any(axis=1)  # only these frames' inputs change: the others keep their prediction
     settle_rounds = 0
-    while inferred.any() and settle_rounds < SETTLE_ROUNDS:
+    while moving.any() and settle_rounds < SETTLE_ROUNDS:
         settled = settle_inferred(x, inferred, initial, root, cams)
-        settled_initial, settled_uncertainty = predict(settled)
+        settled_initial, settled_uncertainty = initial.copy(), uncertainty.copy()
+        settled_initial[moving], settled_uncertainty[moving] = predict(settled[moving])
         settled_root = trajectory(settled, settled_initial, settled_uncertainty)
         if not (np.isfinite(settled_root).all() and (settled_root[:, 2] > 0).all()):
             break  # a body that walks behind the camera is no better a guess: keep the last one
