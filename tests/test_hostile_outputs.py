@@ -288,6 +288,9 @@ METADATA_FORGERIES = {
     "world frame missing": ({"world_frame": None}, "without a valid world_frame"),
     "world frame not a rotation": ({"world_frame": {"camera_to_world_rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]],
                                                     "origin_in_camera": [0, 0, 0]}}, "is not a rotation"),
+    "a NaN anywhere": ({"camera": {"width": 10, "height": 10, "focal_px": [float("nan"), 1.0]}},
+                       "metadata holds NaN or infinite values"),
+    "an infinity anywhere": ({"settings": {"smooth_root": float("inf")}}, "metadata holds NaN or infinite values"),
 }
 
 
@@ -312,6 +315,19 @@ def test_view_writes_a_good_result(result_file, tmp_path, capsys):
     assert code == 0, stderr
     frame_time = [line for line in (tmp_path / "out.bvh").read_text().splitlines() if line.startswith("Frame Time")]
     assert frame_time == ["Frame Time: 0.02000000"]  # the sample's 50 fps
+
+
+@pytest.mark.parametrize("kind, needle", [("link loop", "cannot be read"), ("FIFO", "is a FIFO"),
+                                          ("/dev/zero", "is a character device")])
+def test_view_names_an_input_that_is_no_file(tmp_path, capsys, kind, needle):
+    source = tmp_path / "r.npz"
+    if kind == "FIFO":
+        os.mkfifo(source)
+    else:
+        source.symlink_to("r.npz" if kind == "link loop" else kind)
+    before = tree(tmp_path)
+    assert_refused(uao(capsys, "view", source, "-o", tmp_path / "out.html"), needle)
+    assert tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("spelling", ["same", "dotdot", "symlink", "hardlink"])
@@ -446,6 +462,8 @@ def test_the_writer_checks_the_same_schema(result_file, tmp_path):
         write_result(tmp_path / "r.npz", {**arrays, "stray": np.zeros(FRAMES)}, metadata)
     with pytest.raises(UaoError, match="refusing to write .*fps must be from 1 to 1000"):
         write_result(tmp_path / "r.bvh", arrays, {**metadata, "fps": 1e308})
+    with pytest.raises(UaoError, match="refusing to write .*metadata holds NaN"):
+        write_result(tmp_path / "r.json", arrays, {**metadata, "camera": {"focal_px": [float("nan")] * 2}})
     with pytest.raises(UaoError, match="refusing to write .*root has shape"):
         write_result(tmp_path / "r.csv", {**arrays, "root": arrays["root"][:-1]}, metadata)
     assert list(tmp_path.iterdir()) == []

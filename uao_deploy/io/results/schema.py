@@ -14,6 +14,7 @@ Other fields are kept as they are.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -147,6 +148,10 @@ def _check_array(spec: ArraySpec, value: np.ndarray, frames: int, where: str) ->
 
 
 def _check_metadata(metadata: dict, frames: int, world: bool, where: str) -> None:
+    try:  # JSON has no NaN or infinity: such a value is a broken one, and would pass into every output
+        json.dumps(metadata, allow_nan=False, default=str)
+    except ValueError:
+        raise UaoError(f"{where}: its metadata holds NaN or infinite values") from None
     check_fps(metadata.get("fps"), f"{where}: metadata")
     recorded = metadata.get("frames", frames)
     if isinstance(recorded, bool) or recorded != frames:
