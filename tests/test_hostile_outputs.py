@@ -430,17 +430,27 @@ def train(capsys, mocap, out, *options):
     return code, stdout, stderr.rsplit("\r", 1)[-1].lstrip()
 
 
-def test_train_refuses_validation_clips_without_frames(tmp_path, capsys, mocap):
-    np.savez(mocap[1], empty=np.zeros((0, 17, 3), np.float32))
+@pytest.mark.parametrize("which", ["training", "validation"])
+def test_train_refuses_clips_without_frames_before_making_its_folder(tmp_path, capsys, mocap, which):
+    np.savez(mocap[which == "validation"], empty=np.zeros((0, 17, 3), np.float32))
     before = tree(tmp_path)
-    assert_refused(train(capsys, mocap, tmp_path / "run"), "validation clips hold no frames")
-    assert tree(tmp_path) == {**before, "run": "folder"}
+    assert_refused(train(capsys, mocap, tmp_path / "run"), "clip 'empty' holds no frames")
+    assert tree(tmp_path) == before
 
 
 def test_a_diverging_training_run_says_so_and_names_no_missing_checkpoint(tmp_path, capsys, mocap):
     result = train(capsys, mocap, tmp_path / "run", "--lr", "1e30")
     assert_refused(result, "training diverged in epoch 1", "lower --lr", "nothing was saved")
-    assert not (tmp_path / "run" / "best.pth").exists()
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("noise, needle", [("1e308", "larger than the 1000 px image"),
+                                           ("nan", "sigma, drift and box jitter >= 0")])
+def test_calibrate_refuses_absurd_noise_in_one_line(tmp_path, capsys, checkpoint, mocap, noise, needle):
+    model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
+    before = tree(tmp_path)
+    assert_refused(uao(capsys, "calibrate", model, "--data", mocap[0], "--noise", noise), needle)
+    assert tree(tmp_path) == before
 
 
 def test_train_then_calibrate_with_a_broken_sidecar(tmp_path, capsys, mocap):
@@ -467,3 +477,18 @@ def test_the_writer_checks_the_same_schema(result_file, tmp_path):
     with pytest.raises(UaoError, match="refusing to write .*root has shape"):
         write_result(tmp_path / "r.csv", {**arrays, "root": arrays["root"][:-1]}, metadata)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_during_a_progress_bar_is_the_last_line(tmp_path, capsys, checkpoint, mocap, monkeypatch):
+    """The bar is closed before the error is printed: it is not redrawn after it, and the error starts
+    its own line."""
+    from uao_deploy.errors import UaoError
+    from uao_deploy.jobs import calibrate
+
+    def fail(engine, clip):
+        raise UaoError("this clip cannot be lifted")
+
+    monkeypatch.setattr(calibrate, "depth_ratio", fail)
+    model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
+    code, _, stderr = uao(capsys, "calibrate", model, "--data", mocap[0], "--noise", "0")
+    assert code == 1 and stderr.endswith("\nError: this clip cannot be lifted\n"), repr(stderr)

@@ -76,6 +76,8 @@ def load_mocap(path: str | Path) -> dict[str, np.ndarray]:
                 raise UaoError(f"{path}: clip {name!r} has shape {clip.shape}; expected (T, {skeleton.NUM_JOINTS}, 3)")
             if not np.isfinite(clip).all():
                 raise UaoError(f"{path}: clip {name!r} contains NaN or infinite values")
+            if len(clip) == 0:
+                raise UaoError(f"{path}: clip {name!r} holds no frames")
             clips[name] = clip.astype(np.float32)
     if not clips:
         raise UaoError(f"{path} holds no clips")

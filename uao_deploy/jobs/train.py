@@ -113,7 +113,6 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     In a joined process group (``torchrun``, see :mod:`uao_deploy.jobs.distributed`) each rank trains
     on its share of every batch with DistributedDataParallel and rank 0 writes the files."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     device = torch_device(config.device)
     torch.manual_seed(config.seed)
     spec = model_spec(config.architecture)
@@ -175,6 +174,8 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
                            (f" ({out_dir / BEST_NAME} holds epoch {history['best_epoch']})"
                             if history["best_epoch"] else "; nothing was saved"))
         history["epochs"].append(record)
+        if ranks.is_main:  # made once the first epoch has something to save: a failed run leaves no folder
+            out_dir.mkdir(parents=True, exist_ok=True)
         if val < history["best_val_mpjpe_mm"]:
             history["best_val_mpjpe_mm"], history["best_epoch"] = val, epoch + 1
             if ranks.is_main:
