@@ -492,3 +492,26 @@ def test_an_error_during_a_progress_bar_is_the_last_line(tmp_path, capsys, check
     model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
     code, _, stderr = uao(capsys, "calibrate", model, "--data", mocap[0], "--noise", "0")
     assert code == 1 and stderr.endswith("\nError: this clip cannot be lifted\n"), repr(stderr)
+
+
+@pytest.mark.parametrize("case, options, needle", [
+    ("huge model", ("--channels", "8192", "--layers", "64"), "17,525 M parameters, more than the 100 M"),
+    ("noise beyond the image", ("--noise", "1e308", "1e308"), "sigma max <= the 1000 px reference width"),
+    ("clips in no unit", (), "m; clips are in metres, within 10000 m"),
+    ("a raw pickle as the state", ("--resume",), "is not a uao training state"),
+])
+def test_train_refuses_absurd_sizes_and_files_in_one_line(tmp_path, capsys, mocap, case, options, needle):
+    if case == "clips in no unit":
+        np.savez(mocap[0], walk=moving_person(40, 0) * np.float32(1e30))
+    if case == "a raw pickle as the state":  # protocol 4: torch warns about it before refusing it
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "last_state.pt").write_bytes(b"\x80\x04cos\nsystem\nq\x00X\x05\x00\x00\x00touch\x85R.")
+    before = tree(tmp_path)
+    assert_refused(train(capsys, mocap, tmp_path / "run", *options), needle)
+    assert tree(tmp_path) == before
+
+
+def test_train_seeds_are_bounded(tmp_path, capsys, mocap):
+    code, _, stderr = train(capsys, mocap, tmp_path / "run", "--seed", str(2 ** 70))
+    assert code == 2 and "'--seed'" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "run").exists()

@@ -27,6 +27,9 @@ from . import distributed
 
 BEST_NAME = "best.pth"
 STATE_NAME = "last_state.pt"
+# Parameters of the largest model trained: far beyond the lifters of the field (tens of millions), short of
+# a model whose weights and Adam state would not fit a machine's memory.
+MAX_PARAMETERS = 100_000_000
 
 
 class TrainingData(Protocol):
@@ -116,7 +119,19 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     device = torch_device(config.device)
     torch.manual_seed(config.seed)
     spec = model_spec(config.architecture)
-    model = check_lifter(spec.build(config=config.model), spec.name).to(device)
+    if config.model is not None:  # sized by --channels/--layers: counted on the meta device, before any memory
+        with torch.device("meta"):
+            parameters = sum(p.numel() for p in spec.build(config=config.model).parameters())
+        if parameters > MAX_PARAMETERS:
+            raise UaoError(f"a {spec.name} of these --channels and --layers holds {parameters / 1e6:,.0f} M parameters, "
+                           f"more than the {MAX_PARAMETERS / 1e6:,.0f} M uao trains (GUMLP's default: 4.5 M)")
+    try:
+        model = check_lifter(spec.build(config=config.model), spec.name).to(device)
+    except (MemoryError, RuntimeError) as exc:  # torch's allocator raises RuntimeError when memory runs out
+        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+            raise
+        raise UaoError(f"the {spec.name} model of these options does not fit in memory; use fewer --channels or "
+                       "--layers") from None
     ranks = distributed.current()
     trained = distributed.parallel(model, ranks)
     progress = progress and ranks.is_main
