@@ -324,6 +324,10 @@ CASES = {
         "track_id: nan is not a whole number", SIZE),
     "mediapipe CSV with a BOM": lambda d: Case([mediapipe_file(d / "mp.csv", prefix=b"\xef\xbb\xbf")], None, SIZE),
     "--person 0 on a one-person npz": lambda d: Case([_one_person(d / "one.npz")], None, ["--person", "0"]),
+    **{f"--person {wanted} on a one-person npz": (lambda d, w=wanted, n=needle: Case([_one_person(d / "one.npz")], n,
+                                                                                ["--person", w]))
+       for wanted, needle in (("1", "no person 1; its people are 0"), ("-1", "no person -1"), ("abc", "--person takes"),
+                              ("nan", "--person takes"), ("1e20", "--person takes"))},
     "npz 1e308 px joint (float64)": lambda d: Case([_npz_joint(d / "far.npz", 1e308)]),
     "npz 3e38 px joint (float32)": lambda d: Case([_npz_joint(d / "far.npz", 3e38)]),
     "yolo line with 4 stray values": lambda d: Case([yolo_folder(d / "labels", extra=" 0.1 0.2 0.3 0.4")],
