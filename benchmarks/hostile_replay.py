@@ -83,11 +83,11 @@ def cases(group: str, names: dict):
 class Context:
     """What the cases share: a small checkpoint, a good result of it, mocap clips."""
 
-    def __init__(self, work: Path, default_model: bool):
+    def __init__(self, work: Path, default_model: Path | None):
         self.work = work
         self.checkpoint = work / "small.pth"
         self.cache = work / "cache"
-        self.default_model = default_model
+        self.default_cache = default_model
         # in a child: linux keeps a process's peak memory across exec, so a parent holding torch
         # would set every case's floor.
         _python(f"import torch; from uao_deploy.model import GUMLP, GUMLPConfig, save_checkpoint; "
@@ -97,6 +97,10 @@ class Context:
         self.result = work / "result.npz"
         subprocess.run([sys.executable, "-m", "uao_deploy", "infer", str(self.keypoints), "-o", str(self.result),
                         *self.lift_options()], check=True, cwd=ROOT, env=_env({}), stdout=subprocess.DEVNULL)
+        if default_model:  # the embedded model's export, made once (minutes) before any case is timed
+            subprocess.run([sys.executable, "-m", "uao_deploy", "infer", str(self.keypoints), "-o", str(work / "warm.npz"),
+                            "--no-progress"], check=True, cwd=ROOT, env=_env({"UAO_CACHE_DIR": str(default_model)}),
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.mocap = work / "mocap.npz"
         rng = np.random.default_rng(0)
         walk = _standing_clip(40) + rng.normal(0, 0.005, (40, 17, 3)).astype(np.float32)
@@ -125,33 +129,6 @@ def _env(extra: dict) -> dict:
 
 
 # --- running and judging a case ------------------------------------------------------------------------
-def tree(folder: Path) -> dict:
-    """Every entry under ``folder`` without following links: files by size and content hash, links by
-    target, special files by kind."""
-    import hashlib
-
-    found = {}
-    for base, folders, files in os.walk(folder):
-        for name in folders + files:
-            path = Path(base) / name
-            relative = str(path.relative_to(folder))
-            if path.is_symlink():
-                found[relative] = "-> " + os.readlink(path)
-            elif path.is_file():
-                digest = hashlib.sha256()
-                with open(path, "rb") as handle:
-                    # sparse files of gigabytes: their size and first and last MiB
-                    size = os.fstat(handle.fileno()).st_size
-                    digest.update(handle.read(1 << 20))
-                    if size > 2 << 20:
-                        handle.seek(size - (1 << 20))
-                    digest.update(handle.read())
-                found[relative] = f"{size} {digest.hexdigest()}"
-            else:
-                found[relative] = "folder" if path.is_dir() else "special"
-    return found
-
-
 def _watch_rss(pid: int, peak: list, stop: threading.Event) -> None:
     """Poll the child's resident memory; kill it past RSS_KILL."""
     while not stop.wait(0.05):
@@ -183,7 +160,7 @@ def run_case(number: int, name: str, build, context: Context) -> dict:
     size = sum(p.lstat().st_size for p in folder.rglob("*") if p.is_file() and not p.is_symlink()
                and p.lstat().st_blocks * 512 >= p.lstat().st_size)  # sparse files count by what they hold
     watched = [folder, *built.watch]
-    before = [tree(path) for path in watched]
+    before = [H.tree(path) for path in watched]
     command = [sys.executable, "-m", "uao_deploy", *map(str, built.args)]
     env = _env({"UAO_CACHE_DIR": str(context.cache), **built.env})
     logs = context.work / "logs" / folder.name
@@ -202,7 +179,7 @@ def run_case(number: int, name: str, build, context: Context) -> dict:
         child.returncode = os.waitstatus_to_exitcode(status)  # reaped here: Popen must not wait for it again
         stop.set()
         seconds = time.perf_counter() - started
-    after = [tree(path) for path in watched]
+    after = [H.tree(path) for path in watched]
     code = child.returncode
     error = (logs / "stderr").read_bytes().decode(errors="replace")
     # a progress bar redraws itself with carriage returns: a terminal shows what follows its last one
@@ -450,7 +427,7 @@ def _alphapose_file(d, c, content):
 
 @case("reader alphapose", "3000 people in each of 3 frames")
 def _alphapose_crowd(d, c):
-    return infer(c, H.alphapose_file(d / "ap.json", frames=range(3), people=3000), *H.SIZE)
+    return infer(c, _crowd(d / "ap.json", frames=3), *H.SIZE)
 
 
 @cases("reader mmpose frame_id", {"-5": -5, "1.5": 1.5, "text": "a", "null": None, "list": [1], "duplicate": 2,
@@ -1163,20 +1140,14 @@ TRAIN_BASE = ["--channels", "16", "--layers", "1", "--epochs", "1", "--batch-siz
               "--views", "1"]
 
 
-@cases("train data", MOCAP)
-def _train_data(d, c, how):
-    _mocap(d, c, how)
-    shutil.copy(c.mocap, d / "val.npz")
-    return Case(["train", "--data", "mocap.npz", "--val", "val.npz", "--out", "run", *TRAIN_BASE], "either",
-                outputs=["run"])
-
-
-@cases("train val", MOCAP)
-def _train_val(d, c, how):
-    _mocap(d, c, how)
-    shutil.copy(c.mocap, d / "train.npz")
-    return Case(["train", "--data", "train.npz", "--val", "mocap.npz", "--out", "run", *TRAIN_BASE], "either",
-                outputs=["run"])
+for _which in ("data", "val"):
+    def _train_clips(d, c, how, which=_which):
+        """The training (``data``) or validation (``val``) clips are the hostile ones."""
+        _mocap(d, c, how)
+        shutil.copy(c.mocap, d / "other.npz")
+        data, val = ("mocap.npz", "other.npz") if which == "data" else ("other.npz", "mocap.npz")
+        return Case(["train", "--data", data, "--val", val, "--out", "run", *TRAIN_BASE], "either", outputs=["run"])
+    cases(f"train {_which}", MOCAP)(_train_clips)
 
 
 @cases("train option", {**{f"--lr {v}": ["--lr", v] for v in ("1e30", "nan", "inf", "-1", "0")},
@@ -1246,7 +1217,7 @@ DEFAULT_CASES = {"a good sample": "good", "openpose null joint": "null", "3000 p
 
 
 def _default(d, c, how):
-    extra = ["--no-progress", "--tto-iters", "2"]
+    extra = ["--no-progress"]
     if how == "good":
         H.plain_npz(d / "x.npz", frames=30)
         return Case(["infer", "x.npz", "-o", "out.bvh", *extra], "ok", outputs=["out.bvh"])
@@ -1254,7 +1225,7 @@ def _default(d, c, how):
         folder = H.openpose_folder(d / "clip", frames=range(30), edit=H._set_joint(4, [None, None, None]))
         return Case(["infer", folder.name, "-o", "out.npz", *H.SIZE, *extra], "ok", outputs=["out.npz"])
     if how == "crowd":
-        H.alphapose_file(d / "ap.json", frames=range(3), people=3000)
+        _crowd(d / "ap.json", frames=3)
         return Case(["infer", "ap.json", "-o", "out.npz", *H.SIZE, *extra], "either", outputs=["out.npz"])
     if how == "gap":
         H.openpose_folder(d / "clip", [*range(H.FRAMES), 10 ** 7])
@@ -1281,18 +1252,22 @@ def _alphapose_10mb(d, c):
     return infer(c, H.alphapose_file(d / "long.json", range(TEN_MB // entry)), *H.SIZE, expect="ok", large=True)
 
 
-def _crowd_10mb(d, c):
-    """3000 untracked people in each of a few frames (AlphaPose, Halpe-26, 12 px tall on a grid): track
-    linking's cost."""
+def _crowd(path: Path, frames=None) -> Path:
+    """3000 untracked people in each frame (AlphaPose, Halpe-26, 12 px tall on a grid over the image):
+    track linking's cost; ``frames`` None: as many as fill 10 MB."""
     small = H.person("halpe26")
     small[:, :2] = (small[:, :2] - small[:, :2].min(axis=0)) / 40
     corners = np.stack(np.meshgrid(np.arange(60) * 16.0, np.arange(50) * 19.0), -1).reshape(-1, 2) + 20
     people = [H._flat(small + [*corner, 0]) for corner in corners]
-    frames = max(1, TEN_MB // len(json.dumps(people)))
+    frames = frames or max(1, TEN_MB // len(json.dumps(people)))
     entries = [{"image_id": f"{frame}.jpg", "category_id": 1, "score": 2.5, "idx": [0.0], "keypoints": keypoints}
                for frame in range(frames) for keypoints in people]
-    (d / "crowd.json").write_text(json.dumps(entries))
-    return infer(c, d / "crowd.json", *H.SIZE)
+    path.write_text(json.dumps(entries))
+    return path
+
+
+def _crowd_10mb(d, c):
+    return infer(c, _crowd(d / "crowd.json"), *H.SIZE)
 
 
 def _scattered_10mb(d, c):
@@ -1341,8 +1316,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as temporary:
         work = args.keep or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
-        context = Context(work, bool(args.default_model))
-        context.default_cache = args.default_model
+        context = Context(work, args.default_model)
         for number, (name, build) in enumerate(selected.items()):
             try:
                 rows.append(run_case(number, name, build, context))

@@ -15,27 +15,10 @@ import pytest
 
 from cli_runner import assert_refused, uao
 from conftest import moving_person
+from hostile_files import tree
 from uao_deploy.data.sample import SAMPLE_PATH
-from uao_deploy.fileio import file_sha256
 
 FRAMES = 12
-
-
-def tree(folder: Path) -> dict:
-    """Every entry under ``folder`` without following links: files with their sha256, links with
-    their targets, folders by name."""
-    found = {}
-    for base, folders, files in os.walk(folder):
-        for name in folders + files:
-            path = Path(base) / name
-            relative = str(path.relative_to(folder))
-            if path.is_symlink():
-                found[relative] = f"-> {os.readlink(path)}"
-            elif path.is_file():
-                found[relative] = file_sha256(path)
-            else:
-                found[relative] = "folder" if path.is_dir() else "special"
-    return found
 
 
 def keypoint_arrays(**changes) -> dict:
