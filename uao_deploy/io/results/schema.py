@@ -148,10 +148,6 @@ def _check_array(spec: ArraySpec, value: np.ndarray, frames: int, where: str) ->
 
 
 def _check_metadata(metadata: dict, frames: int, world: bool, where: str) -> None:
-    try:  # JSON has no NaN or infinity: such a value is a broken one, and would pass into every output
-        json.dumps(metadata, allow_nan=False, default=str)
-    except ValueError:
-        raise UaoError(f"{where}: its metadata holds NaN or infinite values") from None
     check_fps(metadata.get("fps"), f"{where}: metadata")
     recorded = metadata.get("frames", frames)
     if isinstance(recorded, bool) or recorded != frames:
@@ -166,6 +162,10 @@ def _check_metadata(metadata: dict, frames: int, world: bool, where: str) -> Non
             raise UaoError(f"{where}: its metadata's camera {side} must be a positive number of pixels; got {size!r}")
     if world:
         _check_world_frame(metadata.get("world_frame"), where)
+    try:  # any other field: JSON has no NaN or infinity; such a value is broken and would pass into every output
+        json.dumps(metadata, allow_nan=False, default=str)
+    except ValueError:
+        raise UaoError(f"{where}: its metadata holds NaN or infinite values") from None
 
 
 def _check_world_frame(frame, where: str) -> None:
