@@ -70,6 +70,24 @@ def test_webcam_clip_with_guessed_legs_below_the_frame_is_not_refused(shared_dir
         read_keypoints(path, width=1280, height=720)
 
 
+def test_joints_guessed_far_outside_the_image_are_not_detections(shared_dir):
+    """The webcam clip's hips at y = 1,760 in a 1,080-high image, scored 0.3 and more, were never
+    seen: more than SEEN_MARGIN of the image outside it, a joint is missing (and inferred), whatever
+    its score. Joints inside, or just over the edge, stay detected."""
+    from uao_deploy.camera import SEEN_MARGIN
+    from uao_deploy.pipeline import camera_of, prepare
+
+    sequence, = read_keypoints(shared_dir / "data" / "real2d" / "posemamba_sample_video1.npz", width=1920, height=1080)
+    prepared = prepare(sequence, camera_of(sequence, 1920, 1080))
+    scored = sequence.confidence > 0
+    beyond = scored & (sequence.pixels[..., 1] > (1 + SEEN_MARGIN) * 1080)
+    assert beyond[:, J["pelvis"]].mean() > 0.9 and (sequence.confidence[beyond] >= 0.2).all()
+    assert (prepared.joint_source[beyond] != DETECTED).all() and (prepared.confidence[beyond] == 0).all()
+    within = scored & (sequence.pixels[..., 1] <= (1 + SEEN_MARGIN) * 1080) & (sequence.pixels[..., 1] > 1080)
+    assert within.any() and (prepared.joint_source[within] == DETECTED).all()
+    assert (prepared.joint_source[:, [J["head"], J["l_shoulder"], J["r_shoulder"]]] == DETECTED).all()
+
+
 def test_raw_detectron2_output_names_the_conversion(tmp_path):
     boxes = np.empty(3, dtype=object)
     keypoints = np.empty(3, dtype=object)
