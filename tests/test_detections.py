@@ -196,6 +196,26 @@ def test_world_up_comes_from_detected_joints():
     assert np.degrees(np.arccos(-estimate_world_frame(pose, root).up[1])) > 10  # every joint: tilted
 
 
+def test_the_floor_under_feet_never_seen_is_at_their_median_height():
+    """Inferred legs scatter by the network's noise, not by steps: the floor under feet never seen
+    is from the median of the lower ankle (less INFERRED_ANKLE_HEIGHT), not from its low tail as
+    under detected feet."""
+    from uao_deploy.pipeline.world import ANKLE_HEIGHT, FLOOR_PERCENTILE, INFERRED_ANKLE_HEIGHT, to_world
+
+    frames = 60
+    pose = np.tile(TEMPLATE_3D, (frames, 1, 1))
+    pose[:, [J["r_ankle"], J["l_ankle"]], 1] += np.random.default_rng(4).normal(0, 0.05, (frames, 2))
+    root = np.tile([0.0, 0.0, 4.0], (frames, 1)) + np.linspace(0, 1, frames)[:, None] * [1, 0, 0]
+    up = [0, -1, 0]
+    lowest = lambda world: world[:, [J["r_ankle"], J["l_ankle"]], 1].min(axis=1)  # noqa: E731
+    detected = np.ones((frames, 17), bool)
+    seen, _, _ = to_world(pose, root, up=up, detected=detected)
+    assert np.percentile(lowest(seen), FLOOR_PERCENTILE) == pytest.approx(ANKLE_HEIGHT, abs=1e-4)
+    detected[:, :7] = False
+    unseen, _, _ = to_world(pose, root, up=up, detected=detected)
+    assert np.median(lowest(unseen)) == pytest.approx(INFERRED_ANKLE_HEIGHT, abs=1e-4)
+
+
 def test_every_output_says_where_each_joint_came_from(tmp_path):
     """joint_source: an npz array, a CSV column, a JSON field, a BVH side file, viewer markers."""
     from uao_deploy.io.results import joint_source_path, load_result, write_result
