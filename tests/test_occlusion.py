@@ -127,6 +127,15 @@ def test_settling_moves_only_inferred_joints_to_where_the_body_projects():
     placed = clip.target + clip.root[:, None]
     assert np.allclose(settled[:, LEGS], project(placed, cams)[:, LEGS], atol=1e-5)
     assert (settled[~inferred] == 0).all()
+    # Legs far below a close camera (beyond where project() clamps) go where the pinhole puts them;
+    # a joint behind the camera keeps its place.
+    near = clip.target.copy()
+    near[:, LEGS[1], :] = [0.0, 2.0, 1.0] - clip.root  # 63 degrees below the axis, 1 m ahead
+    near[:, LEGS[3], 2] = -10.0 - clip.root[:, 2]
+    settled = settle_inferred(x, inferred, near, clip.root, cams)
+    assert np.allclose(settled[:, LEGS[1]], cams[:, 0:2] * [0.0, 2.0] + cams[:, 2:4], atol=1e-5)
+    assert (np.abs(settled[:, LEGS[1], 1] - cams[:, 3]) > cams[:, 1]).all()  # past the clamp's edge
+    assert (settled[:, LEGS[3]] == 0).all()
 
 
 @pytest.mark.parametrize("runs", ["sequence", "frame"])
