@@ -42,11 +42,14 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         keypoints = prepare(keypoints, camera)
     strategy = {"frame": _frames, "sequence": _sequence, "causal": _causal}[settings.runs]
     camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
-    arrays["poses_3d"], arrays["root"], contacts, extra["feet"] = place_feet(
+    arrays["poses_3d"], arrays["root"], contacts, extra["feet"], world_frame = place_feet(
         arrays["poses_3d"], arrays["root"], keypoints.pixels, keypoints.info.get("fps") or DEFAULT_FPS,
         keypoints.joint_source, plant=settings.runs == "sequence" and settings.plant_feet)
     if settings.subject_height is not None:
+        unscaled_root = arrays["root"]
         arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
+        world_frame = world_frame.scaled(extra["subject_height"]["root_scale"], extra["subject_height"]["pose_scale"],
+                                         unscaled_root)
     done = time.perf_counter()
     root_done = root_done or started  # causal: the root is found frame by frame, inside the loop
     frames = len(keypoints)
@@ -61,7 +64,8 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     }
     result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
                         keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
-                        camera=camera, joint_source=keypoints.joint_source, contacts=contacts)
+                        camera=camera, joint_source=keypoints.joint_source, contacts=contacts,
+                        world_frame=world_frame)
     return result.check(keypoints.source)
 
 
