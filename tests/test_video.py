@@ -265,8 +265,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
     rng = np.random.default_rng(0)
     poses, x = rng.normal(0, 0.2, (5, 17, 3)), rng.normal(0, 0.1, (5, 17, 2))
     cams, ones = np.repeat(normalized_intrinsics((FOCAL, FOCAL), (500, 501), WIDTH, HEIGHT)[None], 5, 0), np.ones((5, 17))
-    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97),
-                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones), rtol=1e-5)
+    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97)[0],
+                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones)[0], rtol=1e-5)
 
 
 def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):

@@ -84,6 +84,8 @@ def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.nd
     banded, rhs = _trajectory_system(pose, keypoints, cam, weights, smoothness, keypoint_variance)
     trajectory = solve_banded((_BAND, _BAND), banded, rhs).reshape(-1, 3)
     for _ in range(steps):
+        if not (np.isfinite(trajectory).all() and (trajectory[:, 2] > 0).all()):
+            break  # a root behind the camera has no reprojection to linearize: the linear solve stands
         banded, rhs = _trajectory_system(pose, keypoints, cam, weights, smoothness, 0.0, trajectory)
         trajectory = solve_banded((_BAND, _BAND), banded, rhs).reshape(-1, 3)
     return trajectory.astype(np.float32)

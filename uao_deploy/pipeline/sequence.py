@@ -13,11 +13,13 @@ Then, given the flip-averaged poses of those keypoints, the network's uncertaint
 1. Root trajectory: all frames' roots in one least-squares solve of the per-frame reprojection
    equations (:func:`uao_deploy.camera.estimate_root`), joints weighted by
    ``c * (UNCERTAINTY_REF / exp(s)) ** ROOT_UNCERTAINTY_POWER``, plus ``ROOT_SMOOTHNESS`` x the
-   squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`).
-   Two biases of that fit are taken out: the noise left in the keypoints makes a pose look larger
-   and the root nearer, so its variance is subtracted from the normal equations; and the model's
-   own bias (its poses spread wider than the truth, so the root sits too far) is its calibrated
-   depth scale (:class:`uao_deploy.contract.Calibration`), applied to the trajectory.
+   squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`),
+   solved on the reprojection error itself (Gauss-Newton steps from the linear solve), which keypoint
+   noise of any kind leaves unbiased. Two biases remain and are taken out as factors on the depth:
+   the noise the lifter followed (it bends its pose towards noisy keypoints but keeps its size, so
+   the pose spreads wider in the image and the root comes nearer; :func:`followed_noise_scale`), and
+   the model's own bias (its poses spread wider than the truth, so the root sits too far), its
+   calibrated depth scale (:class:`uao_deploy.contract.Calibration`).
 2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
    any engine (:func:`refine_video`): the 2D inputs move under the reprojection (through the
    trajectory), pseudo-target, smoothness and bone-length terms.
