@@ -58,8 +58,8 @@ OVERLAP = 10  # frames shared with each neighbour: 11 % more work than no overla
 ROOT_GAUSS_NEWTON_STEPS = 2  # the first converges to within a millimetre; the second makes sure
 # followed_noise_scale: the lifter's residual (over the pose's spread) on exact keypoints, and the factor on
 # the residual beyond it; chosen over five detector-noise models on the train and val clips (docs/root-depth.md).
-LIFTER_MISFIT = 0.001
-FOLLOWED_NOISE = 2.0
+LIFTER_MISFIT = 0.002
+FOLLOWED_NOISE = 1.5
 # The least squares take the lifted pose as exact; its errors, alike over neighbouring frames, move the
 # root more than the reprojection residual says. Per axis (x, y, z), the root's RMS error over the least
 # squares' standard deviation on the validation clips (3 clips x 150 frames, default 4 px and drift
