@@ -42,11 +42,14 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         keypoints = prepare(keypoints, camera)
     strategy = {"frame": _frames, "sequence": _sequence, "causal": _causal}[settings.runs]
     camera, arrays, root_done, extra = strategy(keypoints, engine, settings, progress)
-    arrays["poses_3d"], arrays["root"], contacts, extra["feet"] = place_feet(
+    arrays["poses_3d"], arrays["root"], contacts, extra["feet"], world_frame = place_feet(
         arrays["poses_3d"], arrays["root"], keypoints.pixels, keypoints.info.get("fps") or DEFAULT_FPS,
         keypoints.joint_source, plant=settings.runs == "sequence" and settings.plant_feet)
     if settings.subject_height is not None:
+        unscaled_root = arrays["root"]
         arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
+        world_frame = world_frame.scaled(extra["subject_height"]["root_scale"], extra["subject_height"]["pose_scale"],
+                                         unscaled_root)
     pixels = _pixels_drawn(keypoints, camera, arrays["poses_3d"], arrays["root"])
     done = time.perf_counter()
     root_done = root_done or started  # causal: the root is found frame by frame, inside the loop
@@ -62,7 +65,8 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     }
     result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
                         keypoints_2d=pixels, confidence=keypoints.confidence, metadata=metadata,
-                        camera=camera, joint_source=keypoints.joint_source, contacts=contacts)
+                        camera=camera, joint_source=keypoints.joint_source, contacts=contacts,
+                        world_frame=world_frame)
     return result.check(keypoints.source)
 
 
@@ -132,10 +136,10 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
         root = smooth_track(np.concatenate(root), settings.smooth_root)
 
         def trajectory(x, initial, uncertainty):
-            return smooth_track(estimate_root(initial, x, cams, weights), settings.smooth_root)
+            return (smooth_track(estimate_root(initial, x, cams, weights), settings.smooth_root),)
 
-        x, initial, uncertainty, root, settle_rounds = _settle(prepared, x, cams, initial, uncertainty, root,
-                                                               engine, settings.batch_size, trajectory)
+        x, initial, uncertainty, (root,), settle_rounds = _settle(prepared, x, cams, initial, uncertainty, (root,),
+                                                                  engine, settings.batch_size, trajectory)
         root_done = time.perf_counter()
         poses = []
         for part in batches:  # no iterations: the plain lifter's pose is the result
@@ -152,24 +156,24 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
         "inferred_settle_rounds": settle_rounds}}
 
 
-def _settle(prepared: Prepared, x, cams, initial, uncertainty, root, engine, batch_size: int, trajectory):
-    """(keypoints, poses, uncertainty, root, rounds) after up to ``SETTLE_ROUNDS`` rounds in which the
+def _settle(prepared: Prepared, x, cams, initial, uncertainty, track: tuple, engine, batch_size: int, trajectory):
+    """(keypoints, poses, uncertainty, track, rounds) after up to ``SETTLE_ROUNDS`` rounds in which the
     inferred joints move to where the lifted body projects them and the body is lifted again
     (:func:`~uao_deploy.pipeline.missing.settle_inferred`). ``trajectory(x, poses, uncertainty)`` gives
-    the root as the strategy finds it."""
+    the strategy's track: the root (T, 3) first, then whatever else the strategy finds with it."""
     inferred = prepared.joint_source == INFERRED
     moving = inferred.any(axis=1)  # only these frames' inputs change: the others keep their prediction
     rounds = 0
     while moving.any() and rounds < SETTLE_ROUNDS:
-        settled = settle_inferred(x, inferred, initial, root, cams)
+        settled = settle_inferred(x, inferred, initial, track[0], cams)
         settled_initial, settled_uncertainty = initial.copy(), uncertainty.copy()
         settled_initial[moving], settled_uncertainty[moving] = _predict(engine, settled[moving], batch_size)
-        settled_root = trajectory(settled, settled_initial, settled_uncertainty)
-        if not (np.isfinite(settled_root).all() and (settled_root[:, 2] > 0).all()):
+        settled_track = trajectory(settled, settled_initial, settled_uncertainty)
+        if not (np.isfinite(settled_track[0]).all() and (settled_track[0][:, 2] > 0).all()):
             break  # a body that walks behind the camera is no better a guess: keep the last one
-        x, initial, uncertainty, root = settled, settled_initial, settled_uncertainty, settled_root
+        x, initial, uncertainty, track = settled, settled_initial, settled_uncertainty, settled_track
         rounds += 1
-    return x, initial, uncertainty, root, rounds
+    return x, initial, uncertainty, track, rounds
 
 
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
@@ -185,11 +189,11 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         return steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
                                      engine.calibration.root_depth_scale)
 
-    root = trajectory(x, initial, uncertainty)
-    x, initial, uncertainty, root, settle_rounds = _settle(prepared, x, cams, initial, uncertainty, root,
-                                                           engine, settings.batch_size, trajectory)
+    x, initial, uncertainty, (root, depth_scale), settle_rounds = _settle(
+        prepared, x, cams, initial, uncertainty, trajectory(x, initial, uncertainty), engine, settings.batch_size,
+        trajectory)
     cam = camera.normalized()
-    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
     if settle_rounds:
@@ -200,6 +204,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
+        "followed_noise_scale": depth_scale / engine.calibration.root_depth_scale,
         "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 

@@ -64,6 +64,14 @@ class WorldFrame:
         """World-frame points back in the camera frame (float64): the inverse of :meth:`apply`."""
         return np.asarray(points, np.float64) @ self.rotation + self.origin
 
+    def scaled(self, root_factor: float, body_factor: float, root: np.ndarray) -> "WorldFrame":
+        """This frame for the result whose roots (T, 3) ``root`` were scaled by ``root_factor`` about the
+        camera centre and whose root-relative poses by ``body_factor`` (``--subject-height``): the floor
+        stays under the feet, the root's height over it scaled by ``body_factor``."""
+        height = float(np.median((np.asarray(root, np.float64) - self.origin) @ self.up))
+        return WorldFrame(self.rotation, self.origin * root_factor + (root_factor - body_factor) * height * self.up,
+                          self.up_method)
+
     def camera_height(self) -> float:
         """Height of the camera above the floor, metres."""
         return float(self.apply(np.zeros(3))[1])
@@ -190,11 +198,16 @@ def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float |
     return frame.apply(joints), frame.apply(root), frame
 
 
-def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
+def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None,
+                    frame: WorldFrame | None = None) -> tuple[dict, dict]:
     """Result arrays (``poses_3d``, ``root``, ...) with ``poses_world`` and ``root_world`` added (or
-    remade), and the metadata with ``world_frame``. Fitted to the detected joints: ``joint_source`` 0,
-    else (older results) a confidence above 0."""
-    detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
-        arrays["confidence"] > 0 if "confidence" in arrays else None
-    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
-    return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}
+    remade), and the metadata with ``world_frame``: ``frame`` where given (the one the feet were
+    planted on), else fitted to the detected joints: ``joint_source`` 0, else (older results) a
+    confidence above 0."""
+    if frame is None:
+        detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
+            arrays["confidence"] > 0 if "confidence" in arrays else None
+        frame = estimate_world_frame(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
+    joints = np.asarray(arrays["poses_3d"], np.float64) + np.asarray(arrays["root"], np.float64)[:, None]
+    return {**arrays, "poses_world": frame.apply(joints), "root_world": frame.apply(arrays["root"])}, \
+        {**metadata, "world_frame": frame.to_dict()}
