@@ -135,8 +135,8 @@ def ort_session(path, providers="cpu", threads: int | None = None, profile_prefi
 
     For a GPU provider the CUDA libraries are loaded first, and ONNX Runtime's own log of the session's
     start is held back: when the provider does not start, its reason goes into the one error line.
-    ``optimize`` False skips ONNX Runtime's graph optimizations: a session only read (its metadata
-    and signature) opens in half the time and memory."""
+    ``optimize`` False skips ONNX Runtime's graph optimizations: the session opens in half the time
+    and memory."""
     ort = import_onnxruntime()
     requested = require_available(providers)
     on_gpu = requested[0] != "CPUExecutionProvider"

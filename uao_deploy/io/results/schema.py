@@ -53,7 +53,7 @@ ARRAYS = (
     ArraySpec("uncertainty", ("T", J), "f", low=0, high=MAX_METRES,
               meaning="exp(s) per joint, metres"),
     ArraySpec("keypoints_2d", ("T", J, 2), "f", low=-MAX_PIXELS, high=MAX_PIXELS,
-              meaning="the pixels used, after filling"),
+              meaning="the pixels used, after filling; inferred joints where the lifted body projects them"),
     ArraySpec("confidence", ("T", J), "f", low=0,
               meaning="detector confidence, 0 where a joint was missing and filled"),
     ArraySpec("joint_source", ("T", J), "u", required=False, low=0, high=len(JOINT_SOURCES) - 1,
