@@ -6,7 +6,7 @@ as ``uao infer`` does, and prints the time per frame and the process's peak resi
 from the kernel). What grows with the video is the core's per-frame arrays and banded solves; the
 engine runs one window per call, so its memory is that of one window whatever the length.
 
-    python benchmarks/infer_long.py [--frames 200000] [--engine EXPORT_DIR] [--out benchmarks/results]
+    python benchmarks/infer_long.py [--frames 200000] [--engine EXPORT_DIR] [--threads 1] [--out benchmarks/results]
 
 Without ``--engine`` the embedded model's cached export is used (exported on first use).
 """
@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=200_000)
     parser.add_argument("--engine", type=Path, help="export folder (`uao export --out DIR`); default: the cached export")
     parser.add_argument("--out", type=Path, help="folder for <date>_infer_long.md and .json")
+    parser.add_argument("--threads", type=int, help="ONNX Runtime intra-op threads [default: its own, one per core]")
     args = parser.parse_args()
     if args.engine is None:
         from uao_deploy.jobs.infer import default_export
@@ -52,7 +53,7 @@ def main() -> None:
     pixels = pixels + np.random.default_rng(0).normal(0, 2, pixels.shape).astype(np.float32)
     keypoints = np.concatenate([pixels, np.tile(sample.confidence, (repeats, 1))[:args.frames, :, None]], axis=-1)
     load = [os.getloadavg()[0]]
-    with engines.load(args.engine, backend="onnxruntime") as engine:
+    with engines.load(args.engine, backend="onnxruntime", threads=args.threads) as engine:
         engine_mb = peak_rss_mb()
         started, cpu_started = time.perf_counter(), time.process_time()
         result = lift(keypoints, engine, camera_of(sample), LiftSettings(engine.sequence_config.iters, "sequence"))
@@ -61,7 +62,7 @@ def main() -> None:
     report = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"), "frames": args.frames,
               "engine": str(args.engine), "architecture": engine.architecture,
               "model_config": read_manifest(args.engine).get("model_config"),
-              "cores": os.cpu_count(), "load_average_1min": load, "lift_s": seconds, "lift_cpu_s": cpu_seconds,
+              "cores": os.cpu_count(), "ort_threads": args.threads, "load_average_1min": load, "lift_s": seconds, "lift_cpu_s": cpu_seconds,
               "ms_per_frame": 1000 * seconds / args.frames, "cpu_ms_per_frame": 1000 * cpu_seconds / args.frames,
               "peak_rss_mb_engine_open": engine_mb, "peak_rss_mb": peak_rss_mb(),
               "finite": bool(np.isfinite(result.poses_3d).all() and np.isfinite(result.root).all())}
