@@ -319,3 +319,28 @@ def test_fp16_error_in_mm_is_measured(tiny_fp16_export, tiny_export, tiny_checkp
         assert full[graph]["max_mm"] < 0.01  # fp32 graphs: float noise
         assert 0 < half[graph]["mean_mm"] <= half[graph]["max_mm"] < 10
         assert half[graph]["mean_mm"] > full[graph]["mean_mm"]
+
+
+def test_inlining_keeps_every_output_of_a_body_that_repeats_one():
+    """A graph whose output list holds one value twice (a step whose two pseudo-targets are one
+    tensor, as without the flip) and an input: each of the placeholder's outputs is still made."""
+    from onnx import TensorProto, helper
+
+    def value(name):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [2])
+
+    body = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "body", [value("x")],
+                                              [value("y"), value("y"), value("x")]))
+    call = helper.make_node("body", ["a"], ["first", "second", "passed"], domain=trace.PLACEHOLDER_DOMAIN)
+    outline = helper.make_model(helper.make_graph(
+        [call, helper.make_node("Add", ["first", "second"], ["sum"])], "outline", [value("a")],
+        [value("sum"), value("passed")]), opset_imports=[helper.make_opsetid("", 20)])
+    merged = export_module.inline_graphs(outline, {"body": body})
+    onnx.checker.check_model(merged)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(merged.SerializeToString())
+    a = np.float32([-1.0, 2.0])
+    total, passed = session.run(None, {"a": a})
+    np.testing.assert_array_equal(total, [0.0, 4.0])
+    np.testing.assert_array_equal(passed, a)
