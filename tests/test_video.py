@@ -23,7 +23,7 @@ from uao_deploy.model import GUMLP, GUMLPConfig
 from uao_deploy.trajectory import (estimate_root_trajectory, keypoint_noise_variance, root_trajectory_std,
                                    smooth_tracks, smoothed_noise_share)
 from uao_deploy.contract import SequenceConfig
-from uao_deploy.tto.optimize import refine_sequence
+from uao_deploy.tto.optimize import adam_update, refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
 from uao_deploy.tto.windows import Stitcher, blend_weights, window_layout
 
@@ -342,11 +342,13 @@ def test_sequence_windows_do_not_interact(small_model):
         torch.testing.assert_close(joint, separate, atol=1e-6, rtol=0)
 
 
-def test_sequence_gradient_matches_finite_differences(small_model):
+@pytest.mark.parametrize("flip_steps", [True, False])
+def test_sequence_gradient_matches_finite_differences(small_model, flip_steps):
     """Every term but the Gaussian one, whose uncertainty s is held constant by design (as UAO's), so
-    that finite differences, which do move s, would not match it."""
+    that finite differences, which do move s, would not match it. Without flip_steps the loss does not
+    depend on z_flip: its gradient is 0."""
     model = small_model.double()
-    config = SequenceConfig(w_gauss=0.0, w_smooth=1.0, w_bone=1.0)
+    config = SequenceConfig(w_gauss=0.0, w_smooth=1.0, w_bone=1.0, flip_steps=flip_steps)
     try:
         x, confidence, cam, root = (t.double() for t in _windows(model, windows=1, frames=5))
         forward = model_sequence_callables(model, SequenceConfig())[0]
@@ -355,6 +357,7 @@ def test_sequence_gradient_matches_finite_differences(small_model):
         z, z_flip = x + 0.01, skeleton.flip_pose(x) - 0.01
         args = (x, confidence, weight, mu0, mu0_flip, cam)
         loss, *grads = sequence_value_and_grad(model, z, z_flip, root, *args, config=config)
+        assert bool((grads[1] == 0).all()) != flip_steps
         variables = [z, z_flip, root]
         for index, grad in enumerate(grads):
             direction = torch.randn_like(variables[index]) * 1e-6
@@ -366,6 +369,25 @@ def test_sequence_gradient_matches_finite_differences(small_model):
             assert float((grad * direction).sum()) == pytest.approx(numeric, rel=1e-4, abs=1e-12)
     finally:
         model.float()
+
+
+def test_steps_without_the_flip_average_the_moved_input_with_its_flip(small_model):
+    """flip_steps False: one Adam step moves z alone (z_flip's gradient is 0); the final pose averages
+    the network's poses of the moved z and of its mirror image."""
+    x, confidence, cam, root = _windows(small_model)
+    config = SequenceConfig(iters=1, flip_steps=False)
+    forward, step, first_step = model_sequence_callables(small_model, config)
+    pose, _, _ = refine_sequence(forward, step, x, confidence, cam, root, config, first_step)
+    _, grad_z, grad_z_flip, *_ = first_step(x, skeleton.flip_pose(x), root, x, confidence, cam)
+    assert bool((grad_z_flip == 0).all()) and not bool((grad_z == 0).all())
+    moved = adam_update(x, grad_z, 0 * x, 0 * x, 1, config)[0]
+    with torch.no_grad():
+        plain = forward(moved.flatten(0, 1))[0]
+        mirrored = skeleton.flip_pose(forward(skeleton.flip_pose(moved.flatten(0, 1)))[0])
+    torch.testing.assert_close(pose, skeleton.zero_root((plain + mirrored) / 2).unflatten(0, (2, 6)),
+                               atol=1e-6, rtol=0)
+    with_flip = refine_sequence(forward, step, x, confidence, cam, root, SequenceConfig(iters=1), first_step)[0]
+    assert not torch.allclose(pose, with_flip, atol=1e-6)
 
 
 def test_root_moves_by_its_own_step_size(small_model):

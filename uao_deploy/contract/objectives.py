@@ -161,6 +161,9 @@ class SequenceConfig(Settings):
     w_smooth: float = 0.1
     w_bone: float = 0.1
     w_root: float = 1.0
+    # False: the Adam steps move z alone and run the network on it only (half their work); the final
+    # prediction still averages z's pose with its flip's.
+    flip_steps: bool = True
 
     def step_sizes(self) -> dict:
         return {"z": self.lr, "z_flip": self.lr, "root": self.lr_root}

@@ -157,7 +157,8 @@ def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceCon
 
     start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root}
     final, losses = adam_descent(value_and_grads, start, config, config.step_sizes())
-    pose = flip_average(lambda v: forward(v)[0], _frames(final["z"]), _frames(final["z_flip"]))
+    z_flip = final["z_flip"] if config.flip_steps else skeleton.flip_pose(final["z"])
+    pose = flip_average(lambda v: forward(v)[0], _frames(final["z"]), _frames(z_flip))
     return pose.reshape(tuple(x.shape[:2]) + (skeleton.NUM_JOINTS, 3)), final["root"], losses
 
 
