@@ -24,8 +24,8 @@ from ..errors import UaoError
 @options.tto_iters(help="Adam steps K fixed in the fused TTO graph.")
 @click.option("--no-flip", is_flag=True, help="TTO without the horizontally flipped copy.")
 @click.option("--sequence-flip-steps/--no-sequence-flip-steps", default=SequenceConfig().flip_steps, show_default=True,
-              help="Sequence UAO's Adam steps also move the flipped copy (about 1.6x the time of the steps "
-                   "without it; the final pose averages the flip either way).")
+              help="Sequence UAO's Adam steps also move the flipped copy (twice the network work in the steps; "
+                   "the final pose averages the flip either way).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
               help="fp16: linear layers in float16, inputs, norms and Adam state in float32.")
 @click.option("--batch", default=None, metavar="MIN:OPT:MAX",

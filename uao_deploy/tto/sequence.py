@@ -14,7 +14,9 @@ least-squares trajectory). The camera is given: its focal length is estimated on
 * ``w_bone`` x the squared deviation of each bone's length from its mean over the window;
 * ``w_root`` x the squared acceleration of the root trajectory.
 
-Adam moves each variable with its own step size (normalized pixels and metres are not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
+Without ``flip_steps`` the steps move z alone and the flipped copy's terms are z's (counted twice,
+so the weights keep their balance); the final pose still averages z's prediction with its mirror
+image's. Adam moves each variable with its own step size (normalized pixels and metres are not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
 window length. The loss of window w depends on window w alone.
 
 Registered in :data:`uao_deploy.contract.SEQUENCE`: ``reference_functions`` gives the step graph's
