@@ -9,7 +9,7 @@ from uao_deploy import UaoError
 from uao_deploy.metrics import foot_sliding
 from uao_deploy.pipeline.feet import LEGS, estimate_contacts, leg_ik, place_feet, plant_feet
 from uao_deploy.pipeline.missing import TEMPLATE
-from uao_deploy.pipeline.world import ANKLE_HEIGHT
+from uao_deploy.pipeline.world import ANKLE_HEIGHT, add_world_frame
 
 FPS = 50.0
 ANKLES = [leg[2] for leg in LEGS]
@@ -113,7 +113,7 @@ def test_place_feet_works_in_the_camera_frame():
     camera += rng.normal(0, 0.005, camera.shape)
     pixels = 500 + 1000 * camera[..., :2] / camera[..., 2:]
     poses, root = camera - camera[:, :1], camera[:, 0]
-    new_poses, new_root, contacts, info = place_feet(poses, root, pixels, FPS)
+    new_poses, new_root, contacts, info, frame = place_feet(poses, root, pixels, FPS)
     assert info["planted"] and ((contacts & stance).sum() / contacts.sum()) > 0.9
     absolute = new_poses + new_root[:, None]
     before = foot_sliding(camera[:, ANKLES], (world @ rotation)[:, ANKLES], FPS)
@@ -122,6 +122,17 @@ def test_place_feet_works_in_the_camera_frame():
     np.testing.assert_allclose(new_poses[:, 0], 0, atol=1e-6)
     unplanted = place_feet(poses, root, pixels, FPS, plant=False)
     assert unplanted[0] is poses and not unplanted[3]["planted"]
+    # Written in the frame they were planted in, the standing ankles stand on its floor, not under a
+    # floor fitted again to the planted result; so too scaled to a subject's height.
+    arrays = {"poses_3d": new_poses, "root": new_root}
+    heights = add_world_frame(arrays, {}, frame=frame)[0]["poses_world"][:, ANKLES, 1][contacts]
+    assert heights.min() > ANKLE_HEIGHT - 1e-4
+    refitted = add_world_frame(arrays, {})[0]["poses_world"][:, ANKLES, 1][contacts]
+    assert not np.allclose(refitted, heights, atol=1e-3)
+    body, roots = 1.1, 1.1 * 1.02
+    scaled = add_world_frame({"poses_3d": new_poses * body, "root": new_root * roots}, {},
+                             frame=frame.scaled(roots, body, new_root))[0]["poses_world"][:, ANKLES, 1][contacts]
+    np.testing.assert_allclose(np.median(scaled), body * np.median(heights), atol=2e-3)
 
 
 def test_every_output_carries_the_contacts_and_the_root_std(tmp_path):

@@ -182,6 +182,43 @@ def test_noise_correction_keeps_the_root_depth_of_noisy_keypoints(motion):
     assert keypoint_noise_variance(noisy, missing) == 0.0
 
 
+def test_gauss_newton_keeps_the_root_depth_under_slow_drift(motion):
+    """Per-joint drift that changes over a second passes the noise measure (second differences) and so
+    the correction of the linear fit; the steps on the reprojection error need no noise measure."""
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    detected, weights = np.ones(x.shape[:2], bool), np.ones(x.shape[:2])
+    linear, stepped = [], []
+    drifting = VideoNoiseModel(sigma=4.0, drift=3.0, drift_frames=50.0, gross_rate=0.0, missing_rate=0.0)
+    for seed in range(40):  # each draw bends the skeleton its own way (about 0.1 m of depth): the mean tells
+        noisy = x + drifting.sample(len(x), np.random.default_rng(seed))[0] / 500  # 12 px of drift, 4 px white
+        variance = keypoint_noise_variance(noisy, detected)
+        linear.append(np.mean(estimate_root_trajectory(poses, noisy, cam, weights, 100.0, variance)[:, 2] - roots[:, 2]))
+        stepped.append(np.mean(estimate_root_trajectory(poses, noisy, cam, weights, 100.0, variance, steps=2)[:, 2]
+                               - roots[:, 2]))
+    assert np.mean(linear) < -0.04  # the drift makes the pose look larger: the linear fit comes too near
+    assert abs(np.mean(stepped)) < 0.5 * abs(np.mean(linear))
+    # On exact keypoints each frame's steps stay at the truth.
+    np.testing.assert_allclose(estimate_root_trajectory(poses, x, cam, weights, 0.0, steps=2), roots, atol=1e-5)
+
+
+def test_followed_noise_scale_grows_with_the_residual_over_the_spread(motion):
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    confidence = np.ones(x.shape[:2])
+    assert steps.followed_noise_scale(x, cam, poses, confidence, roots) == 1.0
+    placed = poses + roots[:, None]
+    projected = cam[:, None, :2] * placed[..., :2] / placed[..., 2:3] + cam[:, None, 2:4]
+    spread = np.var(projected - projected.mean(axis=1, keepdims=True))
+    noisy = x + np.random.default_rng(0).normal(0, np.sqrt(0.01 * spread), x.shape)  # a residual of 1 % of it
+    expected = np.exp(steps.FOLLOWED_NOISE * (0.01 - steps.LIFTER_MISFIT))
+    assert steps.followed_noise_scale(noisy, cam, poses, confidence, roots) == pytest.approx(expected, rel=0.01)
+    # What a joint's confidence discounts counts less.
+    confidence[:, 3] = 0
+    noisy[:, 3] += 0.5
+    assert steps.followed_noise_scale(noisy, cam, poses, confidence, roots) == pytest.approx(expected, rel=0.01)
+
+
 def test_keypoint_smoothing_leaves_the_share_of_noise_it_reports(motion):
     poses, roots = motion
     x, _ = exact_keypoints(poses, roots)
@@ -228,8 +265,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
     rng = np.random.default_rng(0)
     poses, x = rng.normal(0, 0.2, (5, 17, 3)), rng.normal(0, 0.1, (5, 17, 2))
     cams, ones = np.repeat(normalized_intrinsics((FOCAL, FOCAL), (500, 501), WIDTH, HEIGHT)[None], 5, 0), np.ones((5, 17))
-    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97),
-                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones), rtol=1e-5)
+    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97)[0],
+                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones)[0], rtol=1e-5)
 
 
 def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):

@@ -48,13 +48,13 @@ def keypoint_noise_variance(keypoints: np.ndarray, detected: np.ndarray) -> floa
     return float((1.4826 * deviation) ** 2 / 6)
 
 
-def _trajectory_system(pose, keypoints, cam, weights, smoothness: float, keypoint_variance: float
-                       ) -> tuple[np.ndarray, np.ndarray]:
+def _trajectory_system(pose, keypoints, cam, weights, smoothness: float, keypoint_variance: float,
+                       around: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The banded normal matrix ((2 * _BAND + 1, 3T), solve_banded layout) and right-hand side (3T,) of
-    :func:`estimate_root_trajectory`."""
+    :func:`estimate_root_trajectory` (one Gauss-Newton step from the trajectory ``around``, if given)."""
     if smoothness < 0:
         raise UaoError(f"the root smoothness must be >= 0; got {smoothness}")
-    normal, rhs = root_normal_equations(pose, keypoints, cam, weights, keypoint_variance)
+    normal, rhs = root_normal_equations(pose, keypoints, cam, weights, keypoint_variance, around)
     frames = len(normal)
     banded = np.zeros((2 * _BAND + 1, 3 * frames))  # solve_banded layout: banded[u + i - j, j] = A[i, j]
     for i in range(3):
@@ -71,16 +71,24 @@ def _trajectory_system(pose, keypoints, cam, weights, smoothness: float, keypoin
 
 
 def estimate_root_trajectory(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,
-                             smoothness: float, keypoint_variance: float = 0.0) -> np.ndarray:
+                             smoothness: float, keypoint_variance: float = 0.0, steps: int = 0) -> np.ndarray:
     """Camera-frame roots (T, 3) minimising the per-frame reprojection residuals plus the acceleration penalty.
 
     Arguments as :func:`uao_deploy.camera.estimate_root` (frames in order); ``smoothness`` 0 gives its
-    result; ``keypoint_variance`` as :func:`uao_deploy.camera.root_normal_equations`.
+    result; ``keypoint_variance`` as :func:`uao_deploy.camera.root_normal_equations`. ``steps``
+    Gauss-Newton steps on the reprojection error itself follow that linear solve (its ``around``):
+    unbiased under any keypoint noise, without a noise estimate.
     """
     from scipy.linalg import solve_banded
 
     banded, rhs = _trajectory_system(pose, keypoints, cam, weights, smoothness, keypoint_variance)
-    return solve_banded((_BAND, _BAND), banded, rhs).reshape(-1, 3).astype(np.float32)
+    trajectory = solve_banded((_BAND, _BAND), banded, rhs).reshape(-1, 3)
+    for _ in range(steps):
+        if not (np.isfinite(trajectory).all() and (trajectory[:, 2] > 0).all()):
+            break  # a root behind the camera has no reprojection to linearize: the linear solve stands
+        banded, rhs = _trajectory_system(pose, keypoints, cam, weights, smoothness, 0.0, trajectory)
+        trajectory = solve_banded((_BAND, _BAND), banded, rhs).reshape(-1, 3)
+    return trajectory.astype(np.float32)
 
 
 def root_trajectory_std(pose: np.ndarray, keypoints: np.ndarray, cam: np.ndarray, weights: np.ndarray,

@@ -27,7 +27,7 @@ def depth_ratio(engine, clip) -> float:
     x, _, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
     poses, uncertainty = steps.predict_with_uncertainty(engine, x)
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
-    root = steps.root_trajectory(x, cams, poses, uncertainty, weights, noise_left)
+    root, _ = steps.root_trajectory(x, cams, poses, uncertainty, weights, noise_left)
     return float(np.median(clip.root[:, 2] / root[:, 2]))
 
 

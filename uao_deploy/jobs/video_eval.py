@@ -35,7 +35,7 @@ from ..metrics import (angle_degrees, foot_sliding, jitter, mpjpe, p_mpjpe, root
 from ..pipeline import LiftSettings, camera_of, lift, prepare
 from ..pipeline.feet import LEGS, place_feet
 from ..pipeline.height import height_scales, skeleton_height
-from ..pipeline.world import ANKLE_HEIGHT, ANKLES, estimate_world_frame
+from ..pipeline.world import ANKLE_HEIGHT, ANKLES, WorldFrame, estimate_world_frame
 
 FREE_FEET = "sequence-uao-free-feet"  # sequence-uao without planting its feet (pipeline.feet)
 METHODS = ("plain", "plain+savgol", "frame-uao", "sequence-uao", "causal-uao", "sequence-uao+height", FREE_FEET)
@@ -58,9 +58,10 @@ def _acceleration(track: np.ndarray) -> np.ndarray:
 
 
 def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected: np.ndarray | None = None,
-                  contacts: np.ndarray | None = None) -> dict[str, float]:
+                  contacts: np.ndarray | None = None, frame: WorldFrame | None = None) -> dict[str, float]:
     """The METRICS (mm) and, where the clip knows its up direction, the WORLD_METRICS of one lifted video
-    (the world frame fitted to the ``detected`` (T, 17) joints, as ``uao infer`` fits it); with foot
+    (in the world frame ``frame`` the result was written with, else fitted to the ``detected`` (T, 17)
+    joints, as ``uao infer`` fits it); with foot
     ``contacts`` (T, 2), their precision and recall (%) against the frames where the true ankle is still
     (as :func:`uao_deploy.metrics.foot_sliding` counts them)."""
     pose, root = np.asarray(pose, np.float64), np.asarray(root, np.float64)
@@ -82,7 +83,7 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected:
                       **root_error_parts(root, clip.root))
     values = {name: float(value) * 1000 for name, value in values.items()}  # mm
     if clip.up is not None:
-        frame = estimate_world_frame(pose, root, detected=detected)
+        frame = frame or estimate_world_frame(pose, root, detected=detected)
         values.update(rte=rte(root, clip.root), jitter=jitter(absolute, clip.sequence.fps),
                       up_error=angle_degrees(frame.up, clip.up),
                       floor_penetration=1000 * floor_penetration(frame.apply(absolute)[:, list(ANKLES), 1]))
@@ -116,8 +117,9 @@ def truth_metrics(clip: VideoClip) -> dict[str, float]:
 
 
 def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], keypoints=None) -> dict[str, tuple]:
-    """(pose, root, foot contacts (T, 2) or None) of each of ``methods`` (names of METHODS) for one video
-    (``keypoints``: its :func:`~uao_deploy.pipeline.prepare` result, made here when not given)."""
+    """(pose, root, foot contacts (T, 2) or None, the world frame the feet were planted in or None) of each
+    of ``methods`` (names of METHODS) for one video (``keypoints``: its :func:`~uao_deploy.pipeline.prepare`
+    result, made here when not given)."""
     unknown = sorted(set(methods) - set(METHODS))
     if unknown:
         raise UaoError(f"unknown video methods {', '.join(unknown)}; known: {', '.join(METHODS)}")
@@ -126,21 +128,23 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], k
         keypoints = prepare(clip.sequence, camera_of(clip.sequence))
     if {"plain", "plain+savgol"} & set(methods):
         plain = lift(keypoints, engine, settings=LiftSettings(0, "frame"))
-        lifted["plain"] = (plain.poses_3d, plain.root, None)
+        lifted["plain"] = (plain.poses_3d, plain.root, None, None)
         lifted["plain+savgol"] = (skeleton.zero_root(savgol(plain.poses_3d, SAVGOL_POSE)),
-                                  savgol(plain.root, SAVGOL_ROOT), None)
+                                  savgol(plain.root, SAVGOL_ROOT), None, None)
     for method, strategy in (("frame-uao", "frame"), ("sequence-uao", "sequence"), ("causal-uao", "causal")):
         if method in methods or (method == "sequence-uao" and {"sequence-uao+height", FREE_FEET} & set(methods)):
             result = lift(keypoints, engine, settings=LiftSettings(iters, strategy, plant_feet=False))
-            lifted[method] = (result.poses_3d, result.root, None)
+            lifted[method] = (result.poses_3d, result.root, None, None)
             if strategy == "sequence":  # the feet planted as lift() plants them, and as they were
                 lifted[FREE_FEET] = lifted[method]
-                lifted[method] = place_feet(result.poses_3d, result.root, keypoints.pixels, clip.sequence.fps,
-                                            keypoints.joint_source)[:3]
+                pose, root, contacts, _, frame = place_feet(result.poses_3d, result.root, keypoints.pixels,
+                                                            clip.sequence.fps, keypoints.joint_source)
+                lifted[method] = (pose, root, contacts, frame)
     if "sequence-uao+height" in methods:
-        pose, root, contacts = lifted["sequence-uao"]
+        pose, root, contacts, frame = lifted["sequence-uao"]
         pose_scale, root_scale = height_scales(pose, skeleton_height(clip.target))
-        lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale, contacts)
+        lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale, contacts,
+                                         frame.scaled(root_scale, pose_scale, root))
     return {method: lifted[method] for method in methods}
 
 
@@ -184,8 +188,8 @@ def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bo
             clip, hidden, extra = occlude(clip, occlusion, np.random.default_rng((seed, index)))
             extra["subject_share"] = subject_share(clip.sequence, truth_pixels)
         keypoints = prepare(clip.sequence, camera_of(clip.sequence))
-        for method, (pose, root, contacts) in lift_methods(clip, engine, iters, methods, keypoints).items():
-            values = video_metrics(pose, root, clip, keypoints.detected, contacts)
+        for method, (pose, root, contacts, frame) in lift_methods(clip, engine, iters, methods, keypoints).items():
+            values = video_metrics(pose, root, clip, keypoints.detected, contacts, frame)
             if occlusion is not None:
                 values.update(visibility_metrics(pose, root, clip, keypoints.joint_source, hidden), **extra)
             add(method, clip, values)

@@ -161,8 +161,9 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
 
 def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: float,
                joint_source: np.ndarray | None = None, plant: bool = True):
-    """(root-relative poses (T, 17, 3), root (T, 3), contacts (T, 2) bool, what was done) of a camera-frame
-    result: its foot contacts on the floor of its world frame, and with ``plant`` its feet planted."""
+    """(root-relative poses (T, 17, 3), root (T, 3), contacts (T, 2) bool, what was done, the world frame) of
+    a camera-frame result: its foot contacts on the floor of its world frame, and with ``plant`` its feet
+    planted on that floor. Fitted again after planting, the floor would move under the planted ankles."""
     detected = None if joint_source is None else np.asarray(joint_source) == 0
     frame = estimate_world_frame(poses, root, detected=detected)
     world = frame.apply(np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]).astype(np.float64)
@@ -170,7 +171,7 @@ def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: 
     info = {"contacts": "estimated from ankle height over the fitted floor, ankle speed and 2D stillness",
             "planted": plant, "contact_share": contacts.mean(axis=0).round(3).tolist()}
     if not plant:
-        return poses, root, contacts, info
+        return poses, root, contacts, info, frame
     planted = frame.to_camera(plant_feet(world, contacts))
     new_root = planted[:, PELVIS]
-    return (planted - new_root[:, None]).astype(np.float32), new_root.astype(np.float32), contacts, info
+    return (planted - new_root[:, None]).astype(np.float32), new_root.astype(np.float32), contacts, info, frame

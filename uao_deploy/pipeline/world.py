@@ -18,10 +18,11 @@ Up direction, in this order of preference:
    without feet in enough frames, the path of the detected thorax, parallel to the floor, takes
    the floor's place ("thorax_plane").
 
-Floor height: from the detected ankles where enough frames have both, else from the inferred ones.
-
-Floor height: the ``FLOOR_PERCENTILE``-th percentile of each frame's lowest ankle height, less
-``ANKLE_HEIGHT`` (the Human3.6M ankle joint is above the sole).
+Floor height: from the detected ankles where enough frames have both, the ``FLOOR_PERCENTILE``-th
+percentile of each frame's lowest ankle height, less ``ANKLE_HEIGHT`` (the Human3.6M ankle joint is
+above the sole). Feet never seen (a person from the waist up): the median of the inferred lowest
+ankle, less ``INFERRED_ANKLE_HEIGHT``: inferred legs spread by the network's noise, not by steps, and
+a low percentile of them puts the floor too low and the person too tall (docs/detector-formats.md).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ PELVIS, THORAX, HEAD = 0, 8, 10
 ANKLES = (3, 6)
 ANKLE_HEIGHT = 0.04  # metres from the floor to the ankle joint (CMU train clips: median 0.038)
 FLOOR_PERCENTILE = 10
+INFERRED_ANKLE_HEIGHT = 0.049  # metres from the floor to the lower ankle, median (CMU train clips)
 MIN_FLOOR_FRAMES = 10  # frames
 PRIOR_SPREAD = 0.3  # metres: ankle positions spread this far weigh as much as the body axis
 
@@ -58,6 +60,14 @@ class WorldFrame:
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """World-frame points back in the camera frame (float64): the inverse of :meth:`apply`."""
         return np.asarray(points, np.float64) @ self.rotation + self.origin
+
+    def scaled(self, root_factor: float, body_factor: float, root: np.ndarray) -> "WorldFrame":
+        """This frame for the result whose roots (T, 3) ``root`` were scaled by ``root_factor`` about the
+        camera centre and whose root-relative poses by ``body_factor`` (``--subject-height``): the floor
+        stays under the feet, the root's height over it scaled by ``body_factor``."""
+        height = float(np.median((np.asarray(root, np.float64) - self.origin) @ self.up))
+        return WorldFrame(self.rotation, self.origin * root_factor + (root_factor - body_factor) * height * self.up,
+                          self.up_method)
 
     def camera_height(self) -> float:
         """Height of the camera above the floor, metres."""
@@ -158,9 +168,11 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
             if normal is not None:
                 up, method = normal, "thorax_plane"
     feet = _ankles_seen(detected, len(joints))
-    feet = feet if feet.sum() >= MIN_FLOOR_FRAMES else np.ones(len(joints), bool)
-    lowest = (joints[feet][:, list(ANKLES)] @ up).min(axis=1)
-    floor = np.percentile(lowest, FLOOR_PERCENTILE) - ANKLE_HEIGHT
+    lowest = (joints[:, list(ANKLES)] @ up).min(axis=1)
+    if feet.sum() >= MIN_FLOOR_FRAMES:
+        floor = np.percentile(lowest[feet], FLOOR_PERCENTILE) - ANKLE_HEIGHT
+    else:
+        floor = np.median(lowest) - INFERRED_ANKLE_HEIGHT
     x_axis = np.array([1.0, 0.0, 0.0]) - up[0] * up  # the camera's right, made horizontal
     if np.linalg.norm(x_axis) < 1e-6:
         raise UaoError("the up direction is the camera's x axis; the camera would be rolled 90 degrees")
@@ -183,11 +195,16 @@ def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float |
     return frame.apply(joints), frame.apply(root), frame
 
 
-def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None) -> tuple[dict, dict]:
+def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None,
+                    frame: WorldFrame | None = None) -> tuple[dict, dict]:
     """Result arrays (``poses_3d``, ``root``, ...) with ``poses_world`` and ``root_world`` added (or
-    remade), and the metadata with ``world_frame``. Fitted to the detected joints: ``joint_source`` 0,
-    else (older results) a confidence above 0."""
-    detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
-        arrays["confidence"] > 0 if "confidence" in arrays else None
-    world, root, frame = to_world(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
-    return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}
+    remade), and the metadata with ``world_frame``: ``frame`` where given (the one the feet were
+    planted on), else fitted to the detected joints: ``joint_source`` 0, else (older results) a
+    confidence above 0."""
+    if frame is None:
+        detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
+            arrays["confidence"] > 0 if "confidence" in arrays else None
+        frame = estimate_world_frame(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
+    joints = np.asarray(arrays["poses_3d"], np.float64) + np.asarray(arrays["root"], np.float64)[:, None]
+    return {**arrays, "poses_world": frame.apply(joints), "root_world": frame.apply(arrays["root"])}, \
+        {**metadata, "world_frame": frame.to_dict()}
