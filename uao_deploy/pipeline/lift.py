@@ -142,7 +142,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         return steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
                                      engine.calibration.root_depth_scale)
 
-    root, depth_scale = trajectory(x, initial, uncertainty)
+    root = trajectory(x, initial, uncertainty)
     inferred = prepared.joint_source == INFERRED
     moving = inferred.any(axis=1)  # only these frames' inputs change: the others keep their prediction
     settle_rounds = 0
@@ -150,14 +150,13 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         settled = settle_inferred(x, inferred, initial, root, cams)
         settled_initial, settled_uncertainty = initial.copy(), uncertainty.copy()
         settled_initial[moving], settled_uncertainty[moving] = predict(settled[moving])
-        settled_root, settled_scale = trajectory(settled, settled_initial, settled_uncertainty)
+        settled_root = trajectory(settled, settled_initial, settled_uncertainty)
         if not (np.isfinite(settled_root).all() and (settled_root[:, 2] > 0).all()):
             break  # a body that walks behind the camera is no better a guess: keep the last one
-        x, initial, uncertainty, root, depth_scale = settled, settled_initial, settled_uncertainty, settled_root, \
-            settled_scale
+        x, initial, uncertainty, root = settled, settled_initial, settled_uncertainty, settled_root
         settle_rounds += 1
     cam = camera.normalized()
-    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, depth_scale)
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
     if settle_rounds:
@@ -168,7 +167,6 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
-        "followed_noise_scale": depth_scale / engine.calibration.root_depth_scale,
         "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 
