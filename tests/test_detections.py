@@ -70,6 +70,24 @@ def test_webcam_clip_with_guessed_legs_below_the_frame_is_not_refused(shared_dir
         read_keypoints(path, width=1280, height=720)
 
 
+def test_joints_guessed_far_outside_the_image_are_not_detections(shared_dir):
+    """The webcam clip's hips at y = 1,760 in a 1,080-high image, scored 0.3 and more, were never
+    seen: more than SEEN_MARGIN of the image outside it, a joint is missing (and inferred), whatever
+    its score. Joints inside, or just over the edge, stay detected."""
+    from uao_deploy.camera import SEEN_MARGIN
+    from uao_deploy.pipeline import camera_of, prepare
+
+    sequence, = read_keypoints(shared_dir / "data" / "real2d" / "posemamba_sample_video1.npz", width=1920, height=1080)
+    prepared = prepare(sequence, camera_of(sequence, 1920, 1080))
+    scored = sequence.confidence > 0
+    beyond = scored & (sequence.pixels[..., 1] > (1 + SEEN_MARGIN) * 1080)
+    assert beyond[:, J["pelvis"]].mean() > 0.9 and (sequence.confidence[beyond] >= 0.2).all()
+    assert (prepared.joint_source[beyond] != DETECTED).all() and (prepared.confidence[beyond] == 0).all()
+    within = scored & (sequence.pixels[..., 1] <= (1 + SEEN_MARGIN) * 1080) & (sequence.pixels[..., 1] > 1080)
+    assert within.any() and (prepared.joint_source[within] == DETECTED).all()
+    assert (prepared.joint_source[:, [J["head"], J["l_shoulder"], J["r_shoulder"]]] == DETECTED).all()
+
+
 def test_raw_detectron2_output_names_the_conversion(tmp_path):
     boxes = np.empty(3, dtype=object)
     keypoints = np.empty(3, dtype=object)
@@ -176,6 +194,26 @@ def test_world_up_comes_from_detected_joints():
     up = estimate_world_frame(pose, root, detected=detected).up
     assert np.degrees(np.arccos(-up[1])) < 3
     assert np.degrees(np.arccos(-estimate_world_frame(pose, root).up[1])) > 10  # every joint: tilted
+
+
+def test_the_floor_under_feet_never_seen_is_at_their_median_height():
+    """Inferred legs scatter by the network's noise, not by steps: the floor under feet never seen
+    is from the median of the lower ankle (less INFERRED_ANKLE_HEIGHT), not from its low tail as
+    under detected feet."""
+    from uao_deploy.pipeline.world import ANKLE_HEIGHT, FLOOR_PERCENTILE, INFERRED_ANKLE_HEIGHT, to_world
+
+    frames = 60
+    pose = np.tile(TEMPLATE_3D, (frames, 1, 1))
+    pose[:, [J["r_ankle"], J["l_ankle"]], 1] += np.random.default_rng(4).normal(0, 0.05, (frames, 2))
+    root = np.tile([0.0, 0.0, 4.0], (frames, 1)) + np.linspace(0, 1, frames)[:, None] * [1, 0, 0]
+    up = [0, -1, 0]
+    lowest = lambda world: world[:, [J["r_ankle"], J["l_ankle"]], 1].min(axis=1)  # noqa: E731
+    detected = np.ones((frames, 17), bool)
+    seen, _, _ = to_world(pose, root, up=up, detected=detected)
+    assert np.percentile(lowest(seen), FLOOR_PERCENTILE) == pytest.approx(ANKLE_HEIGHT, abs=1e-4)
+    detected[:, :7] = False
+    unseen, _, _ = to_world(pose, root, up=up, detected=detected)
+    assert np.median(lowest(unseen)) == pytest.approx(INFERRED_ANKLE_HEIGHT, abs=1e-4)
 
 
 def test_every_output_says_where_each_joint_came_from(tmp_path):

@@ -127,18 +127,38 @@ def test_settling_moves_only_inferred_joints_to_where_the_body_projects():
     placed = clip.target + clip.root[:, None]
     assert np.allclose(settled[:, LEGS], project(placed, cams)[:, LEGS], atol=1e-5)
     assert (settled[~inferred] == 0).all()
+    # Legs far below a close camera (beyond where project() clamps) go where the pinhole puts them;
+    # a joint behind the camera keeps its place.
+    near = clip.target.copy()
+    near[:, LEGS[1], :] = [0.0, 2.0, 1.0] - clip.root  # 63 degrees below the axis, 1 m ahead
+    near[:, LEGS[3], 2] = -10.0 - clip.root[:, 2]
+    settled = settle_inferred(x, inferred, near, clip.root, cams)
+    assert np.allclose(settled[:, LEGS[1]], cams[:, 0:2] * [0.0, 2.0] + cams[:, 2:4], atol=1e-5)
+    assert (np.abs(settled[:, LEGS[1], 1] - cams[:, 3]) > cams[:, 1]).all()  # past the clamp's edge
+    assert (settled[:, LEGS[3]] == 0).all()
 
 
-def test_a_lift_with_inferred_joints_settles_them(small_checkpoint):
+@pytest.mark.parametrize("runs", ["sequence", "frame"])
+def test_a_lift_with_inferred_joints_settles_them_and_draws_them_where_the_body_is(small_checkpoint, runs):
+    from uao_deploy.camera import image_coordinates, project
     from uao_deploy.pipeline import LiftSettings, lift
 
     clip = walk(30)
-    hidden_sequence, _ = truncate(clip.sequence, "lower-out", np.random.default_rng(0))
+    hidden_sequence, hidden = truncate(clip.sequence, "lower-out", np.random.default_rng(0))
     with load(small_checkpoint, backend="torch") as engine:
-        settled = lift(hidden_sequence, engine, settings=LiftSettings(1))
-        full = lift(clip.sequence, engine, settings=LiftSettings(1))
+        settled = lift(hidden_sequence, engine, settings=LiftSettings(1, runs))
+        full = lift(clip.sequence, engine, settings=LiftSettings(1, runs))
     assert settled.metadata["root"]["inferred_settle_rounds"] > 0
     assert full.metadata["root"]["inferred_settle_rounds"] == 0  # nothing inferred: the lift is as it was
+    assert (settled.joint_source[hidden] == INFERRED).all()
+    # The 2D drawn for an inferred joint is where the lifted body puts it, not its starting guess.
+    cams = np.repeat(settled.camera.normalized()[None], len(clip.root), axis=0)
+    body = image_coordinates(project((settled.poses_3d + settled.root[:, None]).astype(np.float64), cams),
+                             clip.sequence.width, clip.sequence.height)
+    assert np.allclose(settled.keypoints_2d[hidden], body[hidden], atol=0.05)
+    for result, sequence in ((settled, hidden_sequence), (full, clip.sequence)):  # the rest as the detector gave it
+        detected = result.joint_source == DETECTED
+        assert np.array_equal(result.keypoints_2d[detected], sequence.pixels[detected])
 
 
 def test_inferred_bones_keep_the_length_seen_and_nothing_else_moves():

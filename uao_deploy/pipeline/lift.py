@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from .. import __version__
-from ..camera import estimate_root
+from ..camera import estimate_root, image_coordinates, normalize_screen_coordinates
 from ..io.results import DEFAULT_FPS
 from . import sequence as steps
 from .camera import Camera, FocalSource
@@ -50,6 +50,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
         arrays, extra["subject_height"] = scale_to_height(arrays, settings.subject_height)
         world_frame = world_frame.scaled(extra["subject_height"]["root_scale"], extra["subject_height"]["pose_scale"],
                                          unscaled_root)
+    pixels = _pixels_drawn(keypoints, camera, arrays["poses_3d"], arrays["root"])
     done = time.perf_counter()
     root_done = root_done or started  # causal: the root is found frame by frame, inside the loop
     frames = len(keypoints)
@@ -63,10 +64,22 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
                       "ms_per_frame": 1000 * (done - started) / frames},
     }
     result = LiftResult(**{name: array.astype(np.float32) for name, array in arrays.items()},
-                        keypoints_2d=keypoints.pixels, confidence=keypoints.confidence, metadata=metadata,
+                        keypoints_2d=pixels, confidence=keypoints.confidence, metadata=metadata,
                         camera=camera, joint_source=keypoints.joint_source, contacts=contacts,
                         world_frame=world_frame)
     return result.check(keypoints.source)
+
+
+def _pixels_drawn(prepared: Prepared, camera: Camera, poses: np.ndarray, root: np.ndarray) -> np.ndarray:
+    """The result's 2D keypoints: the pixels used, the inferred joints where the lifted body projects them
+    (their starting points were a guess the lift has since replaced)."""
+    inferred = prepared.joint_source == INFERRED
+    if not inferred.any():
+        return prepared.pixels
+    x = normalize_screen_coordinates(prepared.pixels, camera.width, camera.height)
+    cams = np.repeat(camera.normalized()[None], len(x), axis=0)
+    drawn = image_coordinates(settle_inferred(x, inferred, poses, root, cams), camera.width, camera.height)
+    return np.where(inferred[..., None], drawn, prepared.pixels)
 
 
 def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
@@ -97,6 +110,13 @@ def _batches(frames: int, batch_size: int) -> list[slice]:
     return [slice(start, start + batch_size) for start in range(0, frames, batch_size)]
 
 
+def _predict(engine, x: np.ndarray, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(flip-averaged poses, uncertainty) of keypoints ``x``, ``batch_size`` frames at a time."""
+    poses, uncertainty = zip(*(steps.predict_with_uncertainty(engine, x[part])
+                               for part in _batches(len(x), batch_size)))
+    return np.concatenate(poses), np.concatenate(uncertainty)
+
+
 def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     from tqdm import tqdm
 
@@ -112,49 +132,66 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
             uncertainty.append(np.exp(s[..., 0]))
             root.append(estimate_root(pose, x[part], cams[part], weights[part]))
             bar.update(len(pose))
+        initial, uncertainty = np.concatenate(initial), np.concatenate(uncertainty)
         root = smooth_track(np.concatenate(root), settings.smooth_root)
+
+        def trajectory(x, initial, uncertainty):
+            return (smooth_track(estimate_root(initial, x, cams, weights), settings.smooth_root),)
+
+        x, initial, uncertainty, (root,), settle_rounds = _settle(prepared, x, cams, initial, uncertainty, (root,),
+                                                                  engine, settings.batch_size, trajectory)
         root_done = time.perf_counter()
         poses = []
-        for part, pose in zip(batches, initial):  # no iterations: the plain lifter's pose is the result
-            poses.append(engine.tto(x[part], cams[part], root[part], iters=settings.iters) if settings.iters else pose)
+        for part in batches:  # no iterations: the plain lifter's pose is the result
+            poses.append(engine.tto(x[part], cams[part], root[part], iters=settings.iters) if settings.iters
+                         else initial[part])
             bar.update(len(poses[-1]))
-    arrays = {"poses_3d": np.concatenate(poses), "poses_3d_initial": np.concatenate(initial), "root": root,
-              "uncertainty": np.concatenate(uncertainty)}
+    poses = np.concatenate(poses)
+    if settle_rounds:
+        poses = steady_inferred_bones(poses, prepared.joint_source)
+    arrays = {"poses_3d": poses, "poses_3d_initial": initial, "root": root, "uncertainty": uncertainty}
     return prepared.camera, arrays, root_done, {"root": {
         "method": "camera.estimate_root of the flip-averaged prediction, confidence-weighted",
-        "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": settings.smooth_root}}
+        "filled_joint_weight": FILLED_WEIGHT, "smooth_root_frames": settings.smooth_root,
+        "inferred_settle_rounds": settle_rounds}}
+
+
+def _settle(prepared: Prepared, x, cams, initial, uncertainty, track: tuple, engine, batch_size: int, trajectory):
+    """(keypoints, poses, uncertainty, track, rounds) after up to ``SETTLE_ROUNDS`` rounds in which the
+    inferred joints move to where the lifted body projects them and the body is lifted again
+    (:func:`~uao_deploy.pipeline.missing.settle_inferred`). ``trajectory(x, poses, uncertainty)`` gives
+    the strategy's track: the root (T, 3) first, then whatever else the strategy finds with it."""
+    inferred = prepared.joint_source == INFERRED
+    moving = inferred.any(axis=1)  # only these frames' inputs change: the others keep their prediction
+    rounds = 0
+    while moving.any() and rounds < SETTLE_ROUNDS:
+        settled = settle_inferred(x, inferred, initial, track[0], cams)
+        settled_initial, settled_uncertainty = initial.copy(), uncertainty.copy()
+        settled_initial[moving], settled_uncertainty[moving] = _predict(engine, settled[moving], batch_size)
+        settled_track = trajectory(settled, settled_initial, settled_uncertainty)
+        if not (np.isfinite(settled_track[0]).all() and (settled_track[0][:, 2] > 0).all()):
+            break  # a body that walks behind the camera is no better a guess: keep the last one
+        x, initial, uncertainty, track = settled, settled_initial, settled_uncertainty, settled_track
+        rounds += 1
+    return x, initial, uncertainty, track, rounds
 
 
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     camera, weights = prepared.camera, prepared.weights
     x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
 
-    def predict(x):
-        return (np.concatenate(parts) for parts in zip(
-            *(steps.predict_with_uncertainty(engine, x[part]) for part in _batches(len(x), settings.batch_size))))
-
-    initial, uncertainty = predict(x)
+    initial, uncertainty = _predict(engine, x, settings.batch_size)
     if camera.focal_source is FocalSource.DEFAULT:
         camera = estimate_focal(camera, x, initial, steps.root_weights(weights, uncertainty))
     cams = np.repeat(camera.normalized()[None], len(x), axis=0)
 
     def trajectory(x, initial, uncertainty):
-        return steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
-                                     engine.calibration.root_depth_scale)
+        return (steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
+                                      engine.calibration.root_depth_scale),)
 
-    root = trajectory(x, initial, uncertainty)
-    inferred = prepared.joint_source == INFERRED
-    moving = inferred.any(axis=1)  # only these frames' inputs change: the others keep their prediction
-    settle_rounds = 0
-    while moving.any() and settle_rounds < SETTLE_ROUNDS:
-        settled = settle_inferred(x, inferred, initial, root, cams)
-        settled_initial, settled_uncertainty = initial.copy(), uncertainty.copy()
-        settled_initial[moving], settled_uncertainty[moving] = predict(settled[moving])
-        settled_root = trajectory(settled, settled_initial, settled_uncertainty)
-        if not (np.isfinite(settled_root).all() and (settled_root[:, 2] > 0).all()):
-            break  # a body that walks behind the camera is no better a guess: keep the last one
-        x, initial, uncertainty, root = settled, settled_initial, settled_uncertainty, settled_root
-        settle_rounds += 1
+    x, initial, uncertainty, (root,), settle_rounds = _settle(
+        prepared, x, cams, initial, uncertainty, trajectory(x, initial, uncertainty), engine, settings.batch_size,
+        trajectory)
     cam = camera.normalized()
     std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()

@@ -86,9 +86,19 @@ def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
 def settle_inferred(x: np.ndarray, inferred: np.ndarray, poses: np.ndarray, root: np.ndarray,
                     cams: np.ndarray) -> np.ndarray:
     """Normalized keypoints ``x`` (T, 17, 2) with the ``inferred`` (T, 17) joints moved to where the
-    lifted body (root-relative ``poses`` (T, 17, 3) at ``root`` (T, 3), intrinsics ``cams`` (T, 9)) projects them."""
+    lifted body (root-relative ``poses`` (T, 17, 3) at ``root`` (T, 3), intrinsics ``cams`` (T, 9)) projects them.
+
+    A joint beyond 45 degrees off the camera's axis (where :func:`~uao_deploy.camera.project` clamps,
+    e.g. the legs of a person close to a webcam) goes where a plain pinhole puts it, not onto the
+    clamp's edge; one behind the camera keeps its place."""
     placed = poses.astype(np.float64) + root[:, None].astype(np.float64)
-    return np.where(inferred[..., None], project(placed, cams.astype(np.float64)), x).astype(np.float32)
+    cams = cams.astype(np.float64)
+    depth = placed[..., 2:3]
+    ratio = placed[..., :2] / np.where(depth > 0, depth, 1)
+    pinhole = cams[:, None, 0:2] * ratio + cams[:, None, 2:4]
+    projected = np.where((np.abs(ratio) > 1).any(axis=-1, keepdims=True), pinhole, project(placed, cams))
+    moved = inferred[..., None] & (depth > 0)
+    return np.where(moved, projected, x).astype(np.float32)
 
 
 # Frames in which a bone must be seen (both joints not inferred) for its own median length to be used.

@@ -25,9 +25,10 @@ class LiftResult:
 
     ``poses_3d`` (T, 17, 3) refined, root-relative (root joint 0); ``poses_3d_initial`` the
     flip-averaged prediction before UAO; ``root`` (T, 3) the camera-frame root; ``uncertainty``
-    (T, 17) exp(s) of the forward pass; ``keypoints_2d`` (T, 17, 2) the pixels used, after filling;
-    ``confidence`` (T, 17) detector confidence, 0 where a joint was missing and filled; ``metadata``
-    the camera, settings, engine and timings (JSON-able); ``camera`` the :class:`Camera` used.
+    (T, 17) exp(s) of the forward pass; ``keypoints_2d`` (T, 17, 2) the pixels used, after filling
+    (inferred joints where the lifted body projects them); ``confidence`` (T, 17) detector confidence,
+    0 where a joint was missing and filled; ``metadata`` the camera, settings, engine and timings
+    (JSON-able); ``camera`` the :class:`Camera` used.
     """
 
     poses_3d: np.ndarray

@@ -18,10 +18,11 @@ Up direction, in this order of preference:
    without feet in enough frames, the path of the detected thorax, parallel to the floor, takes
    the floor's place ("thorax_plane").
 
-Floor height: from the detected ankles where enough frames have both, else from the inferred ones.
-
-Floor height: the ``FLOOR_PERCENTILE``-th percentile of each frame's lowest ankle height, less
-``ANKLE_HEIGHT`` (the Human3.6M ankle joint is above the sole).
+Floor height: from the detected ankles where enough frames have both, the ``FLOOR_PERCENTILE``-th
+percentile of each frame's lowest ankle height, less ``ANKLE_HEIGHT`` (the Human3.6M ankle joint is
+above the sole). Feet never seen (a person from the waist up): the median of the inferred lowest
+ankle, less ``INFERRED_ANKLE_HEIGHT``: inferred legs spread by the network's noise, not by steps, and
+a low percentile of them puts the floor too low and the person too tall (docs/detector-formats.md).
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ PELVIS, THORAX, HEAD = 0, 8, 10
 ANKLES = (3, 6)
 ANKLE_HEIGHT = 0.04  # metres from the floor to the ankle joint (CMU train clips: median 0.038)
 FLOOR_PERCENTILE = 10
+INFERRED_ANKLE_HEIGHT = 0.049  # metres from the floor to the lower ankle, median (CMU train clips)
 MIN_FLOOR_FRAMES = 10  # frames
 PRIOR_SPREAD = 0.3  # metres: ankle positions spread this far weigh as much as the body axis
 
@@ -166,9 +168,11 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
             if normal is not None:
                 up, method = normal, "thorax_plane"
     feet = _ankles_seen(detected, len(joints))
-    feet = feet if feet.sum() >= MIN_FLOOR_FRAMES else np.ones(len(joints), bool)
-    lowest = (joints[feet][:, list(ANKLES)] @ up).min(axis=1)
-    floor = np.percentile(lowest, FLOOR_PERCENTILE) - ANKLE_HEIGHT
+    lowest = (joints[:, list(ANKLES)] @ up).min(axis=1)
+    if feet.sum() >= MIN_FLOOR_FRAMES:
+        floor = np.percentile(lowest[feet], FLOOR_PERCENTILE) - ANKLE_HEIGHT
+    else:
+        floor = np.median(lowest) - INFERRED_ANKLE_HEIGHT
     x_axis = np.array([1.0, 0.0, 0.0]) - up[0] * up  # the camera's right, made horizontal
     if np.linalg.norm(x_axis) < 1e-6:
         raise UaoError("the up direction is the camera's x axis; the camera would be rolled 90 degrees")

@@ -14,6 +14,7 @@ Other fields are kept as they are.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -52,7 +53,7 @@ ARRAYS = (
     ArraySpec("uncertainty", ("T", J), "f", low=0, high=MAX_METRES,
               meaning="exp(s) per joint, metres"),
     ArraySpec("keypoints_2d", ("T", J, 2), "f", low=-MAX_PIXELS, high=MAX_PIXELS,
-              meaning="the pixels used, after filling"),
+              meaning="the pixels used, after filling; inferred joints where the lifted body projects them"),
     ArraySpec("confidence", ("T", J), "f", low=0,
               meaning="detector confidence, 0 where a joint was missing and filled"),
     ArraySpec("joint_source", ("T", J), "u", required=False, low=0, high=len(JOINT_SOURCES) - 1,
@@ -161,6 +162,10 @@ def _check_metadata(metadata: dict, frames: int, world: bool, where: str) -> Non
             raise UaoError(f"{where}: its metadata's camera {side} must be a positive number of pixels; got {size!r}")
     if world:
         _check_world_frame(metadata.get("world_frame"), where)
+    try:  # any other field: JSON has no NaN or infinity; such a value is broken and would pass into every output
+        json.dumps(metadata, allow_nan=False, default=str)
+    except ValueError:
+        raise UaoError(f"{where}: its metadata holds NaN or infinite values") from None
 
 
 def _check_world_frame(frame, where: str) -> None:

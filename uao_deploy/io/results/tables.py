@@ -95,7 +95,7 @@ def json_payload(arrays: dict, metadata: dict, fps: float) -> dict:
             "world": "joint positions (joints x 3) in the world frame, metres",
             "camera": "joint positions (joints x 3) in the camera frame, metres",
             "root_world": "pelvis position in the world frame, metres (the root trajectory)",
-            "keypoints_2d": "detected 2D keypoints (joints x 2) in the image frame, pixels, after gap filling",
+            "keypoints_2d": "2D keypoints (joints x 2) in the image frame, pixels, after gap filling; inferred joints where the lifted body projects them",
             "detector_confidence": "per joint, 0 where the joint was missing and filled",
             "uncertainty_m": "per joint, the model's expected error scale exp(s), metres",
             "joint_source": "per joint, where it came from: "
