@@ -1,12 +1,13 @@
 """Hostile and odd detector files (issue 27), written by content into a folder, for the hostile
-tests (tests/test_hostile_inputs.py) and the benchmark that measures them through the real
-``uao infer`` (benchmarks/hostile_inputs.py).
+tests (tests/test_hostile_inputs.py) and the replay of the whole hostile run through the real
+``uao`` (benchmarks/hostile_replay.py); and :func:`tree`, how both see that no file changed.
 
 Each case writes its input(s) and returns a :class:`Case`: what to pass to ``uao infer`` and what
 must happen -- a finite result (``needle`` None), or exit 1 with ``needle`` in the error.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import zipfile
@@ -52,6 +53,31 @@ def person(layout: str = "coco", frame: int = 0, shift: float = 0.0) -> np.ndarr
 
 def _flat(keypoints: np.ndarray) -> list:
     return [float(v) for v in keypoints.ravel()]
+
+
+def tree(folder: Path) -> dict:
+    """Every entry under ``folder`` without following links: files by size and content hash (of
+    their first and last MiB past 2 MiB: sparse files of gigabytes), links by target, folders and
+    special files by kind."""
+    found = {}
+    for base, folders, files in os.walk(folder):
+        for name in folders + files:
+            path = Path(base) / name
+            relative = str(path.relative_to(folder))
+            if path.is_symlink():
+                found[relative] = "-> " + os.readlink(path)
+            elif path.is_file():
+                digest = hashlib.sha256()
+                with open(path, "rb") as handle:
+                    size = os.fstat(handle.fileno()).st_size
+                    digest.update(handle.read(1 << 20))
+                    if size > 2 << 20:
+                        handle.seek(size - (1 << 20))
+                    digest.update(handle.read())
+                found[relative] = f"{size} {digest.hexdigest()}"
+            else:
+                found[relative] = "folder" if path.is_dir() else "special"
+    return found
 
 
 # --- writers, one per detector format ----------------------------------------------------------------
@@ -324,6 +350,10 @@ CASES = {
         "track_id: nan is not a whole number", SIZE),
     "mediapipe CSV with a BOM": lambda d: Case([mediapipe_file(d / "mp.csv", prefix=b"\xef\xbb\xbf")], None, SIZE),
     "--person 0 on a one-person npz": lambda d: Case([_one_person(d / "one.npz")], None, ["--person", "0"]),
+    **{f"--person {wanted} on a one-person npz": (lambda d, w=wanted, n=needle: Case([_one_person(d / "one.npz")], n,
+                                                                                ["--person", w]))
+       for wanted, needle in (("1", "no person 1; its people are 0"), ("-1", "no person -1"), ("abc", "--person takes"),
+                              ("nan", "--person takes"), ("1e20", "--person takes"))},
     "npz 1e308 px joint (float64)": lambda d: Case([_npz_joint(d / "far.npz", 1e308)]),
     "npz 3e38 px joint (float32)": lambda d: Case([_npz_joint(d / "far.npz", 3e38)]),
     "yolo line with 4 stray values": lambda d: Case([yolo_folder(d / "labels", extra=" 0.1 0.2 0.3 0.4")],

@@ -15,27 +15,10 @@ import pytest
 
 from cli_runner import assert_refused, uao
 from conftest import moving_person
+from hostile_files import tree
 from uao_deploy.data.sample import SAMPLE_PATH
-from uao_deploy.fileio import file_sha256
 
 FRAMES = 12
-
-
-def tree(folder: Path) -> dict:
-    """Every entry under ``folder`` without following links: files with their sha256, links with
-    their targets, folders by name."""
-    found = {}
-    for base, folders, files in os.walk(folder):
-        for name in folders + files:
-            path = Path(base) / name
-            relative = str(path.relative_to(folder))
-            if path.is_symlink():
-                found[relative] = f"-> {os.readlink(path)}"
-            elif path.is_file():
-                found[relative] = file_sha256(path)
-            else:
-                found[relative] = "folder" if path.is_dir() else "special"
-    return found
 
 
 def keypoint_arrays(**changes) -> dict:
@@ -288,6 +271,9 @@ METADATA_FORGERIES = {
     "world frame missing": ({"world_frame": None}, "without a valid world_frame"),
     "world frame not a rotation": ({"world_frame": {"camera_to_world_rotation": [[2, 0, 0], [0, 1, 0], [0, 0, 1]],
                                                     "origin_in_camera": [0, 0, 0]}}, "is not a rotation"),
+    "a NaN anywhere": ({"camera": {"width": 10, "height": 10, "focal_px": [float("nan"), 1.0]}},
+                       "metadata holds NaN or infinite values"),
+    "an infinity anywhere": ({"settings": {"smooth_root": float("inf")}}, "metadata holds NaN or infinite values"),
 }
 
 
@@ -312,6 +298,19 @@ def test_view_writes_a_good_result(result_file, tmp_path, capsys):
     assert code == 0, stderr
     frame_time = [line for line in (tmp_path / "out.bvh").read_text().splitlines() if line.startswith("Frame Time")]
     assert frame_time == ["Frame Time: 0.02000000"]  # the sample's 50 fps
+
+
+@pytest.mark.parametrize("kind, needle", [("link loop", "cannot be read"), ("FIFO", "is a FIFO"),
+                                          ("/dev/zero", "is a character device")])
+def test_view_names_an_input_that_is_no_file(tmp_path, capsys, kind, needle):
+    source = tmp_path / "r.npz"
+    if kind == "FIFO":
+        os.mkfifo(source)
+    else:
+        source.symlink_to("r.npz" if kind == "link loop" else kind)
+    before = tree(tmp_path)
+    assert_refused(uao(capsys, "view", source, "-o", tmp_path / "out.html"), needle)
+    assert tree(tmp_path) == before
 
 
 @pytest.mark.parametrize("spelling", ["same", "dotdot", "symlink", "hardlink"])
@@ -414,17 +413,27 @@ def train(capsys, mocap, out, *options):
     return code, stdout, stderr.rsplit("\r", 1)[-1].lstrip()
 
 
-def test_train_refuses_validation_clips_without_frames(tmp_path, capsys, mocap):
-    np.savez(mocap[1], empty=np.zeros((0, 17, 3), np.float32))
+@pytest.mark.parametrize("which", ["training", "validation"])
+def test_train_refuses_clips_without_frames_before_making_its_folder(tmp_path, capsys, mocap, which):
+    np.savez(mocap[which == "validation"], empty=np.zeros((0, 17, 3), np.float32))
     before = tree(tmp_path)
-    assert_refused(train(capsys, mocap, tmp_path / "run"), "validation clips hold no frames")
-    assert tree(tmp_path) == {**before, "run": "folder"}
+    assert_refused(train(capsys, mocap, tmp_path / "run"), "clip 'empty' holds no frames")
+    assert tree(tmp_path) == before
 
 
 def test_a_diverging_training_run_says_so_and_names_no_missing_checkpoint(tmp_path, capsys, mocap):
     result = train(capsys, mocap, tmp_path / "run", "--lr", "1e30")
     assert_refused(result, "training diverged in epoch 1", "lower --lr", "nothing was saved")
-    assert not (tmp_path / "run" / "best.pth").exists()
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("noise, needle", [("1e308", "larger than the 1000 px image"),
+                                           ("nan", "sigma, drift and box jitter >= 0")])
+def test_calibrate_refuses_absurd_noise_in_one_line(tmp_path, capsys, checkpoint, mocap, noise, needle):
+    model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
+    before = tree(tmp_path)
+    assert_refused(uao(capsys, "calibrate", model, "--data", mocap[0], "--noise", noise), needle)
+    assert tree(tmp_path) == before
 
 
 def test_train_then_calibrate_with_a_broken_sidecar(tmp_path, capsys, mocap):
@@ -446,6 +455,46 @@ def test_the_writer_checks_the_same_schema(result_file, tmp_path):
         write_result(tmp_path / "r.npz", {**arrays, "stray": np.zeros(FRAMES)}, metadata)
     with pytest.raises(UaoError, match="refusing to write .*fps must be from 1 to 1000"):
         write_result(tmp_path / "r.bvh", arrays, {**metadata, "fps": 1e308})
+    with pytest.raises(UaoError, match="refusing to write .*metadata holds NaN"):
+        write_result(tmp_path / "r.json", arrays, {**metadata, "camera": {"focal_px": [float("nan")] * 2}})
     with pytest.raises(UaoError, match="refusing to write .*root has shape"):
         write_result(tmp_path / "r.csv", {**arrays, "root": arrays["root"][:-1]}, metadata)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_error_during_a_progress_bar_is_the_last_line(tmp_path, capsys, checkpoint, mocap, monkeypatch):
+    """The bar is closed before the error is printed: it is not redrawn after it, and the error starts
+    its own line."""
+    from uao_deploy.errors import UaoError
+    from uao_deploy.jobs import calibrate
+
+    def fail(engine, clip):
+        raise UaoError("this clip cannot be lifted")
+
+    monkeypatch.setattr(calibrate, "depth_ratio", fail)
+    model = Path(shutil.copy(checkpoint, tmp_path / "model.pth"))
+    code, _, stderr = uao(capsys, "calibrate", model, "--data", mocap[0], "--noise", "0")
+    assert code == 1 and stderr.endswith("\nError: this clip cannot be lifted\n"), repr(stderr)
+
+
+@pytest.mark.parametrize("case, options, needle", [
+    ("huge model", ("--channels", "8192", "--layers", "64"), "17,525 M parameters, more than the 100 M"),
+    ("noise beyond the image", ("--noise", "1e308", "1e308"), "sigma max <= the 1000 px reference width"),
+    ("clips in no unit", (), "m; clips are in metres, within 10000 m"),
+    ("a raw pickle as the state", ("--resume",), "is not a uao training state"),
+])
+def test_train_refuses_absurd_sizes_and_files_in_one_line(tmp_path, capsys, mocap, case, options, needle):
+    if case == "clips in no unit":
+        np.savez(mocap[0], walk=moving_person(40, 0) * np.float32(1e30))
+    if case == "a raw pickle as the state":  # protocol 4: torch warns about it before refusing it
+        (tmp_path / "run").mkdir()
+        (tmp_path / "run" / "last_state.pt").write_bytes(b"\x80\x04cos\nsystem\nq\x00X\x05\x00\x00\x00touch\x85R.")
+    before = tree(tmp_path)
+    assert_refused(train(capsys, mocap, tmp_path / "run", *options), needle)
+    assert tree(tmp_path) == before
+
+
+def test_train_seeds_are_bounded(tmp_path, capsys, mocap):
+    code, _, stderr = train(capsys, mocap, tmp_path / "run", "--seed", str(2 ** 70))
+    assert code == 2 and "'--seed'" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "run").exists()

@@ -1,4 +1,5 @@
 """``uao infer --render --video``: the video's own frames under the 2D keypoints; bad videos refused first."""
+import os
 import sys
 
 import numpy as np
@@ -113,12 +114,17 @@ def test_cli_renders_over_the_video(tmp_path, capsys, small_checkpoint, video):
 @pytest.mark.parametrize("case, message", [
     ("missing", "does not exist"), ("text", "cannot read"), ("short", "has 6 frames, fewer than the 12"),
     ("size", "is 80x48 pixels but the keypoints are in a 64x48 image"), ("no render", "add --render"),
-    ("no package", "pip install 'uao-deploy[viz]'"),
+    ("no package", "pip install 'uao-deploy[viz]'"), ("fifo", "is a FIFO (named pipe)"),
+    ("link to /dev/zero", "is a character device"),
 ])
 def test_cli_bad_video_one_line_before_lifting(tmp_path, capsys, small_checkpoint, monkeypatch, case, message):
     video = tmp_path / "clip.mp4"
     if case == "text":
         video.write_text("not a video\n")
+    elif case == "fifo":
+        os.mkfifo(video)
+    elif case == "link to /dev/zero":
+        video.symlink_to("/dev/zero")
     elif case in ("short", "size"):
         write_video(video, frames=6 if case == "short" else FRAMES, width=80 if case == "size" else WIDTH)
     elif case in ("no render", "no package"):

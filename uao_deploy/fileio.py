@@ -73,9 +73,9 @@ def atomic_write_bytes(path: Path, write, suffix: str = ".tmp") -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        if path.parent.resolve() not in _SWEPT:
+        if real_path(path.parent) not in _SWEPT:
             sweep_stale_temporaries(path.parent)
-            _SWEPT.add(path.parent.resolve())
+            _SWEPT.add(real_path(path.parent))
         handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=temporary_prefix(path.name), suffix=suffix)
     except OSError as exc:
         raise UaoError(f"cannot write {path}: {exc.strerror or exc}") from None
@@ -116,6 +116,12 @@ def check_writable_folder(folder: str | os.PathLike) -> None:
         raise UaoError(f"cannot write in {existing}: {exc.strerror or exc}") from None
 
 
+def real_path(path: str | os.PathLike) -> Path:
+    """``path`` with every link and ``..`` resolved; a link loop stays as it is (``Path.resolve``
+    raises RuntimeError on one), for the read that follows to name it."""
+    return Path(os.path.realpath(path))
+
+
 class Inputs:
     """The files and folders a run reads, to refuse an output that is one of them or lies inside one
     of the folders, by any spelling (``..``, ``.``, symbolic links, hard links)."""
@@ -125,7 +131,7 @@ class Inputs:
         self.inodes: dict[tuple[int, int], str] = {}  # (device, inode) -> as given: hard links
         self.folders: dict[Path, str] = {}
         for path in paths:
-            given, resolved = str(path), Path(path).resolve()
+            given, resolved = str(path), real_path(path)
             (self.folders if resolved.is_dir() else self.files)[resolved] = given
             with contextlib.suppress(OSError):
                 status = os.stat(path)
@@ -133,7 +139,7 @@ class Inputs:
 
     def holding(self, path: Path) -> str | None:
         """The input ``path`` is, or the input folder it lies in (or is); None when it touches none."""
-        resolved = Path(path).resolve()
+        resolved = real_path(path)
         if resolved in self.files:
             return self.files[resolved]
         with contextlib.suppress(OSError):
@@ -158,7 +164,7 @@ def check_output_file(path: str | os.PathLike, inputs=(), what: str = "output") 
     path = Path(path)
     source = _as_inputs(inputs).holding(path)
     if source is not None:
-        inside = Path(source).resolve() != path.resolve() and Path(source).is_dir()
+        inside = real_path(source) != real_path(path) and Path(source).is_dir()
         raise UaoError(f"{what} {path} is {'inside ' if inside else ''}the input {source}; "
                        "refusing to overwrite an input")
     if path.is_dir():
@@ -177,7 +183,7 @@ def check_output_folder(folder: str | os.PathLike, what: str = "output folder", 
     folder = Path(folder)
     source = _as_inputs(inputs).holding(folder)
     if source is not None:
-        raise UaoError(f"{what} {folder} is {'' if Path(source).resolve() == folder.resolve() else 'inside '}"
+        raise UaoError(f"{what} {folder} is {'' if real_path(source) == real_path(folder) else 'inside '}"
                        f"the input {source}; write the outputs elsewhere (the next run would read them as inputs)")
     if folder.exists() and not folder.is_dir():
         raise UaoError(f"{what} {folder} exists and is not a folder")

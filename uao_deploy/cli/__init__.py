@@ -94,6 +94,15 @@ def _raise_terminated(signum, frame):
     raise Terminated()
 
 
+def _error(message: str) -> None:
+    """One error line, below the progress bars the failed work left open: they are closed first (a
+    bar closed later would redraw itself after the error, and the error would sit on the bar's line)."""
+    tqdm = sys.modules.get("tqdm")
+    for bar in list(getattr(getattr(tqdm, "tqdm", None), "_instances", ())):
+        bar.close()
+    click.echo(message, err=True)
+
+
 def main(argv=None):
     """Entry point: user errors print one line and exit 1, without a traceback; a command's
     ``ctx.exit(code)`` becomes the exit status (e.g. 3 for a failed ``uao verify``)."""
@@ -107,13 +116,13 @@ def main(argv=None):
         if isinstance(code, int) and code:
             sys.exit(code)
     except Terminated:
-        click.echo("Terminated.", err=True)
+        _error("Terminated.")
         sys.exit(128 + signal.SIGTERM)
     except UaoError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        _error(f"Error: {exc}")
         sys.exit(1)
     except OSError as exc:  # the machine, not the input: a full disk, a lost mount, a permission
-        click.echo(f"Error: {exc}", err=True)
+        _error(f"Error: {exc}")
         sys.exit(1)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)

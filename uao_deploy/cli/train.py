@@ -14,6 +14,8 @@ from ..jobs.train import BEST_NAME, TrainConfig, train
 from . import options
 
 MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap training reads
+# Far beyond any lifter of the field (GUMLP: 512 channels, 3 blocks), short of a model that cannot be built.
+MAX_CHANNELS, MAX_LAYERS = 8192, 64
 
 
 @click.command("train")
@@ -28,9 +30,9 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
               help="With --h36m-3d: VideoPose3D's data_2d_h36m_<detector>.npz (pickled, as --h36m-3d).")
 @click.option("--out", type=click.Path(file_okay=False), default="runs/train", show_default=True)
 @options.model()
-@click.option("--channels", default=None, type=click.IntRange(min=1),
+@click.option("--channels", default=None, type=click.IntRange(1, MAX_CHANNELS),
               help="Feature width: GUMLP's channels (default 512), martinez's layer width (default 512).")
-@click.option("--layers", default=None, type=click.IntRange(min=1),
+@click.option("--layers", default=None, type=click.IntRange(1, MAX_LAYERS),
               help="GUMLP's blocks (default 3), martinez's residual blocks (default 2).")
 @click.option("--epochs", default=40, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=128, show_default=True, type=click.IntRange(min=1))
@@ -44,7 +46,7 @@ MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap train
 @click.option("--outlier-rate", default=0.0, show_default=True, help="Share of joints with a gross detector error.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bf16/--fp32", default=False, show_default=True, help="bf16 autocast in the forward pass.")
-@click.option("--seed", default=0, show_default=True)
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2 ** 63 - 1))
 @click.option("--max-batches", type=click.IntRange(min=1), default=None, help="Stop each epoch after this many batches.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
 @click.pass_context

@@ -95,6 +95,8 @@ def _read_npz(path: Path, layout: str, allow_pickle: bool, person: str, width, h
     sequences = [_to_h36m(sequence, layout, width, height) for sequence in sequences]
     if sequences[0].format == "mhformer":  # MHFormer files hold several people
         sequences = choose_people(sequences, person, path)
+    elif person not in ("main", "all"):  # one person a sequence: --person 0 is they, another id names nobody
+        sequences = [chosen for sequence in sequences for chosen in choose_people([sequence], person, path)]
     return sequences
 
 

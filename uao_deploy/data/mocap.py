@@ -23,6 +23,7 @@ from ..camera import project
 from ..errors import UaoError
 from .cameras import Camera
 from ..io.npz import open_npz, read_array
+from ..io.results.schema import MAX_METRES
 
 # Mocap files are plain arrays; the pickled Human3.6M files have flags of their own that unpickle them.
 PICKLED_HINT = ("mocap clips are plain arrays; Human3.6M's pickled VideoPose3D files are read by `uao eval` and "
@@ -39,9 +40,11 @@ class NoiseModel:
 
     def __post_init__(self):
         values = (self.sigma_min, self.sigma_max, self.outlier_px, self.reference_width)
-        if not all(math.isfinite(value) for value in values) or not 0 <= self.sigma_min <= self.sigma_max:
-            raise UaoError(f"detector noise must be finite with 0 <= sigma min <= sigma max (pixels); "
-                           f"got {self.sigma_min:g} to {self.sigma_max:g}")
+        if not all(math.isfinite(value) for value in values) or \
+                not 0 <= self.sigma_min <= self.sigma_max <= self.reference_width:
+            raise UaoError(f"detector noise must be finite with 0 <= sigma min <= sigma max <= the "
+                           f"{self.reference_width:g} px reference width (pixels); got {self.sigma_min:g} to "
+                           f"{self.sigma_max:g}")
         if not 0 <= self.outlier_rate <= 1 or self.outlier_px < 0 or self.reference_width <= 0:
             raise UaoError(f"outlier rate must be 0 to 1 and outlier size and reference width positive; got "
                            f"{self.outlier_rate:g}, {self.outlier_px:g} px, {self.reference_width:g} px")
@@ -76,6 +79,11 @@ def load_mocap(path: str | Path) -> dict[str, np.ndarray]:
                 raise UaoError(f"{path}: clip {name!r} has shape {clip.shape}; expected (T, {skeleton.NUM_JOINTS}, 3)")
             if not np.isfinite(clip).all():
                 raise UaoError(f"{path}: clip {name!r} contains NaN or infinite values")
+            if len(clip) == 0:
+                raise UaoError(f"{path}: clip {name!r} holds no frames")
+            if np.abs(clip).max() > MAX_METRES:
+                raise UaoError(f"{path}: clip {name!r} holds coordinates of {np.abs(clip).max():.3g} m; clips are in "
+                               f"metres, within {MAX_METRES:g} m")
             clips[name] = clip.astype(np.float32)
     if not clips:
         raise UaoError(f"{path} holds no clips")

@@ -50,6 +50,11 @@ class VideoNoiseModel:
             raise UaoError(f"video noise needs sigma, drift and box jitter >= 0 and rates in [0, 1); got sigma "
                            f"{self.sigma}, drift {self.drift}, box jitter {self.box_jitter}, gross rate "
                            f"{self.gross_rate}, missing rate {self.missing_rate}")
+        if not (self.sigma * max(1.0, self.drift, self.box_jitter) <= self.reference_width
+                and self.gross_px <= self.reference_width):
+            raise UaoError(f"video noise of sigma {self.sigma:g} px (drift x{self.drift:g}, box jitter "
+                           f"x{self.box_jitter:g}, gross errors {self.gross_px:g} px) is larger than the "
+                           f"{self.reference_width:g} px image it is measured on")
         if not (self.drift_frames > 0 and math.isfinite(self.drift_frames)):
             raise UaoError(f"video noise needs finite drift frames > 0; got {self.drift_frames}")
 

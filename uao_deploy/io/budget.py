@@ -51,9 +51,9 @@ def too_large(path, size: int, what: str = "") -> UaoError:
                     "from one input (split it, or raise UAO_MAX_INPUT_MB)")
 
 
-def regular_file(path) -> int:
+def regular_file(path, budget: bool = True) -> int:
     """The size of ``path`` once it is known to be a regular file within the budget (a link is
-    followed); anything else is refused before it is opened."""
+    followed; ``budget`` False: of any size, as a video); anything else is refused before it is opened."""
     try:
         info = os.stat(path)
     except FileNotFoundError:
@@ -63,7 +63,7 @@ def regular_file(path) -> int:
     for test, kind in _KINDS:
         if test(info.st_mode):
             raise UaoError(f"{path} is {kind}, not a file; uao reads regular files only")
-    if info.st_size > max_input_bytes():
+    if budget and info.st_size > max_input_bytes():
         raise too_large(path, info.st_size)
     return info.st_size
 

@@ -292,7 +292,8 @@ def claim_outputs(prepared: Prepared, claimed: dict[str, str]) -> Prepared:
     people and ``v_person0.npz`` both make ``v_person0.npz``): the first claim keeps the name, so no
     result silently replaces another. ``claimed`` maps each output (resolved) to its input."""
     if prepared.error is None:
-        prepared.error = first_claim([str(target.resolve()) for target in prepared.targets], prepared.source, claimed)
+        targets = [str(fileio.real_path(target)) for target in prepared.targets]
+        prepared.error = first_claim(targets, prepared.source, claimed)
     return prepared
 
 

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from ..errors import UaoError
-from ..fileio import Inputs, atomic_write_bytes
+from ..fileio import Inputs, atomic_write_bytes, real_path
 from .batch import (BatchSummary, FileOutcome, InputFile, JobSettings, check_job, engine_identity, expand_inputs,
                     first_claim, lift_and_save, outcome_line, prepare_file, report, searched_folders)
 
@@ -124,7 +124,7 @@ class LiftWorker:
         import ray
 
         if prepared.error is None:
-            targets = [str(target.resolve()) for target in prepared.targets]
+            targets = [str(real_path(target)) for target in prepared.targets]
             prepared.error = ray.get(self.claims.claim.remote(targets, prepared.source))
         return prepared
 

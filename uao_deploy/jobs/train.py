@@ -27,6 +27,9 @@ from . import distributed
 
 BEST_NAME = "best.pth"
 STATE_NAME = "last_state.pt"
+# Parameters of the largest model trained: far beyond the lifters of the field (tens of millions), short of
+# a model whose weights and Adam state would not fit a machine's memory.
+MAX_PARAMETERS = 100_000_000
 
 
 class TrainingData(Protocol):
@@ -113,11 +116,22 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
     In a joined process group (``torchrun``, see :mod:`uao_deploy.jobs.distributed`) each rank trains
     on its share of every batch with DistributedDataParallel and rank 0 writes the files."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     device = torch_device(config.device)
     torch.manual_seed(config.seed)
     spec = model_spec(config.architecture)
-    model = check_lifter(spec.build(config=config.model), spec.name).to(device)
+    if config.model is not None:  # sized by --channels/--layers: counted on the meta device, before any memory
+        with torch.device("meta"):
+            parameters = sum(p.numel() for p in spec.build(config=config.model).parameters())
+        if parameters > MAX_PARAMETERS:
+            raise UaoError(f"a {spec.name} of these --channels and --layers holds {parameters / 1e6:,.0f} M parameters, "
+                           f"more than the {MAX_PARAMETERS / 1e6:,.0f} M uao trains (GUMLP's default: 4.5 M)")
+    try:
+        model = check_lifter(spec.build(config=config.model), spec.name).to(device)
+    except (MemoryError, RuntimeError) as exc:  # torch's allocator raises RuntimeError when memory runs out
+        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+            raise
+        raise UaoError(f"the {spec.name} model of these options does not fit in memory; use fewer --channels or "
+                       "--layers") from None
     ranks = distributed.current()
     trained = distributed.parallel(model, ranks)
     progress = progress and ranks.is_main
@@ -175,6 +189,8 @@ def train(data: TrainingData, config: TrainConfig, out_dir: str | Path, resume: 
                            (f" ({out_dir / BEST_NAME} holds epoch {history['best_epoch']})"
                             if history["best_epoch"] else "; nothing was saved"))
         history["epochs"].append(record)
+        if ranks.is_main:  # made once the first epoch has something to save: a failed run leaves no folder
+            out_dir.mkdir(parents=True, exist_ok=True)
         if val < history["best_val_mpjpe_mm"]:
             history["best_val_mpjpe_mm"], history["best_epoch"] = val, epoch + 1
             if ranks.is_main:

@@ -6,6 +6,7 @@ import inspect
 import json
 import os
 import pickle
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def load_tensors(path: Path, what: str, map_location="cpu"):
     """``torch.load`` with ``weights_only=True``: tensors and plain containers, never code. Anything
     else is one UaoError that names the reason without torch's advice to load it unsafely."""
     try:
-        return torch.load(path, map_location=map_location, weights_only=True)
+        with warnings.catch_warnings():  # torch warns about a foreign pickle protocol before refusing it
+            warnings.simplefilter("ignore")
+            return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as exc:  # torch's message advises weights_only=False: keep only the reason
         reason = str(exc).partition("WeightsUnpickler error:")[2].strip()
         reason = first_line(reason.partition(". ")[0]) if reason else "not a PyTorch file"

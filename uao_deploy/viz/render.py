@@ -64,8 +64,9 @@ def check_video(path, frames: int, width: float, height: float) -> None:
     """Refuse, before any lifting, a video that cannot go under ``frames`` keypoint frames of a
     ``width`` x ``height`` image: missing, unreadable, too short or of another frame size."""
     imageio_ffmpeg = _imageio_ffmpeg(f"drawing over the video {path}")
-    if not Path(path).is_file():
-        raise UaoError(f"video {path} does not exist")
+    from ..io.budget import regular_file
+
+    regular_file(path, budget=False)  # a FIFO or a device is named as such, never opened
     try:
         with closing(imageio_ffmpeg.read_frames(str(path))) as reader:
             size = tuple(next(reader)["size"])  # the first item is the stream's metadata

@@ -57,7 +57,7 @@ def choose_people(sequences: list[KeypointSequence], person: str, source) -> lis
             raise UaoError(f"--person takes {CHOICES}; got {person!r}") from None
         chosen = [s for s in sequences if s.person == wanted or (s.person is None and wanted == 0)]
         if not chosen:
-            ids = ", ".join(str(s.person) for s in sequences)
+            ids = ", ".join(str(0 if s.person is None else s.person) for s in sequences)  # untracked: person 0
             raise UaoError(f"{source}: no person {wanted}; its people are {ids}")
         return chosen
     ranked = sorted(sequences, key=lambda s: -box_heights(s).sum())

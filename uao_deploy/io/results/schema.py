@@ -14,6 +14,7 @@ Other fields are kept as they are.
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 
@@ -161,6 +162,10 @@ def _check_metadata(metadata: dict, frames: int, world: bool, where: str) -> Non
             raise UaoError(f"{where}: its metadata's camera {side} must be a positive number of pixels; got {size!r}")
     if world:
         _check_world_frame(metadata.get("world_frame"), where)
+    try:  # any other field: JSON has no NaN or infinity; such a value is broken and would pass into every output
+        json.dumps(metadata, allow_nan=False, default=str)
+    except ValueError:
+        raise UaoError(f"{where}: its metadata holds NaN or infinite values") from None
 
 
 def _check_world_frame(frame, where: str) -> None:
