@@ -202,23 +202,6 @@ def test_gauss_newton_keeps_the_root_depth_under_slow_drift(motion):
     np.testing.assert_allclose(estimate_root_trajectory(poses, x, cam, weights, 0.0, steps=2), roots, atol=1e-5)
 
 
-def test_followed_noise_scale_grows_with_the_residual_over_the_spread(motion):
-    poses, roots = motion
-    x, cam = exact_keypoints(poses, roots)
-    confidence = np.ones(x.shape[:2])
-    assert steps.followed_noise_scale(x, cam, poses, confidence, roots) == 1.0
-    placed = poses + roots[:, None]
-    projected = cam[:, None, :2] * placed[..., :2] / placed[..., 2:3] + cam[:, None, 2:4]
-    spread = np.var(projected - projected.mean(axis=1, keepdims=True))
-    noisy = x + np.random.default_rng(0).normal(0, np.sqrt(0.01 * spread), x.shape)  # a residual of 1 % of it
-    expected = np.exp(steps.FOLLOWED_NOISE * (0.01 - steps.LIFTER_MISFIT))
-    assert steps.followed_noise_scale(noisy, cam, poses, confidence, roots) == pytest.approx(expected, rel=0.01)
-    # What a joint's confidence discounts counts less.
-    confidence[:, 3] = 0
-    noisy[:, 3] += 0.5
-    assert steps.followed_noise_scale(noisy, cam, poses, confidence, roots) == pytest.approx(expected, rel=0.01)
-
-
 def test_keypoint_smoothing_leaves_the_share_of_noise_it_reports(motion):
     poses, roots = motion
     x, _ = exact_keypoints(poses, roots)
@@ -265,8 +248,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
     rng = np.random.default_rng(0)
     poses, x = rng.normal(0, 0.2, (5, 17, 3)), rng.normal(0, 0.1, (5, 17, 2))
     cams, ones = np.repeat(normalized_intrinsics((FOCAL, FOCAL), (500, 501), WIDTH, HEIGHT)[None], 5, 0), np.ones((5, 17))
-    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97)[0],
-                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones)[0], rtol=1e-5)
+    np.testing.assert_allclose(steps.root_trajectory(x, cams, poses, ones, ones, 0.0, 0.97),
+                               0.97 * steps.root_trajectory(x, cams, poses, ones, ones), rtol=1e-5)
 
 
 def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):
