@@ -4,8 +4,10 @@ Each file is lifted by ``uao infer`` in a fresh process on one export folder (``
 one-time export is not timed), and the process's peak resident memory is read from the kernel
 (``os.wait4``). ``--before DIR`` runs another checkout's code (its package root) on the same files
 in alternation with this one, so both see the same machine load; the ratios are after / before.
+``--before-engine`` gives the before runs their own export folder (an export made by the other
+checkout, or one with other graph settings; by default both use ``--engine``).
 
-    python benchmarks/infer_real.py --engine EXPORT_DIR [--before OTHER_CHECKOUT] [--mode sequence]
+    python benchmarks/infer_real.py --engine EXPORT_DIR [--before OTHER_CHECKOUT] [--before-engine DIR] [--mode sequence]
 
 Writes benchmarks/results/<date>_infer_real.md and .json.
 """
@@ -13,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import re
@@ -22,6 +23,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from report_files import write_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared" / "data"
@@ -78,6 +81,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", required=True, type=Path, help="export folder (`uao export --out DIR`)")
     parser.add_argument("--before", type=Path, help="another checkout's root, run side by side with this one")
+    parser.add_argument("--before-engine", type=Path, help="the before runs' export folder (default: --engine)")
     parser.add_argument("--mode", default="sequence", choices=["sequence", "frame"])
     parser.add_argument("--files", help="comma-separated substrings of the file names to keep")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
@@ -85,24 +89,22 @@ def main() -> None:
     if not SHARED.is_dir():
         sys.exit(f"{SHARED} is absent: place the project's shared data folder beside the checkout")
     codes = {"after": ROOT, **({"before": args.before.resolve()} if args.before else {})}
+    exports = {"after": args.engine, "before": args.before_engine or args.engine}
     files = [entry for entry in FILES if not args.files or any(key in entry[1] for key in args.files.split(","))]
     rows, load = [], [os.getloadavg()[0]]
     for name, relative, options in files:
         row = {"file": name, "path": relative}
         for label, code in reversed(codes.items()):  # before first, then after, file by file
-            row[label] = run_infer(code, SHARED / relative, options, args.engine, args.mode)
+            row[label] = run_infer(code, SHARED / relative, options, exports[label], args.mode)
             load.append(os.getloadavg()[0])
             print(name, label, row[label], flush=True)
         rows.append(row)
     report = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
               "load_average_1min": load, "mode": args.mode, "engine": str(args.engine),
+              "before_engine": str(exports["before"]) if args.before else None,
               "codes": {label: str(code) for label, code in codes.items()}, "rows": rows}
-    stem = args.out / f"{dt.datetime.now():%Y-%m-%d-%H%M}_infer_real_{args.mode}"
-    args.out.mkdir(parents=True, exist_ok=True)
-    Path(f"{stem}.json").write_text(json.dumps(report, indent=2) + "\n")
-    Path(f"{stem}.md").write_text(markdown(report))
-    print(markdown(report))
+    write_report(args.out, f"infer_real_{args.mode}", report, markdown(report))
 
 
 def markdown(report: dict) -> str:
@@ -113,6 +115,10 @@ def markdown(report: dict) -> str:
              "Lift ms/frame from the output's metadata (reading, export and process start excluded); "
              "process ms/frame is the whole `uao infer` process, CPU ms/frame its user + system time (less "
              "sensitive to the load than wall time); peak RSS of the process.", ""]
+    codes = report["codes"]
+    lines += [f"Code: after {codes['after']}" + (f", before {codes['before']}" if "before" in codes else "") +
+              f"; export: after {report['engine']}" + (f", before {report['before_engine']}" if report.get("before_engine")
+                                                       else "") + ".", ""]
     labels = [label for label in ("before", "after") if label in report["codes"]]
     header = "| file | frames | " + " | ".join(
         f"{label} lift ms/frame | {label} process ms/frame | {label} CPU ms/frame | {label} peak RSS MB"

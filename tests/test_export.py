@@ -319,3 +319,65 @@ def test_fp16_error_in_mm_is_measured(tiny_fp16_export, tiny_export, tiny_checkp
         assert full[graph]["max_mm"] < 0.01  # fp32 graphs: float noise
         assert 0 < half[graph]["mean_mm"] <= half[graph]["max_mm"] < 10
         assert half[graph]["mean_mm"] > full[graph]["mean_mm"]
+
+
+def test_inlining_keeps_every_output_of_a_body_that_repeats_one():
+    """A graph whose output list holds one value twice (a step whose two pseudo-targets are one
+    tensor, as without the flip) and an input: each of the placeholder's outputs is still made."""
+    from onnx import TensorProto, helper
+
+    def value(name):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, [2])
+
+    body = helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "body", [value("x")],
+                                              [value("y"), value("y"), value("x")]))
+    call = helper.make_node("body", ["a"], ["first", "second", "passed"], domain=trace.PLACEHOLDER_DOMAIN)
+    outline = helper.make_model(helper.make_graph(
+        [call, helper.make_node("Add", ["first", "second"], ["sum"])], "outline", [value("a")],
+        [value("sum"), value("passed")]), opset_imports=[helper.make_opsetid("", 20)])
+    merged = export_module.inline_graphs(outline, {"body": body})
+    onnx.checker.check_model(merged)
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(merged.SerializeToString())
+    a = np.float32([-1.0, 2.0])
+    total, passed = session.run(None, {"a": a})
+    np.testing.assert_array_equal(total, [0.0, 4.0])
+    np.testing.assert_array_equal(passed, a)
+
+
+@pytest.mark.parametrize("flag, flip_steps", [("--sequence-flip-steps", True), ("--no-sequence-flip-steps", False)])
+def test_cli_passes_the_sequence_flip_choice_to_the_export(flag, flip_steps, tmp_path, monkeypatch):
+    import uao_deploy.export as export_package
+
+    seen = {}
+
+    def export(format_name, checkpoint, out, **options):
+        seen.update(options)
+        return {"graphs": {}, "opset": trace.OPSET}
+
+    monkeypatch.setattr(export_package, "export", export)  # the choice, not the slow tracing, is tested here
+    main(["export", flag, "--tto-iters", "3", "--out", str(tmp_path / "out")])
+    assert seen["sequence"] == SequenceConfig(iters=3, flip_steps=flip_steps)
+
+
+@pytest.mark.slow
+def test_sequence_steps_without_the_flip_export_and_match_pytorch(tiny_checkpoint, tmp_path):
+    """The export check runs the graphs of the cheaper objective against PyTorch; the engine then runs
+    it as the torch backend does."""
+    from uao_deploy import engines
+
+    config = SequenceConfig(iters=2, lr_root=0.01, flip_steps=False)
+    manifest = export_onnx(tiny_checkpoint, tmp_path / "export", tto=TTOConfig(iters=2), sequence=config)
+    assert manifest["objectives"]["sequence"]["config"] == config.to_dict()
+    assert manifest["verification"]["seq_step"]["grad_z_flip"] == 0.0
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-0.2, 0.2, (2, 7, 17, 2)).astype(np.float32)
+    confidence = rng.uniform(0.3, 1.0, (2, 7, 17)).astype(np.float32)
+    cam = np.tile(np.float32([2.3, 2.3, 0, 0, 0, 0, 0, 0, 0]), (2, 1))
+    root = np.tile(np.float32([0, 0, 5]), (2, 7, 1))
+    with engines.load(tmp_path / "export") as graphs, engines.load(tiny_checkpoint, backend="torch",
+                                                                  sequence=config) as reference:
+        assert graphs.sequence_config == config
+        for ours, theirs in zip(graphs.sequence_tto(x, confidence, cam, root), reference.sequence_tto(x, confidence, cam, root)):
+            np.testing.assert_allclose(ours, theirs, atol=2e-5)

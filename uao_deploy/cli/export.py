@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from ..contract import PRECISIONS
+from ..contract import PRECISIONS, SequenceConfig
 from ..export.formats import FORMATS
 from ..runtimes import FLAVOURS
 from . import options
@@ -23,13 +23,17 @@ from ..errors import UaoError
               help="Output folder. Default: ./export/ (onnx) or ./engines/ (trt).")
 @options.tto_iters(help="Adam steps K fixed in the fused TTO graph.")
 @click.option("--no-flip", is_flag=True, help="TTO without the horizontally flipped copy.")
+@click.option("--sequence-flip-steps/--no-sequence-flip-steps", default=SequenceConfig().flip_steps, show_default=True,
+              help="Sequence UAO's Adam steps also move the flipped copy (twice the network work in the steps; "
+                   "the final pose averages the flip either way).")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True,
               help="fp16: linear layers in float16, inputs, norms and Adam state in float32.")
 @click.option("--batch", default=None, metavar="MIN:OPT:MAX",
               help="TensorRT batch profile (trt only). Default: 1:64:1024.")
 @click.option("--flavour", type=click.Choice(FLAVOURS), default=None,
               help="TensorRT flavour (trt only). Default: tensorrt with a GPU, else tensorrt_rtx.")
-def command(architecture, checkpoint, format_name, out, tto_iters, no_flip, precision, batch, flavour):
+def command(architecture, checkpoint, format_name, out, tto_iters, no_flip, sequence_flip_steps, precision, batch,
+            flavour):
     """Export forward, TTO-step and fused-TTO graphs, checked against PyTorch before anything is written."""
     from ..export import DEFAULT_PROFILE, export, parse_profile
     from ..export.onnx import check_options
@@ -47,7 +51,8 @@ def command(architecture, checkpoint, format_name, out, tto_iters, no_flip, prec
     described = " ".join(filter(None, (architecture, checkpoint))) or "the embedded model"
     checkpoint = options.lifter(architecture, checkpoint)
     click.echo(f"Exporting {described} to {out}/ as {format_name} ({precision}); one line per graph follows.")
-    manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, **format_options)
+    sequence = SequenceConfig(iters=tto_iters, flip_steps=sequence_flip_steps)
+    manifest = export(format_name, checkpoint, out, tto=tto, precision=precision, sequence=sequence, **format_options)
     files = ", ".join(entry["file"] for entry in manifest["graphs"].values())
     if format_name == "trt":
         profile = manifest["profile"]

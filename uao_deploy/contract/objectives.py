@@ -161,9 +161,19 @@ class SequenceConfig(Settings):
     w_smooth: float = 0.1
     w_bone: float = 0.1
     w_root: float = 1.0
+    # False: the Adam steps move z alone and run the network on it only (half their work and memory);
+    # the final prediction still averages z's pose with its flip's. On the val and test clips the
+    # flipped copy in the steps changed no score beyond noise (benchmarks/results, sequence_cuts).
+    flip_steps: bool = False
 
     def step_sizes(self) -> dict:
         return {"z": self.lr, "z_flip": self.lr, "root": self.lr_root}
+
+    @classmethod
+    def from_dict(cls, values: dict, source="settings", remedy: str = ""):
+        """As :meth:`Settings.from_dict`; exports made before ``flip_steps`` existed moved the flipped
+        copy in their steps."""
+        return super().from_dict({"flip_steps": True, **values} if isinstance(values, dict) else values, source, remedy)
 
 
 @dataclass(frozen=True)

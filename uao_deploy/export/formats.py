@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from ..errors import UaoError
-from ..contract import TTOConfig
+from ..contract import OBJECTIVES, TTOConfig
 from .onnx import export_onnx
 from .tensorrt import export_engines
 
@@ -16,7 +16,7 @@ class ExportFormat:
     name: str
     default_dir: str
     export: Callable  # (model_or_checkpoint, out_dir, tto=, precision=, **options) -> manifest
-    options: tuple[str, ...]  # keyword options beyond tto and precision
+    options: tuple[str, ...]  # keyword options beyond tto and precision (and every objective's config, by its name)
 
 
 FORMATS = {
@@ -33,7 +33,7 @@ def export(format_name: str, model_or_checkpoint=None, out_dir: str | os.PathLik
     if format_name not in FORMATS:
         raise UaoError(f"unknown export format {format_name!r}; choose one of {', '.join(FORMATS)}")
     fmt = FORMATS[format_name]
-    foreign = sorted(set(options) - set(fmt.options))
+    foreign = sorted(set(options) - set(fmt.options) - set(OBJECTIVES))
     if foreign:
         raise UaoError(f"format {fmt.name} does not take {', '.join(foreign)}")
     return fmt.export(model_or_checkpoint, fmt.default_dir if out_dir is None else out_dir,

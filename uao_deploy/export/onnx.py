@@ -99,7 +99,9 @@ def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) 
         rename = {value.name: outer for value, outer in zip(body.input, node.input)}
         rename.update({tensor.name: share(tensor, f"{node.op_type}/{tensor.name}") for tensor in body.initializer})
         produced = {name for inner in body.node for name in inner.output}
-        rename.update({value.name: outer for value, outer in zip(body.output, node.output) if value.name in produced})
+        for value, outer in zip(body.output, node.output):  # a value output twice is renamed once (its first)
+            if value.name in produced and value.name not in rename:
+                rename[value.name] = outer
         for inner in body.node:
             if any(attribute.type in (onnx.AttributeProto.GRAPH, onnx.AttributeProto.GRAPHS) for attribute in inner.attribute):
                 raise NotImplementedError(f"cannot inline {node.op_type}: node {inner.name} holds a subgraph")
@@ -109,7 +111,7 @@ def inline_graphs(outline: onnx.ModelProto, bodies: dict[str, onnx.ModelProto]) 
             copied.input[:] = [rename.get(name, prefix + name) if name else "" for name in inner.input]
             copied.output[:] = [rename.get(name, prefix + name) for name in inner.output]
         for value, outer in zip(body.output, node.output):
-            if value.name not in produced:  # a body output that is an input or a weight
+            if rename[value.name] != outer:  # a body output that is an input, a weight or another output
                 merged.graph.node.add().CopyFrom(onnx.helper.make_node("Identity", [rename[value.name]], [outer]))
     opsets = {opset.domain: opset for model in (*bodies.values(), outline) for opset in model.opset_import}
     del merged.opset_import[:]

@@ -193,11 +193,12 @@ def _matching_engine(engine: Path, wanted: dict) -> dict | None:
 
 def export_engines(model_or_checkpoint=None, out_dir: str | os.PathLike = "engines", tto: TTOConfig = TTOConfig(),
                    precision: str = "fp32", profile=DEFAULT_PROFILE, flavour: str | None = None,
-                   verify: bool = True) -> dict:
-    """Export the ONNX graphs (verified) to a temporary folder and build engines from them."""
+                   verify: bool = True, **objectives) -> dict:
+    """Export the ONNX graphs (verified; ``objectives`` as :func:`~uao_deploy.export.onnx.export_onnx`
+    takes them) to a temporary folder and build engines from them."""
     check_options(tto, precision)
     profile = check_profile(profile)
     load_tensorrt(flavour)  # fail before the (slow) export when no TensorRT is installed
     with tempfile.TemporaryDirectory(prefix="uao-onnx-") as onnx_dir:
-        export_onnx(model_or_checkpoint, onnx_dir, tto=tto, precision=precision, verify=verify)
+        export_onnx(model_or_checkpoint, onnx_dir, tto=tto, precision=precision, verify=verify, **objectives)
         return build_engines(onnx_dir, out_dir, profile=profile, precision=precision, flavour=flavour)

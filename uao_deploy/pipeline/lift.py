@@ -186,14 +186,14 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
     cams = np.repeat(camera.normalized()[None], len(x), axis=0)
 
     def trajectory(x, initial, uncertainty):
-        return steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
-                                     engine.calibration.root_depth_scale)
+        return (steps.root_trajectory(x, cams, initial, uncertainty, weights, noise_left,
+                                      engine.calibration.root_depth_scale),)
 
-    x, initial, uncertainty, (root, depth_scale), settle_rounds = _settle(
+    x, initial, uncertainty, (root,), settle_rounds = _settle(
         prepared, x, cams, initial, uncertainty, trajectory(x, initial, uncertainty), engine, settings.batch_size,
         trajectory)
     cam = camera.normalized()
-    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, depth_scale)
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
     if settle_rounds:
@@ -204,7 +204,6 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
-        "followed_noise_scale": depth_scale / engine.calibration.root_depth_scale,
         "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 

@@ -15,11 +15,10 @@ Then, given the flip-averaged poses of those keypoints, the network's uncertaint
    ``c * (UNCERTAINTY_REF / exp(s)) ** ROOT_UNCERTAINTY_POWER``, plus ``ROOT_SMOOTHNESS`` x the
    squared acceleration of the trajectory (:func:`uao_deploy.trajectory.estimate_root_trajectory`),
    solved on the reprojection error itself (Gauss-Newton steps from the linear solve), which keypoint
-   noise of any kind leaves unbiased. Two biases remain and are taken out as factors on the depth:
-   the noise the lifter followed (it bends its pose towards noisy keypoints but keeps its size, so
-   the pose spreads wider in the image and the root comes nearer; :func:`followed_noise_scale`), and
-   the model's own bias (its poses spread wider than the truth, so the root sits too far), its
-   calibrated depth scale (:class:`uao_deploy.contract.Calibration`).
+   noise of any kind leaves unbiased in the image (the lifter's pose still bends towards noisy
+   keypoints: docs/root-depth.md). The model's own bias (its poses spread wider than the truth, so
+   the root sits too far) is its calibrated depth scale (:class:`uao_deploy.contract.Calibration`),
+   applied to the trajectory.
 2. Sequence UAO (:mod:`uao_deploy.tto.sequence`) from that trajectory, in overlapping windows on
    any engine (:func:`refine_video`): the 2D inputs move under the reprojection (through the
    trajectory), pseudo-target, smoothness and bone-length terms.
@@ -56,10 +55,6 @@ CAUSAL_WINDOW = 50  # frames (1 s at 50 fps)
 WINDOW = WINDOW_FRAMES
 OVERLAP = 10  # frames shared with each neighbour: 11 % more work than no overlap
 ROOT_GAUSS_NEWTON_STEPS = 2  # the first converges to within a millimetre; the second makes sure
-# followed_noise_scale: the lifter's residual (over the pose's spread) on exact keypoints, and the factor on
-# the residual beyond it; chosen over five detector-noise models on the train and val clips (docs/root-depth.md).
-LIFTER_MISFIT = 0.002
-FOLLOWED_NOISE = 1.5
 # The least squares take the lifted pose as exact; its errors, alike over neighbouring frames, move the
 # root more than the reprojection residual says. Per axis (x, y, z), the root's RMS error over the least
 # squares' standard deviation on the validation clips (3 clips x 150 frames, default 4 px and drift
@@ -103,49 +98,24 @@ def predict_with_uncertainty(engine, x: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def root_trajectory(x, cams, poses, uncertainty, confidence, keypoint_variance: float = 0.0,
-                    depth_scale: float = 1.0, followed_noise: bool = True) -> tuple[np.ndarray, float]:
-    """Step 1: (the smooth root trajectory (T, 3), the factor its least squares were scaled by).
-
-    The least squares are solved on the reprojection error itself (``ROOT_GAUSS_NEWTON_STEPS`` from
-    the linear solve corrected for ``keypoint_variance``, :func:`uao_deploy.camera.root_normal_equations`),
-    then scaled by :func:`followed_noise_scale` (where ``followed_noise``) and the model's calibrated
-    ``depth_scale`` (:class:`uao_deploy.contract.Calibration`)."""
+                    depth_scale: float = 1.0) -> np.ndarray:
+    """Step 1 for a whole sequence: the smooth root trajectory (T, 3) on the reprojection error
+    (``ROOT_GAUSS_NEWTON_STEPS`` from the linear solve corrected for ``keypoint_variance``, see
+    :func:`uao_deploy.camera.root_normal_equations`), scaled by the model's calibrated ``depth_scale``
+    (:class:`uao_deploy.contract.Calibration`)."""
     trajectory = estimate_root_trajectory(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
                                           keypoint_variance, ROOT_GAUSS_NEWTON_STEPS)
-    scale = depth_scale * (followed_noise_scale(x, cams, poses, confidence, trajectory) if followed_noise else 1.0)
-    return trajectory * np.float32(scale), float(scale)
-
-
-def followed_noise_scale(x, cams, poses, confidence, trajectory) -> float:
-    """The factor on the root's depth that undoes the noise the lifter followed.
-
-    The lifter gives a pose its usual metric size but bends it towards noisy keypoints, so a pose
-    bent by noise spreads wider in the image and the root comes too near: the more so, the more noise
-    the keypoints carry that smoothing cannot take out (a detector's slow drift). What shows of that
-    noise is the residual the fitted pose leaves: its variance over the pose's spread in the image
-    (both per axis, confidence-weighted, over the whole sequence), beyond the ``LIFTER_MISFIT`` the
-    lifter leaves on exact keypoints, times ``FOLLOWED_NOISE``, is the log of the factor."""
-    x, cams = np.asarray(x, np.float64), np.asarray(cams, np.float64)
-    points = np.asarray(poses, np.float64) + np.asarray(trajectory, np.float64)[:, None]
-    projected = cams[:, None, :2] * points[..., :2] / points[..., 2:3] + cams[:, None, 2:4]
-    weights = np.asarray(confidence, np.float64)[..., None]
-    total = 2 * weights.sum()
-    if total <= 0:
-        return 1.0
-    centre = (projected * weights).sum(axis=1, keepdims=True) / np.maximum(weights.sum(axis=1, keepdims=True), 1e-12)
-    residual = float((np.square(projected - x) * weights).sum()) / total
-    spread = float((np.square(projected - centre) * weights).sum()) / total
-    return float(np.exp(FOLLOWED_NOISE * max(0.0, residual / max(spread, 1e-12) - LIFTER_MISFIT)))
+    return trajectory * np.float32(depth_scale)
 
 
 def root_std(x, cams, poses, uncertainty, confidence, root, keypoint_variance: float = 0.0,
-             scale: float = 1.0) -> np.ndarray:
+             depth_scale: float = 1.0) -> np.ndarray:
     """Step 1's uncertainty: the standard deviation (T, 3) of each frame's root, metres: its least
-    squares' (:func:`uao_deploy.trajectory.root_trajectory_std`, for ``root`` and ``scale`` as
-    :func:`root_trajectory` gave them) times ``ROOT_STD_SCALE``."""
+    squares' (:func:`uao_deploy.trajectory.root_trajectory_std`, for ``root`` as :func:`root_trajectory`
+    gave it) times ``ROOT_STD_SCALE``."""
     least_squares = root_trajectory_std(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
-                                        root / np.float32(scale), keypoint_variance)
-    return least_squares * np.float32(scale) * ROOT_STD_SCALE
+                                        root / np.float32(depth_scale), keypoint_variance)
+    return least_squares * np.float32(depth_scale) * ROOT_STD_SCALE
 
 
 def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray, root: np.ndarray,
@@ -196,9 +166,8 @@ def lift_causal(engine, x, cams, confidence, detected, iters: int):
         smoothed, _, noise_left = denoise_keypoints(x[past], confidence[past], detected[past], last_frame=True)
         keypoints[frame] = smoothed[-1]
         poses[now], uncertainty[now] = predict_with_uncertainty(engine, keypoints[now])
-        # a second of frames is too short to tell the noise the lifter followed from its own misfit
         root[frame] = root_trajectory(keypoints[past], cams[past], poses[past], uncertainty[past], confidence[past],
-                                      noise_left, engine.calibration.root_depth_scale, followed_noise=False)[0][-1]
+                                      noise_left, engine.calibration.root_depth_scale)[-1]
         refined[now] = engine.tto(keypoints[now], cams[now], root[now], iters=iters)
         output[frame] = smooth_tracks(refined[past], pose_weights(confidence[past], uncertainty[past]),
                                       POSE_SMOOTHNESS)[-1]

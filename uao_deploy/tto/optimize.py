@@ -105,12 +105,16 @@ def smoothness_weights(uncertainty, confidence):
     return exp(uncertainty) / UNCERTAINTY_REF * (2 - confidence)
 
 
-def sequence_targets(forward, x, confidence):
-    """(mu0, mu0_flip un-flipped, smooth_weight) of windows x (W, T, 17, 2) from one forward of both flips.
+def sequence_targets(forward, x, confidence, flip: bool = True):
+    """(mu0, mu0_flip un-flipped, smooth_weight) of windows x (W, T, 17, 2) from one forward of both flips
+    (without ``flip``: of x alone, whose prediction then stands for both).
 
     forward(x (N, 17, 2)) -> (mu (N, 17, 3), s (N, 17, 1)).
     """
     flat = _frames(x)
+    if not flip:
+        mu, s = forward(flat)
+        return targets_of(mu, mu, s, s, confidence)
     mu, s = forward(concat([flat, skeleton.flip_pose(flat)]))
     half = flat.shape[0]
     return targets_of(mu[:half], skeleton.flip_pose(mu[half:]), s[:half], skeleton.swap_lr(s[half:]), confidence)
@@ -150,14 +154,15 @@ def refine_sequence(forward, step, x, confidence, cam, root, config: SequenceCon
             grads = grads[:len(SEQUENCE_VARIABLES)]
         else:
             if not targets:
-                targets.extend(sequence_targets(forward, x, confidence))
+                targets.extend(sequence_targets(forward, x, confidence, config.flip_steps))
             mu0, mu0_flip, smooth_weight = targets
             loss, *grads = step(*values, x, confidence, smooth_weight, mu0, mu0_flip, cam)
         return loss, dict(zip(SEQUENCE_VARIABLES, grads))
 
     start = {"z": x, "z_flip": skeleton.flip_pose(x), "root": root}
     final, losses = adam_descent(value_and_grads, start, config, config.step_sizes())
-    pose = flip_average(lambda v: forward(v)[0], _frames(final["z"]), _frames(final["z_flip"]))
+    z_flip = final["z_flip"] if config.flip_steps else skeleton.flip_pose(final["z"])
+    pose = flip_average(lambda v: forward(v)[0], _frames(final["z"]), _frames(z_flip))
     return pose.reshape(tuple(x.shape[:2]) + (skeleton.NUM_JOINTS, 3)), final["root"], losses
 
 

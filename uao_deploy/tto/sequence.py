@@ -14,7 +14,9 @@ least-squares trajectory). The camera is given: its focal length is estimated on
 * ``w_bone`` x the squared deviation of each bone's length from its mean over the window;
 * ``w_root`` x the squared acceleration of the root trajectory.
 
-Adam moves each variable with its own step size (normalized pixels and metres are not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
+Without ``flip_steps`` the steps move z alone and the flipped copy's terms are z's (counted twice,
+so the weights keep their balance); the final pose still averages z's prediction with its mirror
+image's. Adam moves each variable with its own step size (normalized pixels and metres are not comparable). Summing over frames (not averaging) makes a frame's gradient independent of the
 window length. The loss of window w depends on window w alone.
 
 Registered in :data:`uao_deploy.contract.SEQUENCE`: ``reference_functions`` gives the step graph's
@@ -51,10 +53,14 @@ def _loss_and_targets(model, z, z_flip, root, x, confidence, cam, config: Sequen
     as at z = x, where the prediction is its own pseudo-target."""
     windows, frames = z.shape[0], z.shape[1]
     flat = functools.partial(torch.flatten, start_dim=0, end_dim=1)
-    mu, s = model(torch.cat([flat(z), flat(z_flip)]))
-    half = windows * frames
-    mu_flip, s_flip = skeleton.flip_pose(mu[half:]), skeleton.swap_lr(s[half:])
-    mu, s = mu[:half], s[:half]
+    if config.flip_steps:
+        mu, s = model(torch.cat([flat(z), flat(z_flip)]))
+        half = windows * frames
+        mu_flip, s_flip = skeleton.flip_pose(mu[half:]), skeleton.swap_lr(s[half:])
+        mu, s = mu[:half], s[:half]
+    else:  # z_flip stands still; the flipped copy's terms are the unflipped one's, so the weights keep their balance
+        mu, s = model(flat(z))
+        mu_flip, s_flip = mu, s
     if targets is None:
         targets = targets_of(mu.detach(), mu_flip.detach(), s.detach(), s_flip.detach(), confidence)
     mu0, mu0_flip, smooth_weight = targets
@@ -102,7 +108,10 @@ def _value_and_grads(model, z, z_flip, root, x, confidence, cam, config, targets
     with torch.enable_grad():
         variables = [v.detach().requires_grad_(True) for v in (z, z_flip, root)]
         loss, targets = _loss_and_targets(model, *variables, x, confidence, cam, config, targets)
-        grads = torch.autograd.grad(loss.sum(), variables)
+        moving = variables if config.flip_steps else variables[::2]  # without flip_steps z_flip stands still
+        grads = list(torch.autograd.grad(loss.sum(), moving))
+        if not config.flip_steps:
+            grads.insert(1, torch.zeros_like(z_flip))
     return (loss.detach(), *grads, *targets)
 
 
