@@ -712,3 +712,10 @@ def test_oversized_numbers_and_fields_are_one_error(tmp_path, content, needle):
     path.write_text(content)
     with pytest.raises(UaoError, match=needle):
         read_keypoints(path, width=640, height=480)
+
+
+def test_frame_names_with_digits_int_cannot_read_are_ordered():
+    """"²" is a digit to str.isdigit but no number to int(): names holding one sort as text."""
+    from uao_deploy.io.keypoints.common import frame_numbers
+
+    assert frame_numbers(["²", "1.jpg", "٣.jpg"]) == [2, 0, 1]  # "٣" (Arabic-Indic 3) is a decimal digit

@@ -74,7 +74,7 @@ def frame_numbers(names: list[str]) -> list[int]:
 
 
 def natural_key(name: str):
-    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
+    return [int(part) if part.isdecimal() else part for part in re.split(r"(\d+)", name)]  # "²" is a digit, not decimal
 
 
 def files_in(folder: Path, suffix: str) -> list[Path]:
