@@ -23,8 +23,7 @@ FOCAL_PER_WIDTH_RANGE = (0.05, 100.0)
 OFF_IMAGE_MARGIN = 1.0
 # A keypoint more than this share of the image size outside it was not seen, whatever its score: the
 # detector had no pixels there. Top-down detectors guess such joints from a crop padded past the
-# frame (HRNet puts a webcam signer's hips 0.65 image heights below it, scored 0.3-0.6). Real files
-# of ../shared/data have none there otherwise; the synthetic val clips 30 of 409,000 points, test none.
+# frame (HRNet puts a webcam signer's hips 0.65 image heights below it, scored 0.3-0.6).
 SEEN_MARGIN = 0.1
 
 

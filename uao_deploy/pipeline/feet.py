@@ -166,7 +166,7 @@ def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: 
     planted on that floor. Fitted again after planting, the floor would move under the planted ankles."""
     detected = None if joint_source is None else np.asarray(joint_source) == 0
     frame = estimate_world_frame(poses, root, detected=detected)
-    world = frame.apply(np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]).astype(np.float64)
+    world = frame.place(poses, root)[0].astype(np.float64)
     contacts = estimate_contacts(world, keypoints, fps, joint_source)
     info = {"contacts": "estimated from ankle height over the fitted floor, ankle speed and 2D stillness",
             "planted": plant, "contact_share": contacts.mean(axis=0).round(3).tolist()}

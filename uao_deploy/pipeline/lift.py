@@ -123,23 +123,16 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     x, weights = prepared.x, prepared.weights
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     batches = _batches(len(x), settings.batch_size)
+
+    def trajectory(x, initial, uncertainty):
+        return (smooth_track(estimate_root(initial, x, cams, weights), settings.smooth_root),)
+
     with tqdm(total=2 * len(x), unit="frame", desc=prepared.source, disable=not progress, leave=False) as bar:
-        initial, uncertainty, root = [], [], []
-        for part in batches:
-            _, s = engine.forward(x[part], return_uncertainty=True)
-            pose = engine.predict(x[part])
-            initial.append(pose)
-            uncertainty.append(np.exp(s[..., 0]))
-            root.append(estimate_root(pose, x[part], cams[part], weights[part]))
-            bar.update(len(pose))
-        initial, uncertainty = np.concatenate(initial), np.concatenate(uncertainty)
-        root = smooth_track(np.concatenate(root), settings.smooth_root)
-
-        def trajectory(x, initial, uncertainty):
-            return (smooth_track(estimate_root(initial, x, cams, weights), settings.smooth_root),)
-
-        x, initial, uncertainty, (root,), settle_rounds = _settle(prepared, x, cams, initial, uncertainty, (root,),
-                                                                  engine, settings.batch_size, trajectory)
+        initial, uncertainty = _predict(engine, x, settings.batch_size)
+        bar.update(len(x))
+        x, initial, uncertainty, (root,), settle_rounds = _settle(
+            prepared, x, cams, initial, uncertainty, trajectory(x, initial, uncertainty), engine, settings.batch_size,
+            trajectory)
         root_done = time.perf_counter()
         poses = []
         for part in batches:  # no iterations: the plain lifter's pose is the result

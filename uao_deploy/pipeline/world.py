@@ -57,6 +57,11 @@ class WorldFrame:
     def apply(self, points: np.ndarray) -> np.ndarray:
         return ((np.asarray(points, np.float64) - self.origin) @ self.rotation.T).astype(np.float32)
 
+    def place(self, poses: np.ndarray, root: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(world joints (T, 17, 3), world root (T, 3)) of root-relative camera-frame ``poses`` at ``root``."""
+        joints = np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]
+        return self.apply(joints), self.apply(root)
+
     def to_camera(self, points: np.ndarray) -> np.ndarray:
         """World-frame points back in the camera frame (float64): the inverse of :meth:`apply`."""
         return np.asarray(points, np.float64) @ self.rotation + self.origin
@@ -191,8 +196,7 @@ def to_world(poses: np.ndarray, root: np.ndarray, up=None, camera_pitch: float |
              detected: np.ndarray | None = None):
     """(world joints (T, 17, 3), world root (T, 3), :class:`WorldFrame`) of a camera-frame result."""
     frame = estimate_world_frame(poses, root, up, camera_pitch, detected)
-    joints = np.asarray(poses, np.float64) + np.asarray(root, np.float64)[:, None]
-    return frame.apply(joints), frame.apply(root), frame
+    return *frame.place(poses, root), frame
 
 
 def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float | None = None,
@@ -205,6 +209,5 @@ def add_world_frame(arrays: dict, metadata: dict, up=None, camera_pitch: float |
         detected = arrays["joint_source"] == 0 if "joint_source" in arrays else \
             arrays["confidence"] > 0 if "confidence" in arrays else None
         frame = estimate_world_frame(arrays["poses_3d"], arrays["root"], up, camera_pitch, detected)
-    joints = np.asarray(arrays["poses_3d"], np.float64) + np.asarray(arrays["root"], np.float64)[:, None]
-    return {**arrays, "poses_world": frame.apply(joints), "root_world": frame.apply(arrays["root"])}, \
-        {**metadata, "world_frame": frame.to_dict()}
+    world, root = frame.place(arrays["poses_3d"], arrays["root"])
+    return {**arrays, "poses_world": world, "root_world": root}, {**metadata, "world_frame": frame.to_dict()}
