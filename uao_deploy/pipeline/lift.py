@@ -57,6 +57,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     metadata = {
         "uao_version": __version__, "source": keypoints.source, **keypoints.info, "frames": frames,
         "camera": camera.to_metadata(), "missing_joints_filled": int((~keypoints.detected).sum()),
+        "detections_set_aside": keypoints.set_aside,
         "strategy": settings.runs, "settings": settings.to_dict(), **extra, "uncertainty": UNCERTAINTY_NOTE,
         "backend": engine.backend, "engine": engine.describe(), "tto_iters": settings.iters,
         "tto_path": engine.last_tto_path if settings.iters else None, "tto_path_notice": engine.path_notice(settings.iters),
