@@ -122,6 +122,8 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     from tqdm import tqdm
 
     x, weights = prepared.x, prepared.weights
+    if settings.iters:  # its session opens while the plain lifter finds the roots
+        engine.open_ahead(engine.uao_graph(settings.iters))
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     batches = _batches(len(x), settings.batch_size)
 
@@ -172,6 +174,8 @@ def _settle(prepared: Prepared, x, cams, initial, uncertainty, track: tuple, eng
 
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     camera, weights = prepared.camera, prepared.weights
+    if engine.sequence_config is not None:  # its session opens while the steps below find the trajectory
+        engine.open_ahead(engine.uao_graph(settings.iters, sequence=True))
     x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
 
     initial, uncertainty = _predict(engine, x, settings.batch_size)
@@ -204,6 +208,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
 def _causal(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     """The camera as given: a live stream has no whole sequence to fit the focal length on."""
     x = prepared.x
+    engine.open_ahead(engine.uao_graph(settings.iters))  # the first frame's latency: its session opens meanwhile
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     poses, root, latency, initial, uncertainty = steps.lift_causal(engine, x, cams, prepared.weights,
                                                                    prepared.detected, settings.iters)
