@@ -5,10 +5,10 @@ the result (:mod:`uao_deploy.pipeline.world`, floor at Y = 0), a foot is in cont
 where its ankle is low over the floor (``CONTACT_HEIGHT``), slow in 3D (``CONTACT_SPEED``, its
 speed over ``SPEED_FRAMES`` frames) and still in the image (its 2D speed over ``SPEED_FRAMES_2D``
 frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pixels being the
-sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). The 2D ankle is first
-median-filtered over ``MEDIAN_FRAMES_2D`` frames: a detector's gross errors (an ankle on the other
-foot for a few frames) jump and come back, and the median drops them, while a step, a change of
-level, passes whole. The image decides most: lifted ankles of a standing foot move at 0.2-0.5 m/s
+sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). Both ankle tracks are first
+median-filtered over ``MEDIAN_FRAMES`` frames: a detector's gross errors (an ankle on the other foot
+for a few frames) jump and come back, in the image and in the lifted ankle that follows them, and
+the median drops them, while a step, a change of level, passes whole. The image decides most: lifted ankles of a standing foot move at 0.2-0.5 m/s
 in 3D, a detector's ankle far less. An ankle the detector never saw in that frame (``joint_source``
 inferred) is not in contact, whatever its 3D says. Gaps shorter than ``MIN_GAP_S`` are filled; a
 run whose filtered 2D ankle wanders more than ``STANCE_WANDER`` body heights from its median is
@@ -51,7 +51,7 @@ CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move abou
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
 SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
-MEDIAN_FRAMES_2D = 11  # the 2D ankle's median filter: gross errors lasting up to 5 frames are dropped
+MEDIAN_FRAMES = 11  # the ankle tracks' median filter: gross errors lasting up to 5 frames are dropped
 STANCE_WANDER = 0.05  # body heights the filtered 2D ankle may stray from its median within one stance
 TORSO_SHARE = 0.5  # the pelvis-to-head-top distance over the standing height
 MIN_CONTACT_S = 0.08
@@ -130,8 +130,8 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
     for foot, (_, _, ankle) in enumerate(LEGS):
         track = world_joints[:, ankle]
         low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
-        slow = _speed(track, fps, SPEED_FRAMES) < CONTACT_SPEED
-        image = median_filter(keypoints[:, ankle], size=(MEDIAN_FRAMES_2D, 1), mode="nearest")
+        slow = _speed(median_filter(track, size=(MEDIAN_FRAMES, 1), mode="nearest"), fps, SPEED_FRAMES) < CONTACT_SPEED
+        image = median_filter(keypoints[:, ankle], size=(MEDIAN_FRAMES, 1), mode="nearest")
         speed = _speed(image, fps, SPEED_FRAMES_2D)
         seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
         standing = _fill_gaps(low & slow & (speed < CONTACT_SPEED_2D * body_px) & seen, round(MIN_GAP_S * fps))
