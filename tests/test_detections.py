@@ -88,6 +88,56 @@ def test_joints_guessed_far_outside_the_image_are_not_detections(shared_dir):
     assert (prepared.joint_source[:, [J["head"], J["l_shoulder"], J["r_shoulder"]]] == DETECTED).all()
 
 
+def test_a_leg_joint_without_its_leg_above_the_hips_is_not_a_detection(shared_dir):
+    """HRNet puts the webcam clip's unseen right ankle on the right wrist (scored 0.06-0.37, inside the
+    image) while the knee and hip are unseen: off the body, missing, inferred, and counted. The real
+    files' other detections all stay."""
+    from uao_deploy.pipeline import camera_of, prepare
+    from uao_deploy.pipeline.prepare import set_aside_note
+
+    sequence, = read_keypoints(shared_dir / "data" / "real2d" / "posemamba_sample_video1.npz", width=1920, height=1080)
+    ankle = sequence.confidence[:, J["r_ankle"]] > 0
+    assert ankle.sum() > 50
+    near_wrist = np.linalg.norm(sequence.pixels[ankle, J["r_ankle"]] - sequence.pixels[ankle, J["r_wrist"]], axis=-1)
+    assert np.median(near_wrist) < 100
+    prepared = prepare(sequence, camera_of(sequence, 1920, 1080))
+    assert (prepared.joint_source[:, J["r_ankle"]] == INFERRED).all()
+    assert prepared.set_aside["off_body"] == ankle.sum()
+    assert f"{ankle.sum()} off the body" in set_aside_note(prepared.set_aside)
+    kept = sequence.confidence > 0
+    kept[:, J["r_ankle"]] = False
+    kept &= prepared.confidence > 0  # less those far outside the image
+    assert kept[:, [J["head"], J["r_wrist"], J["l_shoulder"]]].all()
+    for folder, size in (("openpose_body25_slp", (1280, 720)), ("openpose_body25b_pose2sim", (1088, 1920)),
+                         ("alphapose_halpe26/alphapose-results.json", (360, 640)), ("mmpose_wholebody/SOUP.json", (320, 240))):
+        for person in read_keypoints(shared_dir / "data" / "formats" / folder, width=size[0], height=size[1],
+                                     person="all"):
+            assert prepare(person, camera_of(person, *size)).set_aside["off_body"] == 0, person.source
+
+
+def test_limb_joints_off_the_body_are_found_and_real_poses_are_not():
+    """A knee or ankle seen without its parent above the hips, or a wrist farther from its shoulder
+    than an arm reaches, is off the body; the same joints where a body can put them are not."""
+    from uao_deploy.pipeline.missing import off_body
+
+    scale, frames = 300.0, 6
+    pixels = np.repeat((TEMPLATE * scale + [640.0, 400.0])[None], frames, axis=0)
+    detected = np.ones((frames, 17), bool)
+    detected[:, [J["r_knee"], J["l_knee"]]] = False  # knees unseen in every frame
+    pixels[1, J["r_ankle"]] = pixels[1, J["r_shoulder"]] + [-0.2 * scale, 0.05 * scale]  # by the chest, knee unseen: off
+    pixels[2, J["l_ankle"]] = pixels[2, J["pelvis"]] + [0.3 * scale, 0.1 * scale]  # a seated ankle: on
+    pixels[3, J["r_wrist"]] = pixels[3, J["r_shoulder"]] + [2.0 * scale, 0.0]  # 2 m from the shoulder: off
+    pixels[4, J["r_wrist"]] = pixels[4, J["r_shoulder"]] + [-0.5 * scale, -0.2 * scale]  # arm raised: on
+    high_kick = pixels[5].copy()
+    high_kick[J["l_knee"]] = high_kick[J["l_hip"]] + [0.3 * scale, -0.1 * scale]
+    high_kick[J["l_ankle"]] = high_kick[J["l_knee"]] + [0.1 * scale, -0.4 * scale]
+    pixels[5] = high_kick
+    detected[5, J["l_knee"]] = True  # the kicking leg is seen whole: on
+    assert sorted(map(tuple, np.argwhere(off_body(pixels, detected)))) == [(1, J["r_ankle"]), (3, J["r_wrist"])]
+    mirrored = pixels * [-1.0, 1.0]  # a back view: the same joints
+    assert sorted(map(tuple, np.argwhere(off_body(mirrored, detected)))) == [(1, J["r_ankle"]), (3, J["r_wrist"])]
+
+
 def test_raw_detectron2_output_names_the_conversion(tmp_path):
     boxes = np.empty(3, dtype=object)
     keypoints = np.empty(3, dtype=object)

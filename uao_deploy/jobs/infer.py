@@ -17,6 +17,7 @@ from ..errors import UaoError
 from ..fileio import check_output_file, check_output_folder
 from ..pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
 from ..pipeline.missing import inferred_parts
+from ..pipeline.prepare import set_aside_note
 
 
 def default_export(checkpoint=None, iters: int = 0) -> Path:
@@ -161,6 +162,9 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
             if result.camera.focal_source in (FocalSource.ESTIMATED, FocalSource.FALLBACK):
                 log(f"  {result.camera.describe_focal()}")
+            set_aside = set_aside_note(result.metadata["detections_set_aside"])
+            if set_aside:
+                log(f"  {set_aside}")
             for line in inferred_parts(result.joint_source):
                 log(f"  {line} (not detected: placed by the pose prior and the network, see joint_source)")
             if "latency_ms" in result.metadata:

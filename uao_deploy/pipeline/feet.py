@@ -5,10 +5,15 @@ the result (:mod:`uao_deploy.pipeline.world`, floor at Y = 0), a foot is in cont
 where its ankle is low over the floor (``CONTACT_HEIGHT``), slow in 3D (``CONTACT_SPEED``, its
 speed over ``SPEED_FRAMES`` frames) and still in the image (its 2D speed over ``SPEED_FRAMES_2D``
 frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pixels being the
-sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). The image decides most: lifted
-ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle the
-detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D says. Runs shorter than
-``MIN_CONTACT_S`` are dropped and gaps shorter than ``MIN_GAP_S`` filled.
+sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). The 2D ankle is first
+median-filtered over ``MEDIAN_FRAMES_2D`` frames: a detector's gross errors (an ankle on the other
+foot for a few frames) jump and come back, and the median drops them, while a step, a change of
+level, passes whole. The image decides most: lifted ankles of a standing foot move at 0.2-0.5 m/s
+in 3D, a detector's ankle far less. An ankle the detector never saw in that frame (``joint_source``
+inferred) is not in contact, whatever its 3D says. Gaps shorter than ``MIN_GAP_S`` are filled; a
+run whose filtered 2D ankle wanders more than ``STANCE_WANDER`` body heights from its median is
+two stances with a slow step between (a shuffle), so it is cut at its fastest frame, again until
+none wanders (one anchor per stance); then runs shorter than ``MIN_CONTACT_S`` are dropped.
 
 **Planting** (:func:`plant_feet`): each run of contact frames gets one anchor, the ankle's median
 position over the run, raised to the floor where it was under it (Y = ``ANKLE_HEIGHT``; set on the
@@ -42,6 +47,8 @@ CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move abou
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
 SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
+MEDIAN_FRAMES_2D = 11  # the 2D ankle's median filter: gross errors lasting up to 5 frames are dropped
+STANCE_WANDER = 0.05  # body heights the filtered 2D ankle may stray from its median within one stance
 TORSO_SHARE = 0.5  # the pelvis-to-head-top distance over the standing height
 MIN_CONTACT_S = 0.08
 MIN_GAP_S = 0.06
@@ -66,15 +73,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2]))
 
 
-def _clean(mask: np.ndarray, min_run: int, min_gap: int) -> np.ndarray:
-    """Gaps shorter than ``min_gap`` frames filled, then runs shorter than ``min_run`` dropped."""
+def _fill_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
+    """Gaps (between runs) shorter than ``min_gap`` frames filled."""
     mask = mask.copy()
     for start, stop in _runs(~mask):
         if 0 < start and stop < len(mask) and stop - start < min_gap:
             mask[start:stop] = True
+    return mask
+
+
+def _drop_short(mask: np.ndarray, min_run: int) -> np.ndarray:
+    """Runs shorter than ``min_run`` frames dropped."""
+    mask = mask.copy()
     for start, stop in _runs(mask):
         if stop - start < min_run:
             mask[start:stop] = False
+    return mask
+
+
+def _split_wandering(mask: np.ndarray, track: np.ndarray, speed: np.ndarray, limit: float, min_run: int) -> np.ndarray:
+    """Runs of ``mask`` whose ``track`` (T, 2) strays more than ``limit`` from the run's median cut at
+    their fastest frame (by ``speed``), again until none strays or a part is shorter than 2 ``min_run``."""
+    mask = mask.copy()
+    todo = _runs(mask)
+    while todo:
+        start, stop = todo.pop()
+        part = track[start:stop]
+        if stop - start < 2 * min_run or np.linalg.norm(part - np.median(part, axis=0), axis=-1).max() <= limit:
+            continue
+        cut = start + 1 + int(np.argmax(speed[start + 1:stop - 1]))
+        mask[cut] = False
+        todo += [(start, cut), (cut + 1, stop)]
     return mask
 
 
@@ -82,17 +111,23 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
                       joint_source: np.ndarray | None = None) -> np.ndarray:
     """(T, 2) bool foot contacts (left, right) of world-frame joints (T, 17, 3) (floor at Y = 0) and the
     2D keypoints (T, 17, 2) they were lifted from, at ``fps``."""
+    from scipy.ndimage import median_filter
+
     world_joints = np.asarray(world_joints, np.float64)
     keypoints = np.asarray(keypoints, np.float64)
-    body_px = np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE
+    body_px = max(np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE, 1e-6)
+    min_run = round(MIN_CONTACT_S * fps)
     contacts = np.zeros((len(world_joints), len(LEGS)), bool)
     for foot, (_, _, ankle) in enumerate(LEGS):
         track = world_joints[:, ankle]
         low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
         slow = _speed(track, fps, SPEED_FRAMES) < CONTACT_SPEED
-        still = _speed(keypoints[:, ankle], fps, SPEED_FRAMES_2D) < CONTACT_SPEED_2D * max(body_px, 1e-6)
+        image = median_filter(keypoints[:, ankle], size=(MEDIAN_FRAMES_2D, 1), mode="nearest")
+        speed = _speed(image, fps, SPEED_FRAMES_2D)
         seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
-        contacts[:, foot] = _clean(low & slow & still & seen, round(MIN_CONTACT_S * fps), round(MIN_GAP_S * fps))
+        standing = _fill_gaps(low & slow & (speed < CONTACT_SPEED_2D * body_px) & seen, round(MIN_GAP_S * fps))
+        contacts[:, foot] = _drop_short(_split_wandering(standing, image, speed, STANCE_WANDER * body_px, min_run),
+                                        min_run)
     return contacts
 
 

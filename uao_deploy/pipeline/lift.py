@@ -57,6 +57,7 @@ def lift(keypoints, engine, camera: Camera | None = None, settings: LiftSettings
     metadata = {
         "uao_version": __version__, "source": keypoints.source, **keypoints.info, "frames": frames,
         "camera": camera.to_metadata(), "missing_joints_filled": int((~keypoints.detected).sum()),
+        "detections_set_aside": keypoints.set_aside,
         "strategy": settings.runs, "settings": settings.to_dict(), **extra, "uncertainty": UNCERTAINTY_NOTE,
         "backend": engine.backend, "engine": engine.describe(), "tto_iters": settings.iters,
         "tto_path": engine.last_tto_path if settings.iters else None, "tto_path_notice": engine.path_notice(settings.iters),
@@ -121,6 +122,8 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     from tqdm import tqdm
 
     x, weights = prepared.x, prepared.weights
+    if settings.iters:  # its session opens while the plain lifter finds the roots
+        engine.open_ahead(engine.uao_graph(settings.iters))
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     batches = _batches(len(x), settings.batch_size)
 
@@ -171,6 +174,8 @@ def _settle(prepared: Prepared, x, cams, initial, uncertainty, track: tuple, eng
 
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     camera, weights = prepared.camera, prepared.weights
+    if engine.sequence_config is not None:  # its session opens while the steps below find the trajectory
+        engine.open_ahead(engine.uao_graph(settings.iters, sequence=True))
     x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
 
     initial, uncertainty = _predict(engine, x, settings.batch_size)
@@ -203,6 +208,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
 def _causal(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     """The camera as given: a live stream has no whole sequence to fit the focal length on."""
     x = prepared.x
+    engine.open_ahead(engine.uao_graph(settings.iters))  # the first frame's latency: its session opens meanwhile
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     poses, root, latency, initial, uncertainty = steps.lift_causal(engine, x, cams, prepared.weights,
                                                                    prepared.detected, settings.iters)

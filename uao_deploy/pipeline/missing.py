@@ -41,6 +41,20 @@ TEMPLATE = np.array([
     [0.0, 0.0], [-0.088, 0.0], [-0.086, 0.358], [-0.075, 0.76], [0.088, 0.0], [0.097, 0.354], [0.09, 0.758],
     [-0.002, -0.234], [-0.008, -0.468], [-0.007, -0.583], [-0.011, -0.678], [0.123, -0.47], [0.174, -0.24],
     [0.19, -0.209], [-0.137, -0.467], [-0.186, -0.221], [-0.2, -0.215]])
+# Median bone lengths of the CMU train poses (metres), by the bone's lower joint (0 for the pelvis).
+BONE_LENGTHS = np.array([0.0, 0.088, 0.368, 0.454, 0.088, 0.368, 0.454, 0.237, 0.235, 0.122, 0.1, 0.115, 0.282,
+                         0.237, 0.115, 0.282, 0.237])
+LIMB_JOINTS = tuple(skeleton.JOINT_NAMES.index(name) for name in (
+    "r_knee", "r_ankle", "l_knee", "l_ankle", "l_elbow", "l_wrist", "r_elbow", "r_wrist"))
+LEG_JOINTS = LIMB_JOINTS[:4]
+# off_body: a limb joint farther from its nearest detected ancestor than REACH times the bones between
+# them (in the body's own scale) is no detection of it. The synthetic CMU train clips, seen whole, reach
+# 2.9 at most; the real files of ../shared/data 2.7 (a dancer's wrist).
+REACH = 3.0
+# off_body: a knee or ankle whose parent is unseen and that lies above the spine's level in the body's
+# frame (template metres below the hips; negative is up) is no detection of it: a leg joint seen
+# without the leg that holds it, higher than a kick or a seated knee puts it.
+LEG_ABOVE = TEMPLATE[skeleton.JOINT_NAMES.index("spine"), 1]
 # Rounds in which the inferred joints settle where the lifted body puts them (chosen on val clips).
 SETTLE_ROUNDS = 4
 # The joints the body is fitted on: they move together (limbs do not).
@@ -81,6 +95,35 @@ def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
         filled[long, joint] = _from_template(inside, scale, shift, mirrored)[long]
         sources[short, joint] = INTERPOLATED
     return filled.astype(np.float32), sources
+
+
+def off_body(pixels: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """(T, 17) mask of ``detected`` joints of ``pixels`` (T, 17, 2) that cannot be where they are: a limb
+    joint beyond ``REACH`` times its bones from its nearest detected ancestor, or a knee or ankle with its
+    parent unseen above ``LEG_ABOVE`` (HRNet puts a webcam signer's unseen right ankle on her right wrist,
+    scored 0.2). Distances are in the body's own frame (:func:`_body_fits` on the trunk)."""
+    detected = np.asarray(detected, bool)
+    impossible = np.zeros_like(detected)
+    if detected[:, list(TRUNK)].sum(axis=1).max(initial=0) < 2:
+        return impossible  # no trunk to measure a limb against
+    pixels = np.where(detected[..., None], pixels, 0.0).astype(np.float64)
+    body = _to_template(pixels, *_body_fits(pixels, detected))
+    frames = np.arange(len(pixels))
+    for joint in LIMB_JOINTS:
+        ancestor = np.full(len(pixels), -1)
+        chain = np.zeros(len(pixels))
+        step, length = joint, 0.0
+        while skeleton.PARENTS[step] >= 0:
+            length += BONE_LENGTHS[step]
+            step = skeleton.PARENTS[step]
+            found = detected[:, step] & (ancestor < 0)
+            ancestor[found], chain[found] = step, length
+        reach = np.linalg.norm(body[:, joint] - body[frames, np.maximum(ancestor, 0)], axis=-1)
+        impossible[:, joint] = detected[:, joint] & (ancestor >= 0) & (reach > REACH * chain)
+        if joint in LEG_JOINTS:
+            impossible[:, joint] |= (detected[:, joint] & ~detected[:, skeleton.PARENTS[joint]]
+                                     & (body[:, joint, 1] < LEG_ABOVE))
+    return impossible
 
 
 def settle_inferred(x: np.ndarray, inferred: np.ndarray, poses: np.ndarray, root: np.ndarray,
