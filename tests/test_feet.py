@@ -138,6 +138,18 @@ def test_planted_feet_stop_sliding_keep_bone_lengths_and_stay_above_the_floor():
     np.testing.assert_allclose(shift, np.repeat(shift[:, :1], len(untouched), axis=1), atol=1e-9)
 
 
+def test_a_standing_foot_out_of_its_legs_reach_does_not_slide():
+    """The lifted body bobs up 0.15 m while both feet stand: the straightened legs cannot reach the anchors,
+    so the body is lowered until they can, and the ankles stay put instead of sliding after the hips."""
+    joints = np.repeat(_walk(seconds=0.1)[0][:1], 100, axis=0)
+    joints += (0.15 * np.sin(np.pi * np.clip((np.arange(100) - 30) / 40, 0, 1)))[:, None, None] * [0, 1, 0]
+    planted = plant_feet(joints, np.ones((100, 2), bool))
+    for (hip, knee, ankle) in LEGS:
+        assert np.linalg.norm(np.diff(planted[:, ankle], axis=0), axis=-1).max() < 1e-4
+        np.testing.assert_allclose(np.linalg.norm(planted[:, ankle] - planted[:, knee], axis=-1),
+                                   np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1), atol=1e-9)
+
+
 def test_place_feet_works_in_the_camera_frame():
     """A camera 4 m away looking 15 degrees down: contacts found, feet planted in the camera frame too."""
     joints, stance = _walk()

@@ -29,7 +29,9 @@ world frame, by two weighted least-squares smoothings over time
    onto their anchors (both feet count; the offset is pulled to zero with ``FREE_WEIGHT``
    elsewhere), so a sliding body slides less without jumps;
 2. each standing ankle is set on its anchor, the offset fading out smoothly around its runs, and
-   every ankle is kept above the floor, and the leg follows by two-bone inverse kinematics
+   every ankle is kept above the floor; where a standing ankle's anchor lies beyond its leg's reach
+   the whole body moves (smoothly) just enough towards it (:func:`_within_reach`: else the
+   straightened leg's ankle slides after the hip), and the leg follows by two-bone inverse kinematics
    (:func:`leg_ik`): the hip stays, thigh and shin keep their lengths of that frame, and the knee
    bends in the plane it bent in.
 
@@ -65,6 +67,7 @@ HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
 # floor before, lies under most of them (standing feet floated). Higher percentiles made val's MPJPE worse:
 # its clips climb steps, and a floor raised to the step pushes the ankles below it up.
 STANDING_FLOOR_PERCENTILE = 25
+REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
 # The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
 # but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
 ROOT_SHARE = 0.5
@@ -191,6 +194,7 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]
     root_weight = in_contact.sum(axis=1) + FREE_WEIGHT
     joints += ROOT_SHARE * smooth_tracks(pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
+    ankle_targets = []
     for foot, (hip, knee, ankle) in enumerate(LEGS):
         standing = contacts[:, foot, None]
         offset = np.where(standing, targets[:, foot] - joints[:, ankle], 0)
@@ -199,8 +203,30 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         faded = joints[:, ankle] + smooth_tracks(offset, weight, ANKLE_SMOOTHNESS)
         target = np.where(standing, targets[:, foot], faded)
         target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
+        ankle_targets.append(target)
+    joints += _within_reach(joints, ankle_targets, contacts)[:, None]
+    for (hip, knee, ankle), target in zip(LEGS, ankle_targets):
         joints[:, knee], joints[:, ankle] = leg_ik(joints[:, hip], joints[:, knee], joints[:, ankle], target)
     return joints
+
+
+def _within_reach(joints: np.ndarray, ankle_targets: list[np.ndarray], contacts: np.ndarray) -> np.ndarray:
+    """(T, 3) the smallest smooth shift of the body that brings every standing ankle's target within its
+    leg's reach (``REACH`` of thigh + shin): out of reach, the straightened leg's ankle would slide
+    towards its anchor instead of standing on it."""
+    shift = np.zeros((len(joints), 3))
+    need = np.zeros(len(joints), bool)
+    for _ in range(2):  # a shift towards one foot's anchor can take the other's out of reach
+        for (hip, knee, ankle), target, standing in zip(LEGS, ankle_targets, contacts.T):
+            leg = REACH * (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+                           + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+            gap = target - (joints[:, hip] + shift)
+            distance = np.linalg.norm(gap, axis=-1)
+            short = standing & (distance > leg)
+            shift[short] += ((distance - leg) / np.maximum(distance, 1e-9))[short, None] * gap[short]
+            need |= short
+    # held where needed, fading out around it: no jump where a foot comes within reach
+    return smooth_tracks(shift, np.where(need, HOLD_WEIGHT, FREE_WEIGHT)[:, None], ANKLE_SMOOTHNESS).astype(np.float64)
 
 
 def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: float,
