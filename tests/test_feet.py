@@ -172,6 +172,24 @@ def test_place_feet_works_in_the_camera_frame():
     np.testing.assert_allclose(np.median(scaled), body * np.median(heights), atol=2e-3)
 
 
+def test_standing_feet_touch_the_floor_they_are_written_on():
+    """Lifted ankles wobble in height from frame to frame; the floor under the low tail of every ankle lay
+    centimetres under the stances (standing feet floated). It runs through the standing ankles now: the
+    planted standing ankles stand on it, none under it."""
+    joints, stance = _walk()
+    rng = np.random.default_rng(5)
+    noisy = joints + rng.normal(0, 0.003, joints.shape)
+    noisy[:, ANKLES, 1] += rng.normal(0, 0.04, (len(joints), 2))  # the lifted ankles' height wobble
+    camera = noisy * [1, -1, 1] + [0.0, 1.0, 4.0]  # a level camera 1 m up, 4 m behind the start
+    pixels = 500 + 1000 * camera[..., :2] / camera[..., 2:]
+    poses, root, contacts, info, frame = place_feet(camera - camera[:, :1], camera[:, 0], pixels, FPS)
+    assert info["floor"] == "through the standing ankles"
+    heights = add_world_frame({"poses_3d": poses, "root": root}, {}, frame=frame)[0]["poses_world"][:, ANKLES, 1]
+    standing = heights[contacts]
+    assert standing.min() > ANKLE_HEIGHT - 1e-4
+    assert np.median(standing) < ANKLE_HEIGHT + 0.03, np.median(standing)  # the old floor: about 0.07 over it
+
+
 def test_every_output_carries_the_contacts_and_the_root_std(tmp_path):
     """contacts: an npz array, CSV column on the ankles' rows, JSON field, BVH side file, large viewer markers;
     root_std likewise (on the pelvis's rows); the schema refuses a wrong shape or value."""
