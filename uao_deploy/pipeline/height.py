@@ -17,8 +17,9 @@ skeleton's size a little, and the root's depth does not follow), so its factor i
 those. It already carries the model's calibration (:class:`uao_deploy.contract.Calibration`),
 which takes out, among others, the lifter's habit of giving people a little more size than they
 have, on average; with a known height this subject's own factor replaces that average. So the
-depth is scaled by the fitted poses' factor times ``SIZE_BIAS``: the median over the train clips
-of the true depth over the fitted one per unit of that factor (docs/root-depth.md).
+depth is scaled by the fitted poses' factor times ``SIZE_BIAS``: the median over the train and val
+clips (every noise model) of the true depth over the fitted one per unit of that factor
+(docs/root-depth.md).
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ SPINE_CHAIN = ((10, 9), (9, 8), (8, 7), (7, 0))  # head top -> neck -> thorax ->
 LEG_CHAINS = (((1, 2), (2, 3)), ((4, 5), (5, 6)))  # hip -> knee -> ankle, right and left
 HEAD_AND_SOLE = 0.08  # metres: a standing person's height over the chain (CMU clips: statures 5-10 cm above the head top)
 MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.8  # metres a --subject-height may be
-SIZE_BIAS = 1.02
+SIZE_BIAS = 1.016
 
 
 def _length(poses: np.ndarray, bones) -> np.ndarray:

@@ -61,8 +61,8 @@ ROOT_GAUSS_NEWTON_STEPS = 2  # the first converges to within a millimetre; the s
 # which moves the whole root by one factor per clip, whatever the residual: ROOT_SIZE_STD is that factor's
 # relative standard deviation (the per-clip depth ratio's on the val clips at 0 px). With it, ROOT_STD_SCALE
 # was chosen so that 1 and 2 root_std hold the root's error as often as a normal distribution's would on
-# the val clips' grid cells (docs/root-depth.md).
-ROOT_STD_SCALE = np.array([8.75, 7.5, 5.5], np.float32)
+# the train and val clips' grid cells (docs/root-depth.md).
+ROOT_STD_SCALE = np.array([8.75, 7.75, 6.25], np.float32)
 ROOT_SIZE_STD = 0.014
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
