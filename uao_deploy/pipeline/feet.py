@@ -51,7 +51,8 @@ LEGS = ((4, 5, 6), (1, 2, 3))
 CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
 CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
-SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
+SPEED_FRAMES = 4  # the 3D speed: centred differences over this many frames on each side (6: a slow walk
+# towards the camera, whose swinging ankle moves at 1.25 m/s mostly in depth, stood on its swinging foot)
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
 MEDIAN_FRAMES = 11  # the ankle tracks' median filter: gross errors lasting up to 5 frames are dropped
 STANCE_WANDER = 0.05  # body heights the filtered 2D ankle may stray from its median within one stance
