@@ -386,3 +386,65 @@ def test_engine_folder_checks(tmp_path):
     (folder / "forward.engine.json").unlink()
     with pytest.raises(UaoError, match="forward.engine has no sidecar"):
         read_engine_dir(folder)
+
+
+# --- sessions opened in the background while the host works (open_ahead) ---------------------
+def walking_sequence(frames=30):
+    from conftest import moving_person
+    from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
+    from uao_deploy.data.video_noise import VideoNoiseModel, video_clips
+
+    clip, = video_clips({"walk": moving_person(frames, 0)}, cameras_of(TEST_SUBJECTS)[:1], VideoNoiseModel(), seed=0)
+    return clip.sequence
+
+
+@pytest.mark.parametrize("strategy", ["sequence", "frame", "causal"])
+def test_uao_graph_opens_in_the_background_with_the_same_results(export_dir, monkeypatch, strategy):
+    import threading
+
+    from uao_deploy.engines.onnxruntime import OnnxRuntimeEngine
+    from uao_deploy.pipeline import LiftSettings, lift
+
+    opened_by = {}
+    session = OnnxRuntimeEngine._session
+
+    def recording(self, graph, *args, **kwargs):
+        opened_by[graph] = threading.current_thread().name
+        return session(self, graph, *args, **kwargs)
+
+    monkeypatch.setattr(OnnxRuntimeEngine, "_session", recording)
+    sequence, settings = walking_sequence(), LiftSettings(TINY_K, strategy)
+    with engines.load(export_dir, threads=1) as engine:
+        graph = engine.uao_graph(TINY_K, sequence=strategy == "sequence")
+        ahead = lift(sequence, engine, settings=settings)
+    assert graph in ("seq_fused", "tto_fused") and opened_by[graph].startswith("uao-open")
+    assert opened_by["forward"] == threading.main_thread().name
+    monkeypatch.setattr(OnnxRuntimeEngine, "open_ahead", lambda self, *graphs: None)
+    with engines.load(export_dir, threads=1) as engine:
+        on_first_call = lift(sequence, engine, settings=settings)
+    assert opened_by[graph] == threading.main_thread().name
+    for name in ("poses_3d", "root", "uncertainty", "keypoints_2d"):
+        np.testing.assert_array_equal(getattr(ahead, name), getattr(on_first_call, name))
+
+
+def test_a_graph_that_fails_to_open_in_the_background_is_one_error_line(export_dir, tmp_path, capsys):
+    """A seq_fused.onnx that carries the right metadata (so the engine loads) but is another graph: its
+    session fails on the opening thread, and `uao infer` says so in one line when it needs it."""
+    from cli_runner import assert_refused, uao
+    from uao_deploy.data.sample import SAMPLE_PATH
+    from uao_deploy.engines.onnxruntime import onnx_metadata
+
+    broken = shutil.copytree(export_dir, tmp_path / "broken")
+    model = onnx.load(broken / "forward.onnx")
+    metadata = onnx_metadata(broken / "seq_fused.onnx")
+    del model.metadata_props[:]
+    model.metadata_props.extend(onnx.StringStringEntryProto(key=key, value=value) for key, value in metadata.items())
+    onnx.save(model, broken / "seq_fused.onnx")
+    rehash(broken)
+    with engines.load(broken, threads=1) as engine:
+        engine.open_ahead("seq_fused")
+        with pytest.raises(UaoError, match="seq_fused.onnx is not a uao seq_fused graph: inputs"):
+            engine.sequence_tto(*(np.zeros(shape, np.float32) for shape in ((1, 5, 17, 2), (1, 5, 17), (1, 9), (1, 5, 3))))
+    stderr = assert_refused(uao(capsys, "infer", SAMPLE_PATH, "--engine", broken, "-o", tmp_path / "out.npz",
+                                "--tto-iters", TINY_K, "--no-progress"), "seq_fused.onnx is not a uao seq_fused graph")
+    assert not (tmp_path / "out.npz").exists(), stderr

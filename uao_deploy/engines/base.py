@@ -73,6 +73,18 @@ class Engine(ABC):
         """Largest batch one call of ``graph`` accepts (None: no limit)."""
         return None
 
+    def open_ahead(self, *graphs: str) -> None:
+        """Start getting ``graphs`` ready in the background, so that their first calls wait less (for a
+        backend that opens a graph on its first call, while the caller does other work); the default
+        does nothing."""
+
+    def uao_graph(self, iters: int, sequence: bool = False) -> str:
+        """The graph that :meth:`tto` (or, with ``sequence``, :meth:`sequence_tto`) runs for ``iters``
+        iterations: the objective's fused graph where its K is ``iters``, else its step graph."""
+        if sequence:
+            return SEQUENCE.fused if self._fuses_sequence(iters) else SEQUENCE.step
+        return FRAME.fused if self._fuses(iters) else FRAME.step
+
     def describe(self) -> dict:
         """Backend, device or providers, graph files, precision and TTO config, for run metadata."""
         return {"backend": self.backend, "precision": self.precision, "tto": self.tto_config.to_dict(),

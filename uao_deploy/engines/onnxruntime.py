@@ -1,7 +1,10 @@
 """ONNX Runtime engine over an export folder, on the CPU, CUDA or TensorRT execution providers."""
 from __future__ import annotations
 
+import io
 import json
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import UaoError
@@ -23,51 +26,56 @@ METADATA_PROPS_FIELD, ENTRY_KEY_FIELD, ENTRY_VALUE_FIELD = 14, 1, 2
 
 
 def onnx_metadata(path: Path) -> dict[str, str]:
-    """The ``metadata_props`` of an ONNX file, read from its top-level protobuf fields without parsing
-    the graph: the runtime has no ``onnx`` package, and an ORT session opened only to read them cost
-    about 0.4 CPU s and 10 MB per graph."""
-    data = memoryview(Path(path).read_bytes())
+    """The ``metadata_props`` of an ONNX file, read from its top-level protobuf fields, seeking past the
+    graph: the runtime has no ``onnx`` package, and an ORT session opened only to read them cost
+    about 0.4 CPU s and 10 MB per graph (reading the whole file, 10 ms)."""
     try:
-        return {entry.get(ENTRY_KEY_FIELD, ""): entry.get(ENTRY_VALUE_FIELD, "")
-                for entry in (_string_fields(value) for field, value in _fields(data) if field == METADATA_PROPS_FIELD)}
-    except (IndexError, ValueError, UnicodeDecodeError):
+        with open(path, "rb") as stream:
+            return {entry.get(ENTRY_KEY_FIELD, ""): entry.get(ENTRY_VALUE_FIELD, "")
+                    for entry in (_string_fields(value) for _, value in
+                                  _fields(stream, os.fstat(stream.fileno()).st_size, METADATA_PROPS_FIELD))}
+    except (ValueError, UnicodeDecodeError):
         raise UaoError(f"{path} is not an ONNX graph (its protobuf cannot be read)") from None
 
 
-def _fields(data: memoryview):
-    """(field number, bytes of a length-delimited field) of one protobuf message; other wire types skipped."""
-    position = 0
-    while position < len(data):
-        key, position = _varint(data, position)
+def _fields(stream, end: int, wanted: int | None = None):
+    """(field number, bytes) of the length-delimited fields of the protobuf message that ``stream`` holds
+    up to ``end``: field ``wanted`` only (every field when None), seeking past the others."""
+    while stream.tell() < end:
+        key = _varint(stream)
         field, wire_type = key >> 3, key & 7
         if wire_type == 0:
-            position = _varint(data, position)[1]
+            _varint(stream)
         elif wire_type in (1, 5):
-            position += 8 if wire_type == 1 else 4
+            stream.seek(8 if wire_type == 1 else 4, os.SEEK_CUR)
         elif wire_type == 2:
-            length, position = _varint(data, position)
-            if position + length > len(data):
+            length = _varint(stream)
+            if stream.tell() + length > end:
                 raise ValueError("a field runs past the end")
-            yield field, data[position:position + length]
-            position += length
+            if wanted is None or field == wanted:
+                yield field, stream.read(length)
+            else:
+                stream.seek(length, os.SEEK_CUR)
         else:
             raise ValueError(f"wire type {wire_type}")
-    if position != len(data) or not len(data):
+    if stream.tell() != end or not end:
         raise ValueError("truncated")
 
 
-def _string_fields(message: memoryview) -> dict[int, str]:
-    return {field: bytes(value).decode() for field, value in _fields(message)}
+def _string_fields(message: bytes) -> dict[int, str]:
+    return {field: value.decode() for field, value in _fields(io.BytesIO(message), len(message))}
 
 
-def _varint(data: memoryview, position: int) -> tuple[int, int]:
+def _varint(stream) -> int:
     value = shift = 0
     while True:
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        position, shift = position + 1, shift + 7
-        if byte < 0x80:
-            return value, position
+        byte = stream.read(1)
+        if not byte:
+            raise ValueError("truncated")
+        value |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if byte[0] < 0x80:
+            return value
 
 
 def check_metadata(files: dict[str, Path], metadata: dict[str, dict]) -> dict:
@@ -117,6 +125,8 @@ class OnnxRuntimeEngine(Engine):
         # first call: each holds tens of MB and a run uses one or two of them (sequence mode: the
         # network and seq_fused).
         self._sessions = {MODEL_GRAPH: self._session(MODEL_GRAPH, self.files[MODEL_GRAPH], threads)}
+        self._opening: dict[str, Future] = {}  # sessions being opened in the background (open_ahead)
+        self._opener: ThreadPoolExecutor | None = None
         shared = check_metadata(self.files, {graph: onnx_metadata(path) for graph, path in self.files.items()})
         check_manifest_metadata(manifest, shared, export_dir)
         self._use_settings(export_settings(shared, self.files, self.files[MODEL_GRAPH]))
@@ -145,14 +155,35 @@ class OnnxRuntimeEngine(Engine):
     def holds(self, graph):
         return graph in self.files
 
+    def open_ahead(self, *graphs):
+        # Opening a sequence graph's session costs about a quarter of a CPU second, mostly outside the
+        # GIL: a thread opens it while the host lifts the frames and fits the trajectory. Only on the
+        # CPU: a GPU provider's session holds back the process's stderr while it starts
+        # (runtimes.output_held), which would swallow what the main thread writes meanwhile.
+        if self.requested_providers[0] != "CPUExecutionProvider":
+            return
+        for graph in graphs:
+            if graph in self.files and graph not in self._sessions and graph not in self._opening:
+                if self._opener is None:
+                    self._opener = ThreadPoolExecutor(1, thread_name_prefix="uao-open")
+                self._opening[graph] = self._opener.submit(self._open, graph)
+
+    def _open(self, graph: str):
+        # On the CPU, ONNX Runtime's graph optimizations leave a sequence graph's time per window as it
+        # is but triple its time to open and add to its memory (benchmarks/results, infer_real).
+        optimize = not (GRAPHS[graph].per_window and self.requested_providers[0] == "CPUExecutionProvider")
+        return self._session(graph, self.files[graph], self._threads, optimize)
+
     def _run(self, graph, *inputs):
         spec = GRAPHS[graph]
         if graph not in self._sessions:
-            # On the CPU, ONNX Runtime's graph optimizations leave a sequence graph's time per window as it
-            # is but triple its time to open and add to its memory (benchmarks/results, infer_real).
-            optimize = not (spec.per_window and self.requested_providers[0] == "CPUExecutionProvider")
-            self._sessions[graph] = self._session(graph, self.files[graph], self._threads, optimize)
+            opening = self._opening.pop(graph, None)  # its error, if opening failed, is raised here
+            self._sessions[graph] = opening.result() if opening is not None else self._open(graph)
         return tuple(self._sessions[graph].run(spec.output_names, dict(zip(spec.input_names, inputs))))
 
     def close(self):
+        if self._opener is not None:  # a session still opening is waited for (its error dropped: it never ran)
+            self._opener.shutdown(wait=True, cancel_futures=True)
+            self._opener = None
+        self._opening.clear()
         self._sessions.clear()

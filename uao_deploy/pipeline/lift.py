@@ -87,7 +87,7 @@ def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
     """The strategy's arrays scaled to a subject of standing ``height`` metres, and what was done."""
     from .height import height_scales
 
-    pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
+    pose_scale, root_scale = height_scales(arrays["poses_3d"], height, arrays["poses_3d_initial"])
     scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
               "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale,
               **({"root_std": arrays["root_std"] * root_scale} if "root_std" in arrays else {})}
@@ -122,6 +122,8 @@ def _frames(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     from tqdm import tqdm
 
     x, weights = prepared.x, prepared.weights
+    if settings.iters:  # its session opens while the plain lifter finds the roots
+        engine.open_ahead(engine.uao_graph(settings.iters))
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     batches = _batches(len(x), settings.batch_size)
 
@@ -172,6 +174,8 @@ def _settle(prepared: Prepared, x, cams, initial, uncertainty, track: tuple, eng
 
 def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     camera, weights = prepared.camera, prepared.weights
+    if engine.sequence_config is not None:  # its session opens while the steps below find the trajectory
+        engine.open_ahead(engine.uao_graph(settings.iters, sequence=True))
     x, noise, noise_left = steps.denoise_keypoints(prepared.x, weights, prepared.detected)
 
     initial, uncertainty = _predict(engine, x, settings.batch_size)
@@ -204,6 +208,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
 def _causal(prepared: Prepared, engine, settings: LiftSettings, progress: bool):
     """The camera as given: a live stream has no whole sequence to fit the focal length on."""
     x = prepared.x
+    engine.open_ahead(engine.uao_graph(settings.iters))  # the first frame's latency: its session opens meanwhile
     cams = np.repeat(prepared.camera.normalized()[None], len(x), axis=0)
     poses, root, latency, initial, uncertainty = steps.lift_causal(engine, x, cams, prepared.weights,
                                                                    prepared.detected, settings.iters)
