@@ -11,9 +11,10 @@ for a few frames) jump and come back, in the image and in the lifted ankle that 
 the median drops them, while a step, a change of level, passes whole. The image decides most:
 lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle
 the detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D
-says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than ``STANCE_WANDER`` body heights from its median is
-two stances with a slow step between (a shuffle), so it is cut at its fastest frame, again until
-none wanders (one anchor per stance); then runs shorter than ``MIN_CONTACT_S`` are dropped.
+says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than
+``STANCE_WANDER`` body heights from its median is two stances with a slow step between (a shuffle),
+so it is cut at its fastest frame, again until none wanders (one anchor per stance); then runs
+shorter than ``MIN_CONTACT_S`` are dropped.
 
 **The floor** (:func:`place_feet`): once the contacts are found, the world frame's floor is moved to run
 through the ``STANDING_FLOOR_PERCENTILE``-th percentile of the standing ankles' heights (less
