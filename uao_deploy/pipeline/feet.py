@@ -8,12 +8,13 @@ frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pi
 sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). Both ankle tracks are first
 median-filtered over ``MEDIAN_FRAMES`` frames: a detector's gross errors (an ankle on the other foot
 for a few frames) jump and come back, in the image and in the lifted ankle that follows them, and
-the median drops them, while a step, a change of level, passes whole. The image decides most: lifted ankles of a standing foot move at 0.2-0.5 m/s
-in 3D, a detector's ankle far less. An ankle the detector never saw in that frame (``joint_source``
-inferred) is not in contact, whatever its 3D says. Gaps shorter than ``MIN_GAP_S`` are filled; a
-run whose filtered 2D ankle wanders more than ``STANCE_WANDER`` body heights from its median is
-two stances with a slow step between (a shuffle), so it is cut at its fastest frame, again until
-none wanders (one anchor per stance); then runs shorter than ``MIN_CONTACT_S`` are dropped.
+the median drops them, while a step, a change of level, passes whole. The image decides most:
+lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle
+the detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D
+says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than
+``STANCE_WANDER`` body heights from its median is two stances with a slow step between (a shuffle),
+so it is cut at its fastest frame, again until none wanders (one anchor per stance); then runs
+shorter than ``MIN_CONTACT_S`` are dropped.
 
 **The floor** (:func:`place_feet`): once the contacts are found, the world frame's floor is moved to run
 through the ``STANDING_FLOOR_PERCENTILE``-th percentile of the standing ankles' heights (less
@@ -63,15 +64,15 @@ FREE_WEIGHT = 0.02  # weight of "no offset" where no foot is in contact, against
 ROOT_SMOOTHNESS = 300.0  # acceleration penalty of the root's offset, per unit weight
 ANKLE_SMOOTHNESS = 3.0  # acceleration penalty of each ankle's offset
 HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
+# The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
+# but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
+ROOT_SHARE = 0.5
 # The floor, once the feet are found, runs through this percentile of the standing ankles' heights (less
 # ANKLE_HEIGHT): their stances scatter by centimetres in height, and a low tail of every ankle's height, the
 # floor before, lies under most of them (standing feet floated). Higher percentiles made val's MPJPE worse:
 # its clips climb steps, and a floor raised to the step pushes the ankles below it up.
 STANDING_FLOOR_PERCENTILE = 25
 REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
-# The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
-# but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
-ROOT_SHARE = 0.5
 
 
 def _speed(track: np.ndarray, fps: float, frames: int) -> np.ndarray:
