@@ -109,6 +109,26 @@ def test_root_std_is_the_least_squares_posterior_and_covers_the_error(motion):
     assert ((spread > 0.6) & (spread < 1.6)).all(), spread
 
 
+def test_root_std_holds_the_subjects_size_error_where_the_residual_is_nil(motion):
+    """sequence.root_std: on exact keypoints of the true pose the least squares see no error, yet a lifted
+    subject's size is a little off: the depth's std is then about ROOT_SIZE_STD x the depth; with noise
+    it is the two parts combined, never less than either."""
+    poses, roots = motion
+    x, cam = exact_keypoints(poses, roots)
+    uncertainty, confidence = np.ones(poses.shape[:2]), np.ones(poses.shape[:2])
+    root = steps.root_trajectory(x, cam, poses, uncertainty, confidence)
+    std = steps.root_std(x, cam, poses, uncertainty, confidence, root)
+    np.testing.assert_allclose(std[:, 2], steps.ROOT_SIZE_STD * root[:, 2], rtol=0.05)
+    assert (std >= steps.ROOT_SIZE_STD * np.abs(root) - 1e-7).all()
+    noisy = x + np.random.default_rng(5).normal(0, 8 / 500, x.shape)
+    root = steps.root_trajectory(noisy, cam, poses, uncertainty, confidence)
+    std = steps.root_std(noisy, cam, poses, uncertainty, confidence, root)
+    least_squares = root_trajectory_std(poses, noisy, cam, steps.root_weights(confidence, uncertainty),
+                                        steps.ROOT_SMOOTHNESS, root) * steps.ROOT_STD_SCALE
+    np.testing.assert_allclose(std, np.hypot(least_squares, steps.ROOT_SIZE_STD * root), rtol=1e-4)
+    assert (std > least_squares).all()
+
+
 def test_trajectory_removes_root_jitter(motion):
     poses, roots = motion
     x, cam = exact_keypoints(poses, roots)

@@ -5,10 +5,20 @@ the result (:mod:`uao_deploy.pipeline.world`, floor at Y = 0), a foot is in cont
 where its ankle is low over the floor (``CONTACT_HEIGHT``), slow in 3D (``CONTACT_SPEED``, its
 speed over ``SPEED_FRAMES`` frames) and still in the image (its 2D speed over ``SPEED_FRAMES_2D``
 frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pixels being the
-sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). The image decides most: lifted
-ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle the
-detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D says. Runs shorter than
-``MIN_CONTACT_S`` are dropped and gaps shorter than ``MIN_GAP_S`` filled.
+sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). Both ankle tracks are first
+median-filtered over ``MEDIAN_FRAMES`` frames: a detector's gross errors (an ankle on the other foot
+for a few frames) jump and come back, in the image and in the lifted ankle that follows them, and
+the median drops them, while a step, a change of level, passes whole. The image decides most:
+lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle
+the detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D
+says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than
+``STANCE_WANDER`` body heights from its median is two stances with a slow step between (a shuffle),
+so it is cut at its fastest frame, again until none wanders (one anchor per stance); then runs
+shorter than ``MIN_CONTACT_S`` are dropped.
+
+**The floor** (:func:`place_feet`): once the contacts are found, the world frame's floor is moved to run
+through the ``STANDING_FLOOR_PERCENTILE``-th percentile of the standing ankles' heights (less
+``ANKLE_HEIGHT``), not the low tail of every ankle's height: the standing feet stand on it.
 
 **Planting** (:func:`plant_feet`): each run of contact frames gets one anchor, the ankle's median
 position over the run, raised to the floor where it was under it (Y = ``ANKLE_HEIGHT``; set on the
@@ -20,7 +30,9 @@ world frame, by two weighted least-squares smoothings over time
    onto their anchors (both feet count; the offset is pulled to zero with ``FREE_WEIGHT``
    elsewhere), so a sliding body slides less without jumps;
 2. each standing ankle is set on its anchor, the offset fading out smoothly around its runs, and
-   every ankle is kept above the floor, and the leg follows by two-bone inverse kinematics
+   every ankle is kept above the floor; where a standing ankle's anchor lies beyond its leg's reach
+   the whole body moves (smoothly) just enough towards it (:func:`_within_reach`: else the
+   straightened leg's ankle slides after the hip), and the leg follows by two-bone inverse kinematics
    (:func:`leg_ik`): the hip stays, thigh and shin keep their lengths of that frame, and the knee
    bends in the plane it bent in.
 
@@ -33,15 +45,18 @@ import numpy as np
 
 from ..trajectory import smooth_tracks
 from .missing import INFERRED
-from .world import ANKLE_HEIGHT, HEAD, PELVIS, estimate_world_frame
+from .world import ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, estimate_world_frame
 
 # (hip, knee, ankle) of the left and the right leg: the contacts' columns (io.results.schema.FEET).
 LEGS = ((4, 5, 6), (1, 2, 3))
 CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
 CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
-SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
+SPEED_FRAMES = 4  # the 3D speed: centred differences over this many frames on each side (6: a slow walk
+# towards the camera, whose swinging ankle moves at 1.25 m/s mostly in depth, stood on its swinging foot)
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
+MEDIAN_FRAMES = 11  # the ankle tracks' median filter: gross errors lasting up to 5 frames are dropped
+STANCE_WANDER = 0.05  # body heights the filtered 2D ankle may stray from its median within one stance
 TORSO_SHARE = 0.5  # the pelvis-to-head-top distance over the standing height
 MIN_CONTACT_S = 0.08
 MIN_GAP_S = 0.06
@@ -52,6 +67,12 @@ HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
 # The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
 # but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
 ROOT_SHARE = 0.5
+# The floor, once the feet are found, runs through this percentile of the standing ankles' heights (less
+# ANKLE_HEIGHT): their stances scatter by centimetres in height, and a low tail of every ankle's height, the
+# floor before, lies under most of them (standing feet floated). Higher percentiles made val's MPJPE worse:
+# its clips climb steps, and a floor raised to the step pushes the ankles below it up.
+STANDING_FLOOR_PERCENTILE = 25
+REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
 
 
 def _speed(track: np.ndarray, fps: float, frames: int) -> np.ndarray:
@@ -66,15 +87,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(edges[::2], edges[1::2]))
 
 
-def _clean(mask: np.ndarray, min_run: int, min_gap: int) -> np.ndarray:
-    """Gaps shorter than ``min_gap`` frames filled, then runs shorter than ``min_run`` dropped."""
+def _fill_gaps(mask: np.ndarray, min_gap: int) -> np.ndarray:
+    """Gaps (between runs) shorter than ``min_gap`` frames filled."""
     mask = mask.copy()
     for start, stop in _runs(~mask):
         if 0 < start and stop < len(mask) and stop - start < min_gap:
             mask[start:stop] = True
+    return mask
+
+
+def _drop_short(mask: np.ndarray, min_run: int) -> np.ndarray:
+    """Runs shorter than ``min_run`` frames dropped."""
+    mask = mask.copy()
     for start, stop in _runs(mask):
         if stop - start < min_run:
             mask[start:stop] = False
+    return mask
+
+
+def _split_wandering(mask: np.ndarray, track: np.ndarray, speed: np.ndarray, limit: float, min_run: int) -> np.ndarray:
+    """Runs of ``mask`` whose ``track`` (T, 2) strays more than ``limit`` from the run's median cut at
+    their fastest frame (by ``speed``), again until none strays or a part is shorter than 2 ``min_run``."""
+    mask = mask.copy()
+    todo = _runs(mask)
+    while todo:
+        start, stop = todo.pop()
+        part = track[start:stop]
+        if stop - start < 2 * min_run or np.linalg.norm(part - np.median(part, axis=0), axis=-1).max() <= limit:
+            continue
+        cut = start + 1 + int(np.argmax(speed[start + 1:stop - 1]))
+        mask[cut] = False
+        todo += [(start, cut), (cut + 1, stop)]
     return mask
 
 
@@ -82,17 +125,23 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
                       joint_source: np.ndarray | None = None) -> np.ndarray:
     """(T, 2) bool foot contacts (left, right) of world-frame joints (T, 17, 3) (floor at Y = 0) and the
     2D keypoints (T, 17, 2) they were lifted from, at ``fps``."""
+    from scipy.ndimage import median_filter
+
     world_joints = np.asarray(world_joints, np.float64)
     keypoints = np.asarray(keypoints, np.float64)
-    body_px = np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE
+    body_px = max(np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE, 1e-6)
+    min_run = round(MIN_CONTACT_S * fps)
     contacts = np.zeros((len(world_joints), len(LEGS)), bool)
     for foot, (_, _, ankle) in enumerate(LEGS):
         track = world_joints[:, ankle]
         low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
-        slow = _speed(track, fps, SPEED_FRAMES) < CONTACT_SPEED
-        still = _speed(keypoints[:, ankle], fps, SPEED_FRAMES_2D) < CONTACT_SPEED_2D * max(body_px, 1e-6)
+        slow = _speed(median_filter(track, size=(MEDIAN_FRAMES, 1), mode="nearest"), fps, SPEED_FRAMES) < CONTACT_SPEED
+        image = median_filter(keypoints[:, ankle], size=(MEDIAN_FRAMES, 1), mode="nearest")
+        speed = _speed(image, fps, SPEED_FRAMES_2D)
         seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
-        contacts[:, foot] = _clean(low & slow & still & seen, round(MIN_CONTACT_S * fps), round(MIN_GAP_S * fps))
+        standing = _fill_gaps(low & slow & (speed < CONTACT_SPEED_2D * body_px) & seen, round(MIN_GAP_S * fps))
+        contacts[:, foot] = _drop_short(_split_wandering(standing, image, speed, STANCE_WANDER * body_px, min_run),
+                                        min_run)
     return contacts
 
 
@@ -147,6 +196,7 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]
     root_weight = in_contact.sum(axis=1) + FREE_WEIGHT
     joints += ROOT_SHARE * smooth_tracks(pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
+    ankle_targets = []
     for foot, (hip, knee, ankle) in enumerate(LEGS):
         standing = contacts[:, foot, None]
         offset = np.where(standing, targets[:, foot] - joints[:, ankle], 0)
@@ -155,8 +205,30 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         faded = joints[:, ankle] + smooth_tracks(offset, weight, ANKLE_SMOOTHNESS)
         target = np.where(standing, targets[:, foot], faded)
         target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
+        ankle_targets.append(target)
+    joints += _within_reach(joints, ankle_targets, contacts)[:, None]
+    for (hip, knee, ankle), target in zip(LEGS, ankle_targets):
         joints[:, knee], joints[:, ankle] = leg_ik(joints[:, hip], joints[:, knee], joints[:, ankle], target)
     return joints
+
+
+def _within_reach(joints: np.ndarray, ankle_targets: list[np.ndarray], contacts: np.ndarray) -> np.ndarray:
+    """(T, 3) the smallest smooth shift of the body that brings every standing ankle's target within its
+    leg's reach (``REACH`` of thigh + shin): out of reach, the straightened leg's ankle would slide
+    towards its anchor instead of standing on it."""
+    shift = np.zeros((len(joints), 3))
+    need = np.zeros(len(joints), bool)
+    for _ in range(2):  # a shift towards one foot's anchor can take the other's out of reach
+        for (hip, knee, ankle), target, standing in zip(LEGS, ankle_targets, contacts.T):
+            leg = REACH * (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+                           + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+            gap = target - (joints[:, hip] + shift)
+            distance = np.linalg.norm(gap, axis=-1)
+            short = standing & (distance > leg)
+            shift[short] += ((distance - leg) / np.maximum(distance, 1e-9))[short, None] * gap[short]
+            need |= short
+    # held where needed, fading out around it: no jump where a foot comes within reach
+    return smooth_tracks(shift, np.where(need, HOLD_WEIGHT, FREE_WEIGHT)[:, None], ANKLE_SMOOTHNESS).astype(np.float64)
 
 
 def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: float,
@@ -168,7 +240,13 @@ def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: 
     frame = estimate_world_frame(poses, root, detected=detected)
     world = frame.place(poses, root)[0].astype(np.float64)
     contacts = estimate_contacts(world, keypoints, fps, joint_source)
+    standing = np.concatenate([world[contacts[:, foot], ankle, 1] for foot, (_, _, ankle) in enumerate(LEGS)])
+    if len(standing) >= MIN_FLOOR_FRAMES:  # the floor through the standing feet
+        rise = np.percentile(standing, STANDING_FLOOR_PERCENTILE) - ANKLE_HEIGHT
+        frame = frame.floor_raised(rise)
+        world[..., 1] -= rise
     info = {"contacts": "estimated from ankle height over the fitted floor, ankle speed and 2D stillness",
+            "floor": "through the standing ankles" if len(standing) >= MIN_FLOOR_FRAMES else "under the lowest ankles",
             "planted": plant, "contact_share": contacts.mean(axis=0).round(3).tolist()}
     if not plant:
         return poses, root, contacts, info, frame

@@ -56,10 +56,14 @@ WINDOW = WINDOW_FRAMES
 OVERLAP = 10  # frames shared with each neighbour: 11 % more work than no overlap
 ROOT_GAUSS_NEWTON_STEPS = 2  # the first converges to within a millimetre; the second makes sure
 # The least squares take the lifted pose as exact; its errors, alike over neighbouring frames, move the
-# root more than the reprojection residual says. Per axis (x, y, z), the root's RMS error over the least
-# squares' standard deviation on the validation clips (3 clips x 150 frames, default 4 px and drift
-# 8 px, focal known; 8.4-11.3 in x, 10.0 in y, 8.2 in z), so that root_std is the error's RMS there.
-ROOT_STD_SCALE = np.array([11.0, 10.0, 8.2], np.float32)
+# root more than the reprojection residual says: per axis (x, y, z), the least squares' standard deviation
+# is multiplied by ROOT_STD_SCALE. And the lifter gives a subject it has not seen a size a little off,
+# which moves the whole root by one factor per clip, whatever the residual: ROOT_SIZE_STD is that factor's
+# relative standard deviation (the per-clip depth ratio's on the val clips at 0 px). With it, ROOT_STD_SCALE
+# was chosen so that 1 and 2 root_std hold the root's error as often as a normal distribution's would on
+# the train and val clips' grid cells (docs/root-depth.md).
+ROOT_STD_SCALE = np.array([8.75, 7.75, 6.25], np.float32)
+ROOT_SIZE_STD = 0.014
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
             "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS,
@@ -112,10 +116,11 @@ def root_std(x, cams, poses, uncertainty, confidence, root, keypoint_variance: f
              depth_scale: float = 1.0) -> np.ndarray:
     """Step 1's uncertainty: the standard deviation (T, 3) of each frame's root, metres: its least
     squares' (:func:`uao_deploy.trajectory.root_trajectory_std`, for ``root`` as :func:`root_trajectory`
-    gave it) times ``ROOT_STD_SCALE``."""
+    gave it) times ``ROOT_STD_SCALE``, combined with the subject's size error, ``ROOT_SIZE_STD`` x the root."""
     least_squares = root_trajectory_std(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
                                         root / np.float32(depth_scale), keypoint_variance)
-    return least_squares * np.float32(depth_scale) * ROOT_STD_SCALE
+    return np.hypot(least_squares * np.float32(depth_scale) * ROOT_STD_SCALE,
+                    np.float32(ROOT_SIZE_STD) * root).astype(np.float32)
 
 
 def refine_video(engine, x: np.ndarray, confidence: np.ndarray, cam: np.ndarray, root: np.ndarray,

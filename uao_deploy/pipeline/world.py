@@ -74,6 +74,10 @@ class WorldFrame:
         return WorldFrame(self.rotation, self.origin * root_factor + (root_factor - body_factor) * height * self.up,
                           self.up_method)
 
+    def floor_raised(self, height: float) -> "WorldFrame":
+        """This frame with its floor (and origin) ``height`` metres higher along its up direction."""
+        return WorldFrame(self.rotation, self.origin + height * self.up, self.up_method)
+
     def camera_height(self) -> float:
         """Height of the camera above the floor, metres."""
         return float(self.apply(np.zeros(3))[1])
