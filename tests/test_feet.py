@@ -115,6 +115,22 @@ def test_a_slow_shuffle_between_two_stances_gives_each_its_own_anchor():
     assert abs(planted[140, ANKLES[0], 0] - moved[140, ANKLES[0], 0]) < 0.02  # after: where it stands now
 
 
+def test_a_stance_cut_in_two_moves_its_ankle_smoothly_to_the_next_anchor():
+    """A foot sliding slowly 0.2 m over 2 s is cut into several stances, each with its own anchor: the
+    ankle goes from one anchor to the next on a smooth path around each cut, not in a jump (before: 35 mm
+    in one frame, and as large a third difference, which is jitter)."""
+    standing = np.repeat(_walk(seconds=0.1)[0][:1], 150, axis=0)
+    moved = standing.copy()
+    moved[:, ANKLES[0], 0] += np.clip((np.arange(150) - 50) / 50, 0, 1) * 0.2
+    pixels = np.stack([500 + 300 * moved[..., 0], 500 - 300 * moved[..., 1]], axis=-1)  # a camera in front
+    contacts = estimate_contacts(moved, pixels, FPS)
+    assert (np.diff(contacts[:, 0].astype(int)) == -1).sum() > 1  # cut, one frame out each time
+    ankle = plant_feet(moved, contacts)[:, ANKLES[0]]
+    assert np.linalg.norm(np.diff(ankle, axis=0), axis=-1).max() < 0.025
+    assert np.linalg.norm(np.diff(ankle, n=3, axis=0), axis=-1).max() < 0.015
+    assert abs(ankle[10, 0] - moved[10, ANKLES[0], 0]) < 0.02 and abs(ankle[140, 0] - moved[140, ANKLES[0], 0]) < 0.02
+
+
 def test_planted_feet_stop_sliding_keep_bone_lengths_and_stay_above_the_floor():
     joints, stance = _walk()
     rng = np.random.default_rng(2)
@@ -136,6 +152,18 @@ def test_planted_feet_stop_sliding_keep_bone_lengths_and_stay_above_the_floor():
     untouched = [j for j in range(17) if j not in sum(map(list, LEGS), [])]
     shift = planted[:, untouched] - noisy[:, untouched]  # the rest of the body moves as one
     np.testing.assert_allclose(shift, np.repeat(shift[:, :1], len(untouched), axis=1), atol=1e-9)
+
+
+def test_a_standing_foot_out_of_its_legs_reach_does_not_slide():
+    """The lifted body bobs up 0.15 m while both feet stand: the straightened legs cannot reach the anchors,
+    so the body is lowered until they can, and the ankles stay put instead of sliding after the hips."""
+    joints = np.repeat(_walk(seconds=0.1)[0][:1], 100, axis=0)
+    joints += (0.15 * np.sin(np.pi * np.clip((np.arange(100) - 30) / 40, 0, 1)))[:, None, None] * [0, 1, 0]
+    planted = plant_feet(joints, np.ones((100, 2), bool))
+    for (hip, knee, ankle) in LEGS:
+        assert np.linalg.norm(np.diff(planted[:, ankle], axis=0), axis=-1).max() < 1e-4
+        np.testing.assert_allclose(np.linalg.norm(planted[:, ankle] - planted[:, knee], axis=-1),
+                                   np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1), atol=1e-9)
 
 
 def test_place_feet_works_in_the_camera_frame():

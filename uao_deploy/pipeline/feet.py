@@ -8,12 +8,13 @@ frames under ``CONTACT_SPEED_2D`` body heights per second, the body height in pi
 sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). Both ankle tracks are first
 median-filtered over ``MEDIAN_FRAMES`` frames: a detector's gross errors (an ankle on the other foot
 for a few frames) jump and come back, in the image and in the lifted ankle that follows them, and
-the median drops them, while a step, a change of level, passes whole. The image decides most: lifted ankles of a standing foot move at 0.2-0.5 m/s
-in 3D, a detector's ankle far less. An ankle the detector never saw in that frame (``joint_source``
-inferred) is not in contact, whatever its 3D says. Gaps shorter than ``MIN_GAP_S`` are filled; a
-run whose filtered 2D ankle wanders more than ``STANCE_WANDER`` body heights from its median is
-two stances with a slow step between (a shuffle), so it is cut at its fastest frame, again until
-none wanders (one anchor per stance); then runs shorter than ``MIN_CONTACT_S`` are dropped.
+the median drops them, while a step, a change of level, passes whole. The image decides most:
+lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle
+the detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D
+says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than
+``STANCE_WANDER`` body heights from its median is two stances with a slow step between (a shuffle),
+so it is cut at its fastest frame, again until none wanders (one anchor per stance); then runs
+shorter than ``MIN_CONTACT_S`` are dropped.
 
 **The floor** (:func:`place_feet`): once the contacts are found, the world frame's floor is moved to run
 through the ``STANDING_FLOOR_PERCENTILE``-th percentile of the standing ankles' heights (less
@@ -21,7 +22,9 @@ through the ``STANDING_FLOOR_PERCENTILE``-th percentile of the standing ankles' 
 
 **Planting** (:func:`plant_feet`): each run of contact frames gets one anchor, the ankle's median
 position over the run, raised to the floor where it was under it (Y = ``ANKLE_HEIGHT``; set on the
-floor outright, it moved the root by centimetres where the fitted floor was off). Then, in the
+floor outright, it moved the root by centimetres where the fitted floor was off). Where a stance was
+cut in two, the ankle goes from the first anchor to the second on a minimum-jerk path over
+``BRIDGE_FRAMES`` frames each side of the cut (:func:`_bridge_cuts`), not in a jump. Then, in the
 world frame, by two weighted least-squares smoothings over time
 (:func:`uao_deploy.trajectory.smooth_tracks`):
 
@@ -29,7 +32,9 @@ world frame, by two weighted least-squares smoothings over time
    onto their anchors (both feet count; the offset is pulled to zero with ``FREE_WEIGHT``
    elsewhere), so a sliding body slides less without jumps;
 2. each standing ankle is set on its anchor, the offset fading out smoothly around its runs, and
-   every ankle is kept above the floor, and the leg follows by two-bone inverse kinematics
+   every ankle is kept above the floor; where a standing ankle's anchor lies beyond its leg's reach
+   the whole body moves (smoothly) just enough towards it (:func:`_within_reach`: else the
+   straightened leg's ankle slides after the hip), and the leg follows by two-bone inverse kinematics
    (:func:`leg_ik`): the hip stays, thigh and shin keep their lengths of that frame, and the knee
    bends in the plane it bent in.
 
@@ -49,7 +54,8 @@ LEGS = ((4, 5, 6), (1, 2, 3))
 CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
 CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
-SPEED_FRAMES = 2  # the 3D speed: centred differences over this many frames on each side
+SPEED_FRAMES = 4  # the 3D speed: centred differences over this many frames on each side (6: a slow walk
+# towards the camera, whose swinging ankle moves at 1.25 m/s mostly in depth, stood on its swinging foot)
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
 MEDIAN_FRAMES = 11  # the ankle tracks' median filter: gross errors lasting up to 5 frames are dropped
 STANCE_WANDER = 0.05  # body heights the filtered 2D ankle may stray from its median within one stance
@@ -60,14 +66,17 @@ FREE_WEIGHT = 0.02  # weight of "no offset" where no foot is in contact, against
 ROOT_SMOOTHNESS = 300.0  # acceleration penalty of the root's offset, per unit weight
 ANKLE_SMOOTHNESS = 3.0  # acceleration penalty of each ankle's offset
 HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
+# The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
+# but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
+ROOT_SHARE = 0.5
 # The floor, once the feet are found, runs through this percentile of the standing ankles' heights (less
 # ANKLE_HEIGHT): their stances scatter by centimetres in height, and a low tail of every ankle's height, the
 # floor before, lies under most of them (standing feet floated). Higher percentiles made val's MPJPE worse:
 # its clips climb steps, and a floor raised to the step pushes the ankles below it up.
 STANDING_FLOOR_PERCENTILE = 25
-# The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
-# but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
-ROOT_SHARE = 0.5
+REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
+BRIDGE_FRAMES = 2  # frames each side of a stance's cut over which its ankle goes from one anchor to the next
+# (longer bridges lowered jitter further but moved ankles the truth held still: more sliding under drift)
 
 
 def _speed(track: np.ndarray, fps: float, frames: int) -> np.ndarray:
@@ -181,16 +190,36 @@ def anchors(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     return targets
 
 
+def _bridge_cuts(targets: np.ndarray, contacts: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, held) (T, 2, 3), (T, 2): where a stance was cut in two (one frame left out between its
+    parts, :func:`_split_wandering`), the ankle is held on a minimum-jerk path from the first part's
+    anchor to the second's over up to ``frames`` frames each side of the cut, not made to jump there
+    (a jump stops and starts the whole body: jitter, and a jolt in the root's pull)."""
+    bridged, held = targets.copy(), contacts.copy()
+    for foot in range(contacts.shape[1]):
+        runs = _runs(contacts[:, foot])
+        for (start, stop), (after, end) in zip(runs, runs[1:]):
+            if after - stop != 1:
+                continue
+            first, last = max((start + stop) // 2, stop - frames), min((after + end + 1) // 2, after + frames)
+            share = np.arange(1, last - first + 1) / (last - first + 1)
+            share = share ** 3 * (10 - 15 * share + 6 * share ** 2)  # minimum jerk from 0 to 1
+            bridged[first:last, foot] = targets[start, foot] + share[:, None] * (targets[after, foot] - targets[start, foot])
+            held[first:last, foot] = True
+    return bridged, held
+
+
 def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     """World-frame joints (T, 17, 3) with the feet in ``contacts`` (T, 2) held on their anchors, the root
     moved smoothly towards them, the legs solved to reach them and every ankle above the floor."""
     joints = np.asarray(world_joints, np.float64).copy()
-    targets = anchors(joints, contacts)
+    targets, contacts = _bridge_cuts(anchors(joints, contacts), contacts, BRIDGE_FRAMES)
     ankles = joints[:, [leg[2] for leg in LEGS]]  # (T, 2, 3)
     in_contact = contacts.astype(np.float64)
     pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]
     root_weight = in_contact.sum(axis=1) + FREE_WEIGHT
     joints += ROOT_SHARE * smooth_tracks(pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
+    ankle_targets = []
     for foot, (hip, knee, ankle) in enumerate(LEGS):
         standing = contacts[:, foot, None]
         offset = np.where(standing, targets[:, foot] - joints[:, ankle], 0)
@@ -199,8 +228,30 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
         faded = joints[:, ankle] + smooth_tracks(offset, weight, ANKLE_SMOOTHNESS)
         target = np.where(standing, targets[:, foot], faded)
         target[:, 1] = np.maximum(target[:, 1], ANKLE_HEIGHT)
+        ankle_targets.append(target)
+    joints += _within_reach(joints, ankle_targets, contacts)[:, None]
+    for (hip, knee, ankle), target in zip(LEGS, ankle_targets):
         joints[:, knee], joints[:, ankle] = leg_ik(joints[:, hip], joints[:, knee], joints[:, ankle], target)
     return joints
+
+
+def _within_reach(joints: np.ndarray, ankle_targets: list[np.ndarray], contacts: np.ndarray) -> np.ndarray:
+    """(T, 3) the smallest smooth shift of the body that brings every standing ankle's target within its
+    leg's reach (``REACH`` of thigh + shin): out of reach, the straightened leg's ankle would slide
+    towards its anchor instead of standing on it."""
+    shift = np.zeros((len(joints), 3))
+    need = np.zeros(len(joints), bool)
+    for _ in range(2):  # a shift towards one foot's anchor can take the other's out of reach
+        for (hip, knee, ankle), target, standing in zip(LEGS, ankle_targets, contacts.T):
+            leg = REACH * (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+                           + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+            gap = target - (joints[:, hip] + shift)
+            distance = np.linalg.norm(gap, axis=-1)
+            short = standing & (distance > leg)
+            shift[short] += ((distance - leg) / np.maximum(distance, 1e-9))[short, None] * gap[short]
+            need |= short
+    # held where needed, fading out around it: no jump where a foot comes within reach
+    return smooth_tracks(shift, np.where(need, HOLD_WEIGHT, FREE_WEIGHT)[:, None], ANKLE_SMOOTHNESS).astype(np.float64)
 
 
 def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: float,

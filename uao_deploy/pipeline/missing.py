@@ -7,12 +7,15 @@ Every joint of every frame gets a source (``joint_source``, (T, 17) uint8):
   interpolation over time between the detections around the gap (the nearest one at a clip's
   ends). A joint hidden for a moment moves little.
 * ``INFERRED`` (2): missing for longer, or never seen. Never placed at an arbitrary pixel (the
-  parent's, or a straight line through a long gap): each frame's body is fitted, by a similarity
-  transform (scale, rotation, shift; mirrored for a back view), to ``TEMPLATE``, the median
-  upright front view of the training poses, on its detected trunk and head joints. An inferred
-  joint is then where its own detections before and after the gap put it *relative to that
-  body* (interpolated in template coordinates), or the template's joint when it was never seen:
-  the legs of a signer seen from the waist up stand straight under the hips.
+  parent's, or a straight line through a long gap): each frame's detected joints are compared, up
+  to a similarity transform (scale, rotation, shift), with the training poses of the pose prior
+  (``assets/pose_prior_2d.npz``: CMU train poses seen by the Human3.6M training cameras), and an
+  inferred joint starts at the mean of where the ``PRIOR_NEIGHBOURS`` nearest of them put it,
+  smoothed over ``PRIOR_SMOOTH_FRAMES`` frames (:func:`nearest_poses`): the legs of a person seen
+  from the waist up stand under the hips the way bodies with that upper body stand. A frame with
+  fewer than 3 detected joints falls back to the body fitted to ``TEMPLATE`` (the median upright
+  front view of the training poses) on its detected trunk: the joint sits where its own
+  detections before and after the gap put it relative to that body, or where the template does.
 
 These 2D points are only a start. The network reads a body whose inferred joints disagree with
 its detected ones as another pose (the upper body too), so the sequence lift lets the body settle
@@ -23,6 +26,9 @@ the pseudo-target term (the method's own idea applied to what is missing). Last,
 ending in an inferred joint keeps one length (:func:`steady_inferred_bones`).
 """
 from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -55,6 +61,12 @@ REACH = 3.0
 # frame (template metres below the hips; negative is up) is no detection of it: a leg joint seen
 # without the leg that holds it, higher than a kick or a seated knee puts it.
 LEG_ABOVE = TEMPLATE[skeleton.JOINT_NAMES.index("spine"), 1]
+# nearest_poses: the training poses (jobs/pose_prior.py makes them), how many nearest ones a frame's
+# inferred joints start at the mean of, and over how many frames that start is averaged (chosen on val).
+PRIOR_PATH = Path(__file__).resolve().parents[1] / "assets" / "pose_prior_2d.npz"
+PRIOR_NEIGHBOURS = 16
+PRIOR_SMOOTH_FRAMES = 5
+PRIOR_MIN_JOINTS = 3
 # Rounds in which the inferred joints settle where the lifted body puts them (chosen on val clips).
 SETTLE_ROUNDS = 4
 # The joints the body is fitted on: they move together (limbs do not).
@@ -94,7 +106,70 @@ def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
         long = ~seen & ~short
         filled[long, joint] = _from_template(inside, scale, shift, mirrored)[long]
         sources[short, joint] = INTERPOLATED
+    prior = _along_the_trunk(nearest_poses(pixels, detected), filled, detected)
+    started = (sources == INFERRED) & np.isfinite(prior).all(axis=-1)
+    filled[started] = prior[started]
     return filled.astype(np.float32), sources
+
+
+def _along_the_trunk(prior: np.ndarray, filled: np.ndarray, detected: np.ndarray) -> np.ndarray:
+    """``prior`` (T, 17, 2) turned and scaled about its thorax, in frames whose pelvis is not detected
+    and thorax is, so that its pelvis lands on ``filled``'s (the template body's): the trunk keeps the
+    line of the detected head and shoulders' upright body, the hips and legs the neighbours' shape
+    and step. The neighbours of a tilted head lean; a signer's trunk followed them 21 degrees."""
+    pelvis, thorax = (skeleton.JOINT_NAMES.index(name) for name in ("pelvis", "thorax"))
+    near = prior[..., 0] + 1j * prior[..., 1]
+    body = filled[..., 0] + 1j * filled[..., 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        turn = (body[:, pelvis] - body[:, thorax]) / (near[:, pelvis] - near[:, thorax])
+    moved = ~detected[:, pelvis] & detected[:, thorax] & np.isfinite(turn)
+    near[moved] = body[moved, thorax, None] + turn[moved, None] * (near[moved] - near[moved, thorax, None])
+    return np.stack([near.real, near.imag], axis=-1)
+
+
+@lru_cache(maxsize=1)
+def training_poses() -> np.ndarray:
+    """(N, 17) complex: the pose prior's 2D training poses (x + iy), each centred, of unit norm."""
+    with np.load(PRIOR_PATH) as prior:
+        poses = prior["poses_2d"].astype(np.float64)
+    return poses[..., 0] + 1j * poses[..., 1]
+
+
+def nearest_poses(pixels: np.ndarray, detected: np.ndarray, chunk: int = 128) -> np.ndarray:
+    """(T, 17, 2) pixels where the training poses nearest each frame's ``detected`` joints of ``pixels``
+    (T, 17, 2) put every joint: each training pose is aligned to the frame by the similarity transform
+    (complex scale-and-rotation, shift) that best fits it on those joints; the ``PRIOR_NEIGHBOURS`` of
+    least relative residual are averaged, then each joint over ``PRIOR_SMOOTH_FRAMES`` frames. NaN in
+    frames with fewer than ``PRIOR_MIN_JOINTS`` detected joints."""
+    poses = training_poses()
+    points = np.where(detected, pixels[..., 0] + 1j * pixels[..., 1], 0)
+    placed = np.full(detected.shape, complex(np.nan, np.nan))
+    patterns: dict[tuple, list[int]] = {}
+    for frame in np.flatnonzero(detected.sum(axis=1) >= PRIOR_MIN_JOINTS):
+        patterns.setdefault(tuple(np.flatnonzero(detected[frame])), []).append(frame)
+    for joints, frames in patterns.items():
+        known = poses[:, list(joints)]
+        known_mean = known.mean(axis=1, keepdims=True)
+        known = known - known_mean
+        norms = (np.abs(known) ** 2).sum(axis=1)
+        for start in range(0, len(frames), chunk):
+            rows = frames[start:start + chunk]
+            seen = points[rows][:, list(joints)]
+            seen_mean = seen.mean(axis=1, keepdims=True)
+            seen = seen - seen_mean
+            fit = seen @ np.conj(known).T  # (F, N): the best scale-and-rotation is fit / norms
+            residual = 1 - np.abs(fit) ** 2 / norms / np.maximum((np.abs(seen) ** 2).sum(axis=1, keepdims=True), 1e-12)
+            nearest = np.argpartition(residual, PRIOR_NEIGHBOURS, axis=1)[:, :PRIOR_NEIGHBOURS]
+            scale = np.take_along_axis(fit, nearest, axis=1) / norms[nearest]
+            placed[rows] = (scale[..., None] * (poses[nearest] - known_mean[nearest]) + seen_mean[:, None]).mean(axis=1)
+    half = PRIOR_SMOOTH_FRAMES // 2
+    padded = np.pad(placed, ((half, half), (0, 0)), constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, 17, window)
+    counts = np.isfinite(windows.real).sum(axis=-1)
+    with np.errstate(invalid="ignore"):
+        smoothed = np.where(np.isfinite(windows), windows, 0).sum(axis=-1) / counts
+    smoothed[~np.isfinite(placed)] = complex(np.nan, np.nan)  # a frame without its own neighbours keeps the template's start
+    return np.stack([smoothed.real, smoothed.imag], axis=-1)
 
 
 def off_body(pixels: np.ndarray, detected: np.ndarray) -> np.ndarray:
