@@ -87,7 +87,7 @@ def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
     """The strategy's arrays scaled to a subject of standing ``height`` metres, and what was done."""
     from .height import height_scales
 
-    pose_scale, root_scale = height_scales(arrays["poses_3d"], height, arrays["poses_3d_initial"])
+    pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
     scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
               "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale,
               **({"root_std": arrays["root_std"] * root_scale} if "root_std" in arrays else {})}
