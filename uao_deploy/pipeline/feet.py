@@ -64,7 +64,8 @@ MIN_CONTACT_S = 0.08
 MIN_GAP_S = 0.06
 FREE_WEIGHT = 0.02  # weight of "no offset" where no foot is in contact, against 1 per foot in contact
 ROOT_SMOOTHNESS = 300.0  # acceleration penalty of the root's offset, per unit weight
-ANKLE_SMOOTHNESS = 3.0  # acceleration penalty of each ankle's offset
+ANKLE_SMOOTHNESS = 10.0  # acceleration penalty of each ankle's offset: it lets go of the anchor over a few frames, as
+# a detector's contacts often end before the foot lifts (lower: the ankle jumped back to the lifted one there)
 HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
 # The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
 # but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
@@ -204,7 +205,8 @@ def _bridge_cuts(targets: np.ndarray, contacts: np.ndarray, frames: int) -> tupl
             first, last = max((start + stop) // 2, stop - frames), min((after + end + 1) // 2, after + frames)
             share = np.arange(1, last - first + 1) / (last - first + 1)
             share = share ** 3 * (10 - 15 * share + 6 * share ** 2)  # minimum jerk from 0 to 1
-            bridged[first:last, foot] = targets[start, foot] + share[:, None] * (targets[after, foot] - targets[start, foot])
+            step = targets[after, foot] - targets[start, foot]
+            bridged[first:last, foot] = targets[start, foot] + share[:, None] * step
             held[first:last, foot] = True
     return bridged, held
 
