@@ -115,6 +115,41 @@ def test_a_slow_shuffle_between_two_stances_gives_each_its_own_anchor():
     assert abs(planted[140, ANKLES[0], 0] - moved[140, ANKLES[0], 0]) < 0.02  # after: where it stands now
 
 
+def test_a_stance_cut_in_two_moves_its_ankle_smoothly_to_the_next_anchor():
+    """A foot sliding slowly 0.2 m over 2 s is cut into several stances, each with its own anchor: the
+    ankle goes from one anchor to the next on a smooth path around each cut, not in a jump (before: 35 mm
+    in one frame, and as large a third difference, which is jitter)."""
+    standing = np.repeat(_walk(seconds=0.1)[0][:1], 150, axis=0)
+    moved = standing.copy()
+    moved[:, ANKLES[0], 0] += np.clip((np.arange(150) - 50) / 50, 0, 1) * 0.2
+    pixels = np.stack([500 + 300 * moved[..., 0], 500 - 300 * moved[..., 1]], axis=-1)  # a camera in front
+    contacts = estimate_contacts(moved, pixels, FPS)
+    assert (np.diff(contacts[:, 0].astype(int)) == -1).sum() > 1  # cut, one frame out each time
+    ankle = plant_feet(moved, contacts)[:, ANKLES[0]]
+    assert np.linalg.norm(np.diff(ankle, axis=0), axis=-1).max() < 0.025
+    assert np.linalg.norm(np.diff(ankle, n=3, axis=0), axis=-1).max() < 0.015
+    assert abs(ankle[10, 0] - moved[10, ANKLES[0], 0]) < 0.02 and abs(ankle[140, 0] - moved[140, ANKLES[0], 0]) < 0.02
+
+
+def test_a_planted_ankle_leaves_its_anchor_gently_where_the_contacts_end_early():
+    """The lifted body sways smoothly (as a lifter's root does) and the contacts miss each stance's last 4
+    frames (as a detector's do): there the ankle still stands, and the planted ankle, released from its
+    anchor, must move less than the lifted one (before: more, on one foot, as the hold let go abruptly)."""
+    joints, stance = _walk()
+    time = np.arange(len(joints)) / FPS
+    lifted = joints + (0.04 * np.sin(2 * np.pi * time / 0.7))[:, None, None] * np.array([1.0, 0, 0.5])
+    seen = stance.copy()
+    for foot in range(2):
+        for start, stop in np.flatnonzero(np.diff(stance[:, foot].astype(int)) == -1)[:, None] + [[-3, 1]]:
+            seen[start:stop, foot] = False
+    missed = stance & ~seen
+    planted = plant_feet(lifted, seen)
+    for foot, ankle in enumerate(ANKLES):
+        frames = missed[1:, foot]  # steps into a missed frame
+        moved = np.linalg.norm(np.diff(planted[:, ankle], axis=0), axis=-1)[frames].mean()
+        assert moved < 0.8 * np.linalg.norm(np.diff(lifted[:, ankle], axis=0), axis=-1)[frames].mean(), foot
+
+
 def test_planted_feet_stop_sliding_keep_bone_lengths_and_stay_above_the_floor():
     joints, stance = _walk()
     rng = np.random.default_rng(2)

@@ -127,6 +127,10 @@ def test_root_std_holds_the_subjects_size_error_where_the_residual_is_nil(motion
                                         steps.ROOT_SMOOTHNESS, root) * steps.ROOT_STD_SCALE
     np.testing.assert_allclose(std, np.hypot(least_squares, steps.ROOT_SIZE_STD * root), rtol=1e-4)
     assert (std > least_squares).all()
+    # An estimated focal length adds its share to the depth alone (the lateral position does not scale with it).
+    unknown = steps.root_std(noisy, cam, poses, uncertainty, confidence, root, focal_known=False)
+    np.testing.assert_allclose(unknown[:, :2], std[:, :2], rtol=1e-5)
+    np.testing.assert_allclose(unknown[:, 2], np.hypot(std[:, 2], steps.FOCAL_DEPTH_STD * root[:, 2]), rtol=1e-4)
 
 
 def test_trajectory_removes_root_jitter(motion):
@@ -498,6 +502,7 @@ def test_sequence_mode_is_the_default_and_keeps_one_row_per_frame(small_checkpoi
     assert 5 < result.metadata["root"]["keypoint_noise_px"] < 7.5
     assert result.metadata["strategy"] == "sequence" and (result.poses_3d[:, 0] == 0).all()
     assert result.metadata["camera"]["focal_source"] == "file"  # the file has a focal: nothing estimated
+    assert result.metadata["root"]["root_std_relative"]["focal_depth"] == 0.0  # nor added to the depth's std
     # --tto-iters 0 is the plain lifter with the per-frame root, whatever the mode.
     np.testing.assert_array_equal(plain.poses_3d, plain_sequence_flag.poses_3d)
     np.testing.assert_array_equal(plain.root, plain_sequence_flag.root)
@@ -517,6 +522,10 @@ def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
     camera = result.metadata["camera"]
     assert camera["focal_source"] in ("estimated", "default after a rejected estimate")
     assert 0.5 * WIDTH <= camera["focal_px"][0] <= 2.0 * WIDTH
+    # The depth's std carries the focal length's share, and the metadata says so.
+    assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD,
+                                                            "focal_depth": steps.FOCAL_DEPTH_STD}
+    assert (result.root_std[:, 2] > 0.9 * steps.FOCAL_DEPTH_STD * result.root[:, 2]).all()
     if camera["focal_source"] == "estimated":
         low, high = camera["focal_interval_px"]
         assert low <= camera["focal_px"][0] <= high

@@ -135,15 +135,14 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], k
         if method in methods or (method == "sequence-uao" and {"sequence-uao+height", FREE_FEET} & set(methods)):
             result = lift(keypoints, engine, settings=LiftSettings(iters, strategy, plant_feet=False))
             lifted[method] = (result.poses_3d, result.root, None, None)
-            if strategy == "sequence":
-                fitted = result.poses_3d_initial  # the poses its root was fitted to  # the feet planted as lift() plants them, and as they were
+            if strategy == "sequence":  # the feet planted as lift() plants them, and as they were
                 lifted[FREE_FEET] = lifted[method]
                 pose, root, contacts, _, frame = place_feet(result.poses_3d, result.root, keypoints.pixels,
                                                             clip.sequence.fps, keypoints.joint_source)
                 lifted[method] = (pose, root, contacts, frame)
     if "sequence-uao+height" in methods:
         pose, root, contacts, frame = lifted["sequence-uao"]
-        pose_scale, root_scale = height_scales(pose, skeleton_height(clip.target), fitted)
+        pose_scale, root_scale = height_scales(pose, skeleton_height(clip.target))
         lifted["sequence-uao+height"] = (pose * pose_scale, root * root_scale, contacts,
                                          frame.scaled(root_scale, pose_scale, root))
     return {method: lifted[method] for method in methods}

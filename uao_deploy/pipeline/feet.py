@@ -22,7 +22,9 @@ through the ``STANDING_FLOOR_PERCENTILE``-th percentile of the standing ankles' 
 
 **Planting** (:func:`plant_feet`): each run of contact frames gets one anchor, the ankle's median
 position over the run, raised to the floor where it was under it (Y = ``ANKLE_HEIGHT``; set on the
-floor outright, it moved the root by centimetres where the fitted floor was off). Then, in the
+floor outright, it moved the root by centimetres where the fitted floor was off). Where a stance was
+cut in two, the ankle goes from the first anchor to the second on a minimum-jerk path over
+``BRIDGE_FRAMES`` frames each side of the cut (:func:`_bridge_cuts`), not in a jump. Then, in the
 world frame, by two weighted least-squares smoothings over time
 (:func:`uao_deploy.trajectory.smooth_tracks`):
 
@@ -62,7 +64,8 @@ MIN_CONTACT_S = 0.08
 MIN_GAP_S = 0.06
 FREE_WEIGHT = 0.02  # weight of "no offset" where no foot is in contact, against 1 per foot in contact
 ROOT_SMOOTHNESS = 300.0  # acceleration penalty of the root's offset, per unit weight
-ANKLE_SMOOTHNESS = 3.0  # acceleration penalty of each ankle's offset
+ANKLE_SMOOTHNESS = 10.0  # acceleration penalty of each ankle's offset: it lets go of the anchor over a few frames, as
+# a detector's contacts often end before the foot lifts (lower: the ankle jumped back to the lifted one there)
 HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
 # The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
 # but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
@@ -73,6 +76,8 @@ ROOT_SHARE = 0.5
 # its clips climb steps, and a floor raised to the step pushes the ankles below it up.
 STANDING_FLOOR_PERCENTILE = 25
 REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
+BRIDGE_FRAMES = 2  # frames each side of a stance's cut over which its ankle goes from one anchor to the next
+# (longer bridges lowered jitter further but moved ankles the truth held still: more sliding under drift)
 
 
 def _speed(track: np.ndarray, fps: float, frames: int) -> np.ndarray:
@@ -186,11 +191,31 @@ def anchors(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     return targets
 
 
+def _bridge_cuts(targets: np.ndarray, contacts: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """(targets, held) (T, 2, 3), (T, 2): where a stance was cut in two (one frame left out between its
+    parts, :func:`_split_wandering`), the ankle is held on a minimum-jerk path from the first part's
+    anchor to the second's over up to ``frames`` frames each side of the cut, not made to jump there
+    (a jump stops and starts the whole body: jitter, and a jolt in the root's pull)."""
+    bridged, held = targets.copy(), contacts.copy()
+    for foot in range(contacts.shape[1]):
+        runs = _runs(contacts[:, foot])
+        for (start, stop), (after, end) in zip(runs, runs[1:]):
+            if after - stop != 1:
+                continue
+            first, last = max((start + stop) // 2, stop - frames), min((after + end + 1) // 2, after + frames)
+            share = np.arange(1, last - first + 1) / (last - first + 1)
+            share = share ** 3 * (10 - 15 * share + 6 * share ** 2)  # minimum jerk from 0 to 1
+            step = targets[after, foot] - targets[start, foot]
+            bridged[first:last, foot] = targets[start, foot] + share[:, None] * step
+            held[first:last, foot] = True
+    return bridged, held
+
+
 def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     """World-frame joints (T, 17, 3) with the feet in ``contacts`` (T, 2) held on their anchors, the root
     moved smoothly towards them, the legs solved to reach them and every ankle above the floor."""
     joints = np.asarray(world_joints, np.float64).copy()
-    targets = anchors(joints, contacts)
+    targets, contacts = _bridge_cuts(anchors(joints, contacts), contacts, BRIDGE_FRAMES)
     ankles = joints[:, [leg[2] for leg in LEGS]]  # (T, 2, 3)
     in_contact = contacts.astype(np.float64)
     pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]

@@ -11,15 +11,13 @@ spine -> thorax -> neck -> head-top chain (:func:`skeleton_height`, the median o
 bent as a standing body is) plus ``HEAD_AND_SOLE`` (the ankle joint sits above the sole and the
 head-top joint below the crown).
 
-The root's depth follows the size of the poses it was fitted to (the lifter's forward poses,
-``poses_3d_initial``), not of the refined ones (sequence UAO and the smoothing change the
-skeleton's size a little, and the root's depth does not follow), so its factor is measured on
-those. It already carries the model's calibration (:class:`uao_deploy.contract.Calibration`),
+The root's depth already carries the model's calibration (:class:`uao_deploy.contract.Calibration`),
 which takes out, among others, the lifter's habit of giving people a little more size than they
-have, on average; with a known height this subject's own factor replaces that average. So the
-depth is scaled by the fitted poses' factor times ``SIZE_BIAS``: the median over the train and val
-clips (every noise model) of the true depth over the fitted one per unit of that factor
-(docs/root-depth.md).
+have, on average. With a known height this subject's own factor replaces that average, so the
+depth is scaled by the poses' factor times ``SIZE_BIAS`` (the lifter's chain over the true one at
+0 px on the train clips; about what the train clips' roots ask for too). The subjects it has not
+seen scatter around it by a per cent or two either way, as much as without a height, so a known
+height takes out only part of the root's error (docs/root-depth.md).
 """
 from __future__ import annotations
 
@@ -31,7 +29,7 @@ SPINE_CHAIN = ((10, 9), (9, 8), (8, 7), (7, 0))  # head top -> neck -> thorax ->
 LEG_CHAINS = (((1, 2), (2, 3)), ((4, 5), (5, 6)))  # hip -> knee -> ankle, right and left
 HEAD_AND_SOLE = 0.08  # metres: a standing person's height over the chain (CMU clips: statures 5-10 cm above the head top)
 MIN_HEIGHT, MAX_HEIGHT = 0.5, 2.8  # metres a --subject-height may be
-SIZE_BIAS = 1.016
+SIZE_BIAS = 1.02
 
 
 def _length(poses: np.ndarray, bones) -> np.ndarray:
@@ -51,12 +49,9 @@ def check_height(height: float | None) -> None:
         raise UaoError(f"the subject height must be {MIN_HEIGHT}-{MAX_HEIGHT} m (standing, sole to crown); got {height}")
 
 
-def height_scales(poses: np.ndarray, height: float, fitted_poses: np.ndarray | None = None) -> tuple[float, float]:
+def height_scales(poses: np.ndarray, height: float) -> tuple[float, float]:
     """(factor on the poses, factor on the root) that give root-relative ``poses`` (T, 17, 3) the
-    standing ``height`` in metres, for a root fitted to ``fitted_poses`` (the same as ``poses`` if None)."""
+    standing ``height`` in metres."""
     check_height(height)
-
-    def factor(skeleton: np.ndarray) -> float:
-        return (height - HEAD_AND_SOLE) / (skeleton_height(skeleton) - HEAD_AND_SOLE)
-
-    return factor(poses), factor(poses if fitted_poses is None else fitted_poses) * SIZE_BIAS
+    scale = (height - HEAD_AND_SOLE) / (skeleton_height(poses) - HEAD_AND_SOLE)
+    return scale, scale * SIZE_BIAS

@@ -87,7 +87,7 @@ def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
     """The strategy's arrays scaled to a subject of standing ``height`` metres, and what was done."""
     from .height import height_scales
 
-    pose_scale, root_scale = height_scales(arrays["poses_3d"], height, arrays["poses_3d_initial"])
+    pose_scale, root_scale = height_scales(arrays["poses_3d"], height)
     scaled = {**arrays, "poses_3d": arrays["poses_3d"] * pose_scale,
               "poses_3d_initial": arrays["poses_3d_initial"] * pose_scale, "root": arrays["root"] * root_scale,
               **({"root_std": arrays["root_std"] * root_scale} if "root_std" in arrays else {})}
@@ -191,7 +191,9 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         prepared, x, cams, initial, uncertainty, trajectory(x, initial, uncertainty), engine, settings.batch_size,
         trajectory)
     cam = camera.normalized()
-    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale)
+    focal_known = camera.focal_source not in (FocalSource.ESTIMATED, FocalSource.FALLBACK)
+    std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale,
+                         focal_known)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
     if settle_rounds:
@@ -202,6 +204,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
+        "root_std_relative": {"size": steps.ROOT_SIZE_STD, "focal_depth": 0.0 if focal_known else steps.FOCAL_DEPTH_STD},
         "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 

@@ -106,9 +106,10 @@ def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
         long = ~seen & ~short
         filled[long, joint] = _from_template(inside, scale, shift, mirrored)[long]
         sources[short, joint] = INTERPOLATED
-    prior = _along_the_trunk(nearest_poses(pixels, detected), filled, detected)
-    started = (sources == INFERRED) & np.isfinite(prior).all(axis=-1)
-    filled[started] = prior[started]
+    if (sources == INFERRED).any():
+        prior = _along_the_trunk(nearest_poses(pixels, detected), filled, detected)
+        started = (sources == INFERRED) & np.isfinite(prior).all(axis=-1)
+        filled[started] = prior[started]
     return filled.astype(np.float32), sources
 
 
