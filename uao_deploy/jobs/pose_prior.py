@@ -17,6 +17,7 @@ import numpy as np
 
 from ..data.cameras import TRAIN_SUBJECTS, cameras_of
 from ..data.mocap import load_mocap
+from ..pipeline.feet import LEGS  # (hip, knee, ankle) of each leg
 from ..pipeline.missing import PRIOR_PATH
 
 STRIDE = 10
@@ -26,7 +27,6 @@ CAMERAS_PER_CLIP = 4
 # step and turn of the bodies whose upper body looks like the frame's.
 STANDING = 0.7
 UP = 2  # the capture space's vertical axis
-LEGS = ((1, 2, 3), (4, 5, 6))  # hip, knee, ankle
 
 
 def make_pose_prior(mocap_path) -> np.ndarray:
