@@ -8,6 +8,7 @@ make_fx, autograd inside ``forward`` with dynamo, and the legacy exporter fail o
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import warnings
 from unittest import mock
@@ -103,14 +104,25 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
     # switch is newer than torch 2.11 (the GPU machines' torch), which keeps emitting them.
     no_stack_traces = (mock.patch.object(torch.fx.config, "do_not_emit_stack_traces", True)
                        if hasattr(torch.fx.config, "do_not_emit_stack_traces") else contextlib.nullcontext())
+    exporter_tables = _exporter_decompositions()
     with no_stack_traces, _quiet_exporter():
-        graph = make_fx(function, tracing_mode="symbolic", decomposition_table=DECOMPOSITIONS,
+        graph = make_fx(function, tracing_mode="symbolic", decomposition_table={**exporter_tables, **DECOMPOSITIONS},
                         _allow_non_fake_inputs=True)(*example_args)
-        program = torch.onnx.export(
-            graph.eval(), example_args, dynamo=True, dynamic_shapes=tuple(dynamic),
-            input_names=spec.input_names, output_names=spec.output_names, opset_version=OPSET,
-            custom_translation_table=translations, verbose=False, optimize=False,
-        )
+
+        def export():
+            return torch.onnx.export(
+                graph.eval(), example_args, dynamo=True, dynamic_shapes=tuple(dynamic),
+                input_names=spec.input_names, output_names=spec.output_names, opset_version=OPSET,
+                custom_translation_table=translations, verbose=False, optimize=False,
+            )
+        decomposed = bool(exporter_tables) and _out_of_place(graph)
+        try:
+            with _exporter_decomposes(not decomposed):
+                program = export()
+        except Exception:
+            if not decomposed:
+                raise
+            program = export()  # an op the tables left (a lifter's own code): the exporter's full pass
     proto = simplify(program.model)
     fixed = [f"{value.name}[{axis}]" for value, axes in zip(proto.graph.input, dynamic) for axis in axes
              if not value.type.tensor_type.shape.dim[axis].dim_param]
@@ -119,12 +131,59 @@ def trace_to_onnx(function, spec, custom_translations: dict | None = None) -> on
     return proto
 
 
+@functools.cache
+def _exporter_decompositions() -> dict:
+    """The exporter's own decompositions (of every ATen op that ONNX has no function for), applied
+    while make_fx traces: the exporter then need not trace the graph again to decompose it (its
+    ``run_decompositions``, half of an export's time). In-place ops stay (their decompositions write
+    in place; :func:`_out_of_place` rewrites them). Empty where this torch lacks the exporter's tables."""
+    try:
+        from torch.onnx._internal.exporter import _decomp, _fx_passes, _registration
+    except ImportError:
+        return {}
+    if not hasattr(_fx_passes, "decompose_with_registry"):
+        return {}
+    implemented = set(_decomp.get_onnx_implemented_overloads(_registration.ONNXRegistry.from_torchlib()))
+    return {op: decomposition for op, decomposition in _decomp.create_onnx_friendly_decomposition_table(implemented).items()
+            if not op._schema.is_mutable}
+
+
+def _out_of_place(graph: torch.fx.GraphModule) -> bool:
+    """Rewrite each in-place op whose target only it uses (autograd's clamp backward writes
+    ``(x >= lo).logical_and_(x <= hi)``) as its out-of-place form; False (graph unchanged) when some
+    other in-place op remains, which only the exporter's own decompositions make functional."""
+    mutating = [node for node in graph.graph.nodes if node.op == "call_function"
+                and getattr(getattr(node.target, "_schema", None), "is_mutable", False)]
+    replacements = {}
+    for node in mutating:
+        name = node.target._schema.name.split("::")[-1]
+        packet = getattr(_aten, name[:-1], None) if name.endswith("_") else None
+        target = getattr(packet, node.target._overloadname, None) if packet is not None else None
+        if target is None or not isinstance(node.args[0], torch.fx.Node) or len(node.args[0].users) != 1:
+            return False
+        replacements[node] = target
+    for node, target in replacements.items():
+        node.target = target
+    graph.recompile()
+    return True
+
+
+def _exporter_decomposes(needed: bool):
+    """The exporter's decomposition pass, or (when make_fx already did its work) none."""
+    if needed:
+        return contextlib.nullcontext()
+    from torch.onnx._internal.exporter import _fx_passes
+
+    return mock.patch.object(_fx_passes, "decompose_with_registry", lambda program, registry: program)
+
+
 def trace_all(jobs: dict) -> dict[str, onnx.ModelProto]:
     """``{graph: trace_to_onnx(function, spec, custom_translations)}`` for ``jobs`` ({graph: (function,
     spec, custom_translations)}), side by side (:func:`.workers.side_by_side`), each logged with its
     time as it is done."""
     from .workers import export_workers, side_by_side
 
+    _exporter_decompositions()  # once, before the workers fork
     workers = min(len(jobs), export_workers())
     log.info("tracing %d graphs in %d process%s", len(jobs), workers, "es" if workers > 1 else "")
     # Longest first, as measured: the steps (sequence before frame, the most outputs first), then the
