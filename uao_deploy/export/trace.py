@@ -143,7 +143,8 @@ def _exporter_decompositions() -> dict:
         return {}
     if not hasattr(_fx_passes, "decompose_with_registry"):
         return {}
-    implemented = set(_decomp.get_onnx_implemented_overloads(_registration.ONNXRegistry.from_torchlib()))
+    with _quiet_exporter():
+        implemented = set(_decomp.get_onnx_implemented_overloads(_registration.ONNXRegistry.from_torchlib()))
     return {op: decomposition for op, decomposition in _decomp.create_onnx_friendly_decomposition_table(implemented).items()
             if not op._schema.is_mutable}
 
