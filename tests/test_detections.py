@@ -319,7 +319,24 @@ def test_the_real_signer_stands_upright_with_legs_marked_inferred(capsys, format
     assert (tilt <= 15).mean() >= 0.9, tilt
     legs = [J[name] for name in ("r_knee", "r_ankle", "l_knee", "l_ankle")]
     assert (sources[:, legs] == INFERRED).all() and (sources[:, J["head"]] == DETECTED).all()
-    assert (world[:, J["head"], 1] > 1.3).all()  # metres above the floor: standing
+    assert (world[:, J["head"], 1] > 1.5).all()  # metres above the floor: standing (1.53 with her legs folded)
+    assert "the floor is a guess: no ankle was detected" in stdout
+
+
+def test_the_real_webcam_person_stands_on_legs_never_seen(capsys, shared_dir, tmp_path):
+    """The real2d webcam close-up (HRNet; hips, knees and ankles never seen): the lift folded the legs
+    (kneeling, knees on the floor, head 1.2 m up although the bones give 1.73 m). Now they stand under
+    the hips, the head is at a standing height, and the CLI says the floor is a guess."""
+    code, stdout, stderr = uao(capsys, "infer", shared_dir / "data" / "real2d" / "posemamba_sample_video1.npz",
+                               "--width", 1920, "--height", 1080, "--backend", "torch", "--no-progress",
+                               "-o", tmp_path / "webcam.npz")
+    assert code == 0, stderr
+    assert "the floor is a guess: no ankle was detected and the legs, lifted folded, are drawn standing" in stdout
+    with np.load(tmp_path / "webcam.npz") as result:
+        world, metadata = result["poses_world"], json.loads(str(result["metadata"]))
+    assert metadata["feet"]["floor_guess"].startswith("the floor is a guess")
+    knees = world[:, [J["r_knee"], J["l_knee"]], 1]
+    assert (knees > 0.35).all() and (world[:, J["head"], 1] > 1.5).all(), (knees.min(), world[:, J["head"], 1].min())
 
 
 @pytest.mark.parametrize("model", ["lower-out", "legs-gaps"])
