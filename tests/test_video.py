@@ -16,7 +16,9 @@ from uao_deploy.engines import load
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
 from uao_deploy.pipeline import sequence as steps
-from uao_deploy.pipeline.focal import DEFAULT_LOG_STD, FIT_LOG_STD, Z90, estimate_focal, estimate_focal_scale
+from uao_deploy.pipeline.camera import DEFAULT_LOG_STD
+from uao_deploy.pipeline.focal import (ESTIMATE_LOG_STD, FOCAL_PRIOR_WEIGHT, Z90, estimate_focal,
+                                      estimate_focal_scale)
 from uao_deploy.pipeline.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
@@ -164,8 +166,8 @@ def test_focal_scale_found_from_perspective(motion):
     guess[:, :2] /= 1.3  # the focal length 30 % too short
     scale = estimate_focal_scale(poses, x, guess, np.ones(poses.shape[:2]))
     assert scale == pytest.approx(1.3, rel=0.03)
-    # uao infer combines the fit (its bootstrap spread and the lifter's FIT_LOG_STD) with the default camera
-    # (scale 1, DEFAULT_LOG_STD) by inverse variance in log space, and reports the posterior's 90 % interval.
+    # uao infer weighs the fit with the default camera's focal (scale 1) in log space, and reports its
+    # uncertainty: the bootstrap's (nil on exact keypoints) combined with ESTIMATE_LOG_STD, as a 90 % interval.
     from uao_deploy.pipeline import Camera
 
     default = Camera.default(WIDTH, HEIGHT)
@@ -173,11 +175,8 @@ def test_focal_scale_found_from_perspective(motion):
     estimated = estimate_focal(default, x.astype(np.float32), poses, np.ones(poses.shape[:2]))
     assert estimated.focal_source is FocalSource.ESTIMATED
     used = estimated.fx / default.fx
-    # exact keypoints: the bootstrap spread is nil, so the fit's weight is FIT_LOG_STD's alone
-    prior_share = FIT_LOG_STD ** 2 / (FIT_LOG_STD ** 2 + DEFAULT_LOG_STD ** 2)
-    assert used == pytest.approx(scale ** (1 - prior_share), rel=2e-3) and 1 < used < scale
-    assert estimated.focal_log_std == pytest.approx(np.hypot(FIT_LOG_STD, DEFAULT_LOG_STD) ** -1 * FIT_LOG_STD
-                                                    * DEFAULT_LOG_STD, rel=2e-3)
+    assert used == pytest.approx(scale ** (1 - FOCAL_PRIOR_WEIGHT), rel=1e-3) and 1 < used < scale
+    assert ESTIMATE_LOG_STD <= estimated.focal_log_std < 1.05 * ESTIMATE_LOG_STD
     low, high = estimated.focal_interval
     assert low < estimated.fx < high
     assert np.log(high / low) == pytest.approx(2 * Z90 * estimated.focal_log_std, rel=1e-6)
@@ -531,7 +530,7 @@ def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
     # The depth's std carries the focal length's share, and the metadata says so.
     focal_std = camera["focal_log_std"]
     assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD, "focal_depth": focal_std}
-    assert FIT_LOG_STD * DEFAULT_LOG_STD / np.hypot(FIT_LOG_STD, DEFAULT_LOG_STD) - 1e-6 <= focal_std <= DEFAULT_LOG_STD
+    assert ESTIMATE_LOG_STD <= focal_std <= DEFAULT_LOG_STD
     assert (result.root_std[:, 2] > 0.9 * focal_std * result.root[:, 2]).all()
     if camera["focal_source"] == "estimated":
         low, high = camera["focal_interval_px"]

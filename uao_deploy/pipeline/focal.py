@@ -4,18 +4,17 @@ interval, or the default camera where the fit cannot be trusted.
 Perspective makes a pose of known depth extent reproject best at the true focal length: for each
 factor on the default focal length (0.5-2, ``FOCAL_SCALES``) every frame's least-squares root is
 found and the weighted RMS reprojection residual of the whole sequence taken; the minimum, refined
-by a parabola through its neighbours, is the fitted factor. The fit is unbiased (with the true poses
-exactly; with the lifter's, to within a few per cent), but the minimum is shallow (a 10 % wrong focal
-costs ~1 % of residual), so the lifter's depth errors move it by about 10 % per clip. Its standard
-deviation in log space is therefore that of a block bootstrap over frames (blocks of
-``BLOCK_FRAMES``: neighbouring frames share their errors), which holds the frames' noise, combined
-with ``FIT_LOG_STD``, the per-clip part of the lifter that no resampling of one clip shows. The
-factor used is that fit combined by inverse variance with a log-normal prior at the default camera,
-whose spread ``DEFAULT_LOG_STD`` is that of the cameras users have; its 90 % interval is the
-posterior's. A fit at or next to the end of the range, without a minimum, on fewer than
-``MIN_FRAMES`` frames, or whose bootstrap resamples reach the end of the range, is rejected: the
-default camera is used, with the prior's spread, and the camera says why (``FocalSource.FALLBACK``).
-docs/focal-length.md has the measurements behind the constants.
+by a parabola through its neighbours, is the fitted factor. The minimum is shallow (a 10 % wrong
+focal costs ~1 % of residual) and the fit noisy, so the factor used is a weighted mean in log space
+with the default camera's (``FOCAL_PRIOR_WEIGHT``, a log-normal prior). Its uncertainty is that of
+a block bootstrap over frames (blocks of ``BLOCK_FRAMES``: neighbouring frames share their errors)
+combined with ``ESTIMATE_LOG_STD``, the per-clip error no resampling of one clip shows (the lifter's
+depth structure and slow detector drift, alike over a clip's frames); the camera carries it as the
+standard deviation of log(focal length) and its 90 % interval. A fit at or next to the end of the
+range, without a minimum, on fewer than ``MIN_FRAMES`` frames, or whose bootstrap resamples reach
+the end of the range, is rejected: the default camera is used, with the default's own spread
+(``DEFAULT_LOG_STD``), and the camera says why (``FocalSource.FALLBACK``). docs/focal-length.md has
+the measurements behind the constants.
 """
 from __future__ import annotations
 
@@ -26,9 +25,11 @@ from .camera import DEFAULT_LOG_STD, Camera, FocalSource
 
 FOCAL_SCALES = np.exp(np.linspace(np.log(0.5), np.log(2.0), 57))  # 2.5 % apart
 _LOG_SCALES = np.log(FOCAL_SCALES)
-# Log-space standard deviation of the fitted factor per clip beyond its bootstrap's: the lifter's depth
-# structure, alike over a clip's frames (measured on the train and val clips, docs/focal-length.md).
-FIT_LOG_STD = 0.10
+# Weight of the default focal length in the log-space mean; chosen on the val clips (docs/pipeline.md).
+FOCAL_PRIOR_WEIGHT = 0.5
+# Log-space standard deviation of the factor used, per clip, beyond its bootstrap's: measured on the val
+# clips (docs/focal-length.md), where 90 % intervals with it hold the true focal length 89-96 % of the time.
+ESTIMATE_LOG_STD = 0.10
 Z90 = 1.6449  # the 95th percentile of a standard normal: a 90 % interval is +-Z90 standard deviations
 MAX_FRAMES = 2000  # frames the fit uses, evenly taken: more add time, not information
 MIN_FRAMES = 20  # fewer frames show too little depth change to tell the focal length
@@ -93,17 +94,15 @@ def estimate_focal(camera: Camera, x: np.ndarray, poses: np.ndarray, weights: np
     if sample_edge > 0.05:
         return _fallback(camera, f"the fit is ill-conditioned: {100 * sample_edge:.0f} % of bootstrap resamples "
                                  "end at the range searched")
-    fit_std = float(np.hypot(np.log(samples).std(), FIT_LOG_STD))
-    fit_weight, prior_weight = fit_std ** -2, DEFAULT_LOG_STD ** -2
-    log_used = np.log(fitted) * fit_weight / (fit_weight + prior_weight)
-    log_std = (fit_weight + prior_weight) ** -0.5
+    shrink = 1 - FOCAL_PRIOR_WEIGHT
+    log_used = shrink * np.log(fitted)
+    log_std = float(np.hypot(shrink * np.log(samples).std(), ESTIMATE_LOG_STD))
     interval = np.exp(log_used + np.array([-Z90, Z90]) * log_std) * camera.fx
     return camera.scaled_focal(
         float(np.exp(log_used)), FocalSource.ESTIMATED, interval,
-        f"fitted to the sequence: {fitted:.3f} x the default ({fit_std:.2f} in log), combined with the default "
-        f"(1.0, {DEFAULT_LOG_STD:g} in log) by inverse variance: {np.exp(log_used):.3f} x; 90 % interval",
-        float(log_std))
-
+        f"fitted to the sequence: {fitted:.3f} x the default, weighed with the default (1.0) by "
+        f"{FOCAL_PRIOR_WEIGHT:g} in log space: {np.exp(log_used):.3f} x; 90 % interval from a block bootstrap "
+        f"over frames and the estimate's error on the val clips", log_std)
 
 def _bootstrap(residuals: np.ndarray, frame_weights: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
     """(fitted scales of ``RESAMPLES`` block-bootstrap resamples, share of them at the range's ends)."""

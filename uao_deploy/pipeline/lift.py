@@ -21,7 +21,7 @@ from ..io.results import DEFAULT_FPS
 from . import sequence as steps
 from .camera import Camera, FocalSource
 from .feet import place_feet
-from .focal import DEFAULT_LOG_STD, FIT_LOG_STD, estimate_focal
+from .focal import FOCAL_PRIOR_WEIGHT, estimate_focal
 from .missing import INFERRED, SETTLE_ROUNDS, settle_inferred, steady_inferred_bones
 from .prepare import FILLED_WEIGHT, Prepared, prepare
 from .result import UNCERTAINTY_NOTE, LiftResult
@@ -201,8 +201,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
               "root_std": std}
     return camera, arrays, root_done, {"root": {
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
-        "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_fit_log_std": FIT_LOG_STD,
-        "focal_default_log_std": DEFAULT_LOG_STD,
+        "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
         "root_std_relative": {"size": steps.ROOT_SIZE_STD, "focal_depth": camera.focal_log_std},
         "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
