@@ -260,7 +260,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
 
     from uao_deploy.contract import Calibration
     from uao_deploy.export import export_onnx
-    from uao_deploy.model.checkpoint import read_calibration, write_calibration
+    from uao_deploy.model.checkpoint import write_calibration
+    from uao_deploy.model.files import read_calibration
 
     checkpoint = tmp_path / "calibrated.pth"
     shutil.copy(tiny_checkpoint, checkpoint)  # a bare seed-format checkpoint: no sidecar yet
@@ -284,7 +285,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
 def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):
     import shutil
 
-    from uao_deploy.model.checkpoint import default_checkpoint, read_calibration, sidecar_path, write_calibration
+    from uao_deploy.model.checkpoint import write_calibration
+    from uao_deploy.model.files import default_checkpoint, read_calibration, sidecar_path
     from uao_deploy.contract import Calibration
 
     clips = tmp_path / "clips.npz"

@@ -167,6 +167,8 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
                 log(f"  {set_aside}")
             for line in inferred_parts(result.joint_source):
                 log(f"  {line} (not detected: placed by the pose prior and the network, see joint_source)")
+            if result.metadata["feet"]["floor_guess"]:
+                log(f"  {result.metadata['feet']['floor_guess']}")
             if "latency_ms" in result.metadata:
                 latency = result.metadata["latency_ms"]
                 log(f"  causal latency per frame: mean {latency['mean']:.1f} ms, p95 {latency['p95']:.1f} ms")
