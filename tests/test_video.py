@@ -532,7 +532,7 @@ def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
     # The depth's std carries the focal length's share, and the metadata says so.
     focal_std = camera["focal_log_std"]
     assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD, "focal_depth": focal_std}
-    assert ESTIMATE_LOG_STD <= focal_std <= DEFAULT_LOG_STD
+    assert focal_std >= ESTIMATE_LOG_STD
     assert (result.root_std[:, 2] > 0.9 * focal_std * result.root[:, 2]).all()
     if camera["focal_source"] == "estimated":
         low, high = camera["focal_interval_px"]
