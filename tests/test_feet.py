@@ -7,10 +7,11 @@ import pytest
 
 from uao_deploy import UaoError
 from uao_deploy.metrics import foot_sliding
-from uao_deploy.pipeline.feet import (LEGS, STANDING_REACH, estimate_contacts, leg_ik, place_feet, plant_feet,
+from uao_deploy.pipeline.feet import (LEGS, estimate_contacts, leg_ik, place_feet, plant_feet,
                                       stand_unseen_legs)
 from uao_deploy.pipeline.missing import DETECTED, INFERRED, TEMPLATE
-from uao_deploy.pipeline.world import ANKLE_HEIGHT, add_world_frame
+from uao_deploy.pipeline.height import leg_lengths
+from uao_deploy.pipeline.world import ANKLE_HEIGHT, PELVIS_OVER_LEG, add_world_frame
 
 FPS = 50.0
 ANKLES = [leg[2] for leg in LEGS]
@@ -246,14 +247,15 @@ def test_legs_never_seen_and_lifted_kneeling_are_stood_under_the_hips():
         for a, b in ((hip, knee), (knee, ankle)):
             np.testing.assert_allclose(np.linalg.norm(stood[:, b] - stood[:, a], axis=-1),
                                        np.linalg.norm(poses[:, b] - poses[:, a], axis=-1), atol=1e-5)
-        leg = sum(np.linalg.norm(poses[:, b] - poses[:, a], axis=-1) for a, b in ((hip, knee), (knee, ankle)))
-        np.testing.assert_allclose(stood[:, ankle] - stood[:, hip], (STANDING_REACH * leg)[:, None] * -up, atol=1e-5)
+        below = PELVIS_OVER_LEG * np.median(leg_lengths(poses)) - ANKLE_HEIGHT  # on the floor under feet never seen
+        np.testing.assert_allclose(stood[:, ankle], stood[:, hip] * [1, 0, 1] + below * -up, atol=1e-5)
         assert (stood[:, knee, 2] < stood[:, hip, 2]).all()  # the knee bends towards the camera: forwards
     np.testing.assert_allclose(stood[:, 7:], poses[:, 7:], atol=1e-6)
     pixels = 500 + 1000 * (poses + root[:, None])[..., :2] / (poses + root[:, None])[..., 2:]
     new_poses, new_root, contacts, info, frame = place_feet(poses, root, pixels, FPS, sources)
-    head = frame.place(new_poses, new_root)[0][:, 10, 1]
-    assert np.median(head) > 1.2 and not contacts.any(), np.median(head)  # kneeling: 0.9 m
+    placed = frame.place(new_poses, new_root)[0]
+    assert np.median(placed[:, 10, 1]) > 1.2 and not contacts.any(), np.median(placed[:, 10, 1])  # kneeling: 0.9 m
+    np.testing.assert_allclose(placed[:, ANKLES, 1], ANKLE_HEIGHT, atol=3e-3)  # its up fitted, not given
     assert "the floor is a guess" in info["floor_guess"] and "standing" in info["floor_guess"]
     standing_poses, _ = camera_of(world)
     assert stand_unseen_legs(standing_poses, sources, up) is None

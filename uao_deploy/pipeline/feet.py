@@ -42,9 +42,10 @@ world frame, by two weighted least-squares smoothings over time
 frame (a person seen from the waist up) is placed by the pose prior and the network alone. On
 synthetic clips they lift it standing (hip to ankle 0.94-0.96 of thigh + shin); on close-ups far
 from the training cameras they may fold it (the real webcam clip knelt, knees on the floor). Folded (hip to ankle under ``FOLDED_REACH`` of the leg, the median
-over the clip and the never-seen legs), they are stood: each ankle ``STANDING_REACH`` of its
-leg straight below its hip, the knee bent forwards, bone lengths kept. The floor then lies under
-them: a guess, which the metadata (``feet.floor_guess``) and the CLI say (a seated person's floor is higher).
+over the clip and the never-seen legs), they are stood: each ankle straight below its hip, at
+``ANKLE_HEIGHT`` over the floor that :mod:`.world` puts under feet never seen, the knee bent forwards,
+bone lengths kept. The floor under feet never
+seen is a guess (:mod:`.world`), which the metadata (``feet.floor_guess``) and the CLI say.
 
 The constants were chosen on the validation clips (``ROOT_SHARE`` on train and validation;
 docs/world-grounded.md).
@@ -55,7 +56,8 @@ import numpy as np
 
 from ..trajectory import smooth_tracks
 from .missing import INFERRED
-from .world import ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, estimate_world_frame
+from .height import leg_lengths
+from .world import ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, PELVIS_OVER_LEG, estimate_world_frame
 
 # (hip, knee, ankle) of the left and the right leg: the contacts' columns (io.results.schema.FEET).
 LEGS = ((4, 5, 6), (1, 2, 3))
@@ -84,12 +86,11 @@ ROOT_SHARE = 0.5
 # its clips climb steps, and a floor raised to the step pushes the ankles below it up.
 STANDING_FLOOR_PERCENTILE = 25
 REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
-# stand_unseen_legs: hip to ankle over thigh + shin of a standing leg (CMU train frames with the pelvis
-# still: 0.943, the straighter leg 0.956), and under what a never-seen leg counts as folded (the val
-# clips with the lower body out of frame lift them at 0.94-0.96; the real signer 0.80, the webcam 0.5).
-# The angle to the down direction is no test: it is measured against an up estimated from the trunk,
-# 30 degrees off on a test clip whose subject bends over.
-STANDING_REACH = 0.95
+# stand_unseen_legs: under what hip-to-ankle distance over thigh + shin a never-seen leg counts as folded
+# (the val clips with the lower body out of frame lift them at 0.94-0.96, CMU train frames with the
+# pelvis still stand at 0.94; the real signer 0.80, the webcam 0.5). The angle to the down direction is
+# no test: it is measured against an up estimated from the trunk, 30 degrees off on a test clip whose
+# subject bends over.
 FOLDED_REACH = 0.85
 BRIDGE_FRAMES = 2  # frames each side of a stance's cut over which its ankle goes from one anchor to the next
 # (longer bridges lowered jitter further but moved ankles the truth held still: more sliding under drift)
@@ -211,12 +212,13 @@ def stand_unseen_legs(poses: np.ndarray, joint_source: np.ndarray | None, up: np
         return None
     across = poses[:, 4] - poses[:, 1]  # right hip -> left hip
     forward = _unit(np.cross(across - (across @ up)[:, None] * up, up))
+    ankle_below_pelvis = PELVIS_OVER_LEG * np.median(leg_lengths(poses)) - ANKLE_HEIGHT
     for hip, knee, ankle in unseen:
         thigh = np.linalg.norm(poses[:, knee] - poses[:, hip], axis=-1, keepdims=True)
         shin = np.linalg.norm(poses[:, ankle] - poses[:, knee], axis=-1, keepdims=True)
         bent = poses[:, hip] + thigh * _unit(forward - 10 * up)  # which way the knee bends: forwards
-        poses[:, knee], poses[:, ankle] = leg_ik(poses[:, hip], bent, bent - shin * up,
-                                                 poses[:, hip] - STANDING_REACH * (thigh + shin) * up)
+        below = (poses[:, hip] @ up)[:, None] + ankle_below_pelvis  # poses are pelvis-relative
+        poses[:, knee], poses[:, ankle] = leg_ik(poses[:, hip], bent, bent - shin * up, poses[:, hip] - below * up)
     return poses.astype(np.float32)
 
 
@@ -227,13 +229,12 @@ def _leg_length(joints: np.ndarray, hip: int, knee: int, ankle: int) -> np.ndarr
 
 
 def _floor_guess(detected: np.ndarray | None, stood: bool) -> str | None:
-    """What the CLI says where no ankle was ever detected: the floor is under inferred legs (None else)."""
-    if detected is None or detected[:, [ankle for _, _, ankle in LEGS]].any():
+    """What the CLI says where the floor is not under detected feet (:mod:`.world`); None where it is."""
+    if detected is None or detected[:, [ankle for _, _, ankle in LEGS]].all(axis=1).sum() >= MIN_FLOOR_FRAMES:
         return None
-    if stood:
-        return (f"the floor is a guess: no ankle was detected and the legs, lifted folded, are drawn standing "
-                f"(hip to ankle {STANDING_REACH:.2f} of the leg); a seated person's floor is higher")
-    return "the floor is a guess: no ankle was detected; it lies under the inferred legs"
+    stand = "; the legs, lifted folded, are drawn standing" if stood else ""
+    return (f"the floor is a guess: the feet were not seen, so it lies a standing leg's length under the hips"
+            f"{stand} (a seated person's floor is higher)")
 
 
 def anchors(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
