@@ -16,7 +16,9 @@ from uao_deploy.engines import load
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
 from uao_deploy.pipeline import sequence as steps
-from uao_deploy.pipeline.focal import FOCAL_PRIOR_WEIGHT, estimate_focal, estimate_focal_scale
+from uao_deploy.pipeline.camera import DEFAULT_LOG_STD
+from uao_deploy.pipeline.focal import (ESTIMATE_LOG_STD, FOCAL_PRIOR_WEIGHT, Z90, estimate_focal,
+                                      estimate_focal_scale)
 from uao_deploy.pipeline.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
@@ -128,9 +130,9 @@ def test_root_std_holds_the_subjects_size_error_where_the_residual_is_nil(motion
     np.testing.assert_allclose(std, np.hypot(least_squares, steps.ROOT_SIZE_STD * root), rtol=1e-4)
     assert (std > least_squares).all()
     # An estimated focal length adds its share to the depth alone (the lateral position does not scale with it).
-    unknown = steps.root_std(noisy, cam, poses, uncertainty, confidence, root, focal_known=False)
+    unknown = steps.root_std(noisy, cam, poses, uncertainty, confidence, root, focal_log_std=0.1)
     np.testing.assert_allclose(unknown[:, :2], std[:, :2], rtol=1e-5)
-    np.testing.assert_allclose(unknown[:, 2], np.hypot(std[:, 2], steps.FOCAL_DEPTH_STD * root[:, 2]), rtol=1e-4)
+    np.testing.assert_allclose(unknown[:, 2], np.hypot(std[:, 2], 0.1 * root[:, 2]), rtol=1e-4)
 
 
 def test_trajectory_removes_root_jitter(motion):
@@ -164,8 +166,8 @@ def test_focal_scale_found_from_perspective(motion):
     guess[:, :2] /= 1.3  # the focal length 30 % too short
     scale = estimate_focal_scale(poses, x, guess, np.ones(poses.shape[:2]))
     assert scale == pytest.approx(1.3, rel=0.03)
-    # uao infer weighs the fit with the default camera's focal (scale 1) in log space, and reports an
-    # interval around what it uses.
+    # uao infer weighs the fit with the default camera's focal (scale 1) in log space, and reports its
+    # uncertainty: the bootstrap's (nil on exact keypoints) combined with ESTIMATE_LOG_STD, as a 90 % interval.
     from uao_deploy.pipeline import Camera
 
     default = Camera.default(WIDTH, HEIGHT)
@@ -174,13 +176,16 @@ def test_focal_scale_found_from_perspective(motion):
     assert estimated.focal_source is FocalSource.ESTIMATED
     used = estimated.fx / default.fx
     assert used == pytest.approx(scale ** (1 - FOCAL_PRIOR_WEIGHT), rel=1e-3) and 1 < used < scale
+    assert ESTIMATE_LOG_STD <= estimated.focal_log_std < 1.05 * ESTIMATE_LOG_STD
     low, high = estimated.focal_interval
-    assert low < estimated.fx < high and high / low < 1.2
+    assert low < estimated.fx < high
+    assert np.log(high / low) == pytest.approx(2 * Z90 * estimated.focal_log_std, rel=1e-6)
     # A sequence whose fit ends at the edge of the range falls back to the default camera, and says so.
     far = estimate_focal(default.scaled_focal(0.3, FocalSource.DEFAULT), x.astype(np.float32), poses,
                          np.ones(poses.shape[:2]))
     assert far.focal_source is FocalSource.FALLBACK and far.fx == pytest.approx(0.3 * default.fx)
     assert "end of the range" in far.focal_note and far.focal_interval is None
+    assert far.focal_log_std == DEFAULT_LOG_STD  # the default camera's own uncertainty
     short = estimate_focal(default, x[:5].astype(np.float32), poses[:5], np.ones((5, 17)))
     assert short.focal_source is FocalSource.FALLBACK and "too few" in short.focal_note
 
@@ -525,9 +530,10 @@ def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
     assert camera["focal_source"] in ("estimated", "default after a rejected estimate")
     assert 0.5 * WIDTH <= camera["focal_px"][0] <= 2.0 * WIDTH
     # The depth's std carries the focal length's share, and the metadata says so.
-    assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD,
-                                                            "focal_depth": steps.FOCAL_DEPTH_STD}
-    assert (result.root_std[:, 2] > 0.9 * steps.FOCAL_DEPTH_STD * result.root[:, 2]).all()
+    focal_std = camera["focal_log_std"]
+    assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD, "focal_depth": focal_std}
+    assert focal_std >= ESTIMATE_LOG_STD
+    assert (result.root_std[:, 2] > 0.9 * focal_std * result.root[:, 2]).all()
     if camera["focal_source"] == "estimated":
         low, high = camera["focal_interval_px"]
         assert low <= camera["focal_px"][0] <= high
