@@ -257,6 +257,7 @@ def test_legs_never_seen_and_lifted_kneeling_are_stood_under_the_hips():
     assert np.median(placed[:, 10, 1]) > 1.2 and not contacts.any(), np.median(placed[:, 10, 1])  # kneeling: 0.9 m
     np.testing.assert_allclose(placed[:, ANKLES, 1], ANKLE_HEIGHT, atol=3e-3)  # its up fitted, not given
     assert "the floor is a guess" in info["floor_guess"] and "standing" in info["floor_guess"]
+    assert info["floor"] == "a standing leg's length under the pelvis"
     standing_poses, _ = camera_of(world)
     assert stand_unseen_legs(standing_poses, sources, up) is None
     once = sources.copy()

@@ -573,6 +573,15 @@ def test_infer_cli_modes(small_checkpoint, noisy_video, tmp_path, capsys):
     with np.load(out) as saved:
         assert saved["poses_3d"].shape == (len(sequence), 17, 3)
         assert json.loads(str(saved["metadata"]))["strategy"] == "causal"
+    # Without a focal length, sequence mode estimates it and says how, how sure, and what to do instead.
+    unknown = tmp_path / "unknown.npz"
+    np.savez(unknown, keypoints=np.concatenate([sequence.pixels, sequence.confidence[..., None]], axis=-1),
+             width=WIDTH, height=HEIGHT)
+    code, stdout, err = uao(capsys, "infer", unknown, "-o", out, "--backend", "torch", "--engine", small_checkpoint,
+                            "--tto-iters", "1", "--no-progress")
+    assert code == 0, err
+    assert "focal length" in stdout and ("90 % interval" in stdout or "estimate rejected" in stdout)
+    assert "give --focal, --fov or --focal-35mm" in stdout
 
 
 # --- evaluation metrics -----------------------------------------------------------------------------

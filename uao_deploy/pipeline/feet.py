@@ -331,9 +331,11 @@ def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: 
         rise = np.percentile(standing, STANDING_FLOOR_PERCENTILE) - ANKLE_HEIGHT
         frame = frame.floor_raised(rise)
         world[..., 1] -= rise
+    guess = _floor_guess(detected, stood is not None)
     info = {"contacts": "estimated from ankle height over the fitted floor, ankle speed and 2D stillness",
-            "floor": "through the standing ankles" if len(standing) >= MIN_FLOOR_FRAMES else "under the lowest ankles",
-            "floor_guess": _floor_guess(detected, stood is not None),
+            "floor": "through the standing ankles" if len(standing) >= MIN_FLOOR_FRAMES else
+            "under the lowest ankles" if guess is None else "a standing leg's length under the pelvis",
+            "floor_guess": guess,
             "planted": plant, "contact_share": contacts.mean(axis=0).round(3).tolist()}
     if not plant:
         return poses, root, contacts, info, frame
