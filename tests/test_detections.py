@@ -246,11 +246,12 @@ def test_world_up_comes_from_detected_joints():
     assert np.degrees(np.arccos(-estimate_world_frame(pose, root).up[1])) > 10  # every joint: tilted
 
 
-def test_the_floor_under_feet_never_seen_is_at_their_median_height():
-    """Inferred legs scatter by the network's noise, not by steps: the floor under feet never seen
-    is from the median of the lower ankle (less INFERRED_ANKLE_HEIGHT), not from its low tail as
-    under detected feet."""
-    from uao_deploy.pipeline.world import ANKLE_HEIGHT, FLOOR_PERCENTILE, INFERRED_ANKLE_HEIGHT, to_world
+def test_the_floor_under_feet_never_seen_is_a_standing_legs_length_under_the_pelvis():
+    """Inferred legs are the network's guess, which may fold or scatter: the floor under feet never
+    seen lies PELVIS_OVER_LEG of the lifted legs' length under the pelvis's median height, wherever the
+    inferred ankles are; under detected feet it is the low tail of the lower ankle, as steps lift it."""
+    from uao_deploy.pipeline.height import leg_lengths
+    from uao_deploy.pipeline.world import ANKLE_HEIGHT, FLOOR_PERCENTILE, PELVIS_OVER_LEG, to_world
 
     frames = 60
     pose = np.tile(TEMPLATE_3D, (frames, 1, 1))
@@ -262,8 +263,15 @@ def test_the_floor_under_feet_never_seen_is_at_their_median_height():
     seen, _, _ = to_world(pose, root, up=up, detected=detected)
     assert np.percentile(lowest(seen), FLOOR_PERCENTILE) == pytest.approx(ANKLE_HEIGHT, abs=1e-4)
     detected[:, :7] = False
+    pelvis_height = PELVIS_OVER_LEG * np.median(leg_lengths(pose))
     unseen, _, _ = to_world(pose, root, up=up, detected=detected)
-    assert np.median(lowest(unseen)) == pytest.approx(INFERRED_ANKLE_HEIGHT, abs=1e-4)
+    np.testing.assert_allclose(unseen[:, J["pelvis"], 1], pelvis_height, atol=1e-5)
+    folded = pose.copy()  # knees forwards, ankles back under the knees: the same bones, kneeling
+    folded[:, [J["r_knee"], J["l_knee"]]] = pose[:, [J["r_hip"], J["l_hip"]]] + [0, 0.3, -0.233]
+    folded[:, [J["r_ankle"], J["l_ankle"]]] = folded[:, [J["r_knee"], J["l_knee"]]] + [0, 0.05, 0.451]
+    kneeling, _, _ = to_world(folded, root, up=up, detected=detected)
+    np.testing.assert_allclose(kneeling[:, J["pelvis"], 1], PELVIS_OVER_LEG * np.median(leg_lengths(folded)), atol=1e-5)
+    assert (lowest(kneeling) > 0.3).all()  # the floor is not under the folded ankles
 
 
 def test_every_output_says_where_each_joint_came_from(tmp_path):
@@ -319,7 +327,24 @@ def test_the_real_signer_stands_upright_with_legs_marked_inferred(capsys, format
     assert (tilt <= 15).mean() >= 0.9, tilt
     legs = [J[name] for name in ("r_knee", "r_ankle", "l_knee", "l_ankle")]
     assert (sources[:, legs] == INFERRED).all() and (sources[:, J["head"]] == DETECTED).all()
-    assert (world[:, J["head"], 1] > 1.3).all()  # metres above the floor: standing
+    assert (world[:, J["head"], 1] > 1.5).all()  # metres above the floor: standing (1.53 with her legs folded)
+    assert "the floor is a guess: the feet were not seen" in stdout
+
+
+def test_the_real_webcam_person_stands_on_legs_never_seen(capsys, shared_dir, tmp_path):
+    """The real2d webcam close-up (HRNet; hips, knees and ankles never seen): the lift folded the legs
+    (kneeling, knees on the floor, head 1.2 m up although the bones give 1.73 m). Now they stand under
+    the hips, the head is at a standing height, and the CLI says the floor is a guess."""
+    code, stdout, stderr = uao(capsys, "infer", shared_dir / "data" / "real2d" / "posemamba_sample_video1.npz",
+                               "--width", 1920, "--height", 1080, "--backend", "torch", "--no-progress",
+                               "-o", tmp_path / "webcam.npz")
+    assert code == 0, stderr
+    assert "the floor is a guess: the feet were not seen" in stdout and "lifted folded, are drawn standing" in stdout
+    with np.load(tmp_path / "webcam.npz") as result:
+        world, metadata = result["poses_world"], json.loads(str(result["metadata"]))
+    assert metadata["feet"]["floor_guess"].startswith("the floor is a guess")
+    knees = world[:, [J["r_knee"], J["l_knee"]], 1]
+    assert (knees > 0.35).all() and (world[:, J["head"], 1] > 1.5).all(), (knees.min(), world[:, J["head"], 1].min())
 
 
 @pytest.mark.parametrize("model", ["lower-out", "legs-gaps"])

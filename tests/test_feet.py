@@ -7,9 +7,11 @@ import pytest
 
 from uao_deploy import UaoError
 from uao_deploy.metrics import foot_sliding
-from uao_deploy.pipeline.feet import LEGS, estimate_contacts, leg_ik, place_feet, plant_feet
-from uao_deploy.pipeline.missing import TEMPLATE
-from uao_deploy.pipeline.world import ANKLE_HEIGHT, add_world_frame
+from uao_deploy.pipeline.feet import (LEGS, estimate_contacts, leg_ik, place_feet, plant_feet,
+                                      stand_unseen_legs)
+from uao_deploy.pipeline.missing import DETECTED, INFERRED, TEMPLATE
+from uao_deploy.pipeline.height import leg_lengths
+from uao_deploy.pipeline.world import ANKLE_HEIGHT, PELVIS_OVER_LEG, add_world_frame
 
 FPS = 50.0
 ANKLES = [leg[2] for leg in LEGS]
@@ -217,6 +219,51 @@ def test_place_feet_works_in_the_camera_frame():
     scaled = add_world_frame({"poses_3d": new_poses * body, "root": new_root * roots}, {},
                              frame=frame.scaled(roots, body, new_root))[0]["poses_world"][:, ANKLES, 1][contacts]
     np.testing.assert_allclose(np.median(scaled), body * np.median(heights), atol=2e-3)
+
+
+def test_legs_never_seen_and_lifted_kneeling_are_stood_under_the_hips():
+    """A person seen from the waist up whose never-seen legs the lift folded (kneeling, knees on the
+    floor: the real webcam clip): the legs are stood below the hips, bones kept, knees bent forwards,
+    and the floor under them is said to be a guess. Legs lifted standing, or seen once, stay."""
+    frames = 40
+    world = np.repeat(np.column_stack([TEMPLATE[:, 0], -TEMPLATE[:, 1], np.zeros(17)])[None], frames, axis=0)
+    world[:, :, 0] += np.linspace(0, 0.2, frames)[:, None]  # Y up, facing +Z (the camera)
+    kneeling = world.copy()
+    for hip, knee, ankle in LEGS:  # thigh forwards and down, shin back along the floor
+        kneeling[:, knee] = kneeling[:, hip] + [0, -0.3, 0.22]
+        kneeling[:, ankle] = kneeling[:, knee] + [0, -0.05, -0.45]
+    to_camera = np.array([1.0, -1.0, -1.0])  # a level camera 3 m in front, looking at the person
+    up = np.array([0.0, -1.0, 0.0])
+    sources = np.full((frames, 17), DETECTED, np.uint8)
+    sources[:, [leg for legs in LEGS for leg in legs] + [0]] = INFERRED
+
+    def camera_of(joints):
+        camera = joints * to_camera + [0, 0, 3.0]
+        return camera - camera[:, :1], camera[:, 0]
+
+    poses, root = camera_of(kneeling)
+    stood = stand_unseen_legs(poses, sources, up)
+    for hip, knee, ankle in LEGS:
+        for a, b in ((hip, knee), (knee, ankle)):
+            np.testing.assert_allclose(np.linalg.norm(stood[:, b] - stood[:, a], axis=-1),
+                                       np.linalg.norm(poses[:, b] - poses[:, a], axis=-1), atol=1e-5)
+        below = PELVIS_OVER_LEG * np.median(leg_lengths(poses)) - ANKLE_HEIGHT  # on the floor under feet never seen
+        np.testing.assert_allclose(stood[:, ankle], stood[:, hip] * [1, 0, 1] + below * -up, atol=1e-5)
+        assert (stood[:, knee, 2] < stood[:, hip, 2]).all()  # the knee bends towards the camera: forwards
+    np.testing.assert_allclose(stood[:, 7:], poses[:, 7:], atol=1e-6)
+    pixels = 500 + 1000 * (poses + root[:, None])[..., :2] / (poses + root[:, None])[..., 2:]
+    new_poses, new_root, contacts, info, frame = place_feet(poses, root, pixels, FPS, sources)
+    placed = frame.place(new_poses, new_root)[0]
+    assert np.median(placed[:, 10, 1]) > 1.2 and not contacts.any(), np.median(placed[:, 10, 1])  # kneeling: 0.9 m
+    np.testing.assert_allclose(placed[:, ANKLES, 1], ANKLE_HEIGHT, atol=3e-3)  # its up fitted, not given
+    assert "the floor is a guess" in info["floor_guess"] and "standing" in info["floor_guess"]
+    assert info["floor"] == "a standing leg's length under the pelvis"
+    standing_poses, _ = camera_of(world)
+    assert stand_unseen_legs(standing_poses, sources, up) is None
+    once = sources.copy()
+    once[3, LEGS[0][2]] = DETECTED
+    np.testing.assert_allclose(stand_unseen_legs(poses, once, up)[:, LEGS[0][1:]], poses[:, LEGS[0][1:]], atol=1e-6)
+    assert place_feet(poses, root, pixels, FPS, np.full_like(sources, DETECTED))[3]["floor_guess"] is None
 
 
 def test_standing_feet_touch_the_floor_they_are_written_on():

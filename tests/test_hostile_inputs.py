@@ -305,14 +305,15 @@ def _edit_manifest(folder: Path, edit):
     (folder / "manifest.json").write_text(json.dumps(manifest))
 
 
-def test_a_changed_graph_is_named_and_never_run(export_copy, work, capsys):
-    graph = export_copy / "tto_fused.onnx"
-    data = bytearray(graph.read_bytes())
+@pytest.mark.parametrize("graph, mode", [("seq_fused", "sequence"), ("tto_fused", "frame")])
+def test_a_changed_graph_is_named_and_never_run(export_copy, work, capsys, graph, mode):
+    path = export_copy / f"{graph}.onnx"  # the graph the mode runs at the export's K (checked as it opens)
+    data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0xFF
-    graph.write_bytes(bytes(data))
+    path.write_bytes(bytes(data))
     before = snapshot(work)
-    assert_refused(uao(capsys, "infer", work / "x.npz", "-o", work / "out.npz", "--engine", export_copy, "--no-progress"),
-                   "tto_fused.onnx was changed after export")
+    assert_refused(uao(capsys, "infer", work / "x.npz", "-o", work / "out.npz", "--engine", export_copy, "--no-progress",
+                       "--mode", mode, "--tto-iters", "2"), f"{graph}.onnx was changed after export")
     assert snapshot(work) == before
 
 

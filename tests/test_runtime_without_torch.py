@@ -48,6 +48,28 @@ def test_infer_on_an_export_folder_without_torch(tiny_export, tmp_path):
     assert json.loads(str(a["metadata"]))["tto_path"] == "fused"
 
 
+def test_infer_finds_its_cached_export_without_torch(tiny_checkpoint, tiny_export, tmp_path, monkeypatch):
+    """`uao infer --checkpoint` (no --engine) keys the export cache from files alone: with the export
+    cached, PyTorch is never loaded, and the poses are those of the export folder itself."""
+    import shutil
+
+    import uao_deploy.export
+    from uao_deploy.jobs.infer import default_export
+
+    monkeypatch.setenv("UAO_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(uao_deploy.export, "export_onnx", lambda checkpoint, out, tto, precision:
+                        shutil.copytree(tiny_export, out, dirs_exist_ok=True))
+    cached = default_export(tiny_checkpoint, 2)  # the entry `uao infer` looks up, filled with the tiny export
+    args = ["infer", SAMPLE_PATH, "--tto-iters", "2", "--no-progress"]
+    free = run_without_torch(*args, "--checkpoint", tiny_checkpoint, "-o", tmp_path / "free.npz")
+    assert free.returncode == 0, free.stderr
+    assert run_without_torch(*args, "--engine", tiny_export, "-o", tmp_path / "folder.npz").returncode == 0
+    a, b = np.load(tmp_path / "free.npz"), np.load(tmp_path / "folder.npz")
+    for key in ("poses_3d", "root", "uncertainty"):
+        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    assert json.loads(str(a["metadata"]))["engine"]["graphs"]["forward"].startswith(str(cached))
+
+
 def test_a_command_that_needs_torch_names_the_extra(tmp_path):
     result = run_without_torch("export", "--out", tmp_path / "export")
     assert result.returncode == 1 and "Traceback" not in result.stderr

@@ -16,7 +16,9 @@ from uao_deploy.engines import load
 from uao_deploy.engines.torch import TorchEngine
 from uao_deploy.pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
 from uao_deploy.pipeline import sequence as steps
-from uao_deploy.pipeline.focal import FOCAL_PRIOR_WEIGHT, estimate_focal, estimate_focal_scale
+from uao_deploy.pipeline.camera import DEFAULT_LOG_STD
+from uao_deploy.pipeline.focal import (ESTIMATE_LOG_STD, FOCAL_PRIOR_WEIGHT, Z90, estimate_focal,
+                                      estimate_focal_scale)
 from uao_deploy.pipeline.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
@@ -128,9 +130,9 @@ def test_root_std_holds_the_subjects_size_error_where_the_residual_is_nil(motion
     np.testing.assert_allclose(std, np.hypot(least_squares, steps.ROOT_SIZE_STD * root), rtol=1e-4)
     assert (std > least_squares).all()
     # An estimated focal length adds its share to the depth alone (the lateral position does not scale with it).
-    unknown = steps.root_std(noisy, cam, poses, uncertainty, confidence, root, focal_known=False)
+    unknown = steps.root_std(noisy, cam, poses, uncertainty, confidence, root, focal_log_std=0.1)
     np.testing.assert_allclose(unknown[:, :2], std[:, :2], rtol=1e-5)
-    np.testing.assert_allclose(unknown[:, 2], np.hypot(std[:, 2], steps.FOCAL_DEPTH_STD * root[:, 2]), rtol=1e-4)
+    np.testing.assert_allclose(unknown[:, 2], np.hypot(std[:, 2], 0.1 * root[:, 2]), rtol=1e-4)
 
 
 def test_trajectory_removes_root_jitter(motion):
@@ -164,8 +166,8 @@ def test_focal_scale_found_from_perspective(motion):
     guess[:, :2] /= 1.3  # the focal length 30 % too short
     scale = estimate_focal_scale(poses, x, guess, np.ones(poses.shape[:2]))
     assert scale == pytest.approx(1.3, rel=0.03)
-    # uao infer weighs the fit with the default camera's focal (scale 1) in log space, and reports an
-    # interval around what it uses.
+    # uao infer weighs the fit with the default camera's focal (scale 1) in log space, and reports its
+    # uncertainty: the bootstrap's (nil on exact keypoints) combined with ESTIMATE_LOG_STD, as a 90 % interval.
     from uao_deploy.pipeline import Camera
 
     default = Camera.default(WIDTH, HEIGHT)
@@ -174,13 +176,16 @@ def test_focal_scale_found_from_perspective(motion):
     assert estimated.focal_source is FocalSource.ESTIMATED
     used = estimated.fx / default.fx
     assert used == pytest.approx(scale ** (1 - FOCAL_PRIOR_WEIGHT), rel=1e-3) and 1 < used < scale
+    assert ESTIMATE_LOG_STD <= estimated.focal_log_std < 1.05 * ESTIMATE_LOG_STD
     low, high = estimated.focal_interval
-    assert low < estimated.fx < high and high / low < 1.2
+    assert low < estimated.fx < high
+    assert np.log(high / low) == pytest.approx(2 * Z90 * estimated.focal_log_std, rel=1e-6)
     # A sequence whose fit ends at the edge of the range falls back to the default camera, and says so.
     far = estimate_focal(default.scaled_focal(0.3, FocalSource.DEFAULT), x.astype(np.float32), poses,
                          np.ones(poses.shape[:2]))
     assert far.focal_source is FocalSource.FALLBACK and far.fx == pytest.approx(0.3 * default.fx)
     assert "end of the range" in far.focal_note and far.focal_interval is None
+    assert far.focal_log_std == DEFAULT_LOG_STD  # the default camera's own uncertainty
     short = estimate_focal(default, x[:5].astype(np.float32), poses[:5], np.ones((5, 17)))
     assert short.focal_source is FocalSource.FALLBACK and "too few" in short.focal_note
 
@@ -255,7 +260,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
 
     from uao_deploy.contract import Calibration
     from uao_deploy.export import export_onnx
-    from uao_deploy.model.checkpoint import read_calibration, write_calibration
+    from uao_deploy.model.checkpoint import write_calibration
+    from uao_deploy.model.files import read_calibration
 
     checkpoint = tmp_path / "calibrated.pth"
     shutil.copy(tiny_checkpoint, checkpoint)  # a bare seed-format checkpoint: no sidecar yet
@@ -279,7 +285,8 @@ def test_calibration_travels_from_the_checkpoint_to_every_engine(tiny_checkpoint
 def test_uao_calibrate_records_the_depth_scale(small_checkpoint, mocap_clips, tmp_path, capsys):
     import shutil
 
-    from uao_deploy.model.checkpoint import default_checkpoint, read_calibration, sidecar_path, write_calibration
+    from uao_deploy.model.checkpoint import write_calibration
+    from uao_deploy.model.files import default_checkpoint, read_calibration, sidecar_path
     from uao_deploy.contract import Calibration
 
     clips = tmp_path / "clips.npz"
@@ -523,9 +530,10 @@ def test_unknown_focal_is_estimated_and_reported(small_checkpoint, noisy_video):
     assert camera["focal_source"] in ("estimated", "default after a rejected estimate")
     assert 0.5 * WIDTH <= camera["focal_px"][0] <= 2.0 * WIDTH
     # The depth's std carries the focal length's share, and the metadata says so.
-    assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD,
-                                                            "focal_depth": steps.FOCAL_DEPTH_STD}
-    assert (result.root_std[:, 2] > 0.9 * steps.FOCAL_DEPTH_STD * result.root[:, 2]).all()
+    focal_std = camera["focal_log_std"]
+    assert result.metadata["root"]["root_std_relative"] == {"size": steps.ROOT_SIZE_STD, "focal_depth": focal_std}
+    assert focal_std >= ESTIMATE_LOG_STD
+    assert (result.root_std[:, 2] > 0.9 * focal_std * result.root[:, 2]).all()
     if camera["focal_source"] == "estimated":
         low, high = camera["focal_interval_px"]
         assert low <= camera["focal_px"][0] <= high
@@ -565,6 +573,15 @@ def test_infer_cli_modes(small_checkpoint, noisy_video, tmp_path, capsys):
     with np.load(out) as saved:
         assert saved["poses_3d"].shape == (len(sequence), 17, 3)
         assert json.loads(str(saved["metadata"]))["strategy"] == "causal"
+    # Without a focal length, sequence mode estimates it and says how, how sure, and what to do instead.
+    unknown = tmp_path / "unknown.npz"
+    np.savez(unknown, keypoints=np.concatenate([sequence.pixels, sequence.confidence[..., None]], axis=-1),
+             width=WIDTH, height=HEIGHT)
+    code, stdout, err = uao(capsys, "infer", unknown, "-o", out, "--backend", "torch", "--engine", small_checkpoint,
+                            "--tto-iters", "1", "--no-progress")
+    assert code == 0, err
+    assert "focal length" in stdout and ("90 % interval" in stdout or "estimate rejected" in stdout)
+    assert "give --focal, --fov or --focal-35mm" in stdout
 
 
 # --- evaluation metrics -----------------------------------------------------------------------------

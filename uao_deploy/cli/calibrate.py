@@ -24,7 +24,8 @@ def command(checkpoint, architecture, mocap, old_mocap, noise, seed, dry_run):
     from .. import engines
     from ..data.mocap import load_mocap
     from ..jobs.calibrate import calibrate_root_depth
-    from ..model.checkpoint import sidecar_path, write_calibration
+    from ..model.checkpoint import write_calibration
+    from ..model.files import sidecar_path
 
     mocap = options.renamed(mocap, old_mocap, "--data", "--mocap")
     if mocap is None:

@@ -54,7 +54,7 @@ def lifter(architecture: str | None, checkpoint):
     a ModelRef (:mod:`uao_deploy.model.checkpoint`)."""
     if architecture is None:
         return checkpoint
-    from ..model.checkpoint import model_ref
+    from ..model.files import model_ref
 
     return model_ref(architecture, checkpoint)
 

@@ -96,18 +96,26 @@ def read_manifest(directory: str | os.PathLike) -> dict:
     return manifest
 
 
-def checked_graph_files(directory: str | os.PathLike, manifest: dict, repair_hint: str) -> dict[str, Path]:
-    """``{graph: path}`` of the files a manifest lists, each checked to exist and to have the
-    sha256 recorded at export: a changed (damaged or tampered) graph is named, never run."""
+def checked_graph_files(directory: str | os.PathLike, manifest: dict, repair_hint: str,
+                        hashed: bool = True) -> dict[str, Path]:
+    """``{graph: path}`` of the files a manifest lists, each checked to exist and (unless not
+    ``hashed``: then :func:`check_graph_sha256` before each is opened) to have the sha256 recorded at
+    export."""
     directory = Path(directory)
     files = {graph: directory / entry["file"] for graph, entry in manifest["graphs"].items()}
     missing = [path.name for path in files.values() if not path.is_file()]
     if missing:
         raise UaoError(f"{directory} lacks {', '.join(missing)}, listed in its manifest; {repair_hint}")
-    for graph, path in files.items():
-        if file_sha256(path) != manifest["graphs"][graph]["sha256"]:
-            raise UaoError(f"{path} was changed after export (its sha256 differs from {MANIFEST}'s); {repair_hint}")
+    for graph, path in files.items() if hashed else ():
+        check_graph_sha256(path, manifest["graphs"][graph]["sha256"], repair_hint)
     return files
+
+
+def check_graph_sha256(path: Path, sha256: str, repair_hint: str) -> None:
+    """Refuse a graph file whose sha256 is not the one recorded at export: a changed (damaged or
+    tampered) graph is named, never run."""
+    if file_sha256(path) != sha256:
+        raise UaoError(f"{path} was changed after export (its sha256 differs from {MANIFEST}'s); {repair_hint}")
 
 
 def check_manifest_metadata(manifest: dict, metadata: dict[str, str], source) -> None:

@@ -265,9 +265,13 @@ def _iteration_count(iters) -> int:
 
 
 # --- export and engine folders ----------------------------------------------------------------
-def graph_files(folder, suffix: str, backend: str) -> tuple[dict[str, Path], dict]:
+REPAIR_HINT = "export it again with `uao export`"
+
+
+def graph_files(folder, suffix: str, backend: str, hashed: bool = True) -> tuple[dict[str, Path], dict]:
     """(``{graph: path}`` of the graphs that the manifest of ``folder`` lists, the manifest); UaoError
-    when any is missing or differs from the sha256 its manifest records.
+    when any is missing or (unless not ``hashed``: the engine then checks each graph
+    it opens, :func:`~uao_deploy.contract.graphs.check_graph_sha256`) differs from the sha256 its manifest records.
 
     A folder that holds the other kind of artefact (engines where ONNX was expected, or the
     reverse) is named as such rather than reported as incomplete.
@@ -280,4 +284,4 @@ def graph_files(folder, suffix: str, backend: str) -> tuple[dict[str, Path], dic
         kind = {".onnx": "ONNX graphs (backend 'onnxruntime')", ".engine": "TensorRT engines (backend 'tensorrt')"}
         raise UaoError(f"{folder} holds {kind[other]}, not {kind[suffix]}")
     manifest = read_manifest(folder)
-    return checked_graph_files(folder, manifest, "export it again with `uao export`"), manifest
+    return checked_graph_files(folder, manifest, REPAIR_HINT, hashed), manifest

@@ -8,9 +8,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from ..errors import UaoError
-from ..contract import GRAPHS, MODEL_GRAPH, check_manifest_metadata, export_settings
+from ..contract import GRAPHS, MODEL_GRAPH, check_graph_sha256, check_manifest_metadata, export_settings
 from ..runtimes import ort_session, require_available
-from .base import Engine, graph_files
+from .base import REPAIR_HINT, Engine, graph_files
 
 # Frames per session call, by default this many channel-frames: bigger batches run in chunks, so the
 # TTO graphs' activations (several MB per frame) stay within reach of the CPU caches. On the 2-core
@@ -118,7 +118,8 @@ class OnnxRuntimeEngine(Engine):
     def __init__(self, export_dir: str | Path, providers="cpu", threads: int | None = None,
                  chunk: int | None = None):
         super().__init__()
-        self.files, manifest = graph_files(export_dir, ".onnx", self.backend)
+        # Each graph's sha256 is checked as its session opens: a run opens two of the five (40 MB in all).
+        self.files, self._manifest = graph_files(export_dir, ".onnx", self.backend, hashed=False)
         self.requested_providers = require_available(providers)
         self._threads = threads
         # Every graph's metadata is checked now; only the network is opened. The others open on their
@@ -128,12 +129,13 @@ class OnnxRuntimeEngine(Engine):
         self._opening: dict[str, Future] = {}  # sessions being opened in the background (open_ahead)
         self._opener: ThreadPoolExecutor | None = None
         shared = check_metadata(self.files, {graph: onnx_metadata(path) for graph, path in self.files.items()})
-        check_manifest_metadata(manifest, shared, export_dir)
+        check_manifest_metadata(self._manifest, shared, export_dir)
         self._use_settings(export_settings(shared, self.files, self.files[MODEL_GRAPH]))
         self.chunk = chunk or _default_chunk(shared)
         self.architecture = json.loads(shared.get("uao.architecture") or "{}")
 
     def _session(self, graph: str, path: Path, threads: int | None, optimize: bool = True):
+        check_graph_sha256(path, self._manifest["graphs"][graph]["sha256"], REPAIR_HINT)
         session = ort_session(path, self.requested_providers, threads, optimize=optimize)
         inputs = tuple(node.name for node in session.get_inputs())
         outputs = {node.name for node in session.get_outputs()}

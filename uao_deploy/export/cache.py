@@ -22,7 +22,7 @@ from .. import __version__
 from ..contract import TTOConfig, check_tto_iters, checked_graph_files, read_manifest
 from ..errors import UaoError
 from ..fileio import file_sha256, sweep_stale_temporaries, temporary_prefix
-from ..model.checkpoint import lifter_key
+from ..model.files import lifter_key
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,6 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     stale graphs; it is written to a temporary folder
     and renamed, so an interrupted export leaves nothing behind.
     """
-    from . import export_onnx  # looked up at call time: torch.onnx is heavy
-
     check_tto_iters(tto.iters)
     lifter = lifter_key(checkpoint)
     key = json.dumps([lifter, tto.to_dict(), precision, __version__, exporter_fingerprint()], sort_keys=True)
@@ -59,6 +57,8 @@ def exported_graphs(checkpoint=None, tto: TTOConfig = TTOConfig(), precision: st
     label = f"{lifter['architecture']['name']} ({Path(weights).name if weights else 'embedded weights'})"
 
     def export(staging):
+        from . import export_onnx  # only on a miss: the exporter loads PyTorch (seconds), finding an export does not
+
         log.info("exporting %s to ONNX once, into the cache %s (each later run reuses it):", label, folder)
         export_onnx(checkpoint, staging, tto=tto, precision=precision)
     return _cached(folder, export)

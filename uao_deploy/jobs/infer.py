@@ -20,6 +20,11 @@ from ..pipeline.missing import inferred_parts
 from ..pipeline.prepare import set_aside_note
 
 
+# The estimate leans on the camera the lifter was trained with, whatever the video's (docs/focal-length.md).
+FOCAL_HINT = ("the sequence tells the focal length only roughly, and the root's depth scales with it: give "
+              "--focal, --fov or --focal-35mm when you know the camera")
+
+
 def default_export(checkpoint=None, iters: int = 0) -> Path:
     """ONNX export of ``checkpoint`` (default: the embedded model) with fused graphs of K = ``iters``.
 
@@ -162,11 +167,14 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
                 f"({timings['total']:.2f} s, {timings['ms_per_frame']:.1f} ms/frame, {engine.backend})")
             if result.camera.focal_source in (FocalSource.ESTIMATED, FocalSource.FALLBACK):
                 log(f"  {result.camera.describe_focal()}")
+                log(f"  {FOCAL_HINT}")
             set_aside = set_aside_note(result.metadata["detections_set_aside"])
             if set_aside:
                 log(f"  {set_aside}")
             for line in inferred_parts(result.joint_source):
                 log(f"  {line} (not detected: placed by the pose prior and the network, see joint_source)")
+            if result.metadata["feet"]["floor_guess"]:
+                log(f"  {result.metadata['feet']['floor_guess']}")
             if "latency_ms" in result.metadata:
                 latency = result.metadata["latency_ms"]
                 log(f"  causal latency per frame: mean {latency['mean']:.1f} ms, p95 {latency['p95']:.1f} ms")

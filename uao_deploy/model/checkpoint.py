@@ -16,19 +16,9 @@ from torch import nn
 from ..contract import Calibration
 from ..errors import UaoError, first_line, one_line
 from ..fileio import atomic_write_bytes, file_sha256
+from .files import ModelRef, architecture_of, as_ref, checkpoint_path, read_calibration, read_sidecar, sidecar_path
 from .gumlp import GUMLP
-from .registry import ARCHITECTURES, DEFAULT_ARCHITECTURE, Lifter, check_lifter, model_spec
-
-_ASSETS = Path(__file__).resolve().parent.parent / "assets"
-
-
-def default_checkpoint(architecture: str = DEFAULT_ARCHITECTURE) -> Path:
-    """Path of a registered architecture's model that ships inside the package (default: GUMLP's)."""
-    return _ASSETS / f"{architecture}_default.pth"
-
-
-def sidecar_path(path: str | os.PathLike) -> Path:
-    return Path(str(path) + ".json")
+from .registry import ARCHITECTURES, Lifter, check_lifter, model_spec
 
 
 def load_tensors(path: Path, what: str, map_location="cpu"):
@@ -83,57 +73,6 @@ def load_state_dict_strict(model: nn.Module, state: dict[str, torch.Tensor], sou
 
 
 @dataclass(frozen=True)
-class ModelRef:
-    """A lifter named by ``--model`` (see :mod:`.registry`) and the checkpoint of its weights.
-
-    ``checkpoint`` None: the architecture's embedded model, or a user's module as its function builds it.
-    """
-
-    model: str | None = None
-    checkpoint: Path | None = None
-
-
-def model_ref(model: str | None, checkpoint: str | os.PathLike | None):
-    """What the commands pass on for ``--model`` and ``--checkpoint``: the checkpoint alone without --model."""
-    if model is None:
-        return checkpoint
-    return ModelRef(model, None if checkpoint is None else Path(checkpoint))
-
-
-def _as_ref(model_or_checkpoint) -> ModelRef:
-    if isinstance(model_or_checkpoint, ModelRef):
-        return model_or_checkpoint
-    return ModelRef(None, None if model_or_checkpoint is None else Path(model_or_checkpoint))
-
-
-def checkpoint_path(checkpoint=None) -> Path | None:
-    """The checkpoint file meant: ``checkpoint`` (a path or a ModelRef), or the embedded model of its
-    architecture (GUMLP's when none is named); None for a user's module given without weights."""
-    ref = _as_ref(checkpoint)
-    if ref.checkpoint is not None:
-        path = Path(ref.checkpoint)
-    else:
-        spec = model_spec(ref.model)
-        if spec.architecture is None:
-            return None
-        path = default_checkpoint(spec.name)
-    if not path.is_file():
-        raise UaoError(f"checkpoint not found: {path}")
-    return path
-
-
-def architecture_of(checkpoint=None) -> str | None:
-    """The ``--model`` of ``checkpoint``: the one named, else the registered one its sidecar records."""
-    ref = _as_ref(checkpoint)
-    if ref.model is not None or ref.checkpoint is None:
-        return ref.model
-    recorded = read_sidecar(ref.checkpoint).get("architecture", {}).get("name")
-    if recorded is not None and recorded not in ARCHITECTURES:
-        raise UaoError(f"{ref.checkpoint} holds weights of the architecture {recorded}: name it with --model")
-    return recorded
-
-
-@dataclass(frozen=True)
 class ResolvedModel:
     """A lifter with what identifies it: the checkpoint file's sha256 (or the weights' for a module
     given without one), its path, its calibration and its architecture (name, source, source sha256)."""
@@ -177,7 +116,7 @@ def resolve_model(model_or_checkpoint=None) -> ResolvedModel:
         identity = module_identity(model_or_checkpoint)
         model = check_lifter(model_or_checkpoint, identity["name"])
         return ResolvedModel(model, weights_sha256(model), None, architecture=identity)
-    ref = _as_ref(model_or_checkpoint)
+    ref = as_ref(model_or_checkpoint)
     spec = model_spec(architecture_of(ref))
     path = checkpoint_path(ModelRef(spec.name, ref.checkpoint))
     state = None if path is None else read_state_dict(path)
@@ -191,18 +130,6 @@ def resolve_model(model_or_checkpoint=None) -> ResolvedModel:
     return ResolvedModel(model, sha256, path, calibration, spec.identity())
 
 
-def lifter_key(model_or_checkpoint=None) -> dict:
-    """What decides a lifter's exported graphs, without building it when its weights are a file: the
-    architecture (name, source sha256), the weights' sha256 and the calibration."""
-    ref = _as_ref(model_or_checkpoint)
-    spec = model_spec(architecture_of(ref))
-    path = checkpoint_path(ModelRef(spec.name, ref.checkpoint))
-    if path is None:  # a user's module as its function builds it: only its weights tell
-        return {"architecture": spec.identity(), "weights_sha256": resolve_model(ref).sha256, "calibration": {}}
-    return {"architecture": spec.identity(), "weights_sha256": file_sha256(path),
-            "calibration": read_calibration(path).to_dict()}
-
-
 def _sizes(model: nn.Module) -> str:
     return "(" + ", ".join(f"{key} {value}" for key, value in model.config.to_dict().items()) + ")"
 
@@ -210,30 +137,6 @@ def _sizes(model: nn.Module) -> str:
 def load_checkpoint(path=None) -> nn.Module:
     """The lifter in eval mode from a checkpoint (seed or uao format), a ModelRef, or None (the embedded GUMLP)."""
     return resolve_model(path).model
-
-
-def read_sidecar(path: str | os.PathLike) -> dict:
-    """The JSON metadata next to a checkpoint, or {} for a bare seed checkpoint; a sidecar that is
-    not a JSON object is one UaoError (it would be overwritten, or misread, otherwise)."""
-    side = sidecar_path(path)
-    if not side.exists():
-        return {}
-    if not side.is_file():
-        raise UaoError(f"{side} is not a regular file, so not a checkpoint's sidecar; remove it")
-    try:
-        sidecar = json.loads(side.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise UaoError(f"{side} is not a readable JSON sidecar ({one_line(exc)}); "
-                       "fix or remove it") from None
-    if not isinstance(sidecar, dict):
-        raise UaoError(f"{side} holds a JSON {type(sidecar).__name__}, not the object a checkpoint's sidecar is; "
-                       "fix or remove it")
-    return sidecar
-
-
-def read_calibration(path: str | os.PathLike) -> Calibration:
-    """The checkpoint's measured biases (its sidecar's "calibration"), or none measured."""
-    return Calibration.from_dict(read_sidecar(path).get("calibration", {}), sidecar_path(path))
 
 
 def _describe_weights(model: nn.Module) -> dict:

@@ -23,10 +23,8 @@ from torch import nn
 
 from .. import skeleton
 from ..errors import UaoError, first_line, one_line
-from ..fileio import file_sha256
 from . import gumlp, martinez
-
-DEFAULT_ARCHITECTURE = "gumlp"
+from .files import DEFAULT_ARCHITECTURE, REGISTERED_SOURCES, source_identity
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,9 @@ ARCHITECTURES: dict[str, Architecture] = {}
 
 
 def register(architecture: Architecture) -> Architecture:
+    if REGISTERED_SOURCES.get(architecture.name) != architecture.source.name:  # what keys its exports without torch
+        raise UaoError(f"register the source file of architecture {architecture.name} ({architecture.source.name}) "
+                       "in uao_deploy.model.files.REGISTERED_SOURCES")
     ARCHITECTURES[architecture.name] = architecture
     return architecture
 
@@ -105,7 +106,7 @@ class ModelSpec:
 
     def identity(self) -> dict:
         """The architecture as exports and checkpoints record it: name, source file and its sha256."""
-        return {"name": self.name, "source": self.source.name, "source_sha256": file_sha256(self.source)}
+        return source_identity(self.name, self.source)
 
     def build(self, state: dict | None = None, config=None) -> nn.Module:
         """The module, sized from ``state``'s shapes (or ``config``) for a registered architecture."""

@@ -16,6 +16,10 @@ from ..errors import UaoError
 # The diagonal of a 36 x 24 mm film frame: a "35 mm equivalent" focal length is the one that gives
 # the same angle of view across the image diagonal (CIPA DC-008, EXIF FocalLengthIn35mmFilm).
 FILM_DIAGONAL_MM = math.hypot(36.0, 24.0)
+# Log-space spread of the cameras users film with around the default focal length (the image's longer
+# side): phones' and webcams' 0.7-0.9 x, action cameras' 0.5 x, lab and zoomed cameras' 1.1-2 x and more
+# (docs/focal-length.md). The default camera's focal length is that uncertain.
+DEFAULT_LOG_STD = 0.35
 
 
 class FocalSource(Enum):
@@ -41,6 +45,7 @@ class Camera:
     focal_source: FocalSource = FocalSource.DEFAULT
     focal_interval: tuple[float, float] | None = None  # pixels: 5-95 % interval of an estimated focal length
     focal_note: str = ""  # how the focal length was found, in words (an estimate, or why one was rejected)
+    focal_log_std: float = 0.0  # standard deviation of log(focal length): 0 when given
 
     @classmethod
     def default(cls, width: float, height: float, center: tuple[float, float] | None = None) -> "Camera":
@@ -48,16 +53,19 @@ class Camera:
         focal = float(max(width, height))
         cx, cy = center if center is not None else (width / 2, height / 2)
         return cls(float(width), float(height), focal, focal, float(cx), float(cy),
-                   focal_note=f"focal length = {DEFAULT_FOCAL_RULE}")
+                   focal_note=f"focal length = {DEFAULT_FOCAL_RULE}", focal_log_std=DEFAULT_LOG_STD)
 
     @property
     def focal(self) -> tuple[float, float]:
         return self.fx, self.fy
 
-    def scaled_focal(self, scale: float, source: FocalSource, interval=None, note: str = "") -> "Camera":
-        """This camera with both focal lengths times ``scale``; ``interval`` (pixels) as estimated."""
+    def scaled_focal(self, scale: float, source: FocalSource, interval=None, note: str = "",
+                     log_std: float | None = None) -> "Camera":
+        """This camera with both focal lengths times ``scale``; ``interval`` (pixels) and ``log_std``
+        (of log(focal length); default: this camera's) as estimated."""
         return replace(self, fx=self.fx * scale, fy=self.fy * scale, focal_source=source,
-                       focal_interval=None if interval is None else tuple(map(float, interval)), focal_note=note)
+                       focal_interval=None if interval is None else tuple(map(float, interval)), focal_note=note,
+                       focal_log_std=self.focal_log_std if log_std is None else float(log_std))
 
     def normalized(self) -> np.ndarray:
         """The 9-vector ``[fx, fy, cx, cy, k1, k2, k3, p1, p2]`` the engines take (see :mod:`uao_deploy.camera`)."""
@@ -67,7 +75,7 @@ class Camera:
         return {"width": self.width, "height": self.height, "focal_px": [self.fx, self.fy],
                 "center_px": [self.cx, self.cy], "focal_source": self.focal_source.value,
                 "focal_interval_px": None if self.focal_interval is None else list(self.focal_interval),
-                "focal_note": self.focal_note}
+                "focal_note": self.focal_note, "focal_log_std": self.focal_log_std}
 
     def describe_focal(self) -> str:
         """One line for the log: the focal length and where it came from."""
@@ -114,4 +122,4 @@ def camera_of(sequence, width: float | None = None, height: float | None = None,
         "--focal" if focal is not None else "the keypoint file"
     return replace(camera, fx=float(pixel_focal[0]), fy=float(pixel_focal[1]),
                    focal_source=FocalSource.ARGUMENT if given is not None else FocalSource.FILE,
-                   focal_note=f"from {note}")
+                   focal_note=f"from {note}", focal_log_std=0.0)

@@ -38,6 +38,15 @@ world frame, by two weighted least-squares smoothings over time
    (:func:`leg_ik`): the hip stays, thigh and shin keep their lengths of that frame, and the knee
    bends in the plane it bent in.
 
+**Legs never seen** (:func:`stand_unseen_legs`): a leg whose knee and ankle were detected in no
+frame (a person seen from the waist up) is placed by the pose prior and the network alone. On
+synthetic clips they lift it standing (hip to ankle 0.94-0.96 of thigh + shin); on close-ups far
+from the training cameras they may fold it (the real webcam clip knelt, knees on the floor). Folded (hip to ankle under ``FOLDED_REACH`` of the leg, the median
+over the clip and the never-seen legs), they are stood: each ankle straight below its hip, at
+``ANKLE_HEIGHT`` over the floor that :mod:`.world` puts under feet never seen, the knee bent forwards,
+bone lengths kept. The floor under feet never
+seen is a guess (:mod:`.world`), which the metadata (``feet.floor_guess``) and the CLI say.
+
 The constants were chosen on the validation clips (``ROOT_SHARE`` on train and validation;
 docs/world-grounded.md).
 """
@@ -47,7 +56,8 @@ import numpy as np
 
 from ..trajectory import smooth_tracks
 from .missing import INFERRED
-from .world import ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, estimate_world_frame
+from .height import leg_lengths
+from .world import ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, PELVIS_OVER_LEG, estimate_world_frame
 
 # (hip, knee, ankle) of the left and the right leg: the contacts' columns (io.results.schema.FEET).
 LEGS = ((4, 5, 6), (1, 2, 3))
@@ -76,6 +86,12 @@ ROOT_SHARE = 0.5
 # its clips climb steps, and a floor raised to the step pushes the ankles below it up.
 STANDING_FLOOR_PERCENTILE = 25
 REACH = 0.999  # of thigh + shin: how far a standing leg may stretch towards its anchor
+# stand_unseen_legs: under what hip-to-ankle distance over thigh + shin a never-seen leg counts as folded
+# (the val clips with the lower body out of frame lift them at 0.94-0.96, CMU train frames with the
+# pelvis still stand at 0.94; the real signer 0.80, the webcam 0.5). The angle to the down direction is
+# no test: it is measured against an up estimated from the trunk, 30 degrees off on a test clip whose
+# subject bends over.
+FOLDED_REACH = 0.85
 BRIDGE_FRAMES = 2  # frames each side of a stance's cut over which its ankle goes from one anchor to the next
 # (longer bridges lowered jitter further but moved ankles the truth held still: more sliding under drift)
 
@@ -179,6 +195,48 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norm, 1e-12)
 
 
+def stand_unseen_legs(poses: np.ndarray, joint_source: np.ndarray | None, up: np.ndarray) -> np.ndarray | None:
+    """Root-relative ``poses`` (T, 17, 3) with the legs whose knee and ankle were never detected stood
+    under their hips along ``up`` (camera frame) where the lift folded them; None where no leg was
+    never seen or none is folded (see the module docstring)."""
+    if joint_source is None:
+        return None
+    unseen = [leg for leg in LEGS if not (np.asarray(joint_source)[:, list(leg[1:])] == 0).any()]
+    if not unseen:
+        return None
+    poses = np.array(poses, np.float64)
+    up = _unit(np.asarray(up, np.float64))
+    reach = [np.median(np.linalg.norm(poses[:, ankle] - poses[:, hip], axis=-1)
+                       / np.maximum(_leg_length(poses, hip, knee, ankle), 1e-9)) for hip, knee, ankle in unseen]
+    if np.mean(reach) >= FOLDED_REACH:
+        return None
+    across = poses[:, 4] - poses[:, 1]  # right hip -> left hip
+    forward = _unit(np.cross(across - (across @ up)[:, None] * up, up))
+    ankle_below_pelvis = PELVIS_OVER_LEG * np.median(leg_lengths(poses)) - ANKLE_HEIGHT
+    for hip, knee, ankle in unseen:
+        thigh = np.linalg.norm(poses[:, knee] - poses[:, hip], axis=-1, keepdims=True)
+        shin = np.linalg.norm(poses[:, ankle] - poses[:, knee], axis=-1, keepdims=True)
+        bent = poses[:, hip] + thigh * _unit(forward - 10 * up)  # which way the knee bends: forwards
+        below = (poses[:, hip] @ up)[:, None] + ankle_below_pelvis  # poses are pelvis-relative
+        poses[:, knee], poses[:, ankle] = leg_ik(poses[:, hip], bent, bent - shin * up, poses[:, hip] - below * up)
+    return poses.astype(np.float32)
+
+
+def _leg_length(joints: np.ndarray, hip: int, knee: int, ankle: int) -> np.ndarray:
+    """(T,) thigh + shin of joints (T, 17, 3)."""
+    return (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
+            + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+
+
+def _floor_guess(detected: np.ndarray | None, stood: bool) -> str | None:
+    """What the CLI says where the floor is not under detected feet (:mod:`.world`); None where it is."""
+    if detected is None or detected[:, [ankle for _, _, ankle in LEGS]].all(axis=1).sum() >= MIN_FLOOR_FRAMES:
+        return None
+    stand = "; the legs, lifted folded, are drawn standing" if stood else ""
+    return (f"the floor is a guess: the feet were not seen, so it lies a standing leg's length under the hips"
+            f"{stand} (a seated person's floor is higher)")
+
+
 def anchors(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     """(T, 2, 3) the anchor of each foot's contact run in every frame of it (NaN elsewhere): the ankle's
     median position over the run, not under the floor."""
@@ -245,8 +303,7 @@ def _within_reach(joints: np.ndarray, ankle_targets: list[np.ndarray], contacts:
     need = np.zeros(len(joints), bool)
     for _ in range(2):  # a shift towards one foot's anchor can take the other's out of reach
         for (hip, knee, ankle), target, standing in zip(LEGS, ankle_targets, contacts.T):
-            leg = REACH * (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
-                           + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
+            leg = REACH * _leg_length(joints, hip, knee, ankle)
             gap = target - (joints[:, hip] + shift)
             distance = np.linalg.norm(gap, axis=-1)
             short = standing & (distance > leg)
@@ -263,6 +320,10 @@ def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: 
     planted on that floor. Fitted again after planting, the floor would move under the planted ankles."""
     detected = None if joint_source is None else np.asarray(joint_source) == 0
     frame = estimate_world_frame(poses, root, detected=detected)
+    stood = stand_unseen_legs(poses, joint_source, frame.up)
+    if stood is not None:  # the up direction comes from detected joints: only the floor moves
+        poses = stood
+        frame = estimate_world_frame(poses, root, detected=detected)
     world = frame.place(poses, root)[0].astype(np.float64)
     contacts = estimate_contacts(world, keypoints, fps, joint_source)
     standing = np.concatenate([world[contacts[:, foot], ankle, 1] for foot, (_, _, ankle) in enumerate(LEGS)])
@@ -270,8 +331,11 @@ def place_feet(poses: np.ndarray, root: np.ndarray, keypoints: np.ndarray, fps: 
         rise = np.percentile(standing, STANDING_FLOOR_PERCENTILE) - ANKLE_HEIGHT
         frame = frame.floor_raised(rise)
         world[..., 1] -= rise
+    guess = _floor_guess(detected, stood is not None)
     info = {"contacts": "estimated from ankle height over the fitted floor, ankle speed and 2D stillness",
-            "floor": "through the standing ankles" if len(standing) >= MIN_FLOOR_FRAMES else "under the lowest ankles",
+            "floor": "through the standing ankles" if len(standing) >= MIN_FLOOR_FRAMES else
+            "under the lowest ankles" if guess is None else "a standing leg's length under the pelvis",
+            "floor_guess": guess,
             "planted": plant, "contact_share": contacts.mean(axis=0).round(3).tolist()}
     if not plant:
         return poses, root, contacts, info, frame

@@ -36,12 +36,16 @@ def _length(poses: np.ndarray, bones) -> np.ndarray:
     return sum(np.linalg.norm(poses[..., a, :] - poses[..., b, :], axis=-1) for a, b in bones)
 
 
+def leg_lengths(poses: np.ndarray) -> np.ndarray:
+    """(T,) the mean of the two legs' hip -> knee -> ankle chains of poses (T, 17, 3), metres."""
+    return np.mean([_length(np.asarray(poses, np.float64), leg) for leg in LEG_CHAINS], axis=0)
+
+
 def skeleton_height(poses: np.ndarray) -> float:
     """Standing height (metres) of a skeleton given as poses (T, 17, 3): the median over frames of the
     head-top-to-pelvis chain plus the mean of the two legs' hip-to-ankle chains, plus HEAD_AND_SOLE."""
     poses = np.asarray(poses, np.float64)
-    legs = np.mean([_length(poses, leg) for leg in LEG_CHAINS], axis=0)
-    return float(np.median(_length(poses, SPINE_CHAIN) + legs) + HEAD_AND_SOLE)
+    return float(np.median(_length(poses, SPINE_CHAIN) + leg_lengths(poses)) + HEAD_AND_SOLE)
 
 
 def check_height(height: float | None) -> None:

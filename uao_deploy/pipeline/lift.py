@@ -191,9 +191,8 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         prepared, x, cams, initial, uncertainty, trajectory(x, initial, uncertainty), engine, settings.batch_size,
         trajectory)
     cam = camera.normalized()
-    focal_known = camera.focal_source not in (FocalSource.ESTIMATED, FocalSource.FALLBACK)
     std = steps.root_std(x, cams, initial, uncertainty, weights, root, noise_left, engine.calibration.root_depth_scale,
-                         focal_known)
+                         camera.focal_log_std)
     root_done = time.perf_counter()
     poses, root = steps.refine_and_smooth(engine, x, cam, root, uncertainty, weights, settings.iters)
     if settle_rounds:
@@ -204,7 +203,7 @@ def _sequence(prepared: Prepared, engine, settings: LiftSettings, progress: bool
         "method": "trajectory.estimate_root_trajectory (smooth least-squares trajectory)",
         "filled_joint_weight": FILLED_WEIGHT, **steps.SETTINGS, "focal_prior_weight": FOCAL_PRIOR_WEIGHT,
         "depth_scale": engine.calibration.root_depth_scale,
-        "root_std_relative": {"size": steps.ROOT_SIZE_STD, "focal_depth": 0.0 if focal_known else steps.FOCAL_DEPTH_STD},
+        "root_std_relative": {"size": steps.ROOT_SIZE_STD, "focal_depth": camera.focal_log_std},
         "keypoint_noise_px": float(np.sqrt(noise) * camera.width / 2), "inferred_settle_rounds": settle_rounds}}
 
 

@@ -64,11 +64,6 @@ ROOT_GAUSS_NEWTON_STEPS = 2  # the first converges to within a millimetre; the s
 # the train and val clips' grid cells (docs/root-depth.md).
 ROOT_STD_SCALE = np.array([8.75, 7.75, 6.25], np.float32)
 ROOT_SIZE_STD = 0.014
-# With the focal length estimated from the sequence (or the default after a rejected estimate), the depth,
-# which scales with the focal length, is a further factor off per clip (the lateral position is not: it
-# scales with depth over focal length). FOCAL_DEPTH_STD is about that factor's RMS on the val clips with the
-# focal length unknown, where 1 and 2 root_std then hold the depth's error about as often as claimed.
-FOCAL_DEPTH_STD = 0.10
 
 SETTINGS = {"uncertainty_ref_m": UNCERTAINTY_REF, "root_uncertainty_power": ROOT_UNCERTAINTY_POWER,
             "root_smoothness": ROOT_SMOOTHNESS, "pose_smoothness": POSE_SMOOTHNESS,
@@ -118,14 +113,16 @@ def root_trajectory(x, cams, poses, uncertainty, confidence, keypoint_variance: 
 
 
 def root_std(x, cams, poses, uncertainty, confidence, root, keypoint_variance: float = 0.0,
-             depth_scale: float = 1.0, focal_known: bool = True) -> np.ndarray:
+             depth_scale: float = 1.0, focal_log_std: float = 0.0) -> np.ndarray:
     """Step 1's uncertainty: the standard deviation (T, 3) of each frame's root, metres: its least
     squares' (:func:`uao_deploy.trajectory.root_trajectory_std`, for ``root`` as :func:`root_trajectory`
     gave it) times ``ROOT_STD_SCALE``, combined with the subject's size error, ``ROOT_SIZE_STD`` x the root,
-    and, unless ``focal_known``, the focal length's, ``FOCAL_DEPTH_STD`` x the depth."""
+    and the focal length's: the depth, which scales with it, times ``focal_log_std``, the standard deviation
+    of its log (:attr:`uao_deploy.pipeline.camera.Camera.focal_log_std`; the lateral position, which scales
+    with depth over focal length, keeps none of it)."""
     least_squares = root_trajectory_std(poses, x, cams, root_weights(confidence, uncertainty), ROOT_SMOOTHNESS,
                                         root / np.float32(depth_scale), keypoint_variance)
-    relative = np.hypot(ROOT_SIZE_STD, [0.0, 0.0, 0.0 if focal_known else FOCAL_DEPTH_STD])
+    relative = np.hypot(ROOT_SIZE_STD, [0.0, 0.0, focal_log_std])
     return np.hypot(least_squares * np.float32(depth_scale) * ROOT_STD_SCALE, relative * root).astype(np.float32)
 
 

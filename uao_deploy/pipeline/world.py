@@ -20,9 +20,11 @@ Up direction, in this order of preference:
 
 Floor height: from the detected ankles where enough frames have both, the ``FLOOR_PERCENTILE``-th
 percentile of each frame's lowest ankle height, less ``ANKLE_HEIGHT`` (the Human3.6M ankle joint is
-above the sole). Feet never seen (a person from the waist up): the median of the inferred lowest
-ankle, less ``INFERRED_ANKLE_HEIGHT``: inferred legs spread by the network's noise, not by steps, and
-a low percentile of them puts the floor too low and the person too tall (docs/detector-formats.md).
+above the sole). Feet never seen (a person from the waist up): ``PELVIS_OVER_LEG`` leg lengths (hip ->
+knee -> ankle, the lifted bones: the subject's own scale) under the pelvis's median height, as people
+stand and walk; not under the inferred ankles, which a network guessing legs it cannot see may fold
+or stretch (docs/detector-formats.md). Nothing seen says where the floor is: it is a guess, and the
+CLI says so.
 """
 from __future__ import annotations
 
@@ -32,12 +34,13 @@ import numpy as np
 
 from .. import skeleton
 from ..errors import UaoError
+from .height import leg_lengths
 
 PELVIS, THORAX, HEAD = 0, 8, 10
 ANKLES = (3, 6)
 ANKLE_HEIGHT = 0.04  # metres from the floor to the ankle joint (CMU train clips: median 0.038)
 FLOOR_PERCENTILE = 10
-INFERRED_ANKLE_HEIGHT = 0.049  # metres from the floor to the lower ankle, median (CMU train clips)
+PELVIS_OVER_LEG = 0.982  # the pelvis's height over the floor in leg lengths, median over the CMU train clips
 MIN_FLOOR_FRAMES = 10  # frames
 PRIOR_SPREAD = 0.3  # metres: ankle positions spread this far weigh as much as the body axis
 
@@ -147,8 +150,8 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
     """The world frame of root-relative camera-frame ``poses`` (T, 17, 3) and ``root`` (T, 3), metres.
 
     ``detected`` (T, 17): which joints the detector saw; the up direction and the floor's tilt are
-    fitted to those only (the floor's height to the detected ankles where enough frames have one,
-    else to the inferred ones: a person seen from the waist up still stands on a floor)."""
+    fitted to those only (the floor's height to the detected ankles where enough frames have both,
+    else under the pelvis by the legs' length: a person seen from the waist up still stands on a floor)."""
     poses, root = np.asarray(poses, np.float64), np.asarray(root, np.float64)
     if poses.ndim != 3 or poses.shape[1:] != (skeleton.NUM_JOINTS, 3) or root.shape != (len(poses), 3):
         raise UaoError(f"world frame: poses {poses.shape} and root {root.shape} are not (T, 17, 3) and (T, 3)")
@@ -181,7 +184,7 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
     if feet.sum() >= MIN_FLOOR_FRAMES:
         floor = np.percentile(lowest[feet], FLOOR_PERCENTILE) - ANKLE_HEIGHT
     else:
-        floor = np.median(lowest) - INFERRED_ANKLE_HEIGHT
+        floor = np.median(joints[:, PELVIS] @ up) - PELVIS_OVER_LEG * np.median(leg_lengths(poses))
     x_axis = np.array([1.0, 0.0, 0.0]) - up[0] * up  # the camera's right, made horizontal
     if np.linalg.norm(x_axis) < 1e-6:
         raise UaoError("the up direction is the camera's x axis; the camera would be rolled 90 degrees")
