@@ -107,6 +107,7 @@ def estimate_focal(camera: Camera, x: np.ndarray, poses: np.ndarray, weights: np
         f"{FOCAL_PRIOR_WEIGHT:g} in log space: {np.exp(log_used):.3f} x; 90 % interval from a block bootstrap "
         f"over frames and the estimate's error over cameras on the val clips", log_std)
 
+
 def _bootstrap(residuals: np.ndarray, frame_weights: np.ndarray, seed: int) -> tuple[np.ndarray, float]:
     """(fitted scales of ``RESAMPLES`` block-bootstrap resamples, share of them at the range's ends)."""
     frames = residuals.shape[1]
