@@ -56,8 +56,9 @@ import numpy as np
 
 from ..trajectory import smooth_tracks
 from .missing import INFERRED
-from .height import leg_lengths
-from .world import ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, PELVIS_OVER_LEG, estimate_world_frame
+from .height import leg_length
+from .world import (ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, estimate_world_frame, floor_under_feet,
+                    guessed_pelvis_height)
 
 # (hip, knee, ankle) of the left and the right leg: the contacts' columns (io.results.schema.FEET).
 LEGS = ((4, 5, 6), (1, 2, 3))
@@ -207,12 +208,12 @@ def stand_unseen_legs(poses: np.ndarray, joint_source: np.ndarray | None, up: np
     poses = np.array(poses, np.float64)
     up = _unit(np.asarray(up, np.float64))
     reach = [np.median(np.linalg.norm(poses[:, ankle] - poses[:, hip], axis=-1)
-                       / np.maximum(_leg_length(poses, hip, knee, ankle), 1e-9)) for hip, knee, ankle in unseen]
+                       / np.maximum(leg_length(poses, hip, knee, ankle), 1e-9)) for hip, knee, ankle in unseen]
     if np.mean(reach) >= FOLDED_REACH:
         return None
     across = poses[:, 4] - poses[:, 1]  # right hip -> left hip
     forward = _unit(np.cross(across - (across @ up)[:, None] * up, up))
-    ankle_below_pelvis = PELVIS_OVER_LEG * np.median(leg_lengths(poses)) - ANKLE_HEIGHT
+    ankle_below_pelvis = guessed_pelvis_height(poses) - ANKLE_HEIGHT
     for hip, knee, ankle in unseen:
         thigh = np.linalg.norm(poses[:, knee] - poses[:, hip], axis=-1, keepdims=True)
         shin = np.linalg.norm(poses[:, ankle] - poses[:, knee], axis=-1, keepdims=True)
@@ -222,15 +223,9 @@ def stand_unseen_legs(poses: np.ndarray, joint_source: np.ndarray | None, up: np
     return poses.astype(np.float32)
 
 
-def _leg_length(joints: np.ndarray, hip: int, knee: int, ankle: int) -> np.ndarray:
-    """(T,) thigh + shin of joints (T, 17, 3)."""
-    return (np.linalg.norm(joints[:, knee] - joints[:, hip], axis=-1)
-            + np.linalg.norm(joints[:, ankle] - joints[:, knee], axis=-1))
-
-
 def _floor_guess(detected: np.ndarray | None, stood: bool) -> str | None:
     """What the CLI says where the floor is not under detected feet (:mod:`.world`); None where it is."""
-    if detected is None or detected[:, [ankle for _, _, ankle in LEGS]].all(axis=1).sum() >= MIN_FLOOR_FRAMES:
+    if detected is None or floor_under_feet(detected, len(detected)):
         return None
     stand = "; the legs, lifted folded, are drawn standing" if stood else ""
     return (f"the floor is a guess: the feet were not seen, so it lies a standing leg's length under the hips"
@@ -303,7 +298,7 @@ def _within_reach(joints: np.ndarray, ankle_targets: list[np.ndarray], contacts:
     need = np.zeros(len(joints), bool)
     for _ in range(2):  # a shift towards one foot's anchor can take the other's out of reach
         for (hip, knee, ankle), target, standing in zip(LEGS, ankle_targets, contacts.T):
-            leg = REACH * _leg_length(joints, hip, knee, ankle)
+            leg = REACH * leg_length(joints, hip, knee, ankle)
             gap = target - (joints[:, hip] + shift)
             distance = np.linalg.norm(gap, axis=-1)
             short = standing & (distance > leg)

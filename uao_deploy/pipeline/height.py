@@ -36,6 +36,11 @@ def _length(poses: np.ndarray, bones) -> np.ndarray:
     return sum(np.linalg.norm(poses[..., a, :] - poses[..., b, :], axis=-1) for a, b in bones)
 
 
+def leg_length(poses: np.ndarray, hip: int, knee: int, ankle: int) -> np.ndarray:
+    """(...) thigh + shin of one leg of poses (..., 17, 3), metres."""
+    return _length(poses, ((hip, knee), (knee, ankle)))
+
+
 def leg_lengths(poses: np.ndarray) -> np.ndarray:
     """(T,) the mean of the two legs' hip -> knee -> ankle chains of poses (T, 17, 3), metres."""
     return np.mean([_length(np.asarray(poses, np.float64), leg) for leg in LEG_CHAINS], axis=0)

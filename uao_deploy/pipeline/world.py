@@ -181,10 +181,10 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
                 up, method = normal, "thorax_plane"
     feet = _ankles_seen(detected, len(joints))
     lowest = (joints[:, list(ANKLES)] @ up).min(axis=1)
-    if feet.sum() >= MIN_FLOOR_FRAMES:
+    if floor_under_feet(detected, len(joints)):
         floor = np.percentile(lowest[feet], FLOOR_PERCENTILE) - ANKLE_HEIGHT
     else:
-        floor = np.median(joints[:, PELVIS] @ up) - PELVIS_OVER_LEG * np.median(leg_lengths(poses))
+        floor = np.median(joints[:, PELVIS] @ up) - guessed_pelvis_height(poses)
     x_axis = np.array([1.0, 0.0, 0.0]) - up[0] * up  # the camera's right, made horizontal
     if np.linalg.norm(x_axis) < 1e-6:
         raise UaoError("the up direction is the camera's x axis; the camera would be rolled 90 degrees")
@@ -192,6 +192,17 @@ def estimate_world_frame(poses: np.ndarray, root: np.ndarray, up=None, camera_pi
     rotation = np.stack([x_axis, up, np.cross(x_axis, up)])
     origin = root[0] + (floor - root[0] @ up) * up  # on the floor, under the first root
     return WorldFrame(rotation, origin, method)
+
+
+def floor_under_feet(detected: np.ndarray | None, frames: int) -> bool:
+    """Whether the floor is fitted to detected ankles (enough frames with both), not guessed under the pelvis."""
+    return _ankles_seen(detected, frames).sum() >= MIN_FLOOR_FRAMES
+
+
+def guessed_pelvis_height(poses: np.ndarray) -> float:
+    """Metres from the floor to the pelvis where the feet were not seen: ``PELVIS_OVER_LEG`` of the lifted
+    legs' length (poses (T, 17, 3))."""
+    return PELVIS_OVER_LEG * np.median(leg_lengths(poses))
 
 
 def _ankles_seen(detected: np.ndarray | None, frames: int) -> np.ndarray:
