@@ -169,6 +169,20 @@ def test_moving_median_with_repeated_ends_is_scipys_median_filter(frames):
                                   median_filter(track, size=(11, 1), mode="nearest"))
 
 
+@pytest.mark.parametrize("blocked", [False, True])
+def test_the_solver_is_imported_ahead_on_a_thread_and_its_failure_left_to_the_solve(blocked):
+    import subprocess
+    import sys
+
+    code = ("import sys, threading\n" + ("sys.modules['scipy.linalg'] = None\n" if blocked else "") +
+            "from uao_deploy.trajectory import import_solver_ahead\nimport_solver_ahead()\n"
+            "[thread.join() for thread in threading.enumerate() if thread.name == 'uao-import-scipy']\n"
+            "print(sys.modules.get('scipy.linalg') is not None)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == ""  # a failed import prints nothing: the solve reports it
+    assert result.stdout.strip() == str(not blocked)
+
+
 def test_focal_scale_found_from_perspective(motion):
     poses, roots = motion
     roots = roots * np.array([1, 1, 0.6])  # closer to the camera: more perspective

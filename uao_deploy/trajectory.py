@@ -8,6 +8,9 @@ so an hour of video is one banded solve of O(T) time and memory.
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +22,21 @@ from .errors import UaoError
 # couples frames t-2..t+2 (offset 6) and a frame's own 3x3 block adds 2 more.
 _BAND = 8
 STD_CHUNK, STD_MARGIN = 64, 48  # frames: root_trajectory_std's pieces and the context each sees
+
+
+def import_solver_ahead() -> None:
+    """Start importing SciPy's banded solver (every lift's smoothing solves) on a thread, unless it is
+    imported. Its import is most of a short clip's fixed cost; on a thread it overlaps the caller's work
+    outside the GIL (ONNX Runtime opening its sessions). A failed import is left to the first solve,
+    which imports again and reports it."""
+    def load():
+        try:
+            importlib.import_module("scipy.linalg")
+        except ImportError:
+            pass
+
+    if "scipy.linalg" not in sys.modules:
+        threading.Thread(target=load, name="uao-import-scipy").start()
 
 
 def _second_difference_gram(frames: int) -> np.ndarray:
