@@ -54,7 +54,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trajectory import smooth_tracks
+from ..trajectory import moving_median, smooth_tracks
 from .missing import INFERRED
 from .height import leg_length
 from .world import (ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, estimate_world_frame, floor_under_feet,
@@ -147,8 +147,6 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
                       joint_source: np.ndarray | None = None) -> np.ndarray:
     """(T, 2) bool foot contacts (left, right) of world-frame joints (T, 17, 3) (floor at Y = 0) and the
     2D keypoints (T, 17, 2) they were lifted from, at ``fps``."""
-    from scipy.ndimage import median_filter
-
     world_joints = np.asarray(world_joints, np.float64)
     keypoints = np.asarray(keypoints, np.float64)
     body_px = max(np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE, 1e-6)
@@ -157,8 +155,8 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
     for foot, (_, _, ankle) in enumerate(LEGS):
         track = world_joints[:, ankle]
         low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
-        slow = _speed(median_filter(track, size=(MEDIAN_FRAMES, 1), mode="nearest"), fps, SPEED_FRAMES) < CONTACT_SPEED
-        image = median_filter(keypoints[:, ankle], size=(MEDIAN_FRAMES, 1), mode="nearest")
+        slow = _speed(moving_median(track, MEDIAN_FRAMES, "nearest"), fps, SPEED_FRAMES) < CONTACT_SPEED
+        image = moving_median(keypoints[:, ankle], MEDIAN_FRAMES, "nearest")
         speed = _speed(image, fps, SPEED_FRAMES_2D)
         seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
         standing = _fill_gaps(low & slow & (speed < CONTACT_SPEED_2D * body_px) & seen, round(MIN_GAP_S * fps))
