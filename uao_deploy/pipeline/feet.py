@@ -9,7 +9,10 @@ sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). Both ankle tra
 median-filtered over ``MEDIAN_FRAMES`` frames: a detector's gross errors (an ankle on the other foot
 for a few frames) jump and come back, in the image and in the lifted ankle that follows them, and
 the median drops them, while a step, a change of level, passes whole. The image decides most:
-lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle
+lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. Where both
+ankles are still in the image (under ``CONTACT_STILL_2D`` body heights per second) and keep their
+distance in 3D, the lifted body drifts as one, mostly in depth (a person crouching on the spot can be
+lifted moving away at metres per second), and the 3D speed limit does not apply. An ankle
 the detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D
 says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than
 ``STANCE_WANDER`` body heights from its median is two stances with a slow step between (a shuffle),
@@ -65,6 +68,7 @@ LEGS = ((4, 5, 6), (1, 2, 3))
 CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
 CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
+CONTACT_STILL_2D = 0.1  # body heights per second: both ankles this still in the image, the body may drift (below)
 SPEED_FRAMES = 4  # the 3D speed: centred differences over this many frames on each side (6: a slow walk
 # towards the camera, whose swinging ankle moves at 1.25 m/s mostly in depth, stood on its swinging foot)
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
@@ -153,17 +157,24 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
     keypoints = np.asarray(keypoints, np.float64)
     body_px = max(np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE, 1e-6)
     min_run = round(MIN_CONTACT_S * fps)
+    ankles = [ankle for _, _, ankle in LEGS]
+    tracks = median_filter(world_joints[:, ankles], size=(MEDIAN_FRAMES, 1, 1), mode="nearest")  # (T, 2, 3)
+    images = median_filter(keypoints[:, ankles], size=(MEDIAN_FRAMES, 1, 1), mode="nearest")  # (T, 2, 2)
+    image_speed = np.stack([_speed(images[:, foot], fps, SPEED_FRAMES_2D) for foot in range(len(LEGS))], axis=1)
+    # Both ankles still in the image and keeping their distance in 3D: the body drifts as one (its depth),
+    # the feet stand however fast the lifted ankles move. A foot swinging towards the camera moves little in
+    # the image too, but away from the other foot.
+    drift = ((image_speed < CONTACT_STILL_2D * body_px).all(axis=1)
+             & (_speed(tracks[:, 0] - tracks[:, 1], fps, SPEED_FRAMES) < CONTACT_SPEED))
     contacts = np.zeros((len(world_joints), len(LEGS)), bool)
-    for foot, (_, _, ankle) in enumerate(LEGS):
-        track = world_joints[:, ankle]
-        low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
-        slow = _speed(median_filter(track, size=(MEDIAN_FRAMES, 1), mode="nearest"), fps, SPEED_FRAMES) < CONTACT_SPEED
-        image = median_filter(keypoints[:, ankle], size=(MEDIAN_FRAMES, 1), mode="nearest")
-        speed = _speed(image, fps, SPEED_FRAMES_2D)
-        seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
-        standing = _fill_gaps(low & slow & (speed < CONTACT_SPEED_2D * body_px) & seen, round(MIN_GAP_S * fps))
-        contacts[:, foot] = _drop_short(_split_wandering(standing, image, speed, STANCE_WANDER * body_px, min_run),
-                                        min_run)
+    for foot, ankle in enumerate(ankles):
+        low = world_joints[:, ankle, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
+        slow = (_speed(tracks[:, foot], fps, SPEED_FRAMES) < CONTACT_SPEED) | drift
+        seen = np.ones(len(low), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
+        standing = _fill_gaps(low & slow & (image_speed[:, foot] < CONTACT_SPEED_2D * body_px) & seen,
+                              round(MIN_GAP_S * fps))
+        contacts[:, foot] = _drop_short(_split_wandering(standing, images[:, foot], image_speed[:, foot],
+                                                         STANCE_WANDER * body_px, min_run), min_run)
     return contacts
 
 
