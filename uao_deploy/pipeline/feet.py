@@ -31,9 +31,9 @@ cut in two, the ankle goes from the first anchor to the second on a minimum-jerk
 world frame, by two weighted least-squares smoothings over time
 (:func:`uao_deploy.trajectory.smooth_tracks`):
 
-1. the root moves by ``ROOT_SHARE`` of the smooth offset that best brings the ankles in contact
-   onto their anchors (both feet count; the offset is pulled to zero with ``FREE_WEIGHT``
-   elsewhere), so a sliding body slides less without jumps;
+1. the root moves by ``ROOT_SHARE`` (``BOTH_ROOT_SHARE`` where both feet stand) of the smooth offset
+   that best brings the ankles in contact onto their anchors (both feet count; the offset is pulled
+   to zero with ``FREE_WEIGHT`` elsewhere), so a sliding body slides less without jumps;
 2. each standing ankle is set on its anchor, the offset fading out smoothly around its runs, and
    every ankle is kept above the floor; where a standing ankle's anchor lies beyond its leg's reach
    the whole body moves (smoothly) just enough towards it (:func:`_within_reach`: else the
@@ -50,7 +50,7 @@ over the clip and the never-seen legs), they are stood: each ankle straight belo
 bone lengths kept. The floor under feet never
 seen is a guess (:mod:`.world`), which the metadata (``feet.floor_guess``) and the CLI say.
 
-The constants were chosen on the validation clips (``ROOT_SHARE`` on train and validation;
+The constants were chosen on the validation clips (``ROOT_SHARE`` and ``BOTH_ROOT_SHARE`` on train and validation;
 docs/world-grounded.md).
 """
 from __future__ import annotations
@@ -85,6 +85,9 @@ HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
 # The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
 # but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
 ROOT_SHARE = 0.5
+# The share where both feet stand: their common offset is mostly the body's drift (in depth), which the
+# legs cannot take without bending wrongly (0.75 against 0.5 and 1.0 chosen on train + val).
+BOTH_ROOT_SHARE = 0.75
 # The floor, once the feet are found, runs through this percentile of the standing ankles' heights (less
 # ANKLE_HEIGHT): their stances scatter by centimetres in height, and a low tail of every ankle's height, the
 # floor before, lies under most of them (standing feet floated). Higher percentiles made val's MPJPE worse:
@@ -284,7 +287,8 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     in_contact = contacts.astype(np.float64)
     pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]
     root_weight = in_contact.sum(axis=1) + FREE_WEIGHT
-    joints += ROOT_SHARE * smooth_tracks(pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
+    share = np.where(contacts.all(axis=1), BOTH_ROOT_SHARE, ROOT_SHARE)[:, None]
+    joints += smooth_tracks(share * pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
     ankle_targets = []
     for foot, (hip, knee, ankle) in enumerate(LEGS):
         standing = contacts[:, foot, None]
