@@ -22,8 +22,8 @@ from uao_deploy.pipeline.focal import (ESTIMATE_LOG_STD, FOCAL_PRIOR_WEIGHT, Z90
 from uao_deploy.pipeline.sequence import refine_video
 from uao_deploy.jobs.video_eval import video_metrics
 from uao_deploy.model import GUMLP, GUMLPConfig
-from uao_deploy.trajectory import (estimate_root_trajectory, keypoint_noise_variance, root_trajectory_std,
-                                   smooth_tracks, smoothed_noise_share)
+from uao_deploy.trajectory import (estimate_root_trajectory, keypoint_noise_variance, moving_median,
+                                   root_trajectory_std, smooth_tracks, smoothed_noise_share)
 from uao_deploy.contract import SequenceConfig
 from uao_deploy.tto.optimize import adam_update, refine_sequence
 from uao_deploy.tto.sequence import model_sequence_callables, sequence_value_and_grad
@@ -156,6 +156,31 @@ def test_smoothing_bridges_a_joint_the_detector_got_wrong():
     np.testing.assert_allclose(smooth_tracks(corrupted, weights, 10.0), track, atol=1e-6)
     # Confident frames of a straight track stay where they are for any smoothness.
     np.testing.assert_allclose(smooth_tracks(track, np.ones((20, 1)), 1e3), track, atol=1e-6)
+
+
+@pytest.mark.parametrize("frames", [1, 4, 11, 12, 300])
+def test_moving_median_with_repeated_ends_is_scipys_median_filter(frames):
+    """The feet's median over 11 frames (runtime without scipy.ndimage) is ndimage's, bit for bit."""
+    from scipy.ndimage import median_filter
+
+    track = np.random.default_rng(frames).standard_normal((frames, 3))
+    track[::3, 1] = 0.25  # ties
+    np.testing.assert_array_equal(moving_median(track, 11, "nearest"),
+                                  median_filter(track, size=(11, 1), mode="nearest"))
+
+
+@pytest.mark.parametrize("blocked", [False, True])
+def test_the_solver_is_imported_ahead_on_a_thread_and_its_failure_left_to_the_solve(blocked):
+    import subprocess
+    import sys
+
+    code = ("import sys, threading\n" + ("sys.modules['scipy.linalg'] = None\n" if blocked else "") +
+            "from uao_deploy.trajectory import import_solver_ahead\nimport_solver_ahead()\n"
+            "[thread.join() for thread in threading.enumerate() if thread.name == 'uao-import-scipy']\n"
+            "print(sys.modules.get('scipy.linalg') is not None)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stderr == ""  # a failed import prints nothing: the solve reports it
+    assert result.stdout.strip() == str(not blocked)
 
 
 def test_focal_scale_found_from_perspective(motion):

@@ -8,6 +8,9 @@ so an hour of video is one banded solve of O(T) time and memory.
 """
 from __future__ import annotations
 
+import importlib
+import sys
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -19,6 +22,21 @@ from .errors import UaoError
 # couples frames t-2..t+2 (offset 6) and a frame's own 3x3 block adds 2 more.
 _BAND = 8
 STD_CHUNK, STD_MARGIN = 64, 48  # frames: root_trajectory_std's pieces and the context each sees
+
+
+def import_solver_ahead() -> None:
+    """Start importing SciPy's banded solver (every lift's smoothing solves) on a thread, unless it is
+    imported. Its import is most of a short clip's fixed cost; on a thread it overlaps the caller's work
+    outside the GIL (ONNX Runtime opening its sessions). A failed import is left to the first solve,
+    which imports again and reports it."""
+    def load():
+        try:
+            importlib.import_module("scipy.linalg")
+        except ImportError:
+            pass
+
+    if "scipy.linalg" not in sys.modules:
+        threading.Thread(target=load, name="uao-import-scipy").start()
 
 
 def _second_difference_gram(frames: int) -> np.ndarray:
@@ -147,6 +165,22 @@ def smooth_tracks(values: np.ndarray, weights: np.ndarray, smoothness: float) ->
         banded[2] += weights[:, track] + 1e-12
         smoothed[:, track] = solve_banded((2, 2), banded, weights[:, track] * flat[:, track])
     return smoothed.reshape(values.shape).astype(np.float32)
+
+
+def moving_median(track: np.ndarray, window: int, ends: str = "shorter", chunk: int = 4096) -> np.ndarray:
+    """Centred moving median (float64) of ``track`` (T, ...) over ``window`` frames (rounded up to odd).
+
+    At the ends the window is ``"shorter"``, or the end frame repeats (``"nearest"``: as
+    ``scipy.ndimage.median_filter``'s mode, without importing scipy.ndimage, a tenth of a short clip's
+    time). Computed ``chunk`` frames at a time: the median copies each frame's window."""
+    half = window // 2
+    padding = ((half, half),) + ((0, 0),) * (np.ndim(track) - 1)
+    track = np.asarray(track, np.float64)
+    padded = np.pad(track, padding, mode="edge") if ends == "nearest" else np.pad(track, padding,
+                                                                                  constant_values=np.nan)
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, ..., window)
+    median = np.median if ends == "nearest" else np.nanmedian
+    return np.concatenate([median(windows[start:start + chunk], axis=-1) for start in range(0, len(track), chunk)])
 
 
 def smoothed_noise_share(weight: float, smoothness: float, frames: int = 101, frame: int | None = None) -> float:

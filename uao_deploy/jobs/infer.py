@@ -18,6 +18,7 @@ from ..fileio import check_output_file, check_output_folder
 from ..pipeline import FocalSource, LiftSettings, camera_of, lift, prepare
 from ..pipeline.missing import inferred_parts
 from ..pipeline.prepare import set_aside_note
+from ..trajectory import import_solver_ahead
 
 
 # The estimate leans on the camera the lifter was trained with, whatever the video's (docs/focal-length.md).
@@ -121,6 +122,7 @@ def infer_files(files, out, settings: LiftSettings = LiftSettings(), layout: str
     """
     if not files:
         raise UaoError("no keypoint files given")
+    import_solver_ahead()  # while the files are read and the engine opens
     if up is not None and camera_pitch is not None:
         raise UaoError("give either --up or --camera-pitch, not both")
     sequences = [sequence for path in files

@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trajectory import smooth_tracks
+from ..trajectory import moving_median, smooth_tracks
 from .missing import INFERRED
 from .height import leg_length
 from .world import (ANKLE_HEIGHT, HEAD, MIN_FLOOR_FRAMES, PELVIS, estimate_world_frame, floor_under_feet,
@@ -154,15 +154,13 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
                       joint_source: np.ndarray | None = None) -> np.ndarray:
     """(T, 2) bool foot contacts (left, right) of world-frame joints (T, 17, 3) (floor at Y = 0) and the
     2D keypoints (T, 17, 2) they were lifted from, at ``fps``."""
-    from scipy.ndimage import median_filter
-
     world_joints = np.asarray(world_joints, np.float64)
     keypoints = np.asarray(keypoints, np.float64)
     body_px = max(np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE, 1e-6)
     min_run = round(MIN_CONTACT_S * fps)
     ankles = [ankle for _, _, ankle in LEGS]
-    tracks = median_filter(world_joints[:, ankles], size=(MEDIAN_FRAMES, 1, 1), mode="nearest")  # (T, 2, 3)
-    images = median_filter(keypoints[:, ankles], size=(MEDIAN_FRAMES, 1, 1), mode="nearest")  # (T, 2, 2)
+    tracks = moving_median(world_joints[:, ankles], MEDIAN_FRAMES, "nearest")  # (T, 2, 3)
+    images = moving_median(keypoints[:, ankles], MEDIAN_FRAMES, "nearest")  # (T, 2, 2)
     image_speed = np.stack([_speed(images[:, foot], fps, SPEED_FRAMES_2D) for foot in range(len(LEGS))], axis=1)
     # Both ankles still in the image and keeping their distance in 3D: the body drifts as one (its depth),
     # the feet stand however fast the lifted ankles move. A foot swinging towards the camera moves little in

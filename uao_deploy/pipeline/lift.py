@@ -18,6 +18,7 @@ import numpy as np
 from .. import __version__
 from ..camera import estimate_root, image_coordinates, normalize_screen_coordinates
 from ..io.results import DEFAULT_FPS
+from ..trajectory import moving_median
 from . import sequence as steps
 from .camera import Camera, FocalSource
 from .feet import place_feet
@@ -94,17 +95,11 @@ def scale_to_height(arrays: dict, height: float) -> tuple[dict, dict]:
     return scaled, {"metres": height, "pose_scale": pose_scale, "root_scale": root_scale}
 
 
-def smooth_track(track: np.ndarray, window: int, chunk: int = 4096) -> np.ndarray:
-    """Centred moving median over ``window`` frames (rounded up to odd; shorter at the ends).
-
-    Computed ``chunk`` frames at a time: the median copies each frame's window."""
+def smooth_track(track: np.ndarray, window: int) -> np.ndarray:
+    """Centred moving median over ``window`` frames (rounded up to odd; shorter at the ends)."""
     if window <= 1:
         return track
-    half = window // 2
-    padded = np.pad(track.astype(np.float64), ((half, half), (0, 0)), constant_values=np.nan)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, 3, window)
-    return np.concatenate([np.nanmedian(windows[start:start + chunk], axis=-1)
-                           for start in range(0, len(track), chunk)]).astype(np.float32)
+    return moving_median(track, window).astype(np.float32)
 
 
 def _batches(frames: int, batch_size: int) -> list[slice]:
