@@ -389,21 +389,19 @@ def test_batch_runs_say_what_the_readers_decided(capsys, small_checkpoint, forma
     assert "Note: " in stdout and "person 1 left out: seen in 1 of 809 frames" in stdout
 
 
-def test_the_nearest_training_bodies_find_the_legs_of_an_upper_body(monkeypatch):
+def test_the_nearest_training_bodies_find_the_legs_of_an_upper_body():
     """Training bodies seen from the waist up (their own pixels, turned, scaled and moved): the mean of
     the prior's bodies nearest their upper body puts their hidden hips and legs far nearer where they
     are than the upright template fitted on the same joints does."""
-    from uao_deploy.pipeline import missing
     from uao_deploy.pipeline.missing import _body_fits, _from_template, nearest_poses, training_poses
 
-    monkeypatch.setattr(missing, "PRIOR_SMOOTH_FRAMES", 1)  # 40 bodies, not 40 frames of one
     rng = np.random.default_rng(0)
     poses = training_poses()[rng.choice(len(training_poses()), 40, replace=False)]
     placed = poses * 400 * np.exp(1j * rng.uniform(-0.3, 0.3, (40, 1))) + (640 + 360j)
     pixels = np.stack([placed.real, placed.imag], axis=-1)
     detected = np.ones((40, 17), bool)
     detected[:, :7] = False
-    found = nearest_poses(pixels, detected)
+    found = nearest_poses(pixels, detected, smooth_frames=1)  # 40 bodies, not 40 frames of one
     assert np.isfinite(found).all()
     lower = list(range(7))
     error = np.linalg.norm(found[:, lower] - pixels[:, lower], axis=-1).mean()
@@ -412,7 +410,8 @@ def test_the_nearest_training_bodies_find_the_legs_of_an_upper_body(monkeypatch)
     assert error < 0.5 * np.linalg.norm(template - pixels[:, lower], axis=-1).mean()
     few = detected.copy()
     few[5:, 7:15] = False  # two joints left: too few to compare, no start from the prior
-    assert np.isnan(nearest_poses(pixels, few)[5:]).all() and np.isfinite(nearest_poses(pixels, few)[:5]).all()
+    assert np.isnan(nearest_poses(pixels, few, smooth_frames=1)[5:]).all()
+    assert np.isfinite(nearest_poses(pixels, few, smooth_frames=1)[:5]).all()
 
 
 @pytest.mark.slow
@@ -450,10 +449,11 @@ def test_an_upper_body_lifts_nearer_the_truth_from_the_priors_start_than_from_th
 
 
 def test_the_pose_prior_is_made_by_the_project_code(shared_dir):
+    from uao_deploy.data.mocap import load_mocap
     from uao_deploy.jobs.pose_prior import make_pose_prior
     from uao_deploy.pipeline.missing import PRIOR_PATH
 
-    made = make_pose_prior(shared_dir / "data" / "cmu_h36m17" / "train.npz")
+    made = make_pose_prior(load_mocap(shared_dir / "data" / "cmu_h36m17" / "train.npz").values())
     with np.load(PRIOR_PATH) as shipped:
         np.testing.assert_array_equal(shipped["poses_2d"], made)
     assert made.shape[1:] == (17, 2) and 5000 < len(made) < 20000

@@ -10,10 +10,11 @@ from ..device import torch_device
 from ..fileio import check_output_folder
 from ..model.registry import model_spec
 from ..jobs import distributed
+from ..jobs.hidden_joints import HiddenJoints, HideJoints
 from ..jobs.train import BEST_NAME, TrainConfig, train
 from . import options
 
-MOCAP_ONLY = ("views", "noise", "outlier_rate")  # options that only mocap training reads
+MOCAP_ONLY = ("views", "noise", "outlier_rate", "hide", "hide_lower")  # options that only mocap training reads
 # Far beyond any lifter of the field (GUMLP: 512 channels, 3 blocks), short of a model that cannot be built.
 MAX_CHANNELS, MAX_LAYERS = 8192, 64
 
@@ -44,6 +45,13 @@ MAX_CHANNELS, MAX_LAYERS = 8192, 64
 @click.option("--noise", nargs=2, type=float, default=(3.0, 5.0), show_default=True,
               help="Detector noise sigma range in pixels (at 1000 px width).")
 @click.option("--outlier-rate", default=0.0, show_default=True, help="Share of joints with a gross detector error.")
+@click.option("--hide", default=0.0, show_default=True, type=click.FloatRange(0, 1),
+              help="Share of training samples with the lower body or one limb hidden, their 2D filled as "
+                   "`uao infer` fills undetected joints (the target stays the truth).")
+@click.option("--hide-lower", default=0.5, show_default=True, type=click.FloatRange(0, 1),
+              help="Of the samples with hidden joints, the share with the whole lower body out (the rest: one limb).")
+@click.option("--init", "init", type=click.Path(exists=True, dir_okay=False),
+              help="Start from this checkpoint's weights (fine-tuning); it sets the model's sizes.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--bf16/--fp32", default=False, show_default=True, help="bf16 autocast in the forward pass.")
 @click.option("--seed", default=0, show_default=True, type=click.IntRange(0, 2 ** 63 - 1))
@@ -51,7 +59,7 @@ MAX_CHANNELS, MAX_LAYERS = 8192, 64
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
 @click.pass_context
 def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, architecture, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
-            outlier_rate, device, bf16, seed, max_batches, resume):
+            outlier_rate, hide, hide_lower, init, device, bf16, seed, max_batches, resume):
     """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar.
 
     Under `torchrun --nproc-per-node N` the N processes share each batch (DistributedDataParallel).
@@ -61,6 +69,8 @@ def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, archi
     registered = model_spec(architecture).architecture
     if registered is None and (channels or layers):
         raise click.UsageError("--channels and --layers size the registered architectures; a user's module sizes itself")
+    if init and (channels or layers):
+        raise click.UsageError("--init takes the checkpoint's sizes; drop --channels and --layers")
     device = distributed.local_device(device)
     torch_device(device)
     if h36m_3d and h36m_2d and not (mocap_train or mocap_val):
@@ -73,10 +83,12 @@ def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, archi
     elif mocap_train and mocap_val and not (h36m_3d or h36m_2d):
         data = MocapTrainingData(mocap_train, mocap_val, cameras_of(TRAIN_SUBJECTS), cameras_of(TEST_SUBJECTS),
                                  noise=NoiseModel(*noise, outlier_rate=outlier_rate), stride=stride,
-                                 views_per_frame=views, device=device)
+                                 views_per_frame=views, device=device,
+                                 hide=(lambda clips: HideJoints(clips, HiddenJoints(hide, hide_lower))) if hide > 0 else None)
     else:
         raise click.UsageError("give either --data and --val, or --h36m-3d and --h36m-2d")
-    config = TrainConfig(model=registered and registered.sized(channels, layers), architecture=architecture or "gumlp",
+    config = TrainConfig(model=None if init else registered and registered.sized(channels, layers),
+                         architecture=architecture or "gumlp", init=init,
                          epochs=epochs, batch_size=batch_size,
                          lr=lr, lr_decay=lr_decay, seed=seed, bf16=bf16, device=device, max_batches=max_batches)
     with distributed.process_group(device) as ranks:

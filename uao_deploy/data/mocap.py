@@ -179,23 +179,34 @@ class MocapTrainingData:
 
     def __init__(self, train_path, val_path, train_cameras: list[Camera], val_cameras: list[Camera],
                  noise: NoiseModel = NoiseModel(), val_noise: NoiseModel = NoiseModel(4.0, 4.0),
-                 stride: int = 2, views_per_frame: int = 4, val_stride: int = 4, device="cpu"):
-        frames, _ = stack_frames(load_mocap(train_path), stride)
+                 stride: int = 2, views_per_frame: int = 4, val_stride: int = 4, device="cpu", hide=None):
+        """``hide``: None, or a callable that takes the clips (list of (T, 17, 3)) and returns one that
+        takes (x (B, 17, 2), each sample's clip index (B,), generator) and returns x with some joints
+        hidden and filled as inference fills them (:class:`uao_deploy.jobs.hidden_joints.HideJoints`)."""
+        clips = load_mocap(train_path)
+        frames, labels = stack_frames(clips, stride)
         self.synthesizer = PairSynthesizer(torch.from_numpy(frames).to(device), train_cameras, noise)
+        self.clip_of_frame = torch.from_numpy(labels).to(device)
         self.views_per_frame = views_per_frame
+        self.hide = hide and hide(list(clips.values()))
         self._val = evaluation_pairs(load_mocap(val_path), val_cameras, val_noise, seed=0, stride=val_stride)
+        if self.hide:
+            self._val["x_lower_out"] = self.hide.lower_out(self._val["x"])
         self.description = {
             "kind": "mocap", "train": str(train_path), "val": str(val_path), "stride": stride,
             "val_stride": val_stride, "views_per_frame": views_per_frame, "frames": len(frames), "noise": noise.to_dict(),
             "val_noise": val_noise.to_dict(), "train_views": len(train_cameras),
-        }
+        } | ({"hidden_joints": self.hide.description} if self.hide else {})
 
     def epoch(self, batch_size: int, generator: torch.Generator):
         frames = len(self.synthesizer.poses_world)
         # Each frame appears views_per_frame times per epoch, each time through a random camera.
         order = torch.randperm(frames * self.views_per_frame, generator=generator, device=generator.device) % frames
         for start in range(0, len(order), batch_size):
-            x, target, _, _ = self.synthesizer(order[start:start + batch_size], generator)
+            index = order[start:start + batch_size]
+            x, target, _, _ = self.synthesizer(index, generator)
+            if self.hide:
+                x = self.hide(x, self.clip_of_frame[index], generator)
             yield x, target
 
     def validation(self) -> dict[str, np.ndarray]:

@@ -29,11 +29,12 @@ STANDING = 0.7
 UP = 2  # the capture space's vertical axis
 
 
-def make_pose_prior(mocap_path) -> np.ndarray:
-    """(N, 17, 2) float16: the prior's 2D poses (see the module docstring)."""
+def make_pose_prior(clips) -> np.ndarray:
+    """(N, 17, 2) float16: the prior's 2D poses (see the module docstring) of ``clips``, (T, 17, 3)
+    world poses each (the CMU train split's, or a share of them when training fills hidden joints)."""
     cameras = cameras_of(TRAIN_SUBJECTS)
     views = []
-    for index, world in enumerate(load_mocap(mocap_path).values()):
+    for index, world in enumerate(clips):
         world = world[::STRIDE]
         standing = np.all([world[:, hip, UP] - world[:, ankle, UP] >= STANDING * (
             np.linalg.norm(world[:, knee] - world[:, hip], axis=-1) + np.linalg.norm(world[:, ankle] - world[:, knee], axis=-1))
@@ -51,7 +52,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mocap", required=True, help="the CMU train split (cmu_h36m17/train.npz)")
     args = parser.parse_args(argv)
-    np.savez_compressed(PRIOR_PATH, poses_2d=make_pose_prior(args.mocap))
+    np.savez_compressed(PRIOR_PATH, poses_2d=make_pose_prior(load_mocap(args.mocap).values()))
     print(f"{PRIOR_PATH}: {PRIOR_PATH.stat().st_size / 1e6:.2f} MB")
 
 

@@ -74,12 +74,14 @@ TRUNK = tuple(skeleton.JOINT_NAMES.index(name) for name in (
     "pelvis", "r_hip", "l_hip", "spine", "thorax", "neck_nose", "head", "l_shoulder", "r_shoulder"))
 
 
-def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
-                  source: str = "keypoints") -> tuple[np.ndarray, np.ndarray]:
+def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None, source: str = "keypoints",
+                  prior: np.ndarray | None = None,
+                  smooth_frames: int = PRIOR_SMOOTH_FRAMES) -> tuple[np.ndarray, np.ndarray]:
     """(filled pixels (T, 17, 2), joint source (T, 17) uint8) of (T, 17, 2) pixels (see the module docstring).
 
     Missing: NaN coordinates, or confidence <= 0 when ``confidence`` (T, 17) is given. No detected
-    joint at all is a :class:`UaoError`.
+    joint at all is a :class:`UaoError`. ``prior`` and ``smooth_frames``: see :func:`nearest_poses`
+    (training fills unrelated frames, each from a prior without its own clip).
     """
     if confidence is not None:
         pixels, confidence = mark_missing(pixels, confidence)
@@ -107,7 +109,7 @@ def fill_and_mark(pixels: np.ndarray, confidence: np.ndarray | None = None,
         filled[long, joint] = _from_template(inside, scale, shift, mirrored)[long]
         sources[short, joint] = INTERPOLATED
     if (sources == INFERRED).any():
-        prior = _along_the_trunk(nearest_poses(pixels, detected), filled, detected)
+        prior = _along_the_trunk(nearest_poses(pixels, detected, prior, smooth_frames), filled, detected)
         started = (sources == INFERRED) & np.isfinite(prior).all(axis=-1)
         filled[started] = prior[started]
     return filled.astype(np.float32), sources
@@ -132,17 +134,23 @@ def _along_the_trunk(prior: np.ndarray, filled: np.ndarray, detected: np.ndarray
 def training_poses() -> np.ndarray:
     """(N, 17) complex: the pose prior's 2D training poses (x + iy), each centred, of unit norm."""
     with np.load(PRIOR_PATH) as prior:
-        poses = prior["poses_2d"].astype(np.float64)
+        return _complex_poses(prior["poses_2d"])
+
+
+def _complex_poses(poses: np.ndarray) -> np.ndarray:
+    poses = np.asarray(poses, np.float64)
     return poses[..., 0] + 1j * poses[..., 1]
 
 
-def nearest_poses(pixels: np.ndarray, detected: np.ndarray, chunk: int = 128) -> np.ndarray:
+def nearest_poses(pixels: np.ndarray, detected: np.ndarray, prior: np.ndarray | None = None,
+                  smooth_frames: int = PRIOR_SMOOTH_FRAMES, chunk: int = 128) -> np.ndarray:
     """(T, 17, 2) pixels where the training poses nearest each frame's ``detected`` joints of ``pixels``
     (T, 17, 2) put every joint: each training pose is aligned to the frame by the similarity transform
     (complex scale-and-rotation, shift) that best fits it on those joints; the ``PRIOR_NEIGHBOURS`` of
-    least relative residual are averaged, then each joint over ``PRIOR_SMOOTH_FRAMES`` frames. NaN in
-    frames with fewer than ``PRIOR_MIN_JOINTS`` detected joints."""
-    poses = training_poses()
+    least relative residual are averaged, then each joint over ``smooth_frames`` frames. NaN in
+    frames with fewer than ``PRIOR_MIN_JOINTS`` detected joints. ``prior``: (N, 17, 2) poses in the
+    format of ``assets/pose_prior_2d.npz`` instead of it."""
+    poses = training_poses() if prior is None else _complex_poses(prior)
     points = np.where(detected, pixels[..., 0] + 1j * pixels[..., 1], 0)
     placed = np.full(detected.shape, complex(np.nan, np.nan))
     patterns: dict[tuple, list[int]] = {}
@@ -163,7 +171,7 @@ def nearest_poses(pixels: np.ndarray, detected: np.ndarray, chunk: int = 128) ->
             nearest = np.argpartition(residual, PRIOR_NEIGHBOURS, axis=1)[:, :PRIOR_NEIGHBOURS]
             scale = np.take_along_axis(fit, nearest, axis=1) / norms[nearest]
             placed[rows] = (scale[..., None] * (poses[nearest] - known_mean[nearest]) + seen_mean[:, None]).mean(axis=1)
-    half = PRIOR_SMOOTH_FRAMES // 2
+    half = smooth_frames // 2
     padded = np.pad(placed, ((half, half), (0, 0)), constant_values=np.nan)
     windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * half + 1, axis=0)  # (T, 17, window)
     counts = np.isfinite(windows.real).sum(axis=-1)
