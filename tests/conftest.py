@@ -13,7 +13,7 @@ TINY_SEQUENCE = SequenceConfig(iters=2, lr_root=0.01)
 
 
 # Fixtures that export ONNX graphs (tens of seconds each on 2 cores): a test that uses one is slow.
-EXPORTING_FIXTURES = {"tiny_export", "seed_export"}
+EXPORTING_FIXTURES = {"tiny_export", "seed_export", "tiny_cli_export"}
 
 
 # The modules that take longest (CPU seconds of a full run, most first). They run first, so that two
@@ -192,6 +192,29 @@ def tiny_export(tiny_checkpoint, tmp_path_factory):
 
     return made_once(tmp_path_factory, "tiny_export",
                      lambda out: export_onnx(tiny_checkpoint, out, tto=TTOConfig(iters=2), sequence=TINY_SEQUENCE))
+
+
+# The `uao export` command line that tiny_cli_export runs (on the tiny checkpoint).
+TINY_CLI_EXPORT = ("--tto-iters", "1", "--no-flip")
+
+
+@pytest.fixture(scope="session")
+def tiny_cli_export(tiny_checkpoint, tmp_path_factory):
+    """(folder, what the command printed) of `uao export --checkpoint TINY --out folder TINY_CLI_EXPORT`,
+    run once: its own test checks the graphs, the TensorRT build test builds engines from them."""
+    import contextlib
+    import io
+
+    from uao_deploy.cli import main
+
+    def make(path):
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(path / "export"), *TINY_CLI_EXPORT])
+        (path / "printed.txt").write_text(printed.getvalue())
+
+    path = made_once(tmp_path_factory, "tiny_cli_export", make)
+    return path / "export", (path / "printed.txt").read_text()
 
 
 @pytest.fixture(scope="session")

@@ -266,11 +266,10 @@ def test_cli_refuses_unknown_precision(tmp_path, capsys):
     assert "int8" in capsys.readouterr().err
 
 
-def test_cli_exports_without_flip(tiny_checkpoint, tmp_path, capsys):
-    """`uao export` end to end; without flip the graphs keep the full signature."""
-    out = tmp_path / "export"
-    main(["export", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--tto-iters", "1", "--no-flip"])
-    assert "tto_fused.onnx" in capsys.readouterr().out
+def test_cli_exports_without_flip(tiny_checkpoint, tiny_cli_export):
+    """`uao export` end to end (--tto-iters 1 --no-flip); without flip the graphs keep the full signature."""
+    out, printed = tiny_cli_export
+    assert "tto_fused.onnx" in printed
     manifest = read_manifest(out)
     assert manifest["tto"]["flip"] is False and manifest["tto"]["iters"] == 1
     for name, spec in GRAPHS.items():

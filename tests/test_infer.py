@@ -354,3 +354,24 @@ def test_onnxruntime_default_export_is_cached_and_agrees_with_torch(tmp_path, ca
     assert json.loads(str(ort["metadata"]))["tto_path"] == "fused"
     for key in ("poses_3d", "root", "uncertainty"):
         np.testing.assert_allclose(ort[key], torch_run[key], atol=1e-4, err_msg=key)
+
+
+def test_the_uao_process_writes_what_the_library_call_does(tiny_export, tmp_path):
+    """`python -m uao_deploy infer` (the `uao` process: its exit skips the last searches for reference
+    cycles) prints its lines and writes the result that an in-process call writes."""
+    import subprocess
+    import sys
+
+    from uao_deploy.cli import main
+
+    args = ["infer", str(SAMPLE_PATH), "--engine", str(tiny_export), "--tto-iters", "2", "--no-progress"]
+    process = subprocess.run([sys.executable, "-m", "uao_deploy", *args, "-o", str(tmp_path / "process.npz")],
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert "frames ->" in process.stdout and "process.npz" in process.stdout
+    main([*args, "-o", str(tmp_path / "call.npz")])
+    with np.load(tmp_path / "process.npz") as got, np.load(tmp_path / "call.npz") as want:
+        assert sorted(got.files) == sorted(want.files)
+        for key in got.files:
+            if key != "metadata":
+                np.testing.assert_array_equal(got[key], want[key], err_msg=key)

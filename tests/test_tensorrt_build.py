@@ -10,6 +10,7 @@ import json
 import numpy as np
 import pytest
 
+from conftest import TINY_CLI_EXPORT
 from uao_deploy.cli import main
 from uao_deploy.errors import UaoError
 from uao_deploy.export import GRAPHS, build_engines, parse_profile, read_manifest
@@ -108,9 +109,22 @@ def test_profile_is_parsed():
     assert parse_profile("1:64:1024") == (1, 64, 1024)
 
 
-def test_cli_builds_engines(rtx, tiny_checkpoint, tmp_path, capsys):
+def test_cli_builds_engines(rtx, tiny_checkpoint, tiny_cli_export, tmp_path, capsys, monkeypatch):
+    """`uao export --format trt`: the ONNX export it makes first is tiny_cli_export's (the same command line
+    but for the format, checked in test_export), copied in rather than made again; the build is real."""
+    import shutil
+
+    import uao_deploy.export.tensorrt
+    from uao_deploy.contract import SequenceConfig, TTOConfig
+
+    def exported(checkpoint, onnx_dir, tto, precision, verify, **objectives):
+        assert (checkpoint, tto, precision, verify) == (str(tiny_checkpoint), TTOConfig(iters=1, flip=False), "fp32", True)
+        assert objectives == {"sequence": SequenceConfig(iters=1)}
+        shutil.copytree(tiny_cli_export[0], onnx_dir, dirs_exist_ok=True)
+
+    monkeypatch.setattr(uao_deploy.export.tensorrt, "export_onnx", exported)
     out = tmp_path / "engines"
-    main(["export", "--format", "trt", "--checkpoint", str(tiny_checkpoint), "--out", str(out), "--tto-iters", "1", "--no-flip",
+    main(["export", "--format", "trt", "--checkpoint", str(tiny_checkpoint), "--out", str(out), *TINY_CLI_EXPORT,
           "--batch", "1:2:4", "--flavour", "tensorrt_rtx"])
     printed = capsys.readouterr().out
     assert f"tensorrt_rtx {rtx.__version__}" in printed

@@ -5,6 +5,7 @@ Commands are imported only when run, so ``uao --help`` does not pay for torch.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -105,7 +106,8 @@ def _error(message: str) -> None:
 
 def main(argv=None):
     """Entry point: user errors print one line and exit 1, without a traceback; a command's
-    ``ctx.exit(code)`` becomes the exit status (e.g. 3 for a failed ``uao verify``)."""
+    ``ctx.exit(code)`` becomes the exit status (e.g. 3 for a failed ``uao verify``). Without ``argv``
+    (the arguments of the process) the process is taken to end when it returns."""
     # Python lets only the main thread install handlers; elsewhere SIGTERM keeps its default.
     in_main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
@@ -142,3 +144,8 @@ def main(argv=None):
     finally:
         if in_main_thread:
             signal.signal(signal.SIGTERM, previous)
+        if argv is None:
+            # The `uao` process itself (its console script, `python -m uao_deploy`) ends here: its exit need
+            # not search every object for reference cycles first (several full passes over every object);
+            # what is left goes with the process.
+            gc.freeze()
