@@ -19,6 +19,16 @@ def test_skeleton_height_is_the_head_to_ankle_chain_plus_head_and_sole():
     assert skeleton_height(frames) == pytest.approx(skeleton_height(pose[None]), abs=1e-6)
 
 
+def test_skeleton_height_takes_each_bone_at_its_median_so_frames_stretched_in_turn_do_not_add_up():
+    """Noise that stretches the upper body in some frames and the legs in others lengthens the chain of
+    most frames; each bone's median over the frames is still the pose's own."""
+    pose = STANDING_POSE - STANDING_POSE[0]
+    frames = np.repeat(pose[None], 5, axis=0)
+    frames[:2, 7:] *= 1.3  # pelvis -> spine -> thorax -> neck -> head top (and the arms) 30 % longer
+    frames[2:4, 1:7] *= 1.3  # hips, knees, ankles 30 % farther from the pelvis
+    assert skeleton_height(frames) == pytest.approx(skeleton_height(pose[None]), abs=1e-6)
+
+
 def test_height_scales_give_the_asked_height_and_refuse_impossible_ones():
     pose = np.repeat((STANDING_POSE - STANDING_POSE[0])[None], 4, axis=0)
     height = skeleton_height(pose)

@@ -7,9 +7,10 @@ about the camera centre so that the skeleton has that height: every joint's proj
 it was, the bones and the root's depth change by the same factor.
 
 Height here is the standing height from sole to crown: the ankle -> knee -> hip and pelvis ->
-spine -> thorax -> neck -> head-top chain (:func:`skeleton_height`, the median over frames, as
-bent as a standing body is) plus ``HEAD_AND_SOLE`` (the ankle joint sits above the sole and the
-head-top joint below the crown).
+spine -> thorax -> neck -> head-top chain (:func:`skeleton_height`: each bone's median length over
+the frames, summed, so that frames where the noise stretched one bone and shrank another do not
+decide it together; as bent as a standing body is) plus ``HEAD_AND_SOLE`` (the ankle joint sits
+above the sole and the head-top joint below the crown).
 
 The root's depth already carries the model's calibration (:class:`uao_deploy.contract.Calibration`),
 which takes out, among others, the lifter's habit of giving people a little more size than they
@@ -46,11 +47,17 @@ def leg_lengths(poses: np.ndarray) -> np.ndarray:
     return np.mean([_length(np.asarray(poses, np.float64), leg) for leg in LEG_CHAINS], axis=0)
 
 
+def _median_length(poses: np.ndarray, bones) -> float:
+    return sum(float(np.median(np.linalg.norm(poses[:, a] - poses[:, b], axis=-1))) for a, b in bones)
+
+
 def skeleton_height(poses: np.ndarray) -> float:
-    """Standing height (metres) of a skeleton given as poses (T, 17, 3): the median over frames of the
-    head-top-to-pelvis chain plus the mean of the two legs' hip-to-ankle chains, plus HEAD_AND_SOLE."""
+    """Standing height (metres) of a skeleton given as poses (T, 17, 3): the head-top-to-pelvis chain
+    plus the mean of the two legs' hip-to-ankle chains, each bone at its median length over the frames,
+    plus HEAD_AND_SOLE."""
     poses = np.asarray(poses, np.float64)
-    return float(np.median(_length(poses, SPINE_CHAIN) + leg_lengths(poses)) + HEAD_AND_SOLE)
+    legs = np.mean([_median_length(poses, leg) for leg in LEG_CHAINS])
+    return _median_length(poses, SPINE_CHAIN) + float(legs) + HEAD_AND_SOLE
 
 
 def check_height(height: float | None) -> None:
