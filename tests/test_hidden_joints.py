@@ -1,6 +1,7 @@
 """Training on hidden joints (``uao train --hide``): the lower body or a limb is removed and filled
 exactly as ``uao infer`` fills undetected joints, from a prior without the sample's own clip; the
-3D target stays the truth. And ``--init``: a run starts from the given checkpoint's weights."""
+3D target stays the truth. ``--init``: a run starts from the given checkpoint's weights.
+``--tilt-up``: the training cameras tilted up towards level."""
 import numpy as np
 import pytest
 import torch
@@ -8,7 +9,8 @@ import torch
 from uao_deploy import load_checkpoint
 from uao_deploy.camera import normalize_screen_coordinates
 from uao_deploy.data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
-from uao_deploy.data.mocap import MocapTrainingData, NoiseModel, load_mocap
+from uao_deploy import skeleton
+from uao_deploy.data.mocap import MocapTrainingData, NoiseModel, PairSynthesizer
 from uao_deploy.jobs.hidden_joints import HiddenJoints, HideJoints
 from uao_deploy.jobs.pose_prior import make_pose_prior
 from uao_deploy.errors import UaoError
@@ -137,3 +139,27 @@ def test_uao_train_refuses_sizes_with_init(tmp_path, capsys):
                        "--channels", 32, "--out", tmp_path / "run")
     assert code == 2 and "--init takes the checkpoint's sizes" in err
     assert not (tmp_path / "run").exists()
+
+
+def test_tilting_the_camera_up_levels_the_view_of_an_upright_body():
+    """The Human3.6M camera looks down, so an upright trunk leans towards it; tilted up by 0 to 30
+    degrees it leans both ways, the bones keep their lengths, and a tilt of 0 changes nothing."""
+    camera = cameras_of(TRAIN_SUBJECTS)[:1]
+    world = torch.from_numpy(np.repeat(STANDING_POSE[None], 256, axis=0))
+    index = torch.arange(256)
+
+    def trunks(tilt_up):
+        synthesizer = PairSynthesizer(world, camera, NoiseModel(0.0, 0.0), shift=0.0, tilt_up=tilt_up)
+        x, target, _, _ = synthesizer(index, torch.Generator().manual_seed(0))
+        trunk = target[:, 8] - target[:, 0]  # pelvis -> thorax, camera frame (y down, z forward)
+        return x, target, trunk[:, 2] / trunk.norm(dim=-1)
+
+    x_level, target_level, lean_level = trunks(0.0)
+    assert (lean_level < -0.1).all()  # the thorax nearer the camera than the pelvis: it looks down
+    x, target, lean = trunks(30.0)
+    assert lean.min() < -0.1 and lean.max() > 0.1
+    bones = [(joint, parent) for joint, parent in enumerate(skeleton.PARENTS) if parent >= 0]
+    for joint, parent in bones:
+        np.testing.assert_allclose((target[:, joint] - target[:, parent]).norm(dim=-1),
+                                   (target_level[:, joint] - target_level[:, parent]).norm(dim=-1), atol=1e-5)
+    assert not torch.allclose(x, x_level)

@@ -54,6 +54,18 @@ def small_model():
 
 
 # --- root trajectory, smoothing, focal ------------------------------------------------------------
+def test_clip_means_pool_foot_sliding_over_still_frames():
+    from uao_deploy.jobs.video_eval import _clip_means
+
+    # A walk with 100 still foot-frames sliding 1 mm, a run with 2 still foot-frames sliding 20 mm.
+    per_clip = {"walk": {"foot_sliding": [1.0, 1.0], "still_foot_frames": [60.0, 40.0], "mpjpe": [50.0, 52.0]},
+                "run": {"foot_sliding": [20.0], "still_foot_frames": [2.0], "mpjpe": [60.0]}}
+    means = _clip_means(per_clip)
+    assert means["foot_sliding"] == pytest.approx((100 * 1.0 + 2 * 20.0) / 102)  # pooled over the frames
+    assert means["foot_sliding_clip_mean"] == pytest.approx(10.5)  # each clip weighs the same
+    assert means["mpjpe"] == pytest.approx(55.5) and "still_foot_frames" not in means
+
+
 def test_trajectory_without_smoothness_is_the_per_frame_root(motion):
     poses, roots = motion
     x, cam = exact_keypoints(poses, roots)
@@ -663,7 +675,7 @@ def test_eval_video_grid_reports_every_cell_and_resumes(mocap_clips, tiny_export
                                        "sequence-uao-free-feet"}
         for values in row["methods"].values():
             assert {"w_mpjpe100", "wa_mpjpe100", "rte", "jitter", "foot_sliding", "depth_bias", "up_error",
-                    "floor_penetration"} <= set(values)
+                    "floor_penetration", "foot_sliding_clip_mean"} <= set(values)
             assert all(np.isfinite(value) for value in values.values())
     by_cell = {(row["split"], row["noise"], row["level"], row["unknown_focal"]): row for row in report["cells"]}
     assert by_cell["train", "gross", 8, False]["methods"]["plain"]["jitter"] > \

@@ -14,7 +14,7 @@ from ..jobs.hidden_joints import HiddenJoints, HideJoints
 from ..jobs.train import BEST_NAME, TrainConfig, train
 from . import options
 
-MOCAP_ONLY = ("views", "noise", "outlier_rate", "hide", "hide_lower")  # options that only mocap training reads
+MOCAP_ONLY = ("views", "noise", "outlier_rate", "hide", "hide_lower", "tilt_up")  # options that only mocap training reads
 # Far beyond any lifter of the field (GUMLP: 512 channels, 3 blocks), short of a model that cannot be built.
 MAX_CHANNELS, MAX_LAYERS = 8192, 64
 
@@ -50,6 +50,9 @@ MAX_CHANNELS, MAX_LAYERS = 8192, 64
                    "`uao infer` fills undetected joints (the target stays the truth).")
 @click.option("--hide-lower", default=0.5, show_default=True, type=click.FloatRange(0, 1),
               help="Of the samples with hidden joints, the share with the whole lower body out (the rest: one limb).")
+@click.option("--tilt-up", default=0.0, show_default=True, type=click.FloatRange(0, 45),
+              help="Tilt each sample's camera up by a random angle of 0 to this many degrees (the Human3.6M "
+                   "cameras all look 11-16 degrees down; phones and webcams are often level).")
 @click.option("--init", "init", type=click.Path(exists=True, dir_okay=False),
               help="Start from this checkpoint's weights (fine-tuning); it sets the model's sizes.")
 @click.option("--device", default="cpu", show_default=True)
@@ -59,7 +62,7 @@ MAX_CHANNELS, MAX_LAYERS = 8192, 64
 @click.option("--resume", is_flag=True, help="Continue from OUT/last_state.pt.")
 @click.pass_context
 def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, architecture, channels, layers, epochs, batch_size, lr, lr_decay, stride, views, noise,
-            outlier_rate, hide, hide_lower, init, device, bf16, seed, max_batches, resume):
+            outlier_rate, hide, hide_lower, tilt_up, init, device, bf16, seed, max_batches, resume):
     """Train with the paper's recipe; writes OUT/best.pth (seed format) with a JSON sidecar.
 
     Under `torchrun --nproc-per-node N` the N processes share each batch (DistributedDataParallel).
@@ -83,7 +86,7 @@ def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, archi
     elif mocap_train and mocap_val and not (h36m_3d or h36m_2d):
         data = MocapTrainingData(mocap_train, mocap_val, cameras_of(TRAIN_SUBJECTS), cameras_of(TEST_SUBJECTS),
                                  noise=NoiseModel(*noise, outlier_rate=outlier_rate), stride=stride,
-                                 views_per_frame=views, device=device,
+                                 views_per_frame=views, device=device, tilt_up=tilt_up,
                                  hide=(lambda clips: HideJoints(clips, HiddenJoints(hide, hide_lower))) if hide > 0 else None)
     else:
         raise click.UsageError("give either --data and --val, or --h36m-3d and --h36m-2d")

@@ -113,13 +113,16 @@ class PairSynthesizer:
     """Random 2D/3D training pairs from world poses through a set of cameras, on any device.
 
     Augmentation: a random heading (rotation about the vertical) and a horizontal shift of up to
-    ``shift`` metres, so the motion covers the cameras' views; then projection and detector noise.
+    ``shift`` metres, so the motion covers the cameras' views; the camera tilted up by a random angle
+    of 0 to ``tilt_up`` degrees (about its own x axis: the Human3.6M cameras all look 11-16 degrees
+    down, phones and webcams are often level); then projection and detector noise.
     """
 
     poses_world: torch.Tensor  # (N, 17, 3)
     cameras: list[Camera]
     noise: NoiseModel
     shift: float = 0.5
+    tilt_up: float = 0.0
 
     def __post_init__(self):
         device = self.poses_world.device
@@ -138,6 +141,11 @@ class PairSynthesizer:
         world = _rotate_about_vertical(world, yaw) + offset
         view = torch.randint(len(self.cameras), (batch,), generator=generator, device=device)
         points = torch.einsum("bjk,bkl->bjl", world - self._translation[view, None], self._rotation[view])
+        if self.tilt_up > 0:  # camera x right, y down, z forward: tilting it up turns the scene down in its frame
+            tilt = torch.deg2rad(self.tilt_up * torch.rand(batch, 1, generator=generator, device=device))
+            y, z = points[..., 1], points[..., 2]
+            points = torch.stack([points[..., 0], torch.cos(tilt) * y + torch.sin(tilt) * z,
+                                  -torch.sin(tilt) * y + torch.cos(tilt) * z], dim=-1)
         cam = self._intrinsics[view]
         x = project(points, cam) + self.noise.sample((batch, skeleton.NUM_JOINTS, 2), generator, device)
         root = points[:, 0]
@@ -179,13 +187,14 @@ class MocapTrainingData:
 
     def __init__(self, train_path, val_path, train_cameras: list[Camera], val_cameras: list[Camera],
                  noise: NoiseModel = NoiseModel(), val_noise: NoiseModel = NoiseModel(4.0, 4.0),
-                 stride: int = 2, views_per_frame: int = 4, val_stride: int = 4, device="cpu", hide=None):
+                 stride: int = 2, views_per_frame: int = 4, val_stride: int = 4, device="cpu", hide=None,
+                 tilt_up: float = 0.0):
         """``hide``: None, or a callable that takes the clips (list of (T, 17, 3)) and returns one that
         takes (x (B, 17, 2), each sample's clip index (B,), generator) and returns x with some joints
         hidden and filled as inference fills them (:class:`uao_deploy.jobs.hidden_joints.HideJoints`)."""
         clips = load_mocap(train_path)
         frames, labels = stack_frames(clips, stride)
-        self.synthesizer = PairSynthesizer(torch.from_numpy(frames).to(device), train_cameras, noise)
+        self.synthesizer = PairSynthesizer(torch.from_numpy(frames).to(device), train_cameras, noise, tilt_up=tilt_up)
         self.clip_of_frame = torch.from_numpy(labels).to(device)
         self.views_per_frame = views_per_frame
         self.hide = hide and hide(list(clips.values()))
@@ -196,7 +205,7 @@ class MocapTrainingData:
             "kind": "mocap", "train": str(train_path), "val": str(val_path), "stride": stride,
             "val_stride": val_stride, "views_per_frame": views_per_frame, "frames": len(frames), "noise": noise.to_dict(),
             "val_noise": val_noise.to_dict(), "train_views": len(train_cameras),
-        } | ({"hidden_joints": self.hide.description} if self.hide else {})
+        } | ({"tilt_up_degrees": tilt_up} if tilt_up else {}) | ({"hidden_joints": self.hide.description} if self.hide else {})
 
     def epoch(self, batch_size: int, generator: torch.Generator):
         frames = len(self.synthesizer.poses_world)

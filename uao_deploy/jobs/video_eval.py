@@ -83,6 +83,7 @@ def video_metrics(pose: np.ndarray, root: np.ndarray, clip: VideoClip, detected:
                       **root_error_parts(root, clip.root))
     values = {name: float(value) * 1000 for name, value in values.items()}  # mm
     if clip.up is not None:
+        values["still_foot_frames"] = float(still_feet(truth[:, list(ANKLES)], clip.sequence.fps).sum())
         frame = frame or estimate_world_frame(pose, root, detected=detected)
         values.update(rte=rte(root, clip.root), jitter=jitter(absolute, clip.sequence.fps),
                       up_error=angle_degrees(frame.up, clip.up),
@@ -112,8 +113,9 @@ def floor_penetration(ankle_heights: np.ndarray) -> float:
 def truth_metrics(clip: VideoClip) -> dict[str, float]:
     """What the truth itself scores where a method cannot reach zero: jitter and foot sliding."""
     truth = clip.target + clip.root[:, None]
-    return {"jitter": jitter(truth, clip.sequence.fps),
-            "foot_sliding": 1000 * foot_sliding(truth[:, list(ANKLES)], truth[:, list(ANKLES)], clip.sequence.fps)}
+    feet, fps = truth[:, list(ANKLES)], clip.sequence.fps
+    return {"jitter": jitter(truth, fps), "foot_sliding": 1000 * foot_sliding(feet, feet, fps),
+            "still_foot_frames": float(still_feet(feet, fps).sum())}
 
 
 def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], keypoints=None) -> dict[str, tuple]:
@@ -149,10 +151,20 @@ def lift_methods(clip: VideoClip, engine, iters: int = 4, methods=METHODS[:4], k
 
 
 def _clip_means(per_clip: dict[str, dict[str, list[float]]]) -> dict[str, float]:
-    """{metric: mean over clips of the per-clip mean over its videos}."""
+    """{metric: mean over clips of the per-clip mean over its videos}, except foot sliding: pooled over
+    every still foot-frame of every video, as WHAM's and GVHMR's evaluations pool it (a running clip with
+    2 still frames weighs 2 frames, not a clip); its mean over clips is ``foot_sliding_clip_mean``."""
     metrics = dict.fromkeys(metric for scores in per_clip.values() for metric in scores)
-    return {metric: float(np.mean([np.mean(scores[metric]) for scores in per_clip.values() if metric in scores]))
-            for metric in metrics}
+    means = {metric: float(np.mean([np.mean(scores[metric]) for scores in per_clip.values() if metric in scores]))
+             for metric in metrics}
+    if "still_foot_frames" in means:
+        videos = [(sliding, frames) for scores in per_clip.values()
+                  for sliding, frames in zip(scores.get("foot_sliding", ()), scores.get("still_foot_frames", ()))]
+        weight = sum(frames for _, frames in videos)
+        means["foot_sliding_clip_mean"] = means["foot_sliding"]
+        means["foot_sliding"] = sum(sliding * frames for sliding, frames in videos) / weight if weight else 0.0
+        del means["still_foot_frames"]
+    return means
 
 
 def evaluate_videos(clips: list[VideoClip], engine, iters: int = 4, progress: bool = False,

@@ -130,7 +130,7 @@ def run_grid(splits: dict[str, dict[str, np.ndarray]], engine, iters: int = 4, c
 COLUMNS = (("MPJPE", "mpjpe", ".0f"), ("root", "root_error", ".0f"), ("lateral", "root_lateral", ".0f"),
            ("depth bias", "depth_bias", "+.0f"), ("RTE %", "rte", ".1f"), ("W-MPJPE100", "w_mpjpe100", ".0f"),
            ("WA-MPJPE100", "wa_mpjpe100", ".0f"), ("jitter", "jitter", ".1f"), ("foot sliding", "foot_sliding", ".1f"),
-           ("up error deg", "up_error", ".1f"), ("floor penetration", "floor_penetration", ".0f"))
+           ("foot sliding, clip mean", "foot_sliding_clip_mean", ".1f"), ("up error deg", "up_error", ".1f"), ("floor penetration", "floor_penetration", ".0f"))
 BASELINE, OURS, HEIGHT = "plain+savgol", "sequence-uao", "sequence-uao+height"
 
 

@@ -9,7 +9,10 @@ sequence's median pelvis-to-head-top distance / ``TORSO_SHARE``). Both ankle tra
 median-filtered over ``MEDIAN_FRAMES`` frames: a detector's gross errors (an ankle on the other foot
 for a few frames) jump and come back, in the image and in the lifted ankle that follows them, and
 the median drops them, while a step, a change of level, passes whole. The image decides most:
-lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. An ankle
+lifted ankles of a standing foot move at 0.2-0.5 m/s in 3D, a detector's ankle far less. Where both
+ankles are still in the image (under ``CONTACT_STILL_2D`` body heights per second) and keep their
+distance in 3D, the lifted body drifts as one, mostly in depth (a person crouching on the spot can be
+lifted moving away at metres per second), and the 3D speed limit does not apply. An ankle
 the detector never saw in that frame (``joint_source`` inferred) is not in contact, whatever its 3D
 says. Gaps shorter than ``MIN_GAP_S`` are filled; a run whose filtered 2D ankle wanders more than
 ``STANCE_WANDER`` body heights from its median is two stances with a slow step between (a shuffle),
@@ -28,9 +31,9 @@ cut in two, the ankle goes from the first anchor to the second on a minimum-jerk
 world frame, by two weighted least-squares smoothings over time
 (:func:`uao_deploy.trajectory.smooth_tracks`):
 
-1. the root moves by ``ROOT_SHARE`` of the smooth offset that best brings the ankles in contact
-   onto their anchors (both feet count; the offset is pulled to zero with ``FREE_WEIGHT``
-   elsewhere), so a sliding body slides less without jumps;
+1. the root moves by ``ROOT_SHARE`` (``BOTH_ROOT_SHARE`` where both feet stand) of the smooth offset
+   that best brings the ankles in contact onto their anchors (both feet count; the offset is pulled
+   to zero with ``FREE_WEIGHT`` elsewhere), so a sliding body slides less without jumps;
 2. each standing ankle is set on its anchor, the offset fading out smoothly around its runs, and
    every ankle is kept above the floor; where a standing ankle's anchor lies beyond its leg's reach
    the whole body moves (smoothly) just enough towards it (:func:`_within_reach`: else the
@@ -47,7 +50,7 @@ over the clip and the never-seen legs), they are stood: each ankle straight belo
 bone lengths kept. The floor under feet never
 seen is a guess (:mod:`.world`), which the metadata (``feet.floor_guess``) and the CLI say.
 
-The constants were chosen on the validation clips (``ROOT_SHARE`` on train and validation;
+The constants were chosen on the validation clips (``ROOT_SHARE`` and ``BOTH_ROOT_SHARE`` on train and validation;
 docs/world-grounded.md).
 """
 from __future__ import annotations
@@ -65,6 +68,7 @@ LEGS = ((4, 5, 6), (1, 2, 3))
 CONTACT_HEIGHT = 0.3  # metres of the ankle over its floor height (ANKLE_HEIGHT)
 CONTACT_SPEED = 1.2  # m/s of the ankle in 3D (lifted ankles in stance move about 0.2-0.5 m/s)
 CONTACT_SPEED_2D = 0.3  # body heights per second of the ankle in the image
+CONTACT_STILL_2D = 0.1  # body heights per second: both ankles this still in the image, the body may drift (below)
 SPEED_FRAMES = 4  # the 3D speed: centred differences over this many frames on each side (6: a slow walk
 # towards the camera, whose swinging ankle moves at 1.25 m/s mostly in depth, stood on its swinging foot)
 SPEED_FRAMES_2D = 6  # the 2D speed, over more frames: a detector's noise is larger than the lifted ankle's
@@ -81,6 +85,9 @@ HOLD_WEIGHT = 1e4  # weight of a standing ankle's offset: held
 # The share of that offset the root takes; the legs take the rest. All of it stopped as much sliding
 # but moved the root away from the truth (train + val: +6 mm root error; half of it: +1.5 mm).
 ROOT_SHARE = 0.5
+# The share where both feet stand: their common offset is mostly the body's drift (in depth), which the
+# legs cannot take without bending wrongly (0.75 against 0.5 and 1.0 chosen on train + val).
+BOTH_ROOT_SHARE = 0.75
 # The floor, once the feet are found, runs through this percentile of the standing ankles' heights (less
 # ANKLE_HEIGHT): their stances scatter by centimetres in height, and a low tail of every ankle's height, the
 # floor before, lies under most of them (standing feet floated). Higher percentiles made val's MPJPE worse:
@@ -151,17 +158,24 @@ def estimate_contacts(world_joints: np.ndarray, keypoints: np.ndarray, fps: floa
     keypoints = np.asarray(keypoints, np.float64)
     body_px = max(np.median(np.linalg.norm(keypoints[:, HEAD] - keypoints[:, PELVIS], axis=-1)) / TORSO_SHARE, 1e-6)
     min_run = round(MIN_CONTACT_S * fps)
+    ankles = [ankle for _, _, ankle in LEGS]
+    tracks = moving_median(world_joints[:, ankles], MEDIAN_FRAMES, "nearest")  # (T, 2, 3)
+    images = moving_median(keypoints[:, ankles], MEDIAN_FRAMES, "nearest")  # (T, 2, 2)
+    image_speed = np.stack([_speed(images[:, foot], fps, SPEED_FRAMES_2D) for foot in range(len(LEGS))], axis=1)
+    # Both ankles still in the image and keeping their distance in 3D: the body drifts as one (its depth),
+    # the feet stand however fast the lifted ankles move. A foot swinging towards the camera moves little in
+    # the image too, but away from the other foot.
+    drift = ((image_speed < CONTACT_STILL_2D * body_px).all(axis=1)
+             & (_speed(tracks[:, 0] - tracks[:, 1], fps, SPEED_FRAMES) < CONTACT_SPEED))
     contacts = np.zeros((len(world_joints), len(LEGS)), bool)
-    for foot, (_, _, ankle) in enumerate(LEGS):
-        track = world_joints[:, ankle]
-        low = track[:, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
-        slow = _speed(moving_median(track, MEDIAN_FRAMES, "nearest"), fps, SPEED_FRAMES) < CONTACT_SPEED
-        image = moving_median(keypoints[:, ankle], MEDIAN_FRAMES, "nearest")
-        speed = _speed(image, fps, SPEED_FRAMES_2D)
-        seen = np.ones(len(track), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
-        standing = _fill_gaps(low & slow & (speed < CONTACT_SPEED_2D * body_px) & seen, round(MIN_GAP_S * fps))
-        contacts[:, foot] = _drop_short(_split_wandering(standing, image, speed, STANCE_WANDER * body_px, min_run),
-                                        min_run)
+    for foot, ankle in enumerate(ankles):
+        low = world_joints[:, ankle, 1] - ANKLE_HEIGHT < CONTACT_HEIGHT
+        slow = (_speed(tracks[:, foot], fps, SPEED_FRAMES) < CONTACT_SPEED) | drift
+        seen = np.ones(len(low), bool) if joint_source is None else joint_source[:, ankle] != INFERRED
+        standing = _fill_gaps(low & slow & (image_speed[:, foot] < CONTACT_SPEED_2D * body_px) & seen,
+                              round(MIN_GAP_S * fps))
+        contacts[:, foot] = _drop_short(_split_wandering(standing, images[:, foot], image_speed[:, foot],
+                                                         STANCE_WANDER * body_px, min_run), min_run)
     return contacts
 
 
@@ -271,7 +285,8 @@ def plant_feet(world_joints: np.ndarray, contacts: np.ndarray) -> np.ndarray:
     in_contact = contacts.astype(np.float64)
     pull = np.where(contacts[..., None], targets - ankles, 0).sum(axis=1) / np.maximum(in_contact.sum(1), 1)[:, None]
     root_weight = in_contact.sum(axis=1) + FREE_WEIGHT
-    joints += ROOT_SHARE * smooth_tracks(pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
+    share = np.where(contacts.all(axis=1), BOTH_ROOT_SHARE, ROOT_SHARE)[:, None]
+    joints += smooth_tracks(share * pull, root_weight[:, None], ROOT_SMOOTHNESS)[:, None].astype(np.float64)
     ankle_targets = []
     for foot, (hip, knee, ankle) in enumerate(LEGS):
         standing = contacts[:, foot, None]
