@@ -1,13 +1,15 @@
 """``uao infer`` on the real files of ../shared/data (formats, real2d): ms per frame and peak memory.
 
-Each file is lifted by ``uao infer`` in a fresh process on one export folder (``--engine``, so the
-one-time export is not timed), and the process's peak resident memory is read from the kernel
+Each file is lifted by ``uao infer`` in a fresh process (``python -m uao_deploy``, as the ``uao``
+command runs) on one export folder (``--engine``, so the one-time export is not timed), or without
+``--engine`` on the export each code finds in its cache (``$UAO_CACHE_DIR``, filled beforehand: the
+path every README command takes), and the process's peak resident memory is read from the kernel
 (``os.wait4``). ``--before DIR`` runs another checkout's code (its package root) on the same files
 in alternation with this one, so both see the same machine load; the ratios are after / before.
 ``--before-engine`` gives the before runs their own export folder (an export made by the other
 checkout, or one with other graph settings; by default both use ``--engine``).
 
-    python benchmarks/infer_real.py --engine EXPORT_DIR [--before OTHER_CHECKOUT] [--before-engine DIR] [--mode sequence] [--repeat N]
+    python benchmarks/infer_real.py [--engine EXPORT_DIR] [--before OTHER_CHECKOUT] [--before-engine DIR] [--mode sequence] [--repeat N]
 
 ``--repeat N`` runs each file N times (before and after in turn) and keeps each time's best run and the
 highest peak: on a machine shared with other work the best of several runs is the nearest to idle.
@@ -43,12 +45,11 @@ FILES = (
 LINE = re.compile(r": (\d+) frames -> .*\(([\d.]+) s, ([\d.]+) ms/frame")
 
 
-def run_infer(code_root: Path, path: Path, options: list[str], engine: Path, mode: str) -> dict:
+def run_infer(code_root: Path, path: Path, options: list[str], engine: Path | None, mode: str) -> dict:
     """One ``uao infer`` process: frames, lift ms/frame (metadata), process wall time and peak RSS."""
     with tempfile.TemporaryDirectory() as folder:
-        command = [sys.executable, "-c", "import sys; from uao_deploy.cli import main; main(sys.argv[1:])", "infer",
-                   str(path), *options, "-o", str(Path(folder) / "out.npz"), "--engine", str(engine),
-                   "--mode", mode, "--no-progress"]
+        command = [sys.executable, "-m", "uao_deploy", "infer", str(path), *options, "-o", str(Path(folder) / "out.npz"),
+                   *(["--engine", str(engine)] if engine else []), "--mode", mode, "--no-progress"]
         env = {**os.environ, "PYTHONPATH": str(code_root)}
         started = time.perf_counter()
         process = MeasuredPopen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
@@ -82,7 +83,7 @@ class MeasuredPopen(subprocess.Popen):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", required=True, type=Path, help="export folder (`uao export --out DIR`)")
+    parser.add_argument("--engine", type=Path, help="export folder (`uao export --out DIR`); default: each code's cached export")
     parser.add_argument("--before", type=Path, help="another checkout's root, run side by side with this one")
     parser.add_argument("--before-engine", type=Path, help="the before runs' export folder (default: --engine)")
     parser.add_argument("--mode", default="sequence", choices=["sequence", "frame"])
@@ -107,8 +108,9 @@ def main() -> None:
         rows.append({**row, **{label: best(results) for label, results in runs.items()}})
     report = {"date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
               "machine": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-              "load_average_1min": load, "repeat": args.repeat, "mode": args.mode, "engine": str(args.engine),
-              "before_engine": str(exports["before"]) if args.before else None,
+              "load_average_1min": load, "repeat": args.repeat, "mode": args.mode,
+              "engine": str(args.engine) if args.engine else f"cached export ({os.environ.get('UAO_CACHE_DIR', 'default cache')})",
+              "before_engine": str(exports["before"]) if args.before and exports["before"] else None,
               "codes": {label: str(code) for label, code in codes.items()}, "rows": rows}
     write_report(args.out, f"infer_real_{args.mode}", report, markdown(report))
 
@@ -142,8 +144,9 @@ def markdown(report: dict) -> str:
         f"{label} lift ms/frame | {label} process ms/frame | {label} CPU ms/frame | {label} peak RSS MB"
         for label in labels)
     if len(labels) == 2:
-        header += " | lift ratio after/before | CPU ratio after/before | RSS ratio after/before"
-    lines += [header + " |", "|" + "---|" * (2 + 4 * len(labels) + (3 if len(labels) == 2 else 0))]
+        header += (" | lift ratio after/before | process ratio after/before | CPU ratio after/before"
+                   " | RSS ratio after/before")
+    lines += [header + " |", "|" + "---|" * (2 + 4 * len(labels) + (4 if len(labels) == 2 else 0))]
     for row in report["rows"]:
         cells = [row["file"], str(row[labels[-1]].get("frames", "-"))]
         for label in labels:
@@ -153,7 +156,7 @@ def markdown(report: dict) -> str:
                       if "error" not in result else [result["error"], "-", "-", "-"])
         if len(labels) == 2 and "error" not in row["before"] and "error" not in row["after"]:
             cells += [f"{row['after'][key] / row['before'][key]:.2f}"
-                      for key in ("lift_ms_per_frame", "process_cpu_ms_per_frame", "peak_rss_mb")]
+                      for key in ("lift_ms_per_frame", "process_ms_per_frame", "process_cpu_ms_per_frame", "peak_rss_mb")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
