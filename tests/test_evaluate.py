@@ -7,7 +7,7 @@ import torch
 from click.testing import CliRunner
 
 from uao_deploy.cli import cli
-from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
+from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of, evaluation_cameras, levelled
 from uao_deploy.data.mocap import NoiseModel, evaluation_pairs
 from uao_deploy.errors import UaoError
 from uao_deploy.jobs.evaluate import evaluate, format_table
@@ -121,6 +121,38 @@ def test_uao_eval_prints_a_table_and_writes_json(cli_files, tmp_path):
     assert report["groups"] == ["walk", "jump", "wave"] and report["group_kind"] == "clip"
     assert report["frames"] == (10 + 7 + 5) * 8 and report["tto"]["iters"] == 2
     assert report["data"]["noise_px"] == 3.0 and report["checkpoint"] == str(checkpoint)
+
+
+def test_levelled_cameras_look_level_from_the_same_place():
+    for camera in cameras_of(TEST_SUBJECTS):
+        level = levelled(camera)
+        down = np.degrees(np.arcsin(-camera.rotation[2, 2]))
+        assert 10 < down < 16  # the Human3.6M cameras look down
+        assert abs(level.rotation[2, 2]) < 1e-9  # the optical axis is horizontal (world z up)
+        assert np.allclose(level.rotation.T @ level.rotation, np.eye(3))
+        assert np.allclose(level.translation, camera.translation) and np.allclose(level.intrinsics, camera.intrinsics)
+        # the heading is kept: the optical axis turns in its vertical plane only
+        before, after = camera.rotation[:2, 2], level.rotation[:2, 2]
+        assert np.dot(before, after) / np.linalg.norm(before) / np.linalg.norm(after) > 1 - 1e-9
+    assert len(evaluation_cameras("level")) == len(evaluation_cameras()) == 8
+    with pytest.raises(ValueError, match="level"):
+        evaluation_cameras("sideways")
+
+
+def test_uao_eval_through_level_cameras(cli_files):
+    """--cameras level films the same clips through levelled cameras: other keypoints, other scores."""
+    checkpoint, clips = cli_files
+    reports = {}
+    for view in ("h36m", "level"):
+        result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--data", str(clips), "--stride", "3",
+                                          "--tto-iters", "0", "--cameras", view, "--json", "-"])
+        assert result.exit_code == 0, result.output
+        reports[view] = json.loads(result.stdout)
+    assert reports["level"]["data"]["cameras"] == "level" and reports["h36m"]["data"]["cameras"] == "h36m"
+    assert reports["level"]["frames"] == reports["h36m"]["frames"]
+    assert json.dumps(reports["level"]["methods"]) != json.dumps(reports["h36m"]["methods"])
+    result = CliRunner().invoke(cli, ["eval", "--checkpoint", str(checkpoint), "--cameras", "level"])
+    assert result.exit_code == 2 and "--cameras" in result.output
 
 
 @pytest.mark.parametrize("spelling", [("--data", "--tto-iters", "0"), ("--mocap", "--no-tto")])

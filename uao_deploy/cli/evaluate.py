@@ -7,15 +7,19 @@ from . import options
 import numpy as np
 
 from ..errors import UaoError
+from ..data.cameras import VIEWS
 from ..jobs.truncation import MODELS as OCCLUSION_MODELS
 
 
-def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
+def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride, view):
     """(evaluation pairs, what a group is, a description of the data)."""
-    from ..data.cameras import TEST_SUBJECTS, cameras_of
+    from ..data.cameras import TEST_SUBJECTS, evaluation_cameras
 
     if mocap and (h36m_3d or h36m_2d):
         raise click.UsageError("give either --data or both --h36m-3d and --h36m-2d, not both")
+    if view != "h36m" and not mocap:
+        raise click.UsageError("--cameras views --data motion capture; Human3.6M's keypoints and the embedded "
+                               "sample come with their cameras")
     if not (mocap or h36m_3d or h36m_2d):
         from ..inputs import load_pairs
 
@@ -24,8 +28,9 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
         return pairs, "clip", {"kind": "embedded sample", "stride": stride}
     if mocap:
         from ..data.mocap import NoiseModel, evaluation_pairs, load_mocap
-        pairs = evaluation_pairs(load_mocap(mocap), cameras_of(TEST_SUBJECTS), NoiseModel(noise, noise), seed, stride)
-        return pairs, "clip", {"kind": "mocap", "path": mocap, "noise_px": noise, "seed": seed, "stride": stride}
+        pairs = evaluation_pairs(load_mocap(mocap), evaluation_cameras(view), NoiseModel(noise, noise), seed, stride)
+        return pairs, "clip", {"kind": "mocap", "path": mocap, "noise_px": noise, "seed": seed, "stride": stride,
+                               "cameras": view}
     if not (h36m_3d and h36m_2d):
         raise click.UsageError("Human3.6M needs both --h36m-3d and --h36m-2d")
     from ..data.h36m import h36m_pairs, load_h36m_2d, load_h36m_3d
@@ -92,10 +97,13 @@ def _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride):
                    "makes of it (MPJPE on detected and inferred joints, trunk angles, floor, shins, true subject): "
                    "lower-out (hips and legs out of frame, whole clip), legs-gaps (legs out for 30-200 frames), "
                    "limbs (random limb occlusions), false-track (a second person in 3 %% of frames), full (none).")
+@click.option("--cameras", "view", type=click.Choice(VIEWS), default="h36m", show_default=True,
+              help="With --data: the 8 test cameras as calibrated (h36m: 11-16 degrees down, like the training "
+                   "cameras) or levelled (level: a phone or webcam held level).")
 @options.json_report()
 def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stride, tto_iters, old_no_tto, old_mocap, root,
             batch_size, device, json_path, video, unknown_focal, grid, cells_dir, clips_per_cell, frames_per_clip,
-            engine_dir, drift, drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip, occlusion):
+            engine_dir, drift, drift_frames, box_jitter, gross_rate, missing_rate, causal, cameras_per_clip, occlusion, view):
     """Flip-averaged MPJPE and P-MPJPE (mm) per clip or action and their mean, with and without TTO."""
     from ..jobs.evaluate import evaluate, format_table
     from ..device import torch_device
@@ -124,7 +132,7 @@ def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stri
             raise click.UsageError(f"--{fixed[0].replace('_', '-')} is not a --grid option: the grid sets the noise "
                                    "models itself")
         report = _grid_report(checkpoint, engine_dir, mocap, seed, tto_iters, cells_dir, clips_per_cell,
-                              frames_per_clip)
+                              frames_per_clip, view)
         options.emit(report.pop("table"), report, json_path)
         return
     if cells_dir:
@@ -139,10 +147,10 @@ def command(architecture, checkpoint, mocap, h36m_3d, h36m_2d, noise, seed, stri
         noise_model = VideoNoiseModel(sigma=noise, **{name: value for name, value in noise_options.items()
                                                       if value is not None})
         report = _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, seed, tto_iters,
-                               cameras_per_clip, causal, occlusion)
+                               cameras_per_clip, causal, occlusion, view)
         options.emit(report.pop("table"), report, json_path)
         return
-    pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride)
+    pairs, group_label, data = _pairs(mocap, h36m_3d, h36m_2d, noise, seed, stride, view)
     resolved = resolve_model(checkpoint)
     report = evaluate(resolved.model.to(device), pairs, TTOConfig(iters=tto_iters) if tto_iters else None, root,
                       batch_size, progress=True)
@@ -160,9 +168,10 @@ def _video_engine(checkpoint, engine_dir, iters):
 
 
 def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, seed, iters, cameras_per_clip,
-                  causal=False, occlusion=None) -> dict:
-    """The mocap clips as keypoint videos with ``noise_model``, focal known or not, every method."""
-    from ..data.cameras import TEST_SUBJECTS, cameras_of
+                  causal=False, occlusion=None, view="h36m") -> dict:
+    """The mocap clips as keypoint videos with ``noise_model``, focal known or not, every method, through
+    the test cameras seen as ``view``."""
+    from ..data.cameras import evaluation_cameras
     from ..data.mocap import load_mocap
     from ..data.video_noise import video_clips
     from ..jobs.video_eval import evaluate_videos, format_video_table, format_visibility_table
@@ -171,7 +180,7 @@ def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, see
         raise click.UsageError("--video needs --data clips")
     motion = load_mocap(mocap)
     with _video_engine(checkpoint, engine_dir, iters) as engine:
-        clips = video_clips(motion, cameras_of(TEST_SUBJECTS), noise_model, seed, include_focal=not unknown_focal,
+        clips = video_clips(motion, evaluation_cameras(view), noise_model, seed, include_focal=not unknown_focal,
                             cameras_per_clip=cameras_per_clip)
         report = evaluate_videos(clips, engine, iters, progress=True, causal=causal, occlusion=occlusion, seed=seed)
     report.update(setting=f"{noise_model.sigma:g} px, focal {'unknown' if unknown_focal else 'known'}"
@@ -180,11 +189,12 @@ def _video_report(checkpoint, engine_dir, mocap, noise_model, unknown_focal, see
     table = format_video_table([(report["setting"], report)])
     if occlusion:
         table += "\n\n" + format_visibility_table([(report["setting"], report)])
-    return {"data": {"kind": "mocap video", "path": mocap, "seed": seed, "cameras_per_clip": cameras_per_clip},
+    return {"data": {"kind": "mocap video", "path": mocap, "seed": seed, "cameras_per_clip": cameras_per_clip,
+                     "cameras": view},
             "settings": [report], "table": table}
 
 
-def _grid_report(checkpoint, engine_dir, mocap, seed, iters, cells_dir, clips_per_cell, frames_per_clip) -> dict:
+def _grid_report(checkpoint, engine_dir, mocap, seed, iters, cells_dir, clips_per_cell, frames_per_clip, view) -> dict:
     """The evaluation grid (:mod:`uao_deploy.jobs.video_grid`) on the --data splits."""
     from pathlib import Path
 
@@ -203,7 +213,7 @@ def _grid_report(checkpoint, engine_dir, mocap, seed, iters, cells_dir, clips_pe
     splits = {name: load_mocap(path) for name, path in zip(names, mocap)}
     with _video_engine(checkpoint, engine_dir, iters) as engine:
         report = run_grid(splits, engine, iters, cells_dir, seed, clips_per_cell, frames_per_clip,
-                          log=lambda line: click.echo(line, err=True))
+                          log=lambda line: click.echo(line, err=True), view=view)
     report["data"]["paths"] = dict(zip(names, mocap))
     report["table"] += "\n\nTargets (issue 24), cells met:\n" + format_targets(report["targets"])
     return report

@@ -88,15 +88,16 @@ def code_fingerprint() -> str:
 
 def run_grid(splits: dict[str, dict[str, np.ndarray]], engine, iters: int = 4, cells_dir=None, seed: int = 0,
              clips_per_cell: int = CLIPS_PER_CELL, frames_per_clip: int = FRAMES_PER_CLIP, cells=None,
-             log=None) -> dict:
-    """Every cell of ``cells`` (default: :func:`grid_cells` of the splits) on ``splits`` ({name: clips}),
-    reusing and writing finished cells in ``cells_dir``. Returns the JSON-ready report with its table."""
-    from ..data.cameras import TEST_SUBJECTS, cameras_of
+             log=None, view: str = "h36m") -> dict:
+    """Every cell of ``cells`` (default: :func:`grid_cells` of the splits) on ``splits`` ({name: clips})
+    through the test cameras seen as ``view`` (:data:`uao_deploy.data.cameras.VIEWS`), reusing and writing
+    finished cells in ``cells_dir``. Returns the JSON-ready report with its table."""
+    from ..data.cameras import evaluation_cameras
     from ..fileio import write_json
 
     cells = cells or grid_cells(list(splits))
     chosen = {split: subsample(clips, clips_per_cell, frames_per_clip) for split, clips in splits.items()}
-    common = {"seed": seed, "frames_per_clip": frames_per_clip, "iters": iters, "methods": list(GRID_METHODS),
+    common = {"seed": seed, "frames_per_clip": frames_per_clip, "iters": iters, "methods": list(GRID_METHODS), "cameras": view,
               "engine": engine.describe(), "code": code_fingerprint()}
     rows = []
     for index, cell in enumerate(cells):
@@ -109,7 +110,7 @@ def run_grid(splits: dict[str, dict[str, np.ndarray]], engine, iters: int = 4, c
         if stored is not None and stored.get("key") == key:
             report, how = stored["report"], "reused"
         else:
-            videos = video_clips(chosen[cell.split], cameras_of(TEST_SUBJECTS), cell.noise_model(), seed,
+            videos = video_clips(chosen[cell.split], evaluation_cameras(view), cell.noise_model(), seed,
                                  include_focal=not cell.unknown_focal, cameras_per_clip=1)
             report = evaluate_videos(videos, engine, iters, methods=GRID_METHODS)
             report["seconds"] = time.perf_counter() - started
@@ -119,7 +120,7 @@ def run_grid(splits: dict[str, dict[str, np.ndarray]], engine, iters: int = 4, c
         if log:
             log(f"cell {index + 1}/{len(cells)} {cell.name}: {how}")
         rows.append({**dataclasses.asdict(cell), "name": cell.name, **report})
-    return {"data": {"splits": {split: sorted(clips) for split, clips in chosen.items()}, "seed": seed,
+    return {"data": {"splits": {split: sorted(clips) for split, clips in chosen.items()}, "seed": seed, "cameras": view,
                      "clips_per_cell": clips_per_cell, "frames_per_clip": frames_per_clip,
                      "noise_models": {name: model.to_dict() for name, model in NOISE_MODELS.items()}},
             "engine": common["engine"], "code": common["code"], "cells": rows, "targets": check_targets(rows),
