@@ -20,7 +20,7 @@ import time
 import numpy as np
 
 from uao_deploy import engines
-from uao_deploy.data.cameras import TEST_SUBJECTS, cameras_of
+from uao_deploy.data.cameras import evaluation_cameras
 from uao_deploy.data.mocap import load_mocap
 from uao_deploy.data.video_noise import video_clips
 from uao_deploy.jobs.video_eval import lift_methods
@@ -66,7 +66,7 @@ def main() -> None:
     rows = []
     for cell in cells:
         started = time.perf_counter()
-        videos = video_clips(data[cell.split], cameras_of(TEST_SUBJECTS), cell.noise_model(), 0,
+        videos = video_clips(data[cell.split], evaluation_cameras(), cell.noise_model(), 0,
                              include_focal=not cell.unknown_focal, cameras_per_clip=1)
         clips = [score_video(video, engine, args.iters) for video in videos]
         means = {key: float(np.mean([clip[key] for clip in clips])) for key in ("none", "height", "best")}

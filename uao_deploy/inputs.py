@@ -30,10 +30,10 @@ def load_pairs(data=None, noise: float = 4.0, stride: int = 1, seed: int = 0, fr
     if data is None:
         pairs = _sample_pairs(stride)
     else:
-        from .data.cameras import TEST_SUBJECTS, cameras_of
+        from .data.cameras import evaluation_cameras
         from .data.mocap import NoiseModel, evaluation_pairs, load_mocap
 
-        found = evaluation_pairs(load_mocap(data), cameras_of(TEST_SUBJECTS), NoiseModel(noise, noise), seed, stride)
+        found = evaluation_pairs(load_mocap(data), evaluation_cameras(), NoiseModel(noise, noise), seed, stride)
         pairs = {key: found[key] for key in PAIR_KEYS}
         pairs["source"] = f"{data} (test cameras, noise {noise:g} px, stride {stride}, seed {seed})"
     if frames is not None:

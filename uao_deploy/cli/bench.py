@@ -106,9 +106,9 @@ def _video_input(data):
 
         sequence, = read_keypoints(SAMPLE_PATH)
         return sequence, "sample"
-    from ..data.cameras import TEST_SUBJECTS, cameras_of
+    from ..data.cameras import evaluation_cameras
     from ..data.mocap import load_mocap
     from ..data.video_noise import VideoNoiseModel, video_clips
 
-    clips = video_clips(load_mocap(data), cameras_of(TEST_SUBJECTS), VideoNoiseModel(), 0, cameras_per_clip=1)
+    clips = video_clips(load_mocap(data), evaluation_cameras(), VideoNoiseModel(), 0, cameras_per_clip=1)
     return clips[0].sequence, Path(data).stem

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from ..data.cameras import TEST_SUBJECTS, TRAIN_SUBJECTS, cameras_of
+from ..data.cameras import TRAIN_SUBJECTS, cameras_of, evaluation_cameras
 from ..data.h36m import H36MTrainingData
 from ..data.mocap import MocapTrainingData, NoiseModel
 from ..device import torch_device
@@ -84,7 +84,7 @@ def command(ctx, mocap_train, old_mocap, mocap_val, h36m_3d, h36m_2d, out, archi
                                    "Human3.6M training uses its own 2D detections")
         data = H36MTrainingData(h36m_3d, h36m_2d, stride=stride, device=device)
     elif mocap_train and mocap_val and not (h36m_3d or h36m_2d):
-        data = MocapTrainingData(mocap_train, mocap_val, cameras_of(TRAIN_SUBJECTS), cameras_of(TEST_SUBJECTS),
+        data = MocapTrainingData(mocap_train, mocap_val, cameras_of(TRAIN_SUBJECTS), evaluation_cameras(),
                                  noise=NoiseModel(*noise, outlier_rate=outlier_rate), stride=stride,
                                  views_per_frame=views, device=device, tilt_up=tilt_up,
                                  hide=(lambda clips: HideJoints(clips, HiddenJoints(hide, hide_lower))) if hide > 0 else None)
